@@ -1,0 +1,48 @@
+// codedag: the command-line face of the engine.
+#include <cstdio>
+#include <exception>
+
+#include "codedag/cli/command.hpp"
+#include "codedag/common/error.hpp"
+#include "codedag/common/terminal.hpp"
+#include "codedag/common/version.hpp"
+
+namespace {
+
+// Input problems (bad files, unknown ids, wrong arguments) exit 2; failures of the work exit 1.
+int exit_code_for(const codedag::Error& e) {
+  if (dynamic_cast<const codedag::InputError*>(&e) || dynamic_cast<const codedag::NotFoundError*>(&e)) return 2;
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"CodeDAG: trace a PyTorch data pipeline into a DAG, place it on the right executors, "
+               "and record every run so it can be found, compared and re-run.",
+               "codedag"};
+  app.set_version_flag("--version", std::string("codedag ") + codedag::kVersion);
+  app.require_subcommand(1);
+  app.fallthrough(false);
+
+  codedag::cli::Context ctx;
+  using Registrar = void (*)(CLI::App&, codedag::cli::Context&);
+  for (const Registrar add : {codedag::cli::add_graph_commands, codedag::cli::add_trace_commands,
+                              codedag::cli::add_monitor_commands, codedag::cli::add_store_commands,
+                              codedag::cli::add_migration_commands})
+    add(app, ctx);
+
+  codedag::term::Printer err(stderr);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const codedag::Error& e) {
+    err.fail(e.what());
+    return exit_code_for(e);
+  } catch (const std::exception& e) {
+    err.fail(std::string("internal error: ") + e.what() + " (please report this with the command you ran)");
+    return 1;
+  }
+  return ctx.exit_code;
+}

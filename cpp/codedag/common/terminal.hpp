@@ -1,0 +1,83 @@
+#pragma once
+// Terminal output in the seeds' habits: colour with a plain fallback (no colour when the stream is
+// not a TTY, when NO_COLOR is set, or TERM=dumb; FORCE_COLOR forces it), a configuration header,
+// ✓/✗ status lines, a closing summary, progress bars on long work, and silence on every
+// torch.distributed rank but 0 (RANK / LOCAL_RANK environment variables).
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace codedag::term {
+
+struct Style {
+  bool colour = false;
+  bool tty = false;
+  bool silent = false;  // a non-zero distributed rank
+};
+
+// What `stream` supports, read from the environment once per call.
+Style detect_style(std::FILE* stream);
+
+class Printer {
+ public:
+  explicit Printer(std::FILE* out = stdout);
+  Printer(std::FILE* out, Style style);
+
+  const Style& style() const { return style_; }
+
+  // "== title ==" followed by aligned "key: value" lines.
+  void header(std::string_view title, const std::vector<std::pair<std::string, std::string>>& fields);
+  void ok(std::string_view message);    // ✓ green
+  void fail(std::string_view message);  // ✗ red
+  void warn(std::string_view message);  // ! yellow
+  void info(std::string_view message);  // · dim
+  void line(std::string_view text = "");
+  // The closing line: "summary: N passed, M failed" (and elapsed seconds when given).
+  void summary(std::string_view what, int passed, int failed, double seconds = -1);
+  // A left-aligned table; numeric-looking cells are right-aligned.
+  void table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows);
+
+  std::string bold(std::string_view s) const { return paint("1", s); }
+  std::string dim(std::string_view s) const { return paint("2", s); }
+  std::string green(std::string_view s) const { return paint("32", s); }
+  std::string red(std::string_view s) const { return paint("31", s); }
+  std::string yellow(std::string_view s) const { return paint("33", s); }
+  std::string cyan(std::string_view s) const { return paint("36", s); }
+
+  std::FILE* stream() const { return out_; }
+
+ private:
+  std::string paint(const char* code, std::string_view s) const;
+  void emit(const std::string& text);
+
+  std::FILE* out_;
+  Style style_;
+};
+
+// A bar redrawn in place on a TTY ("label [#####.....] 50% 5/10"); on a pipe it prints a line at
+// each quarter so logs stay short. finish() ends the line.
+class ProgressBar {
+ public:
+  ProgressBar(Printer& printer, std::string label, size_t total);
+  ~ProgressBar();
+  void update(size_t done);
+  void finish();
+
+ private:
+  Printer& printer_;
+  std::string label_;
+  size_t total_;
+  size_t done_ = 0;
+  int last_quarter_ = -1;
+  bool finished_ = false;
+  std::chrono::steady_clock::time_point last_draw_{};
+};
+
+// Human units: 1.23 ms, 4.5 MiB.
+std::string format_ns(double ns);
+std::string format_bytes(double bytes);
+
+}  // namespace codedag::term

@@ -1,0 +1,3 @@
+"""The core area of CodeDAG (see its modules)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""The experiments area of CodeDAG (see its modules)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""The migration area of CodeDAG (see its modules)."""
+
+__all__: list[str] = []
