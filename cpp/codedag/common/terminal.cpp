@@ -46,9 +46,11 @@ bool looks_numeric(std::string_view s) {
 
 }  // namespace
 
-Style detect_style(std::FILE* stream) {
+Style detect_style(std::FILE* stream) { return detect_style(::isatty(::fileno(stream)) == 1); }
+
+Style detect_style(bool is_tty) {
   Style style;
-  style.tty = ::isatty(::fileno(stream)) == 1;
+  style.tty = is_tty;
   style.colour = style.tty && !env_set("NO_COLOR");
   if (const char* term = std::getenv("TERM"); term != nullptr && std::strcmp(term, "dumb") == 0)
     style.colour = false;
@@ -59,6 +61,7 @@ Style detect_style(std::FILE* stream) {
 
 Printer::Printer(std::FILE* out) : Printer(out, detect_style(out)) {}
 Printer::Printer(std::FILE* out, Style style) : out_(out), style_(style) {}
+Printer::Printer(std::string* sink, Style style) : sink_(sink), style_(style) {}
 
 std::string Printer::paint(const char* code, std::string_view s) const {
   if (!style_.colour) return std::string(s);
@@ -67,6 +70,10 @@ std::string Printer::paint(const char* code, std::string_view s) const {
 
 void Printer::emit(const std::string& text) {
   if (style_.silent) return;
+  if (sink_) {
+    *sink_ += text;
+    return;
+  }
   std::fputs(text.c_str(), out_);
   std::fflush(out_);
 }
@@ -86,6 +93,7 @@ void Printer::fail(std::string_view message) { emit(red("✗") + " " + std::stri
 void Printer::warn(std::string_view message) { emit(yellow("!") + " " + std::string(message) + "\n"); }
 void Printer::info(std::string_view message) { emit(dim("·") + " " + std::string(message) + "\n"); }
 void Printer::line(std::string_view text) { emit(std::string(text) + "\n"); }
+void Printer::raw(std::string_view text) { emit(std::string(text)); }
 
 void Printer::summary(std::string_view what, int passed, int failed, double seconds) {
   std::string text = bold(std::string(what) + ":") + " " + green(std::to_string(passed) + " passed") + ", " +
@@ -137,16 +145,16 @@ void ProgressBar::update(size_t done) {
     if (done_ < total_ && now - last_draw_ < std::chrono::milliseconds(50)) return;
     last_draw_ = now;
     const int cells = 30, filled = static_cast<int>(frac * cells);
-    std::fprintf(printer_.stream(), "\r%s [%s%s] %3d%% %zu/%zu", label_.c_str(),
-                 printer_.green(std::string(filled, '#')).c_str(), std::string(cells - filled, '.').c_str(),
-                 static_cast<int>(frac * 100), done_, total_);
-    std::fflush(printer_.stream());
+    char counts[64];
+    std::snprintf(counts, sizeof counts, "] %3d%% %zu/%zu", static_cast<int>(frac * 100), done_, total_);
+    printer_.raw("\r" + label_ + " [" + printer_.green(std::string(filled, '#')) + std::string(cells - filled, '.') +
+                 counts);
   } else {
     const int quarter = static_cast<int>(frac * 4);
     if (quarter != last_quarter_) {
       last_quarter_ = quarter;
-      std::fprintf(printer_.stream(), "%s %d%% %zu/%zu\n", label_.c_str(), quarter * 25, done_, total_);
-      std::fflush(printer_.stream());
+      printer_.line(label_ + " " + std::to_string(quarter * 25) + "% " + std::to_string(done_) + "/" +
+                    std::to_string(total_));
     }
   }
 }
@@ -155,10 +163,8 @@ void ProgressBar::finish() {
   if (finished_) return;
   finished_ = true;
   // A drawn bar leaves the cursor mid-line; end it so the next message starts cleanly.
-  if (!printer_.style().silent && printer_.style().tty && last_draw_ != std::chrono::steady_clock::time_point{}) {
-    std::fputc('\n', printer_.stream());
-    std::fflush(printer_.stream());
-  }
+  if (!printer_.style().silent && printer_.style().tty && last_draw_ != std::chrono::steady_clock::time_point{})
+    printer_.line();
 }
 
 std::string format_ns(double ns) {

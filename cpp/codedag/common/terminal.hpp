@@ -20,11 +20,15 @@ struct Style {
 
 // What `stream` supports, read from the environment once per call.
 Style detect_style(std::FILE* stream);
+// The same decision for a stream known only by whether it is a TTY (e.g. Python's sys.stdout).
+Style detect_style(bool is_tty);
 
 class Printer {
  public:
   explicit Printer(std::FILE* out = stdout);
   Printer(std::FILE* out, Style style);
+  // Appends to `sink` instead of writing: for callers that own the stream (Python's sys.stdout).
+  Printer(std::string* sink, Style style);
 
   const Style& style() const { return style_; }
 
@@ -35,6 +39,7 @@ class Printer {
   void warn(std::string_view message);  // ! yellow
   void info(std::string_view message);  // · dim
   void line(std::string_view text = "");
+  void raw(std::string_view text);  // as is: no newline (progress redraws)
   // The closing line: "summary: N passed, M failed" (and elapsed seconds when given).
   void summary(std::string_view what, int passed, int failed, double seconds = -1);
   // A left-aligned table; numeric-looking cells are right-aligned.
@@ -53,7 +58,8 @@ class Printer {
   std::string paint(const char* code, std::string_view s) const;
   void emit(const std::string& text);
 
-  std::FILE* out_;
+  std::FILE* out_ = nullptr;
+  std::string* sink_ = nullptr;
   Style style_;
 };
 
