@@ -1,9 +1,9 @@
 // Version and terminal helpers shared by the Python modules.
 #include <nanobind/stl/string.h>
 
-#include "bindings.hpp"
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/vector.h>
+#include "bindings.hpp"
 
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/terminal.hpp"
@@ -45,30 +45,39 @@ void add_common(nb::module_& m) {
       .def("fail", [](TextPrinter& p, const std::string& s) { return p.render([&](term::Printer& t) { t.fail(s); }); })
       .def("warn", [](TextPrinter& p, const std::string& s) { return p.render([&](term::Printer& t) { t.warn(s); }); })
       .def("info", [](TextPrinter& p, const std::string& s) { return p.render([&](term::Printer& t) { t.info(s); }); })
-      .def("header", [](TextPrinter& p, const std::string& title, const Fields& fields) {
-        return p.render([&](term::Printer& t) { t.header(title, fields); });
-      })
-      .def("summary", [](TextPrinter& p, const std::string& what, int passed, int failed, double seconds) {
-        return p.render([&](term::Printer& t) { t.summary(what, passed, failed, seconds); });
-      }, nb::arg("what"), nb::arg("passed"), nb::arg("failed"), nb::arg("seconds") = -1.0)
-      .def("table", [](TextPrinter& p, const std::vector<std::string>& headers, const Rows& rows) {
-        return p.render([&](term::Printer& t) { t.table(headers, rows); });
-      })
-      .def("bold", [](TextPrinter& p, const std::string& s) { return p.render([&](term::Printer& t) { t.raw(t.bold(s)); }); })
-      .def("green", [](TextPrinter& p, const std::string& s) { return p.render([&](term::Printer& t) { t.raw(t.green(s)); }); })
-      .def("red", [](TextPrinter& p, const std::string& s) { return p.render([&](term::Printer& t) { t.raw(t.red(s)); }); });
+      .def("header", [](TextPrinter& p, const std::string& title,
+                        const Fields& fields) { return p.render([&](term::Printer& t) { t.header(title, fields); }); })
+      .def(
+          "summary",
+          [](TextPrinter& p, const std::string& what, int passed, int failed, double seconds) {
+            return p.render([&](term::Printer& t) { t.summary(what, passed, failed, seconds); });
+          },
+          nb::arg("what"), nb::arg("passed"), nb::arg("failed"), nb::arg("seconds") = -1.0)
+      .def("table", [](TextPrinter& p, const std::vector<std::string>& headers,
+                       const Rows& rows) { return p.render([&](term::Printer& t) { t.table(headers, rows); }); })
+      .def("bold",
+           [](TextPrinter& p, const std::string& s) { return p.render([&](term::Printer& t) { t.raw(t.bold(s)); }); })
+      .def("green",
+           [](TextPrinter& p, const std::string& s) { return p.render([&](term::Printer& t) { t.raw(t.green(s)); }); })
+      .def("red",
+           [](TextPrinter& p, const std::string& s) { return p.render([&](term::Printer& t) { t.raw(t.red(s)); }); });
   m.def("format_ns", &term::format_ns, nb::arg("ns"));
   m.def("format_bytes", &term::format_bytes, nb::arg("bytes"));
 
   m.attr("__version__") = kVersion;
-  m.def("write_file_atomic", [](const std::string& path, nb::bytes content) {
-    write_file_atomic(path, std::string_view(content.c_str(), content.size()));
-  }, nb::arg("path"), nb::arg("content"), "Write bytes to path atomically (temporary file, fsync, rename).");
-  m.def("save_json", [](const std::string& path, nb::handle value, int indent) {
-    save_json_file(path, to_json(value), indent);
-  }, nb::arg("path"), nb::arg("value"), nb::arg("indent") = 2, "Write a JSON value atomically.");
-  m.def("load_json", [](const std::string& path) { return from_json(load_json_file(path)); }, nb::arg("path"),
-        "Read a JSON file; errors name the file, line and column.");
+  m.def(
+      "write_file_atomic",
+      [](const std::string& path, nb::bytes content) {
+        write_file_atomic(path, std::string_view(content.c_str(), content.size()));
+      },
+      nb::arg("path"), nb::arg("content"), "Write bytes to path atomically (temporary file, fsync, rename).");
+  m.def(
+      "save_json",
+      [](const std::string& path, nb::handle value, int indent) { save_json_file(path, to_json(value), indent); },
+      nb::arg("path"), nb::arg("value"), nb::arg("indent") = 2, "Write a JSON value atomically.");
+  m.def(
+      "load_json", [](const std::string& path) { return from_json(load_json_file(path)); }, nb::arg("path"),
+      "Read a JSON file; errors name the file, line and column.");
 }
 
 }  // namespace codedag::bindings

@@ -10,8 +10,8 @@ void add_errors(nb::module_& m) {
   // Base classes first: each derived exception subclasses its C++ parent's Python class, and the
   // Python classes also subclass the matching builtin (ValueError, FileNotFoundError, OSError...)
   // so ordinary `except ValueError` code keeps working.
-  static nb::object error = nb::borrow(PyErr_NewExceptionWithDoc(
-      "codedag.Error", "Base class of every CodeDAG error.", PyExc_RuntimeError, nullptr));
+  static nb::object error = nb::borrow(
+      PyErr_NewExceptionWithDoc("codedag.Error", "Base class of every CodeDAG error.", PyExc_RuntimeError, nullptr));
   auto derive = [&m](const char* name, const char* doc, std::initializer_list<nb::handle> bases) {
     nb::tuple base_tuple = nb::steal<nb::tuple>(PyTuple_New(static_cast<Py_ssize_t>(bases.size())));
     Py_ssize_t i = 0;
@@ -22,13 +22,16 @@ void add_errors(nb::module_& m) {
     return cls;
   };
   m.attr("Error") = error;
-  static nb::object input = derive("InputError", "Unusable input: an argument, option or name.", {error, PyExc_ValueError});
+  static nb::object input =
+      derive("InputError", "Unusable input: an argument, option or name.", {error, PyExc_ValueError});
   static nb::object format = derive("FormatError", "A file's content does not match its format.", {input});
   static nb::object infeasible =
       derive("InfeasiblePlanError", "A plan breaks a constraint of the cost model.", {error, PyExc_ValueError});
-  static nb::object not_found = derive("NotFoundError", "Something asked for does not exist.", {error, PyExc_LookupError});
+  static nb::object not_found =
+      derive("NotFoundError", "Something asked for does not exist.", {error, PyExc_LookupError});
   static nb::object state = derive("StateError", "An operation was used in the wrong state.", {error});
-  static nb::object system = derive("SystemCallError", "The operating system refused an operation.", {error, PyExc_OSError});
+  static nb::object system =
+      derive("SystemCallError", "The operating system refused an operation.", {error, PyExc_OSError});
 
   // One translator for the whole hierarchy: the most derived class wins.
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {

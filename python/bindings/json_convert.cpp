@@ -51,12 +51,18 @@ json to_json(nb::handle value) { return to_json_depth(value, 0); }
 
 nb::object from_json(const json& value) {
   switch (value.type()) {
-    case json::value_t::null: return nb::none();
-    case json::value_t::boolean: return nb::bool_(value.get<bool>());
-    case json::value_t::number_integer: return nb::int_(value.get<int64_t>());
-    case json::value_t::number_unsigned: return nb::int_(value.get<uint64_t>());
-    case json::value_t::number_float: return nb::float_(value.get<double>());
-    case json::value_t::string: return nb::str(value.get_ref<const std::string&>().c_str());
+    case json::value_t::null:
+      return nb::none();
+    case json::value_t::boolean:
+      return nb::bool_(value.get<bool>());
+    case json::value_t::number_integer:
+      return nb::int_(value.get<int64_t>());
+    case json::value_t::number_unsigned:
+      return nb::int_(value.get<uint64_t>());
+    case json::value_t::number_float:
+      return nb::float_(value.get<double>());
+    case json::value_t::string:
+      return nb::str(value.get_ref<const std::string&>().c_str());
     case json::value_t::array: {
       nb::list out;
       for (const json& item : value) out.append(from_json(item));
@@ -67,7 +73,8 @@ nb::object from_json(const json& value) {
       for (const auto& [k, v] : value.items()) out[nb::str(k.c_str())] = from_json(v);
       return out;
     }
-    default: return nb::none();
+    default:
+      return nb::none();
   }
 }
 

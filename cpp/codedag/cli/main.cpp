@@ -18,18 +18,19 @@ int exit_code_for(const codedag::Error& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"CodeDAG: trace a PyTorch data pipeline into a DAG, place it on the right executors, "
-               "and record every run so it can be found, compared and re-run.",
-               "codedag"};
+  CLI::App app{
+      "CodeDAG: trace a PyTorch data pipeline into a DAG, place it on the right executors, "
+      "and record every run so it can be found, compared and re-run.",
+      "codedag"};
   app.set_version_flag("--version", std::string("codedag ") + codedag::kVersion);
   app.require_subcommand(1);
   app.fallthrough(false);
 
   codedag::cli::Context ctx;
   using Registrar = void (*)(CLI::App&, codedag::cli::Context&);
-  for (const Registrar add : {codedag::cli::add_graph_commands, codedag::cli::add_trace_commands,
-                              codedag::cli::add_monitor_commands, codedag::cli::add_store_commands,
-                              codedag::cli::add_migration_commands})
+  for (const Registrar add :
+       {codedag::cli::add_graph_commands, codedag::cli::add_trace_commands, codedag::cli::add_monitor_commands,
+        codedag::cli::add_store_commands, codedag::cli::add_migration_commands})
     add(app, ctx);
 
   codedag::term::Printer err(stderr);

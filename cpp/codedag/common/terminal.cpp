@@ -52,8 +52,7 @@ Style detect_style(bool is_tty) {
   Style style;
   style.tty = is_tty;
   style.colour = style.tty && !env_set("NO_COLOR");
-  if (const char* term = std::getenv("TERM"); term != nullptr && std::strcmp(term, "dumb") == 0)
-    style.colour = false;
+  if (const char* term = std::getenv("TERM"); term != nullptr && std::strcmp(term, "dumb") == 0) style.colour = false;
   if (env_set("FORCE_COLOR") && !env_set("NO_COLOR")) style.colour = true;
   style.silent = is_nonzero_rank();
   return style;
@@ -78,8 +77,7 @@ void Printer::emit(const std::string& text) {
   std::fflush(out_);
 }
 
-void Printer::header(std::string_view title,
-                     const std::vector<std::pair<std::string, std::string>>& fields) {
+void Printer::header(std::string_view title, const std::vector<std::pair<std::string, std::string>>& fields) {
   size_t key_width = 0;
   for (const auto& [k, v] : fields) key_width = std::max(key_width, visible_width(k));
   std::string text = bold("== " + std::string(title) + " ==") + "\n";
@@ -106,13 +104,11 @@ void Printer::summary(std::string_view what, int passed, int failed, double seco
   emit(text + "\n");
 }
 
-void Printer::table(const std::vector<std::string>& headers,
-                    const std::vector<std::vector<std::string>>& rows) {
+void Printer::table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width(headers.size(), 0);
   for (size_t c = 0; c < headers.size(); ++c) width[c] = visible_width(headers[c]);
   for (const auto& row : rows)
-    for (size_t c = 0; c < row.size() && c < width.size(); ++c)
-      width[c] = std::max(width[c], visible_width(row[c]));
+    for (size_t c = 0; c < row.size() && c < width.size(); ++c) width[c] = std::max(width[c], visible_width(row[c]));
   auto render = [&](const std::vector<std::string>& cells, bool is_header) {
     std::string text;
     for (size_t c = 0; c < width.size(); ++c) {
@@ -170,10 +166,14 @@ void ProgressBar::finish() {
 std::string format_ns(double ns) {
   char buf[32];
   const double a = std::fabs(ns);
-  if (a >= 1e9) std::snprintf(buf, sizeof buf, "%.2f s", ns / 1e9);
-  else if (a >= 1e6) std::snprintf(buf, sizeof buf, "%.2f ms", ns / 1e6);
-  else if (a >= 1e3) std::snprintf(buf, sizeof buf, "%.2f us", ns / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.0f ns", ns);
+  if (a >= 1e9)
+    std::snprintf(buf, sizeof buf, "%.2f s", ns / 1e9);
+  else if (a >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.2f ms", ns / 1e6);
+  else if (a >= 1e3)
+    std::snprintf(buf, sizeof buf, "%.2f us", ns / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f ns", ns);
   return buf;
 }
 
@@ -185,8 +185,10 @@ std::string format_bytes(double bytes) {
     ++u;
   }
   char buf[32];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%.0f %s", bytes, units[u]);
-  else std::snprintf(buf, sizeof buf, "%.1f %s", bytes, units[u]);
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%.0f %s", bytes, units[u]);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", bytes, units[u]);
   return buf;
 }
 
