@@ -1,0 +1,73 @@
+#pragma once
+// The engine behind ExperimentMonitor: one experiment with named modes (baseline, optimization,
+// ...), each with its batch times, losses, accuracies and resource samples, written to the seed's
+// result JSON. While a mode runs, the sampler thread appends a sample and re-saves the file every
+// interval (at least every 0.5 s apart), so a crash loses at most about one interval.
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "codedag/monitor/batch_timer.hpp"
+#include "codedag/monitor/resource_sampler.hpp"
+#include "codedag/report/result_model.hpp"
+
+namespace codedag::monitor {
+
+class ExperimentSession {
+ public:
+  // `save_dir` is created on the first save. InputError for an empty name.
+  ExperimentSession(std::string experiment_name, std::string save_dir, SamplerOptions sampler = {});
+  ~ExperimentSession();
+
+  // StateError when a mode is running (stop_mode() it first); InputError for an empty name or an
+  // interval below 0.01 s. A mode name used before is started afresh (the seed keeps one per name).
+  void start_mode(const std::string& mode, const json& config, double resource_interval);
+  void start_batch();
+  double end_batch();
+  // Recorded in the running mode, or after stop_mode() in the last one (validation after training).
+  void log_loss(long long epoch, long long batch, double loss);
+  void log_accuracy(long long epoch, long long batch, double accuracy);
+  void stop_mode();
+  // Writes the result file atomically; returns its path (default_path() when `path` is empty).
+  std::string save(const std::string& path = "");
+
+  bool running() const;
+  std::optional<std::string> current_mode() const;
+  // The whole result as it stands, the running mode included.
+  report::ExperimentResult snapshot() const;
+  const std::string& default_path() const { return default_path_; }
+  const std::string& experiment_name() const { return experiment_name_; }
+  const std::string& save_dir() const { return save_dir_; }
+  // Whether auto-saving is on (it is by default).
+  void set_autosave(bool on);
+  size_t open_files() const { return sampler_ ? sampler_->open_files() : 0; }
+
+ private:
+  report::ModeResult& mode_for_metrics(const char* what);
+  void on_sample(const ResourceSample& s);
+  report::ExperimentResult snapshot_locked() const;
+  void autosave_from_sampler();
+
+  std::string experiment_name_;
+  std::string save_dir_;
+  std::string default_path_;
+  SamplerOptions sampler_options_;
+  mutable std::mutex mutex_;       // the result and the running mode
+  mutable std::mutex save_mutex_;  // one writer of the file at a time, newest snapshot last
+  report::ExperimentResult result_;
+  std::optional<report::ModeResult> running_;  // the mode being recorded
+  BatchTimer timer_;
+  std::unique_ptr<ResourceSampler> sampler_;
+  bool autosave_ = true;
+  double last_autosave_ = 0;
+  std::string last_autosave_error_;
+
+ public:
+  // Why the last auto-save failed (disk full, directory removed); empty when it worked.
+  std::string last_autosave_error() const;
+};
+
+// Appends a sample to the seed's series (and CodeDAG's extra ones).
+void append_sample(report::ResourceUsage& usage, const ResourceSample& s);
+
+}  // namespace codedag::monitor
