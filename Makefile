@@ -30,7 +30,8 @@ $(STAMPS)/venv: requirements-dev.txt $(STAMPS)/system
 $(STAMPS)/installed: $(STAMPS)/venv $(SOURCES)
 	@echo "· building and installing codedag (C++ engine, extension, CLI, C++ tests)"
 	@$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps \
-	    -Ccmake.define.CODEDAG_BUILD_TESTS=ON -Ccmake.define.CODEDAG_BUILD_BENCH=ON .
+	    -Ccmake.define.CODEDAG_BUILD_TESTS=ON -Ccmake.define.CODEDAG_BUILD_BENCH=ON \
+	    -Ccmake.define.CODEDAG_STUBS=ON .
 	@touch $@
 	@echo "✓ codedag installed in $(VENV)"
 
