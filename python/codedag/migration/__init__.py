@@ -1,3 +1,8 @@
-"""The migration area of CodeDAG (see its modules)."""
+"""The migration area: apply a codedag.plan/1 to unchanged code (``PipelineMigrator``), the strategy
+registry of tensor implementations of library calls (``register_strategy``), verification of
+migrated outputs against the baseline (``verify``) and the closed loop (``optimize_pipeline``)."""
 
-__all__: list[str] = []
+from .migrator import PipelineMigrator
+from .registry import register as register_strategy
+
+__all__ = ["PipelineMigrator", "register_strategy"]

@@ -1,0 +1,5 @@
+"""Seed-compatible import path: ``from codedag.migration.api import PipelineMigrator``."""
+
+from .migrator import PipelineMigrator
+
+__all__ = ["PipelineMigrator"]

@@ -1,0 +1,455 @@
+"""Batched mode: the planned suffix of a sample's pipeline is *deferred* in the DataLoader worker
+(its inputs are carried through collation instead of being computed) and run afterwards, in the
+main process, on the whole batch.
+
+A worker-side call of a planned function returns a ``Deferred``: the function and its arguments,
+which may themselves be ``Deferred`` (a chain, e.g. mel -> log -> normalise). ``collate_deferred``
+turns the batch's per-sample chains into one ``DeferredBatch`` whose array arguments are collated
+like ``default_collate`` would (stacked, in shared memory when in a worker). ``DeferredBatch.evaluate``
+runs each step once over the batch when the function accepts a leading batch dimension (decided once
+per function on a probe batch by comparing against per-sample results), else per sample.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from . import registry
+
+_NUMBER = (int, float, bool, np.number)
+
+
+class Deferred:
+    """A planned call not made yet: ``fn(*args, **kwargs)`` of the function planned as ``key``."""
+
+    __slots__ = ("key", "fn", "args", "kwargs", "owner", "_value")
+
+    def __init__(self, key: str, fn: Callable[..., Any], args: tuple, kwargs: dict, owner: Any):
+        self.key, self.fn, self.args, self.kwargs, self.owner = key, fn, args, kwargs, owner
+        self._value = _UNSET
+
+    def materialize(self, reason: str) -> Any:
+        """Computes the chain here and now (per sample, on the CPU): the correct answer when code
+        outside the plan looks at a deferred value. Counted as a fallback, warned once."""
+        if self._value is _UNSET:
+            if self.owner is not None:
+                self.owner._note_fallback(self.key, f"its output was used by code outside the plan ({reason}); "
+                                          "computed it in place")
+            args, kwargs = _materialize_tree((self.args, self.kwargs), reason)
+            with registry.suspended():
+                self._value = self.fn(*args, **kwargs)
+        return self._value
+
+    # Unplanned code touching the value gets the real value (correct, just not faster).
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return getattr(self.materialize(f"attribute {name!r}"), name)
+
+    def __array__(self, dtype=None, copy=None):
+        value = np.asarray(self.materialize("numpy conversion"))
+        return value.astype(dtype) if dtype is not None else value
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        args, kwargs = _materialize_tree((args, kwargs or {}), getattr(func, "__name__", "a torch function"))
+        return func(*args, **kwargs)
+
+    def __getitem__(self, index):
+        return self.materialize("indexing")[index]
+
+    def __len__(self):
+        return len(self.materialize("len()"))
+
+    def __iter__(self):
+        return iter(self.materialize("iteration"))
+
+    def __getstate__(self):
+        return {s: getattr(self, s) for s in ("key", "args", "kwargs", "_value")}
+
+    def __setstate__(self, state):
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+        object.__setattr__(self, "owner", None)
+        object.__setattr__(self, "fn", _original_for(self.key))
+
+    def __repr__(self) -> str:
+        return f"<deferred {self.key}>"
+
+
+def _forward(name: str):
+    def op(self, *args):
+        return getattr(self.materialize(f"operator {name}"), name)(*args)
+
+    op.__name__ = name
+    return op
+
+
+# Operators on a deferred value (x * 1.0 in unplanned code) also compute it in place.
+for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
+              "__rtruediv__", "__floordiv__", "__mod__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__",
+              "__neg__", "__pos__", "__abs__", "__lt__", "__le__", "__gt__", "__ge__", "__and__", "__or__",
+              "__invert__", "__float__", "__int__", "__index__", "__bool__", "__contains__"):
+    setattr(Deferred, _name, _forward(_name))
+
+
+class _Unset:
+    """'No value' marker that stays the same object after pickling (workers -> main process)."""
+
+    def __reduce__(self):
+        return "_UNSET"
+
+    def __repr__(self):
+        return "<unset>"
+
+
+_UNSET = _Unset()
+
+
+def _original_for(key: str) -> Callable[..., Any] | None:
+    from .migrator import applied_migrators
+
+    for m in applied_migrators():
+        if m._batched is not None and key in m._batched.originals:
+            return m._batched.originals[key]
+    return None
+
+
+def _materialize_tree(tree: Any, reason: str) -> Any:
+    if isinstance(tree, Deferred):
+        return tree.materialize(reason)
+    if isinstance(tree, tuple):
+        return tuple(_materialize_tree(t, reason) for t in tree)
+    if isinstance(tree, list):
+        return [_materialize_tree(t, reason) for t in tree]
+    if isinstance(tree, dict):
+        return {k: _materialize_tree(v, reason) for k, v in tree.items()}
+    return tree
+
+
+# --- flattening one sample's chain ----------------------------------------------------------
+
+# A sample's chain is flattened into (structure, leaves): the structure is the same for every
+# sample of a batch (functions, constants, shapes of the argument trees); leaves are what varies.
+# Structure items: ("node", i) refers to the i-th step; ("leaf", j) to the j-th leaf; ("const", v).
+
+
+def _flatten(root: Deferred) -> tuple[list[tuple], list[Any], list[Any]]:
+    steps: list[tuple] = []  # (key, fn, args_template, kwargs_template)
+    leaves: list[Any] = []
+    consts: list[Any] = []
+    index_of: dict[int, int] = {}
+
+    def template(value: Any) -> Any:
+        if isinstance(value, Deferred):
+            if value._value is not _UNSET:  # already materialized: its value is an ordinary leaf
+                return template(value._value)
+            if id(value) not in index_of:
+                a = template(value.args)
+                k = template(value.kwargs)
+                steps.append((value.key, a, k))
+                index_of[id(value)] = len(steps) - 1
+            return ("node", index_of[id(value)])
+        if isinstance(value, (torch.Tensor, np.ndarray)) or isinstance(value, _NUMBER):
+            leaves.append(value)
+            return ("leaf", len(leaves) - 1)
+        if isinstance(value, tuple):
+            return ("tuple", tuple(template(v) for v in value))
+        if isinstance(value, list):
+            return ("list", tuple(template(v) for v in value))
+        if isinstance(value, dict):
+            return ("dict", tuple((k, template(v)) for k, v in value.items()))
+        consts.append(value)
+        return ("const", len(consts) - 1)
+
+    template(root)
+    return steps, leaves, consts
+
+
+def _same_structure(a: list[tuple], b: list[tuple]) -> bool:
+    return len(a) == len(b) and all(x == y for x, y in zip(a, b))
+
+
+def _same_const(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+# --- collated leaves -------------------------------------------------------------------------
+
+
+@dataclass
+class Column:
+    """One leaf position across the batch: stacked (tensor with a leading batch dim; ``numpy``
+    says the samples were ndarrays) or a list (ragged shapes, or numbers that differ)."""
+
+    stacked: Any = None
+    items: list | None = None
+    numpy: bool = False
+    uniform: Any = _UNSET  # a number equal in every sample
+
+    def sample(self, i: int) -> Any:
+        if self.uniform is not _UNSET:
+            return self.uniform
+        if self.items is not None:
+            return self.items[i]
+        x = self.stacked[i]
+        return x.numpy() if self.numpy else x
+
+    def batched(self) -> Any:
+        """The batch as one value a vectorised call receives, or _UNSET when there is none."""
+        if self.uniform is not _UNSET:
+            return self.uniform
+        if self.stacked is None:
+            return _UNSET
+        return self.stacked.numpy() if self.numpy else self.stacked
+
+
+def _collate_column(values: list[Any]) -> Column:
+    from torch.utils.data._utils.collate import default_collate
+
+    first = values[0]
+    if isinstance(first, _NUMBER) and not isinstance(first, np.ndarray):
+        if all(type(v) is type(first) and v == first for v in values):
+            return Column(uniform=first)
+        return Column(items=list(values))
+    if isinstance(first, torch.Tensor) and all(
+        isinstance(v, torch.Tensor) and v.shape == first.shape and v.dtype == first.dtype for v in values
+    ):
+        return Column(stacked=default_collate(values))  # shared memory inside a worker
+    if isinstance(first, np.ndarray) and first.dtype != object and all(
+        isinstance(v, np.ndarray) and v.shape == first.shape and v.dtype == first.dtype for v in values
+    ):
+        return Column(stacked=default_collate([torch.from_numpy(np.ascontiguousarray(v)) for v in values]), numpy=True)
+    return Column(items=list(values))
+
+
+class DeferredBatch:
+    """The deferred suffix of a whole batch, produced by collation, consumed by ``evaluate``."""
+
+    def __init__(self, steps: list[tuple], columns: list[Column], consts: list[Any], size: int):
+        self.steps, self.columns, self.consts, self.size = steps, columns, consts, size
+
+    def pin_memory(self, *args, **kwargs) -> DeferredBatch:  # the pin thread sees it before we do
+        return self
+
+    def keys(self) -> list[str]:
+        return [s[0] for s in self.steps]
+
+    def evaluate(self, plan: BatchedPlan) -> Any:
+        values: list[_Value] = []
+        for key, args_t, kwargs_t in self.steps:
+            values.append(plan.run_step(key, plan.originals[key], args_t, kwargs_t, self, values))
+        return values[-1].collated()
+
+    def __repr__(self) -> str:
+        return f"<deferred batch of {self.size}: {' -> '.join(self.keys())}>"
+
+
+def collate_deferred(batch: list[Deferred], *, collate_fn_map=None) -> Any:
+    """The collate function registered for ``Deferred`` while a batched plan is applied."""
+    from torch.utils.data._utils.collate import default_collate
+
+    flat = [_flatten(d) for d in batch]
+    steps0, leaves0, consts0 = flat[0]
+    consistent = all(
+        _same_structure(steps0, s) and len(leaves0) == len(lv) and len(consts0) == len(c)
+        and all(_same_const(x, y) for x, y in zip(consts0, c))
+        for s, lv, c in flat[1:]
+    )
+    if not consistent:
+        # Samples took different planned paths (or carry different objects): compute them here,
+        # per sample, exactly as without the plan.
+        owner = next((d.owner for d in batch if d.owner is not None), None)
+        if owner is not None:
+            owner._note_fallback(batch[0].key, "samples of one batch differ in their deferred calls; computed in the worker")
+        return default_collate([d.materialize("collation") for d in batch])
+    columns = [_collate_column([lv[j] for _, lv, _ in flat]) for j in range(len(leaves0))]
+    return DeferredBatch(steps0, columns, consts0, len(batch))
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+
+class _Value:
+    """A step's output over the batch: stacked (leading batch dim) or per sample."""
+
+    def __init__(self, stacked: Any = None, items: list | None = None):
+        self.stacked, self.items = stacked, items
+
+    def sample(self, i: int) -> Any:
+        return self.items[i] if self.items is not None else self.stacked[i]
+
+    def batched(self) -> Any:
+        return _UNSET if self.stacked is None else self.stacked
+
+    def collated(self) -> Any:
+        from torch.utils.data._utils.collate import default_collate
+
+        if self.stacked is not None:
+            return torch.from_numpy(self.stacked) if isinstance(self.stacked, np.ndarray) else self.stacked
+        return default_collate(self.items)
+
+
+def _stack(items: list[Any]) -> Any:
+    first = items[0]
+    if isinstance(first, torch.Tensor) and all(isinstance(x, torch.Tensor) and x.shape == first.shape
+                                               and x.dtype == first.dtype for x in items):
+        return torch.stack(items)
+    if isinstance(first, np.ndarray) and all(isinstance(x, np.ndarray) and x.shape == first.shape
+                                             and x.dtype == first.dtype for x in items):
+        return np.stack(items)
+    return None
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray):
+        a = torch.from_numpy(a)
+    if isinstance(b, np.ndarray):
+        b = torch.from_numpy(b)
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
+        return False
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    a, b = a.detach().cpu(), b.detach().cpu()
+    if not (a.is_floating_point() or a.is_complex()):
+        return bool(torch.equal(a, b))
+    return bool(torch.allclose(a, b, rtol=1e-4, atol=1e-5, equal_nan=True))
+
+
+class BatchedPlan:
+    """How deferred steps run in the main process: on which device, and (per function, decided
+    once on a probe batch) whether one call over the batch gives the per-sample results."""
+
+    def __init__(self, originals: dict[str, Callable[..., Any]], devices: dict[str, torch.device],
+                 tensor_path: dict[str, bool], owner: Any):
+        # Functions travel between processes by plan key, never by pickling the function: in a
+        # patched process its module attribute is the wrapper, which pickle would refuse.
+        self.originals, self.devices, self.tensor_path, self.owner = originals, devices, tensor_path, owner
+        self.vectorised: dict[str, bool] = {}
+        self._lock = threading.Lock()
+
+    def _build(self, template: Any, pick: Callable[[tuple], Any], device: torch.device, to_tensor: bool) -> Any:
+        kind = template[0]
+        if kind in ("leaf", "node"):
+            value = pick(template)
+            if value is _UNSET:
+                raise _NotBatched
+            if to_tensor and isinstance(value, np.ndarray):
+                value = torch.from_numpy(value)
+            if isinstance(value, torch.Tensor) and value.device != device:
+                value = value.to(device, non_blocking=True)
+            return value
+        if kind == "const":
+            return pick(template)
+        if kind == "tuple":
+            return tuple(self._build(t, pick, device, to_tensor) for t in template[1])
+        if kind == "list":
+            return [self._build(t, pick, device, to_tensor) for t in template[1]]
+        if kind == "dict":
+            return {k: self._build(t, pick, device, to_tensor) for k, t in template[1]}
+        raise AssertionError(kind)
+
+    def run_step(self, key, fn, args_t, kwargs_t, batch: DeferredBatch, values: list[_Value]) -> _Value:
+        device = self.devices.get(key, torch.device("cpu"))
+        to_tensor = self.tensor_path.get(key, False)
+
+        def batched_pick(t):
+            if t[0] == "leaf":
+                return batch.columns[t[1]].batched()
+            if t[0] == "node":
+                return values[t[1]].batched()
+            return batch.consts[t[1]]
+
+        def call(pick):
+            args = self._build(args_t, pick, device, to_tensor)
+            kwargs = self._build(kwargs_t, pick, device, to_tensor)
+            with registry.scope(device), _evaluating():
+                return fn(*args, **kwargs)
+
+        def per_sample() -> _Value:
+            items = []
+            for i in range(batch.size):
+                def pick(t, i=i):
+                    if t[0] == "leaf":
+                        return batch.columns[t[1]].sample(i)
+                    if t[0] == "node":
+                        return values[t[1]].sample(i)
+                    return batch.consts[t[1]]
+                items.append(call(pick))
+            stacked = _stack(items)
+            return _Value(stacked=stacked) if stacked is not None else _Value(items=items)
+
+        moved = device.type != "cpu" or to_tensor
+        try:
+            return self._run(key, call, batched_pick, per_sample)
+        except Exception as exc:
+            if not moved:
+                raise  # the host path is the user's own code: its errors are theirs, unchanged
+            # Fallback: the step failed on its executor; run it per sample on the CPU as written.
+            if self.owner is not None:
+                self.owner._note_fallback(key, f"failed on {device} ({type(exc).__name__}: {exc}); ran on the CPU")
+            device, to_tensor = torch.device("cpu"), False
+            with registry.suspended():
+                return per_sample()
+
+    def _run(self, key, call, batched_pick, per_sample) -> _Value:
+        decision = self.vectorised.get(key)
+        if decision is False:
+            return per_sample()
+        try:
+            out = call(batched_pick)
+        except _NotBatched:
+            return per_sample()
+        except Exception:
+            # Does not accept a batch dimension (or not this batch): per sample from now on.
+            with self._lock:
+                self.vectorised[key] = False
+            return per_sample()
+        if decision is None:
+            # Probe: one call over the batch must equal the per-sample calls, else per sample.
+            reference = per_sample()
+            ok = reference.stacked is not None and _equal(out, reference.stacked)
+            with self._lock:
+                self.vectorised[key] = ok
+            return reference
+        return _Value(stacked=out)
+
+
+class _NotBatched(Exception):
+    """Some input of the step has no single batched value (ragged shapes, differing numbers)."""
+
+
+_state = threading.local()
+
+
+class _evaluating:
+    """While deferred steps run in the main process, planned functions they call run directly."""
+
+    def __enter__(self):
+        _state.depth = getattr(_state, "depth", 0) + 1
+
+    def __exit__(self, *exc):
+        _state.depth -= 1
+
+
+def is_evaluating() -> bool:
+    return getattr(_state, "depth", 0) > 0
+
+
+def warn_once(seen: set, lock: threading.Lock, key: str, message: str) -> None:
+    with lock:
+        if key in seen:
+            return
+        seen.add(key)
+    warnings.warn(f"codedag migration: {key}: {message}", RuntimeWarning, stacklevel=3)

@@ -1,0 +1,348 @@
+"""PipelineMigrator: applies a codedag.plan/1 to the live program and takes it back.
+
+``apply()`` resolves each planned qualified name to the live function, replaces every binding of
+it with a wrapper that runs the call on the planned executor, and ``restore()`` puts the identical
+original objects back. Everything installed is recorded first and undone in reverse on failure, so
+a half-applied plan never survives an exception.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import registry
+from .deferred import BatchedPlan, Deferred, DeferredBatch, warn_once
+from .executors import ExecutorUnavailable, parse_executor
+from .loader_hooks import LoaderHooks, should_defer
+from .plan_file import load_plan
+from .resolve import Binding, Target, Unresolvable, module_bindings, resolve
+
+_registry_lock = threading.RLock()
+_applied: list[PipelineMigrator] = []
+_direct = threading.local()  # > 0: planned wrappers call straight through (CPU fallback in progress)
+
+
+def applied_migrators() -> list[PipelineMigrator]:
+    with _registry_lock:
+        return list(_applied)
+
+
+def _bypassing() -> bool:
+    return getattr(_direct, "depth", 0) > 0
+
+
+class _bypass:
+    def __enter__(self):
+        _direct.depth = getattr(_direct, "depth", 0) + 1
+
+    def __exit__(self, *exc):
+        _direct.depth -= 1
+
+
+def _move(value: Any, device: torch.device, arrays: bool) -> Any:
+    """Tensors (and with ``arrays`` ndarrays) -> ``device``, recursively through containers. A
+    result that would share memory with the caller's object is cloned, so a failing call can never
+    have mutated the arguments the CPU fallback reuses."""
+    if isinstance(value, torch.Tensor):
+        moved = value.to(device)
+        return moved.clone() if moved.data_ptr() == value.data_ptr() else moved
+    if arrays and isinstance(value, np.ndarray) and value.dtype != object:
+        return torch.from_numpy(np.array(value, copy=True)).to(device)
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(_move(v, device, arrays) for v in value)
+    if isinstance(value, list):
+        return [_move(v, device, arrays) for v in value]
+    if isinstance(value, dict) and type(value) is dict:
+        return {k: _move(v, device, arrays) for k, v in value.items()}
+    return value
+
+
+class PipelineMigrator:
+    """Applies a migration plan to unchanged code. Use ``from_plan``; then ``apply``/``restore``
+    or ``with migrator:``."""
+
+    def __init__(self, plan: dict, default_device: str = "cpu", use_registry: str = "auto"):
+        if use_registry not in ("auto", "always", "never"):
+            raise ValueError("use_registry must be 'auto', 'always' or 'never'")
+        self.plan = load_plan(plan)
+        self.default_device = default_device
+        self.use_registry = use_registry
+        self.options = {"default_device": default_device, "use_registry": use_registry}
+        self._lock = threading.RLock()
+        self._installed: list[tuple[Binding, Any]] = []  # (binding, what we put there)
+        self._hooks: LoaderHooks | None = None
+        self._batched: BatchedPlan | None = None
+        self._warned: set[str] = set()
+        self._warn_lock = threading.Lock()
+        self._in_worker = False
+        self._stats: dict[str, Any] = self._fresh_stats()
+
+    @classmethod
+    def from_plan(cls, plan: Any, default_device: str = "cpu", use_registry: str = "auto") -> PipelineMigrator:
+        """``plan``: a codedag.plan/1 dict or a path to one. ``default_device`` is where contexts
+        planned on a generic "cuda"/"default" executor go. ``use_registry``: "auto" runs library
+        calls through the strategy registry on non-CPU executors, "always" on every moved context
+        (the same code path a GPU takes, on the CPU), "never" not at all."""
+        return cls(plan, default_device=default_device, use_registry=use_registry)
+
+    @staticmethod
+    def _fresh_stats() -> dict[str, Any]:
+        return {"patched": 0, "bindings": 0, "skipped": [], "unresolved": [], "fallbacks": 0,
+                "reasons": {}, "fallback_contexts": {}, "library_calls": [], "vectorised": {}}
+
+    # --- public API --------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Live counters: the dict ``apply()`` returned, with fallbacks counted as they happen."""
+        if self._batched is not None:
+            self._stats["vectorised"] = dict(self._batched.vectorised)
+        return self._stats
+
+    def is_applied(self) -> bool:
+        with self._lock:
+            return self in _applied
+
+    def apply(self) -> dict[str, Any]:
+        """Patches the planned contexts. Twice is a no-op returning the same stats."""
+        with self._lock, _registry_lock:
+            if self in _applied:
+                return self.stats
+            if any(m._hooks is not None for m in _applied) and self._wants_batched():
+                raise _state_error("another batched migration plan is already applied; restore() it first")
+            self._stats = self._fresh_stats()
+            try:
+                self._apply_locked()
+            except BaseException:
+                self._undo()
+                raise
+            _applied.append(self)
+            return self.stats
+
+    def restore(self) -> None:
+        """Puts back the identical original objects. Safe to call when not applied."""
+        with self._lock, _registry_lock:
+            self._undo()
+            if self in _applied:
+                _applied.remove(self)
+
+    def __enter__(self) -> PipelineMigrator:
+        self.apply()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.restore()
+
+    # --- applying ----------------------------------------------------------------------------
+
+    def _wants_batched(self) -> bool:
+        modes = self.plan.get("modes", {})
+        return any(modes.get(k, "batched") == "batched" and d != "cpu"
+                   for k, d in self.plan["context_device_map"].items())
+
+    def _apply_locked(self) -> None:
+        modes = self.plan.get("modes", {})
+        stats = self._stats
+        devices: dict[str, torch.device] = {}
+        tensor_path: dict[str, bool] = {}
+        wrappers: list[tuple[Target, Any]] = []
+        seen_functions: dict[int, str] = {}
+        for key, executor_name in self.plan["context_device_map"].items():
+            try:
+                executor = parse_executor(executor_name, self.default_device)
+            except ExecutorUnavailable as exc:
+                stats["skipped"].append(key)
+                stats["reasons"][key] = f"{exc}; left in the DataLoader workers"
+                continue
+            except ValueError as exc:
+                raise _input_error(f"plan: context_device_map[{key!r}]: {exc}") from None
+            if executor.in_workers:
+                stats["skipped"].append(key)
+                stats["reasons"][key] = "planned on 'cpu' (the DataLoader workers): nothing to change"
+                continue
+            try:
+                target = resolve(key)
+            except Unresolvable as exc:
+                stats["unresolved"].append(key)
+                stats["reasons"][key] = str(exc)
+                continue
+            if hasattr(target.function, "__codedag_original__"):
+                # Another applied plan owns it; wrapping its wrapper would make restore order matter.
+                stats["skipped"].append(key)
+                stats["reasons"][key] = "already patched by another applied migration plan; restore() that one first"
+                continue
+            if id(target.function) in seen_functions:
+                stats["skipped"].append(key)
+                stats["reasons"][key] = f"same function as {seen_functions[id(target.function)]}, patched once"
+                continue
+            seen_functions[id(target.function)] = key
+            mode = modes.get(key, "batched")
+            arrays = self.use_registry == "always" or (self.use_registry == "auto" and not executor.is_host)
+            devices[key], tensor_path[key] = executor.device, arrays
+            wrappers.append((target, self._make_wrapper(target, executor.device, mode, arrays)))
+
+        needs_batched = any(modes.get(t.key, "batched") == "batched" for t, _ in wrappers)
+        if needs_batched:
+            self._batched = BatchedPlan({t.key: t.function for t, _ in wrappers}, devices, tensor_path, self)
+            self._hooks = LoaderHooks(self)
+            self._hooks.install(in_worker=self._in_worker)
+        for target, wrapper in wrappers:
+            bindings = target.bindings + (module_bindings(target.function, target.bindings)
+                                          if target.kind == "function" else [])
+            for binding in bindings:
+                self._install(binding, _rewrap(binding.raw, wrapper))
+            stats["patched"] += 1
+            stats["bindings"] += len(bindings)
+        # Library calls of contexts that take the tensor path go through the registry's dispatchers.
+        if any(tensor_path.get(t.key) for t, _ in wrappers):
+            self._install_dispatchers([t for t, _ in wrappers if tensor_path.get(t.key)])
+
+    def _install(self, binding: Binding, new: Any) -> None:
+        # Record before setting: if setattr fails half-way nothing is left unrecorded.
+        current = vars(binding.owner).get(binding.name, _MISSING) if hasattr(binding.owner, "__dict__") else _MISSING
+        if current is not binding.raw:
+            raise _state_error(f"{binding.owner!r}.{binding.name} changed while the plan was being applied; retry")
+        try:
+            setattr(binding.owner, binding.name, new)
+        except (AttributeError, TypeError) as exc:
+            raise _state_error(
+                f"cannot patch {getattr(binding.owner, '__name__', binding.owner)!r}.{binding.name}: {exc}; "
+                "the plan was not applied (everything already patched was restored)"
+            ) from exc
+        self._installed.append((binding, new))
+
+    def _install_dispatchers(self, targets: list[Target]) -> None:
+        names = set()
+        for t in targets:
+            names |= _referenced_names(t.function)
+        for fn, name in registry.covered_functions().items():
+            if name.rsplit(".", 1)[-1] not in names:
+                continue
+            strategy = registry.get(name)
+            dispatcher = registry.make_dispatcher(strategy, fn)
+            owner_path, attr = strategy.original_path.rsplit(".", 1)
+            owner = registry.resolve_path(owner_path)
+            if owner is None or getattr(owner, "__dict__", {}).get(attr) is not fn:
+                continue
+            primary = Binding(owner, attr, fn)
+            for binding in [primary] + module_bindings(fn, [primary]):
+                self._install(binding, dispatcher)
+            self._stats["library_calls"].append(name)
+
+    def _undo(self) -> None:
+        while self._installed:
+            binding, new = self._installed.pop()
+            try:
+                if vars(binding.owner).get(binding.name) is new:
+                    setattr(binding.owner, binding.name, binding.raw)
+            except Exception:  # keep restoring the rest; one stubborn owner must not leak the others
+                continue
+        if self._hooks is not None:
+            self._hooks.remove()
+            self._hooks = None
+
+    # --- running -----------------------------------------------------------------------------
+
+    def _make_wrapper(self, target: Target, device: torch.device, mode: str, arrays: bool) -> Any:
+        original, key = target.function, target.key
+        migrator = self
+        moved = device.type != "cpu" or arrays
+
+        @functools.wraps(original)
+        def planned(*args, **kwargs):
+            if _bypassing():
+                return original(*args, **kwargs)
+            if mode == "batched" and should_defer():
+                return Deferred(key, original, args, kwargs, migrator)
+            if not moved:
+                return original(*args, **kwargs)
+            if migrator._in_worker or _in_dataloader_worker():
+                if device.type == "cuda":  # CUDA cannot be used in forked workers: run as written
+                    return original(*args, **kwargs)
+            try:
+                with registry.scope(device):
+                    return original(*_move(args, device, arrays), **_move(kwargs, device, arrays))
+            except Exception as exc:
+                migrator._note_fallback(key, f"failed on {device} ({type(exc).__name__}: {exc}); ran on the CPU")
+                with _bypass(), registry.suspended():
+                    return original(*args, **kwargs)
+
+        planned.__codedag_original__ = original
+        planned.__codedag_key__ = key
+        return planned
+
+    def _evaluate_batch(self, batch: DeferredBatch) -> Any:
+        if self._batched is None:
+            raise _state_error("a deferred batch arrived but no batched plan is applied")
+        return batch.evaluate(self._batched)
+
+    def _note_fallback(self, key: str, message: str) -> None:
+        with self._warn_lock:
+            self._stats["fallbacks"] += 1
+            per = self._stats["fallback_contexts"]
+            per[key] = per.get(key, 0) + 1
+        warn_once(self._warned, self._warn_lock, key, message)
+
+
+_MISSING = object()
+
+
+def _rewrap(raw: Any, wrapper: Any) -> Any:
+    if isinstance(raw, staticmethod):
+        return staticmethod(wrapper)
+    if isinstance(raw, classmethod):
+        return classmethod(wrapper)
+    return wrapper
+
+
+def _in_dataloader_worker() -> bool:
+    from torch.utils.data import get_worker_info
+
+    return get_worker_info() is not None
+
+
+def _referenced_names(fn: Any) -> set[str]:
+    """Global and attribute names a function's code (and its module's other functions, which it
+    may call) refers to: the library calls its planned context can make."""
+    import inspect
+    import sys
+
+    names: set[str] = set()
+
+    def walk(code):
+        names.update(code.co_names)
+        for c in code.co_consts:
+            if inspect.iscode(c):
+                walk(c)
+
+    fn = inspect.unwrap(fn)
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        walk(code)
+    module = sys.modules.get(getattr(fn, "__module__", "") or "")
+    if module is not None:
+        for value in list(vars(module).values()):
+            funcs = [value] if inspect.isfunction(value) else (
+                [v for v in vars(value).values() if inspect.isfunction(v)] if inspect.isclass(value)
+                and getattr(value, "__module__", None) == module.__name__ else [])
+            for f in funcs:
+                if getattr(f, "__module__", None) == module.__name__:
+                    walk(f.__code__)
+    return names
+
+
+def _state_error(message: str) -> Exception:
+    from .. import _core
+
+    return _core.StateError(message)
+
+
+def _input_error(message: str) -> Exception:
+    from .. import _core
+
+    return _core.InputError(message)

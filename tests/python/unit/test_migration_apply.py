@@ -1,0 +1,174 @@
+"""PipelineMigrator.apply()/restore(): resolution of every kind of callable, identity on restore,
+rollback on failure, no-op re-apply, unresolvable keys, thread safety, plan errors."""
+
+import sys
+import threading
+
+import pytest
+import torch
+
+import codedag
+import test_migration_targets as t
+from codedag.migration import PipelineMigrator
+from test_migration_targets import scale as imported_scale  # a `from x import f` binding
+
+M = "test_migration_targets"
+
+
+def plan(mapping, modes=None):
+    return {"schema": "codedag.plan/1", "context_device_map": mapping, "modes": modes or {}}
+
+
+def inline(*keys, device="batch:cpu"):
+    return plan({k: device for k in keys}, {k: "inline" for k in keys})
+
+
+def raw(owner, name):
+    return vars(owner)[name]
+
+
+def test_every_kind_of_callable_is_patched_and_restored_identically():
+    keys = [f"{M}.scale", f"{M}.Ops.shift", f"{M}.Ops.negate", f"{M}.Ops.make", f"{M}.mel", f"{M}.net",
+            f"{M}.Mel.__call__"]
+    before = {
+        "scale": t.scale, "shift": raw(t.Ops, "shift"), "negate": raw(t.Ops, "negate"), "make": raw(t.Ops, "make"),
+        "call": raw(t.Mel, "__call__"), "forward": raw(t.Net, "forward"), "imported": imported_scale,
+    }
+    m = PipelineMigrator.from_plan(plan({k: "batch:cpu" for k in keys}, {k: "inline" for k in keys}))
+    stats = m.apply()
+    try:
+        # `mel` and `Mel.__call__` are the same function: patched once, the second reported as skipped.
+        assert stats["patched"] == 6, stats
+        assert stats["skipped"] == [f"{M}.Mel.__call__"] and stats["unresolved"] == []
+        assert t.scale is not before["scale"] and t.scale.__codedag_original__ is before["scale"]
+        assert sys.modules[__name__].imported_scale is t.scale  # the `from x import f` copy too
+        assert isinstance(raw(t.Ops, "negate"), staticmethod) and isinstance(raw(t.Ops, "make"), classmethod)
+        assert raw(t.Net, "forward") is not before["forward"]
+        # Behaviour is unchanged on the host executor.
+        x = torch.ones(3)
+        torch.testing.assert_close(t.scale(x), 2 * x)
+        torch.testing.assert_close(t.Ops().shift(x), x + 1)
+        torch.testing.assert_close(t.Ops.negate(x), -x)
+        torch.testing.assert_close(t.Ops.make(3), torch.arange(3.0))
+        torch.testing.assert_close(t.mel(x * 2), x * 4)
+        torch.testing.assert_close(t.net(x), 3 * x)
+    finally:
+        m.restore()
+    assert t.scale is before["scale"] and imported_scale is before["imported"]
+    assert raw(t.Ops, "shift") is before["shift"] and raw(t.Ops, "negate") is before["negate"]
+    assert raw(t.Ops, "make") is before["make"] and raw(t.Mel, "__call__") is before["call"]
+    assert raw(t.Net, "forward") is before["forward"]
+    assert not m.is_applied()
+
+
+def test_apply_twice_is_a_no_op_and_context_manager_restores():
+    original = t.scale
+    m = PipelineMigrator.from_plan(inline(f"{M}.scale"))
+    with m:
+        first = t.scale
+        assert m.apply() is m.stats and t.scale is first  # not wrapped twice
+        assert m.is_applied()
+    assert t.scale is original and not m.is_applied()
+    m.restore()  # restoring again is harmless
+    assert t.scale is original
+
+
+def test_unresolvable_keys_are_reported_not_fatal():
+    keys = [f"{M}.outer.<locals>.inner", f"{M}.<lambda>", f"{M}.does_not_exist", "no_such_module_xyz.f",
+            f"{M}.scale"]
+    with PipelineMigrator.from_plan(inline(*keys)) as m:
+        stats = m.stats
+        assert stats["patched"] == 1
+        assert stats["unresolved"] == keys[:4]
+        assert "nested function" in stats["reasons"][keys[0]]
+        assert "lambda" in stats["reasons"][keys[1]]
+        assert "does_not_exist" in stats["reasons"][keys[2]]
+
+
+def test_cpu_contexts_and_missing_gpus_are_skipped_with_a_reason():
+    keys = {f"{M}.scale": "cpu", f"{M}.Ops.shift": "cuda:7"}
+    with PipelineMigrator.from_plan(plan(keys)) as m:
+        assert m.stats["patched"] == 0
+        assert set(m.stats["skipped"]) == set(keys)
+        assert "workers" in m.stats["reasons"][f"{M}.scale"]
+        assert "cuda:7" in m.stats["reasons"][f"{M}.Ops.shift"]
+
+
+def test_a_failure_half_way_through_apply_restores_everything():
+    original_scale, original_run = t.scale, raw(t.Locked, "run")
+    m = PipelineMigrator.from_plan(inline(f"{M}.scale", f"{M}.Locked.run"))
+    with pytest.raises(codedag.StateError, match="Locked.*frozen"):
+        m.apply()
+    assert t.scale is original_scale and imported_scale is original_scale
+    assert raw(t.Locked, "run") is original_run
+    assert not m.is_applied()
+
+
+def test_bad_plans_get_clear_errors(tmp_path):
+    with pytest.raises(codedag.InputError, match="schema"):
+        PipelineMigrator.from_plan({"schema": "codedag.plan/9", "context_device_map": {}})
+    with pytest.raises(codedag.InputError, match="context_device_map"):
+        PipelineMigrator.from_plan({"schema": "codedag.plan/1"})
+    with pytest.raises(codedag.InputError, match="modes"):
+        PipelineMigrator.from_plan(plan({f"{M}.scale": "batch:cpu"}, {f"{M}.scale": "sideways"}))
+    with pytest.raises(codedag.InputError, match="unknown executor"):
+        PipelineMigrator.from_plan(plan({f"{M}.scale": "tpu:0"})).apply()
+    with pytest.raises(codedag.InputError, match="does not exist"):
+        PipelineMigrator.from_plan(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": "codedag.plan/1",\n "context_device_map": {,}}')
+    with pytest.raises(codedag.InputError, match="bad.json:2"):
+        PipelineMigrator.from_plan(bad)
+    assert t.scale.__name__ == "scale" and not hasattr(t.scale, "__codedag_original__")
+
+
+def test_plan_from_a_file(tmp_path):
+    import json
+
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(inline(f"{M}.Ops.shift")))
+    with PipelineMigrator.from_plan(str(path)) as m:
+        assert m.stats["patched"] == 1
+
+
+def test_concurrent_apply_and_restore_leave_the_original():
+    original = t.scale
+    migrators = [PipelineMigrator.from_plan(inline(f"{M}.scale")) for _ in range(4)]
+    errors = []
+
+    def churn(m):
+        try:
+            for _ in range(50):
+                stats = m.apply()
+                # Overlapping plans never wrap each other's wrappers: one owns it, others skip.
+                assert stats["patched"] + len(stats["skipped"]) == 1
+                assert getattr(t.scale, "__codedag_original__", original) is original
+                torch.testing.assert_close(t.scale(torch.ones(1)), torch.full((1,), 2.0))
+                m.restore()
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=churn, args=(m,)) for m in migrators]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors
+    assert t.scale is original
+
+
+def test_inline_moves_tensors_and_falls_back_to_the_cpu_once_per_context():
+    # use_registry="always" takes the device path (argument copies, registry scope) on the CPU:
+    # the same code a GPU executor runs.
+    m = PipelineMigrator.from_plan(inline(f"{M}.scale", f"{M}.explode"), use_registry="always")
+    x = torch.ones(2)
+    with m:
+        torch.testing.assert_close(t.scale([x, {"k": x}], factor=1)[0], x)  # containers are walked
+        t.scale(x)
+        with pytest.warns(RuntimeWarning, match="explode: failed on cpu"):
+            with pytest.raises(RuntimeError, match="no kernel"):  # the CPU original fails too: surfaced
+                t.explode(x)
+        assert m.stats["fallbacks"] == 1
+        with pytest.raises(RuntimeError):
+            t.explode(x)
+        assert m.stats["fallbacks"] == 2 and m.stats["fallback_contexts"] == {f"{M}.explode": 2}
