@@ -50,8 +50,8 @@ void Dag::validate(const std::string& origin) const {
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const Node& n = nodes_[i];
     if (n.parent && !contains(*n.parent))
-      throw FormatError(origin + ": nodes[" + std::to_string(i) + "] (id " + std::to_string(n.id) +
-                        "): parent " + std::to_string(*n.parent) + " is not a node");
+      throw FormatError(origin + ": nodes[" + std::to_string(i) + "] (id " + std::to_string(n.id) + "): parent " +
+                        std::to_string(*n.parent) + " is not a node");
   }
   if (const auto cycle = find_data_cycle(*this); !cycle.empty()) {
     std::string path;

@@ -34,7 +34,8 @@ class FieldReader {
     if (!has(field)) return std::nullopt;
     return number(field);
   }
-  int64_t integer(const char* field, std::optional<int64_t> fallback = std::nullopt, bool allow_negative = false) const {
+  int64_t integer(const char* field, std::optional<int64_t> fallback = std::nullopt,
+                  bool allow_negative = false) const {
     if (!has(field)) {
       if (fallback) return *fallback;
       fail(field, "is missing");
@@ -78,9 +79,9 @@ class FieldReader {
 };
 
 const std::set<std::string> kKnownNodeFields = {
-    "id",        "name",     "qualname", "module",  "file",         "line",    "kind",      "parent",
-    "depth",     "calls",    "cpu_ns",   "total_ns", "out_bytes",   "alloc_bytes", "gpu_eligible", "gpu_ns",
-    "batch_ns",  "arg_types", "ret_types", "lib_calls", "blocked_by"};
+    "id",           "name",   "qualname", "module",    "file",      "line",      "kind",
+    "parent",       "depth",  "calls",    "cpu_ns",    "total_ns",  "out_bytes", "alloc_bytes",
+    "gpu_eligible", "gpu_ns", "batch_ns", "arg_types", "ret_types", "lib_calls", "blocked_by"};
 
 Node node_from_json(const json& j, const std::string& where) {
   if (!j.is_object()) throw FormatError(where + ": must be an object, got " + json_type_name(j));
@@ -93,7 +94,8 @@ Node node_from_json(const json& j, const std::string& where) {
   n.file = r.string("file", "");
   n.line = r.integer("line", 0);
   n.kind = r.string("kind", "python");
-  if (n.kind != "python" && n.kind != "builtin") r.fail("kind", "must be \"python\" or \"builtin\", got \"" + n.kind + "\"");
+  if (n.kind != "python" && n.kind != "builtin")
+    r.fail("kind", "must be \"python\" or \"builtin\", got \"" + n.kind + "\"");
   if (r.has("parent")) n.parent = r.integer("parent", std::nullopt, true);
   n.depth = r.integer("depth", 0);
   n.calls = r.integer("calls", 1);
@@ -120,9 +122,12 @@ Edge edge_from_json(const json& j, const std::string& where) {
   e.src = r.integer("src", std::nullopt, true);
   e.dst = r.integer("dst", std::nullopt, true);
   const std::string kind = r.string("kind", "data");
-  if (kind == "data") e.kind = EdgeKind::data;
-  else if (kind == "call") e.kind = EdgeKind::call;
-  else r.fail("kind", "must be \"data\" or \"call\", got \"" + kind + "\"");
+  if (kind == "data")
+    e.kind = EdgeKind::data;
+  else if (kind == "call")
+    e.kind = EdgeKind::call;
+  else
+    r.fail("kind", "must be \"data\" or \"call\", got \"" + kind + "\"");
   e.bytes = r.number("bytes", 0.0);
   e.count = r.integer("count", 1);
   return e;
@@ -153,8 +158,7 @@ Dag Dag::from_json(const json& doc, const std::string& origin) {
     if (meta.has("batches") && meta.integer("batches") == 0) meta.fail("batches", "must be at least 1");
   }
   for (const char* list : {"nodes", "edges"})
-    if (!doc.contains(list) || !doc.at(list).is_array())
-      throw FormatError(origin + ": '" + list + "' must be a list");
+    if (!doc.contains(list) || !doc.at(list).is_array()) throw FormatError(origin + ": '" + list + "' must be a list");
   const json& nodes = doc.at("nodes");
   for (size_t i = 0; i < nodes.size(); ++i) {
     std::string where = origin + ": nodes[" + std::to_string(i) + "]";
@@ -207,7 +211,10 @@ json Dag::to_json() const {
   }
   json edges = json::array();
   for (const Edge& e : edges_)
-    edges.push_back({{"src", e.src}, {"dst", e.dst}, {"kind", to_string(e.kind)}, {"bytes", number_json(e.bytes)},
+    edges.push_back({{"src", e.src},
+                     {"dst", e.dst},
+                     {"kind", to_string(e.kind)},
+                     {"bytes", number_json(e.bytes)},
                      {"count", e.count}});
   return {{"schema", kDagSchema}, {"meta", meta}, {"nodes", std::move(nodes)}, {"edges", std::move(edges)}};
 }

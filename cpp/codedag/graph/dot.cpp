@@ -48,8 +48,10 @@ std::string to_dot(const Dag& dag, const std::map<int64_t, std::string>* executo
   }
   for (const Edge& e : dag.edges()) {
     out << "  n" << e.src << " -> n" << e.dst;
-    if (e.kind == EdgeKind::call) out << " [style=dashed, color=\"#9ca3af\"]";
-    else out << " [label=" << quoted(term::format_bytes(e.bytes)) << "]";
+    if (e.kind == EdgeKind::call)
+      out << " [style=dashed, color=\"#9ca3af\"]";
+    else
+      out << " [label=" << quoted(term::format_bytes(e.bytes)) << "]";
     out << ";\n";
   }
   out << "}\n";

@@ -20,8 +20,9 @@ DagSummary summarize(const Dag& dag, size_t top) {
     all.push_back(&n);
   }
   const size_t k = std::min(top, all.size());
-  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(),
-                    [](const Node* a, const Node* b) { return a->cpu_ns != b->cpu_ns ? a->cpu_ns > b->cpu_ns : a->id < b->id; });
+  std::partial_sort(
+      all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(),
+      [](const Node* a, const Node* b) { return a->cpu_ns != b->cpu_ns ? a->cpu_ns > b->cpu_ns : a->id < b->id; });
   s.hottest.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k));
   return s;
 }

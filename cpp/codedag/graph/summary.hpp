@@ -12,7 +12,7 @@ struct Node;
 struct DagSummary {
   size_t nodes = 0, data_edges = 0, call_edges = 0, gpu_eligible = 0;
   int64_t max_depth = 0;
-  double total_cpu_ns = 0;  // sum of exclusive times: the batch's CPU work
+  double total_cpu_ns = 0;           // sum of exclusive times: the batch's CPU work
   std::vector<const Node*> hottest;  // by exclusive time, most first
 };
 
