@@ -1,3 +1,6 @@
-"""The core area of CodeDAG (see its modules)."""
+"""The core area of CodeDAG: the tracer (``EnhancedTracer``) that turns a DataLoader batch into the
+pipeline DAG. See docs/tracer.md."""
 
-__all__: list[str] = []
+from .tracer import EnhancedTracer
+
+__all__: list[str] = ["EnhancedTracer"]

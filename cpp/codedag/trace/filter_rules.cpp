@@ -1,0 +1,82 @@
+#include "codedag/trace/filter_rules.hpp"
+
+#include <algorithm>
+
+namespace codedag::trace {
+
+bool glob_match(std::string_view pattern, std::string_view text) {
+  // Iterative matcher with one backtrack point: linear for the patterns people write.
+  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+namespace {
+bool starts_with_any(std::string_view s, const std::vector<std::string>& prefixes) {
+  return std::any_of(prefixes.begin(), prefixes.end(),
+                     [&](const std::string& p) { return !p.empty() && s.substr(0, p.size()) == p; });
+}
+bool contains_any(std::string_view s, const std::vector<std::string>& needles) {
+  return std::any_of(needles.begin(), needles.end(),
+                     [&](const std::string& n) { return s.find(n) != std::string_view::npos; });
+}
+std::string_view top_level(std::string_view module) { return module.substr(0, module.find('.')); }
+}  // namespace
+
+bool FilterRules::user_pattern(const std::vector<std::string>& patterns, std::string_view qualified,
+                               std::string_view file) const {
+  return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) {
+    return glob_match(p, qualified) || glob_match(p, file);
+  });
+}
+
+Decision FilterRules::python(std::string_view file, std::string_view module, std::string_view qualname,
+                             std::string_view name) const {
+  Decision d;
+  const bool comprehension = !name.empty() && name.front() == '<' && name != "<lambda>";
+  if (starts_with_any(file, own_prefixes)) {
+    d = {false, false, false, false, false};
+  } else if (starts_with_any(file, machinery_prefixes)) {
+    const bool collate = std::find(recorded_machinery.begin(), recorded_machinery.end(), name) != recorded_machinery.end();
+    d = {collate, false, false, false, false};
+  } else if (contains_any(file, library_markers)) {
+    d = {!comprehension, true, name == "__call__" || name == "forward", true, false};
+  } else if (starts_with_any(file, stdlib_prefixes) || file.substr(0, 8) == "<frozen ") {
+    d = {false, true, false, false, false};
+  } else {
+    d = {!comprehension, false, false, false, true};
+  }
+  if (include.empty() && exclude.empty()) return d;
+  std::string qualified = std::string(module) + "." + std::string(qualname);
+  if (user_pattern(exclude, qualified, file)) d.record = false;
+  else if (user_pattern(include, qualified, file)) d.record = d.transform_step = true;
+  return d;
+}
+
+Decision FilterRules::builtin(std::string_view module, std::string_view qualname) const {
+  const std::string_view top = top_level(module);
+  const bool standard = module.empty() || top == "builtins" ||
+                        std::find(stdlib_modules.begin(), stdlib_modules.end(), top) != stdlib_modules.end();
+  Decision d{!standard, true, false, !standard, false};
+  if (include.empty() && exclude.empty()) return d;
+  std::string qualified = std::string(module) + "." + std::string(qualname);
+  if (user_pattern(exclude, qualified, "")) d.record = false;
+  else if (user_pattern(include, qualified, "")) d.record = d.transform_step = true;
+  return d;
+}
+
+}  // namespace codedag::trace

@@ -1,0 +1,50 @@
+#pragma once
+// Which functions become contexts. Decided once per code object (or builtin function) on first
+// sight, never per call. Defaults keep the DAG in the user's words:
+//   - the tracer's own frames, DataLoader machinery (torch/utils/data) and the standard library are
+//     folded: not contexts, their time stays in the nearest recorded ancestor, calls they make into
+//     user code are still recorded (DataLoader's fetch -> Dataset.__getitem__);
+//   - default_collate is the exception: collation is a pipeline stage;
+//   - comprehensions/generator expressions are folded into the function that contains them;
+//   - library code (site-packages, third-party extension modules) is recorded when user code calls
+//     it; library code called by library code is folded (numpy's internals are not the pipeline),
+//     except `__call__`/`forward`, which is how transform containers (Compose) call their steps.
+// User patterns win: `include` records a matching function, `exclude` folds it.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace codedag::trace {
+
+// Shell-style pattern: `*` any run, `?` one character.
+bool glob_match(std::string_view pattern, std::string_view text);
+
+struct Decision {
+  bool record = false;   // a context of its own
+  bool library = false;  // counts as library code (library calls made from it are folded)
+  bool transform_step = false;  // __call__/forward: recorded even when a library calls it
+  bool third_party = false;  // a library call worth reporting in lib_calls (not the standard library)
+  bool user = false;         // user code: the library calls it makes are attributed to its context
+};
+
+struct FilterRules {
+  std::vector<std::string> own_prefixes;        // the tracer's package directory
+  std::vector<std::string> machinery_prefixes;  // torch/utils/data
+  std::vector<std::string> stdlib_prefixes;     // sysconfig stdlib / platstdlib
+  std::vector<std::string> library_markers{"/site-packages/", "/dist-packages/"};
+  std::vector<std::string> stdlib_modules;      // top-level names of standard modules (builtin functions)
+  std::vector<std::string> recorded_machinery{"default_collate", "default_convert"};
+  std::vector<std::string> include, exclude;    // matched against "<module>.<qualname>" and the file
+
+  // A Python function: its file, module __name__, co_qualname and co_name.
+  Decision python(std::string_view file, std::string_view module, std::string_view qualname,
+                  std::string_view name) const;
+  // A builtin (C) function: the module it reports and its qualified name.
+  Decision builtin(std::string_view module, std::string_view qualname) const;
+
+ private:
+  bool user_pattern(const std::vector<std::string>& patterns, std::string_view qualified,
+                    std::string_view file) const;
+};
+
+}  // namespace codedag::trace

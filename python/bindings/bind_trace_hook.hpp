@@ -1,0 +1,164 @@
+#pragma once
+// The CPython-facing half of the tracer: a profiling hook written against the interpreter's C API
+// (PyEval_SetProfile on 3.11, sys.monitoring C callbacks on 3.12+). It turns call/return events
+// into the numeric ContextTree of cpp/codedag/trace without running Python-level code and without
+// allocating per event (it allocates when something is seen for the first time: a function, a
+// context, a produced value), and resolves names only when the tree is flushed.
+#include <Python.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "codedag/trace/context_tree.hpp"
+#include "codedag/trace/filter_rules.hpp"
+#include "codedag/trace/resolved_tree.hpp"
+#include "codedag/trace/worker_stream.hpp"
+
+namespace codedag::bindings::tracehook {
+
+struct SessionConfig {
+  int max_depth = 10;
+  bool track_memory = true;
+  size_t max_spans = 1'000'000;  // per session, for the Chrome trace; the DAG never drops anything
+  size_t max_pinned = 100'000;   // strong references kept for values without weakref support
+  trace::FilterRules rules;
+};
+
+// What is known about a function once it has been seen (per code object / PyMethodDef).
+struct FunctionInfo {
+  trace::FuncId id = 0;
+  trace::Decision decision;
+  bool builtin = false;
+  bool skip_first = false;  // the first argument is self/cls: not data
+  int nargs = 0;            // positional + keyword-only + *args + **kwargs slots
+  PyObject* code = nullptr;      // strong: the code object (python)
+  PyObject* callable = nullptr;  // strong: the function / builtin object first seen
+  std::string module, qualname, name, file;  // resolved once, on first sight
+  int64_t line = 0;
+  // Resolved at the first flush (or at stop, which then drops `callable`: a function object holds
+  // its module's globals, and through them possibly the tracer — a cycle the GC cannot see).
+  bool named = false;
+  std::string public_name;
+  bool covered = false;
+};
+
+struct Frame {
+  const void* key = nullptr;  // PyFrameObject* (python) or PyMethodDef* (builtin)
+  int32_t ctx = -1;           // this call's context, -1 when not recorded
+  int32_t anc = -1;           // nearest recorded context at or above this frame
+  int32_t anc_pos = -1;       // stack index of the frame owning `anc`
+  int32_t up_pos = -1;        // stack index of the nearest recorded frame below this one
+  int64_t start = 0;
+  int64_t child_ns = 0;
+  bool library = false, user = false, beyond = false, builtin = false;
+};
+
+struct RawSpan {
+  int32_t ctx;
+  int64_t start, dur;
+};
+
+struct ThreadState {
+  std::vector<Frame> stack;
+  std::vector<RawSpan> spans;
+  int64_t tid = 0;
+};
+
+struct Producer {
+  int32_t ctx = -1;
+  PyObject* guard = nullptr;  // a weakref to the value, or (strong) the value itself
+  bool strong = false;
+};
+
+struct StreamTarget {
+  std::unique_ptr<trace::StreamWriter> writer;
+  int64_t worker = 0, epoch = 0, batch = 0;
+};
+
+class Session {
+ public:
+  explicit Session(SessionConfig config);
+  ~Session();
+
+  // Installs the hook on this thread and on threads started from now on (threading.setprofile).
+  // StateError when another CodeDAG session or another profiler is installed.
+  void start(PyObject* self);
+  // Removes the hook; open calls are closed with the time so far. Safe to call twice.
+  void stop();
+  bool active() const;
+  // The worker side of a DataLoader: every root-level call that returns flushes a delta line.
+  void stream_to(const std::string& path, int64_t worker, int64_t epoch, int64_t batch);
+  void set_batch(int64_t epoch, int64_t batch);
+  // Writes what is not streamed yet as a final record for the current batch.
+  void finish_batch();
+  // Named tree of everything recorded so far (a copy; the session keeps recording).
+  trace::ResolvedTree resolve(PyObject* covered);
+  void set_covered(PyObject* covered);  // dict {callable: registry name} or None
+  void clear();
+
+  const SessionConfig& config() const { return config_; }
+  int64_t events() const { return events_; }
+
+  // The hook itself (static so it can be passed to the interpreter).
+  static int profile_callback(PyObject* obj, PyFrameObject* frame, int what, PyObject* arg);
+  // In a forked child: forget the inherited hook without touching what the parent owns.
+  static void discard_after_fork();
+  static Session* installed();
+  PyObject* self_object() const { return self_; }
+
+ private:
+  ThreadState& thread_state();
+  FunctionInfo* python_info(PyFrameObject* frame);
+  FunctionInfo* builtin_info(PyObject* func);
+  void refresh_types();
+  void on_call(PyFrameObject* frame, int64_t now);
+  void on_return(PyFrameObject* frame, PyObject* value, int64_t now);
+  void on_c_call(PyFrameObject* frame, PyObject* func, int64_t now);
+  void on_c_return(PyObject* func, int64_t now);
+  void push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t ctx_or_neg, trace::CallSite site,
+            int64_t now, bool builtin);
+  void close(ThreadState& ts, int64_t now);
+  void take_args(PyFrameObject* frame, const FunctionInfo& info, int32_t ctx, int32_t anc);
+  void take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types, bool nested);
+  void produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, bool nested);
+  uint32_t classify(PyObject* v) const;
+  double value_bytes(PyObject* v) const;
+  void flush_stream(bool final);
+  void resolve_into(trace::ResolvedTree& out, bool delta);
+  const std::string& context_key(int32_t ctx);
+  std::string site_text(const trace::CallSite& site);
+  void release_producers();
+  void ensure_named(FunctionInfo& f);
+
+  SessionConfig config_;
+  PyObject* self_ = nullptr;  // borrowed: the Python object owning this session while installed
+  uint64_t generation_ = 0;
+  trace::ContextTree tree_;
+  std::vector<std::unique_ptr<ThreadState>> threads_;
+  std::unordered_map<const void*, std::unique_ptr<FunctionInfo>> functions_;
+  std::unordered_map<uint64_t, FunctionInfo*> by_id_;
+  const void* last_key_ = nullptr;
+  FunctionInfo* last_info_ = nullptr;
+  std::vector<PyObject*> site_codes_;  // strong: callers' code objects named by call sites
+  std::unordered_map<PyObject*, Producer> producers_;
+  std::vector<PyObject*> pinned_;  // ring order of strong producers
+  size_t pinned_head_ = 0;
+  std::vector<std::string> keys_;
+  PyObject* tensor_type_ = nullptr;   // borrowed from loaded modules (kept alive by them)
+  PyObject* ndarray_type_ = nullptr;
+  PyObject* pil_type_ = nullptr;
+  PyObject* nbytes_name_ = nullptr;
+  PyObject* covered_ = nullptr;  // strong
+  PyObject* saved_thread_hook_ = nullptr;
+  std::optional<StreamTarget> stream_;
+  size_t span_count_ = 0;
+  int64_t dropped_spans_ = 0;
+  int64_t events_ = 0;
+  int64_t pid_ = 0;
+};
+
+}  // namespace codedag::bindings::tracehook

@@ -1,0 +1,238 @@
+// Flushing the hook's numeric tree into a named ResolvedTree: context keys, public names of library
+// calls, registry coverage, spans; and the worker-side stream of deltas. Runs once per flush, never
+// per event.
+#include <unistd.h>
+
+#include "bind_trace_hook.hpp"
+#include "codedag/common/error.hpp"
+
+namespace codedag::bindings::tracehook {
+namespace {
+
+std::string str_of(PyObject* o) {
+  if (!o || !PyUnicode_Check(o)) return {};
+  Py_ssize_t n = 0;
+  const char* s = PyUnicode_AsUTF8AndSize(o, &n);
+  if (!s) {
+    PyErr_Clear();
+    return {};
+  }
+  return std::string(s, static_cast<size_t>(n));
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    const size_t at = s.find(sep, start);
+    out.push_back(s.substr(start, at - start));
+    if (at == std::string::npos) break;
+    start = at + 1;
+  }
+  return out;
+}
+
+// Does `candidate` (an attribute found by walking a public path) denote the traced function?
+bool same_function(PyObject* candidate, const FunctionInfo& f) {
+  if (candidate == f.callable) return true;
+  if (f.builtin) {
+    if (PyCFunction_Check(candidate))
+      return reinterpret_cast<uint64_t>(reinterpret_cast<PyCFunctionObject*>(candidate)->m_ml) == f.id;
+    if (PyObject_TypeCheck(candidate, &PyMethodDescr_Type))
+      return reinterpret_cast<uint64_t>(reinterpret_cast<PyMethodDescrObject*>(candidate)->d_method) == f.id;
+    return false;
+  }
+  // Wrappers that keep the implementation reachable (functools.wraps, numpy's dispatchers).
+  for (const char* attr : {"__wrapped__", "_implementation", "__func__"}) {
+    PyObject* inner = PyObject_GetAttrString(candidate, attr);
+    if (!inner) {
+      PyErr_Clear();
+      continue;
+    }
+    const bool same = inner == f.callable;
+    Py_DECREF(inner);
+    if (same) return true;
+  }
+  return false;
+}
+
+// "numpy.fft._pocketfft.rfft" -> "numpy.fft.rfft": the shortest module prefix from which the
+// qualified name reaches the same function.
+std::string public_name(const FunctionInfo& f) {
+  if (!f.callable || f.module.empty()) return f.qualname;
+  PyObject* modules = PyImport_GetModuleDict();
+  const std::vector<std::string> parts = split(f.module, '.');
+  const std::vector<std::string> names = split(f.name, '.');
+  std::string prefix;
+  for (size_t k = 0; k < parts.size(); ++k) {
+    prefix += (k ? "." : "") + parts[k];
+    PyObject* obj = PyDict_GetItemString(modules, prefix.c_str());
+    if (!obj) continue;
+    Py_INCREF(obj);
+    for (const auto& n : names) {
+      PyObject* next = PyObject_GetAttrString(obj, n.c_str());
+      Py_DECREF(obj);
+      obj = next;
+      if (!obj) {
+        PyErr_Clear();
+        break;
+      }
+    }
+    if (!obj) continue;
+    const bool same = same_function(obj, f);
+    Py_DECREF(obj);
+    if (same) return prefix + "." + f.name;
+  }
+  return f.qualname;
+}
+
+std::string top_level(const std::string& name) { return name.substr(0, name.find('.')); }
+
+}  // namespace
+
+void Session::ensure_named(FunctionInfo& f) {
+  if (f.named) return;
+  f.named = true;
+  f.public_name = public_name(f);
+  f.covered = top_level(f.module) == "torch" || top_level(f.public_name) == "torch";
+  if (f.covered || !covered_ || !f.callable) return;
+  PyObject* registry_name = PyDict_GetItemWithError(covered_, f.callable);
+  if (registry_name) {
+    f.covered = true;
+    f.public_name = str_of(registry_name);
+    return;
+  }
+  PyErr_Clear();
+  // The registry may key the public wrapper (np.fft.rfft) while the hook saw the implementation.
+  PyObject *k, *v;
+  Py_ssize_t pos = 0;
+  while (!f.covered && PyDict_Next(covered_, &pos, &k, &v)) f.covered = str_of(v) == f.public_name;
+}
+
+void Session::set_covered(PyObject* covered) {
+  Py_XDECREF(covered_);
+  covered_ = (covered && covered != Py_None && PyDict_Check(covered)) ? covered : nullptr;
+  Py_XINCREF(covered_);
+}
+
+const std::string& Session::context_key(int32_t ctx) {
+  while (keys_.size() <= static_cast<size_t>(ctx)) {
+    const auto i = static_cast<int32_t>(keys_.size());
+    const trace::Context& c = tree_[i];
+    const FunctionInfo* f = by_id_.at(c.func);
+    std::string key = c.parent >= 0 ? keys_[static_cast<size_t>(c.parent)] + "/" : std::string();
+    key += f->builtin ? "builtin|" + f->qualname : f->qualname + "|" + f->file + ":" + std::to_string(f->line);
+    key += "@" + site_text(c.site);
+    keys_.push_back(std::move(key));
+  }
+  return keys_[static_cast<size_t>(ctx)];
+}
+
+std::string Session::site_text(const trace::CallSite& site) {
+  if (!site.code) return "?";
+  auto* code = reinterpret_cast<PyCodeObject*>(site.code);
+  return str_of(code->co_qualname) + "|" + str_of(code->co_filename) + ":" + std::to_string(site.offset);
+}
+
+void Session::resolve_into(trace::ResolvedTree& out, bool delta) {
+  auto lookup = [&](uint64_t id) -> std::pair<const std::string&, bool> {
+    FunctionInfo* f = by_id_.at(id);
+    ensure_named(*f);
+    return {f->public_name, f->covered};
+  };
+  for (size_t i = 0; i < tree_.size(); ++i) {
+    const trace::Context& c = tree_[static_cast<int32_t>(i)];
+    const FunctionInfo* f = by_id_.at(c.func);
+    trace::ResolvedContext rc;
+    rc.key = context_key(static_cast<int32_t>(i));
+    rc.parent = c.parent;
+    rc.qualname = f->qualname;
+    rc.name = f->name;
+    rc.module = f->module;
+    rc.file = f->builtin ? std::string() : f->file;
+    rc.line = f->line;
+    rc.builtin = f->builtin;
+    rc.library = f->decision.third_party;
+    const auto self_name = lookup(c.func);
+    rc.covered = rc.library && self_name.second;
+    if (rc.library) rc.qualname = self_name.first;  // builtins/library contexts carry their public name
+    rc.depth = c.depth;
+    rc.calls = c.stats.calls;
+    rc.total_ns = static_cast<double>(c.stats.total_ns);
+    rc.cpu_ns = static_cast<double>(std::max<int64_t>(0, c.stats.total_ns - c.stats.child_ns));
+    rc.out_bytes = c.stats.out_bytes;
+    rc.arg_types = c.stats.arg_types;
+    rc.ret_types = c.stats.ret_types;
+    for (trace::FuncId lib : c.stats.lib_calls) {
+      const auto [name, covered] = lookup(lib);
+      rc.lib_calls.push_back(name);
+      if (!covered) rc.uncovered_calls.push_back(name);
+    }
+    out.add(std::move(rc));
+  }
+  for (const trace::Flow& fl : tree_.flows()) out.flows.push_back({fl.src, fl.dst, fl.bytes, fl.count});
+  for (auto& ts : threads_) {
+    for (const RawSpan& s : ts->spans) out.spans.push_back({s.ctx, s.start, s.dur, pid_, ts->tid});
+    if (delta) ts->spans.clear();
+  }
+  out.dropped_spans = dropped_spans_;
+  if (delta) {
+    tree_.clear_numbers();
+    span_count_ = 0;
+    dropped_spans_ = 0;
+  }
+}
+
+trace::ResolvedTree Session::resolve(PyObject* covered) {
+  if (covered && covered != Py_None) {
+    set_covered(covered);
+    for (auto& [key, f] : functions_)
+      if (f->callable) f->named = false;  // coverage changed: name again where still possible
+  }
+  trace::ResolvedTree out;
+  resolve_into(out, false);
+  return out;
+}
+
+void Session::stream_to(const std::string& path, int64_t worker, int64_t epoch, int64_t batch) {
+  StreamTarget target;
+  target.writer = std::make_unique<trace::StreamWriter>(path);
+  target.worker = worker;
+  target.epoch = epoch;
+  target.batch = batch;
+  stream_ = std::move(target);
+}
+
+void Session::set_batch(int64_t epoch, int64_t batch) {
+  if (!stream_) throw StateError("set_batch: this tracer session does not stream (call stream_to first)");
+  stream_->epoch = epoch;
+  stream_->batch = batch;
+}
+
+void Session::flush_stream(bool final) {
+  if (!stream_) return;
+  trace::StreamRecord r;
+  r.worker = stream_->worker;
+  r.pid = pid_;
+  r.epoch = stream_->epoch;
+  r.batch = stream_->batch;
+  r.final = final;
+  resolve_into(r.delta, true);
+  try {
+    stream_->writer->write(r);
+  } catch (const Error&) {
+    // The parent went away (its temporary directory with it): nothing left to report to.
+  }
+}
+
+void Session::finish_batch() {
+  if (active()) throw StateError("finish_batch() while tracing: stop() first");
+  flush_stream(true);
+  // The next batch starts with no producers: values do not flow between batches.
+  for (auto& [obj, p] : producers_) Py_XDECREF(p.guard);
+  producers_.clear();
+  pinned_.clear();
+  pinned_head_ = 0;
+}
+
+}  // namespace codedag::bindings::tracehook
