@@ -41,18 +41,18 @@ def should_defer() -> bool:
     return in_main_fetch()
 
 
-def _replace_batches(data: Any, evaluate) -> Any:
+def _replace_batches(data: Any, evaluate, path: str = "") -> Any:
+    """Evaluates every DeferredBatch in a collated batch; ``evaluate(batch, path)`` gets where it
+    sits ("[0]", "['spec']", ...) so verification can name the contexts behind each output."""
     if isinstance(data, DeferredBatch):
-        return evaluate(data)
+        return evaluate(data, path)
     if isinstance(data, tuple) and hasattr(data, "_fields"):  # namedtuple
-        return type(data)(*(_replace_batches(d, evaluate) for d in data))
-    if isinstance(data, tuple):
-        return tuple(_replace_batches(d, evaluate) for d in data)
-    if isinstance(data, list):
-        return [_replace_batches(d, evaluate) for d in data]
+        return type(data)(*(_replace_batches(d, evaluate, f"{path}[{i}]") for i, d in enumerate(data)))
+    if isinstance(data, (tuple, list)):
+        out = [_replace_batches(d, evaluate, f"{path}[{i}]") for i, d in enumerate(data)]
+        return tuple(out) if isinstance(data, tuple) else out
     if isinstance(data, dict):
-        return type(data)({k: _replace_batches(v, evaluate) for k, v in data.items()}) if type(data) is dict else \
-            {k: _replace_batches(v, evaluate) for k, v in data.items()}
+        return {k: _replace_batches(v, evaluate, f"{path}[{k!r}]") for k, v in data.items()}
     return data
 
 
@@ -104,7 +104,8 @@ class LoaderHooks:
             finally:
                 if single:
                     _fetch.depth -= 1
-            return _replace_batches(data, migrator._evaluate_batch)
+            workers = getattr(self_iter, "_num_workers", 0)
+            return _replace_batches(data, lambda batch, path: migrator._evaluate_batch(batch, workers, path))
 
         def __init__(self_iter, loader, *args, **kwargs):
             user_init = loader.worker_init_fn

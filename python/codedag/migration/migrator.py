@@ -66,13 +66,18 @@ class PipelineMigrator:
     """Applies a migration plan to unchanged code. Use ``from_plan``; then ``apply``/``restore``
     or ``with migrator:``."""
 
-    def __init__(self, plan: dict, default_device: str = "cpu", use_registry: str = "auto"):
+    def __init__(self, plan: dict, default_device: str = "cpu", use_registry: str = "auto",
+                 batch_threads: int | None = None):
         if use_registry not in ("auto", "always", "never"):
             raise ValueError("use_registry must be 'auto', 'always' or 'never'")
+        if batch_threads is not None and batch_threads < 1:
+            raise ValueError("batch_threads must be at least 1 (or None: the cores the DataLoader workers leave)")
+        self.batch_threads = batch_threads
         self.plan = load_plan(plan)
         self.default_device = default_device
         self.use_registry = use_registry
-        self.options = {"default_device": default_device, "use_registry": use_registry}
+        self.options = {"default_device": default_device, "use_registry": use_registry,
+                        "batch_threads": batch_threads}
         self._lock = threading.RLock()
         self._installed: list[tuple[Binding, Any]] = []  # (binding, what we put there)
         self._hooks: LoaderHooks | None = None
@@ -80,15 +85,18 @@ class PipelineMigrator:
         self._warned: set[str] = set()
         self._warn_lock = threading.Lock()
         self._in_worker = False
+        self.output_contexts: dict[str, list[str]] = {}  # batch position -> planned contexts behind it
         self._stats: dict[str, Any] = self._fresh_stats()
 
     @classmethod
-    def from_plan(cls, plan: Any, default_device: str = "cpu", use_registry: str = "auto") -> PipelineMigrator:
+    def from_plan(cls, plan: Any, default_device: str = "cpu", use_registry: str = "auto",
+                  batch_threads: int | None = None) -> PipelineMigrator:
         """``plan``: a codedag.plan/1 dict or a path to one. ``default_device`` is where contexts
         planned on a generic "cuda"/"default" executor go. ``use_registry``: "auto" runs library
         calls through the strategy registry on non-CPU executors, "always" on every moved context
-        (the same code path a GPU takes, on the CPU), "never" not at all."""
-        return cls(plan, default_device=default_device, use_registry=use_registry)
+        (the same code path a GPU takes, on the CPU), "never" not at all. ``batch_threads``: torch
+        threads for batch work in the main process (default: the cores the workers leave free)."""
+        return cls(plan, default_device=default_device, use_registry=use_registry, batch_threads=batch_threads)
 
     @staticmethod
     def _fresh_stats() -> dict[str, Any]:
@@ -276,10 +284,30 @@ class PipelineMigrator:
         planned.__codedag_key__ = key
         return planned
 
-    def _evaluate_batch(self, batch: DeferredBatch) -> Any:
+    def _evaluate_batch(self, batch: DeferredBatch, workers: int = 0, path: str = "") -> Any:
         if self._batched is None:
             raise _state_error("a deferred batch arrived but no batched plan is applied")
-        return batch.evaluate(self._batched)
+        self.output_contexts[path] = batch.keys()
+        threads = self._batch_threads(workers)
+        previous = torch.get_num_threads()
+        if threads == previous:
+            return batch.evaluate(self._batched)
+        # The batch executor's share of the cores: the DataLoader workers keep theirs. More OpenMP
+        # threads than free cores makes every parallel op wait on descheduled threads (measured:
+        # 5-10x slower batch work on a busy 2-core machine).
+        torch.set_num_threads(threads)
+        try:
+            return batch.evaluate(self._batched)
+        finally:
+            torch.set_num_threads(previous)
+
+    def _batch_threads(self, workers: int) -> int:
+        if self.batch_threads is not None:
+            return self.batch_threads
+        import os
+
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return max(1, min(torch.get_num_threads(), cores - workers))
 
     def _note_fallback(self, key: str, message: str) -> None:
         with self._warn_lock:

@@ -25,21 +25,14 @@ def load_plan(plan: Any) -> dict:
     """dict | path | object with to_dict()/to_json() -> a plan dict (a copy, never the caller's)."""
     if isinstance(plan, (str, os.PathLike)):
         path = os.fspath(plan)
-        try:
-            from .. import load_plan as engine_load_plan  # the optimizer's C++ reader, when built
-        except ImportError:
-            engine_load_plan = None
-        if engine_load_plan is not None:
-            loaded = engine_load_plan(path)
-            plan = loaded if isinstance(loaded, dict) else _as_dict(loaded)
-        else:
-            try:
-                with open(path, encoding="utf-8") as f:
-                    plan = json.load(f)
-            except FileNotFoundError:
-                raise _input_error(f"plan file {path} does not exist; pass the plan.json the optimizer wrote") from None
-            except json.JSONDecodeError as exc:
-                raise _input_error(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})") from None
+        from .. import _core
+
+        if not os.path.exists(path):
+            raise _input_error(f"plan file {path} does not exist; pass the plan.json the optimizer wrote")
+        # The engine reads it (errors name the file, line and column); the fields are checked below.
+        plan = _core.load_json(path)
+        if not isinstance(plan, dict):
+            raise _input_error(f"{path}: a plan is a JSON object, not {type(plan).__name__}")
     elif not isinstance(plan, dict):
         plan = _as_dict(plan)
     return validate(json.loads(json.dumps(plan)))

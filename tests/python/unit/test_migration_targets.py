@@ -125,3 +125,30 @@ def test_pipeline_is_deterministic():
     ds = WaveDataset(n=2)
     torch.testing.assert_close(ds[1][0], ds[1][0])
     assert ds[0][0].shape == (N_FFT // 2 + 1, CROP // HOP + 1)
+
+
+def center(spec):
+    """Subtracts the mean of what it is given: per sample in the baseline, but over the whole batch
+    when called on one. A probe batch of identical samples cannot tell the two apart."""
+    return spec - spec.mean()
+
+
+def slow_global_norm(spec):
+    """Not batch-safe (so it runs per sample after migration) and slow (sleeps): serial in the main
+    process it is slower than in two workers in parallel."""
+    import time
+
+    time.sleep(0.01)
+    return spec / spec.abs().max()
+
+
+class RepeatsFirst(WaveDataset):
+    """The first ``same`` samples are identical (think silent padding clips), the rest differ."""
+
+    def __init__(self, same=4, **kw):
+        super().__init__(**kw)
+        self.same = same
+
+    def __getitem__(self, i):
+        x, _ = super().__getitem__(0 if i < self.same else i)
+        return x, i
