@@ -169,8 +169,8 @@ void ExperimentSession::autosave_from_sampler() {
 }
 
 std::string ExperimentSession::save(const std::string& path) {
-  const std::string target = path.empty() ? default_path_ : path;
   std::lock_guard save_lock(save_mutex_);
+  const std::string target = path.empty() ? default_path_ : path;
   const report::ExperimentResult doc = snapshot();
   doc.save(target);
   return target;
@@ -200,6 +200,12 @@ std::optional<std::string> ExperimentSession::current_mode() const {
   std::lock_guard lock(mutex_);
   if (!running_) return std::nullopt;
   return running_->name;
+}
+
+void ExperimentSession::set_default_path(std::string path) {
+  if (path.empty()) throw InputError("the result file path is empty; give a file name such as results.json");
+  std::lock_guard save_lock(save_mutex_);
+  default_path_ = std::move(path);
 }
 
 void ExperimentSession::set_autosave(bool on) {

@@ -36,6 +36,8 @@ class ExperimentSession {
   // The whole result as it stands, the running mode included.
   report::ExperimentResult snapshot() const;
   const std::string& default_path() const { return default_path_; }
+  // Where save() without a path and the auto-save write (default: <save_dir>/<name>_<time>.json).
+  void set_default_path(std::string path);
   const std::string& experiment_name() const { return experiment_name_; }
   const std::string& save_dir() const { return save_dir_; }
   // Whether auto-saving is on (it is by default).
