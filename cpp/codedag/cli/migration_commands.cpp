@@ -2,7 +2,9 @@
 
 namespace codedag::cli {
 
-// The migration area's subcommands are added here, one add_<name>_command per <name>_cmd.cpp.
-void add_migration_commands(CLI::App& /*app*/, Context& /*ctx*/) {}
+void add_optimize_run_command(CLI::App& app, Context& ctx);
+
+// The migration area's subcommands, one add_<name>_command per <name>_cmd.cpp.
+void add_migration_commands(CLI::App& app, Context& ctx) { add_optimize_run_command(app, ctx); }
 
 }  // namespace codedag::cli

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -156,7 +157,7 @@ def _flatten(root: Deferred) -> tuple[list[tuple], list[Any], list[Any]]:
                 steps.append((value.key, a, k))
                 index_of[id(value)] = len(steps) - 1
             return ("node", index_of[id(value)])
-        if isinstance(value, (torch.Tensor, np.ndarray)) or isinstance(value, _NUMBER):
+        if isinstance(value, (torch.Tensor, np.ndarray, *_NUMBER)):
             leaves.append(value)
             return ("leaf", len(leaves) - 1)
         if isinstance(value, tuple):
@@ -173,7 +174,7 @@ def _flatten(root: Deferred) -> tuple[list[tuple], list[Any], list[Any]]:
 
 
 def _same_structure(a: list[tuple], b: list[tuple]) -> bool:
-    return len(a) == len(b) and all(x == y for x, y in zip(a, b))
+    return len(a) == len(b) and all(x == y for x, y in zip(a, b, strict=True))
 
 
 def _same_const(a: Any, b: Any) -> bool:
@@ -264,7 +265,7 @@ def collate_deferred(batch: list[Deferred], *, collate_fn_map=None) -> Any:
     steps0, leaves0, consts0 = flat[0]
     consistent = all(
         _same_structure(steps0, s) and len(leaves0) == len(lv) and len(consts0) == len(c)
-        and all(_same_const(x, y) for x, y in zip(consts0, c))
+        and all(_same_const(x, y) for x, y in zip(consts0, c, strict=True))
         for s, lv, c in flat[1:]
     )
     if not consistent:

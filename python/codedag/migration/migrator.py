@@ -225,12 +225,7 @@ class PipelineMigrator:
         self._installed.append((binding, new))
 
     def _install_dispatchers(self, targets: list[Target]) -> None:
-        names = set()
-        for t in targets:
-            names |= _referenced_names(t.function)
-        for fn, name in registry.covered_functions().items():
-            if name.rsplit(".", 1)[-1] not in names:
-                continue
+        for fn, name in _library_calls_used(targets).items():
             strategy = registry.get(name)
             dispatcher = registry.make_dispatcher(strategy, fn)
             owner_path, attr = strategy.original_path.rsplit(".", 1)
@@ -269,9 +264,8 @@ class PipelineMigrator:
                 return Deferred(key, original, args, kwargs, migrator)
             if not moved:
                 return original(*args, **kwargs)
-            if migrator._in_worker or _in_dataloader_worker():
-                if device.type == "cuda":  # CUDA cannot be used in forked workers: run as written
-                    return original(*args, **kwargs)
+            if device.type == "cuda" and (migrator._in_worker or _in_dataloader_worker()):
+                return original(*args, **kwargs)  # CUDA cannot be used in forked workers: run as written
             try:
                 with registry.scope(device):
                     return original(*_move(args, device, arrays), **_move(kwargs, device, arrays))
@@ -334,13 +328,19 @@ def _in_dataloader_worker() -> bool:
     return get_worker_info() is not None
 
 
-def _referenced_names(fn: Any) -> set[str]:
-    """Global and attribute names a function's code (and its module's other functions, which it
-    may call) refers to: the library calls its planned context can make."""
+def _library_calls_used(targets: list[Target]) -> dict[Any, str]:
+    """The covered library callables the planned functions can call: those bound directly in their
+    modules (``from cv2 import resize``) and those reached as ``<module alias>.<name>`` (``cv2.resize``,
+    ``np.fft.rfft``) -- judged from the names their code (and their module's other functions, which
+    they may call) refers to. Nothing else is touched: patching stays scoped to the plan."""
     import inspect
     import sys
+    import types
 
     names: set[str] = set()
+    roots: set[str] = set()
+    direct: dict[Any, str] = {}
+    covered = registry.covered_functions()
 
     def walk(code):
         names.update(code.co_names)
@@ -348,20 +348,34 @@ def _referenced_names(fn: Any) -> set[str]:
             if inspect.iscode(c):
                 walk(c)
 
-    fn = inspect.unwrap(fn)
-    code = getattr(fn, "__code__", None)
-    if code is not None:
-        walk(code)
-    module = sys.modules.get(getattr(fn, "__module__", "") or "")
-    if module is not None:
+    for target in targets:
+        fn = inspect.unwrap(target.function)
+        if getattr(fn, "__code__", None) is not None:
+            walk(fn.__code__)
+        module = sys.modules.get(getattr(fn, "__module__", "") or "")
+        if module is None:
+            continue
         for value in list(vars(module).values()):
-            funcs = [value] if inspect.isfunction(value) else (
-                [v for v in vars(value).values() if inspect.isfunction(v)] if inspect.isclass(value)
-                and getattr(value, "__module__", None) == module.__name__ else [])
-            for f in funcs:
-                if getattr(f, "__module__", None) == module.__name__:
-                    walk(f.__code__)
-    return names
+            if isinstance(value, types.ModuleType):
+                roots.add(value.__name__.split(".")[0])
+            elif inspect.isfunction(value) and value.__module__ == module.__name__:
+                walk(value.__code__)
+            elif inspect.isclass(value) and value.__module__ == module.__name__:
+                for member in vars(value).values():
+                    member = getattr(member, "__func__", member)
+                    if inspect.isfunction(member):
+                        walk(member.__code__)
+            else:
+                try:
+                    if value in covered:
+                        direct[value] = covered[value]
+                except TypeError:  # unhashable globals
+                    continue
+    used = dict(direct)
+    for fn, name in covered.items():
+        if name.split(".")[0] in roots and name.rsplit(".", 1)[-1] in names:
+            used[fn] = name
+    return used
 
 
 def _state_error(message: str) -> Exception:

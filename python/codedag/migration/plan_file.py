@@ -29,8 +29,10 @@ def load_plan(plan: Any) -> dict:
 
         if not os.path.exists(path):
             raise _input_error(f"plan file {path} does not exist; pass the plan.json the optimizer wrote")
-        # The engine reads it (errors name the file, line and column); the fields are checked below.
-        plan = _core.load_json(path)
+        # The engine reads it: the optimizer's plan reader when built (it validates every field),
+        # else the JSON reader (errors name the file, line and column) and the checks below.
+        reader = getattr(_core, "load_plan", None) or _core.load_json
+        plan = reader(path)
         if not isinstance(plan, dict):
             raise _input_error(f"{path}: a plan is a JSON object, not {type(plan).__name__}")
     elif not isinstance(plan, dict):

@@ -150,8 +150,8 @@ def verify(loader_or_dataset: DataLoader | Dataset, plan: Any, batches: int = 4,
             outputs.append({"path": path, "status": "mismatch", "compared_by": "structure", "max_abs_diff": None,
                             "contexts": contexts, "detail": "the migrated batch has a different structure"})
             continue
-        reproducible = all(_equal(a, b[j][1], rtol, atol)[0] for a, b in zip(base_vals, again))
-        seed_dependent = not all(_equal(a, b[j][1], rtol, atol)[0] for a, b in zip(base_vals, other_seed))
+        reproducible = all(_equal(a, b[j][1], rtol, atol)[0] for a, b in zip(base_vals, again, strict=True))
+        seed_dependent = not all(_equal(a, b[j][1], rtol, atol)[0] for a, b in zip(base_vals, other_seed, strict=True))
         stochastic = seed_dependent or not reproducible
         if stochastic and all(isinstance(v, torch.Tensor) and (v.is_floating_point()) for v in base_vals + mig_vals):
             ok, stats = _same_distribution(base_vals, mig_vals, distribution_tolerance)
@@ -159,7 +159,7 @@ def verify(loader_or_dataset: DataLoader | Dataset, plan: Any, batches: int = 4,
                             "max_abs_diff": None, "contexts": contexts, "stochastic": True,
                             "reproducible": reproducible, **stats})
             continue
-        results = [_equal(a, m, rtol, atol) for a, m in zip(base_vals, mig_vals)]
+        results = [_equal(a, m, rtol, atol) for a, m in zip(base_vals, mig_vals, strict=True)]
         diffs = [d for _, d in results if d is not None]
         outputs.append({"path": path, "status": "equal" if all(ok for ok, _ in results) else "mismatch",
                         "compared_by": "values", "max_abs_diff": max(diffs) if diffs else None,

@@ -3,10 +3,10 @@ the main process; outputs equal the baseline's with 0 and 2 workers, fork and sp
 
 import numpy as np
 import pytest
+import test_migration_targets as t
 import torch
 from torch.utils.data import DataLoader
 
-import test_migration_targets as t
 from codedag.migration import PipelineMigrator
 from codedag.migration.deferred import Deferred
 
@@ -25,7 +25,7 @@ def collect(loader, epochs=1):
 
 def assert_same(got, want):
     assert len(got) == len(want)
-    for (gx, gy), (wx, wy) in zip(got, want):
+    for (gx, gy), (wx, wy) in zip(got, want, strict=True):
         assert gx.shape == wx.shape and gx.dtype == wx.dtype
         torch.testing.assert_close(gx, wx, rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(gy, wy)
@@ -122,6 +122,6 @@ def test_dict_samples_and_numpy_leaves():
     baseline = list(loader(DictDataset(), 0))
     with PipelineMigrator.from_plan(batched_plan("numpy_features")):
         migrated = list(loader(DictDataset(), 0))
-    for g, w in zip(migrated, baseline):
+    for g, w in zip(migrated, baseline, strict=True):
         torch.testing.assert_close(g["feat"], w["feat"])
         torch.testing.assert_close(g["id"], w["id"])

@@ -4,11 +4,10 @@ contexts are compared by distribution, and optimize_pipeline keeps only verified
 import json
 
 import pytest
-import torch
+import test_migration_targets as t
 from torch.utils.data import DataLoader
 
 import codedag
-import test_migration_targets as t
 
 M = "test_migration_targets"
 

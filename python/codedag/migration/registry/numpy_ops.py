@@ -106,10 +106,10 @@ def _np_dtype(t: torch.Tensor) -> np.dtype:
 def _promote(*xs):
     """numpy's promotion (NEP 50: Python scalars are weak) applied to tensor operands."""
     tensors = [_t(x) if isinstance(x, (torch.Tensor, np.ndarray)) else None for x in xs]
-    parts = [_np_dtype(t) if t is not None else x for t, x in zip(tensors, xs)]
+    parts = [_np_dtype(t) if t is not None else x for t, x in zip(tensors, xs, strict=True)]
     target = _dtype(np.result_type(*parts))
     device = next((t.device for t in tensors if t is not None), torch.device("cpu"))
-    return [(t if t is not None else torch.as_tensor(x)).to(device=device, dtype=target) for t, x in zip(tensors, xs)]
+    return [(t if t is not None else torch.as_tensor(x)).to(device=device, dtype=target) for t, x in zip(tensors, xs, strict=True)]
 
 
 def _float_result(x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,138 @@
+// codedag optimize-run SCRIPT: the closed loop (trace -> optimize -> plan -> apply -> verify ->
+// measure -> keep or restore) on the DataLoader a training script builds.
+//
+// Migration patches live Python functions, so the loop itself runs in Python
+// (codedag.migration.script_runner); this command finds the interpreter that has codedag installed,
+// runs it with the options, and passes its output and exit status through.
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "codedag/cli/command.hpp"
+#include "codedag/common/error.hpp"
+
+extern char** environ;
+
+namespace codedag::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct OptimizeRunOptions {
+  std::string script;
+  std::string loader;
+  std::string plan;
+  std::string out = "codedag-optimize";
+  std::string python;
+  int k = 2;
+  int verify_batches = 3;
+  int batches = 10;
+  int repeats = 3;
+  double min_speedup = 1.05;
+  int seed = 0;
+  bool require_kept = false;
+  std::vector<std::string> script_args;
+};
+
+// The interpreter to run: --python, $CODEDAG_PYTHON, a python next to this executable (a venv's
+// bin/), else python3 from PATH.
+std::string find_python(const OptimizeRunOptions& opt) {
+  if (!opt.python.empty()) return opt.python;
+  if (const char* env = std::getenv("CODEDAG_PYTHON"); env && *env) return env;
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    for (const char* name : {"python3", "python"}) {
+      const fs::path candidate = self.parent_path() / name;
+      if (fs::exists(candidate, ec)) return candidate.string();
+    }
+  }
+  return "python3";
+}
+
+int run(const OptimizeRunOptions& opt) {
+  if (!fs::is_regular_file(opt.script))
+    throw InputError("optimize-run: script '" + opt.script + "' does not exist or is not a file");
+  if (opt.batches < 1 || opt.repeats < 1 || opt.verify_batches < 1 || opt.k < 2)
+    throw InputError("optimize-run: --batches, --repeats and --verify-batches must be at least 1 and --k at least 2");
+  const std::string python = find_python(opt);
+  std::vector<std::string> args = {python,
+                                   "-m",
+                                   "codedag.migration.script_runner",
+                                   opt.script,
+                                   "--out",
+                                   opt.out,
+                                   "--k",
+                                   std::to_string(opt.k),
+                                   "--verify-batches",
+                                   std::to_string(opt.verify_batches),
+                                   "--batches",
+                                   std::to_string(opt.batches),
+                                   "--repeats",
+                                   std::to_string(opt.repeats),
+                                   "--min-speedup",
+                                   std::to_string(opt.min_speedup),
+                                   "--seed",
+                                   std::to_string(opt.seed)};
+  if (!opt.loader.empty()) args.insert(args.end(), {"--loader", opt.loader});
+  if (!opt.plan.empty()) args.insert(args.end(), {"--plan", opt.plan});
+  if (opt.require_kept) args.emplace_back("--require-kept");
+  if (!opt.script_args.empty()) {
+    args.emplace_back("--");
+    args.insert(args.end(), opt.script_args.begin(), opt.script_args.end());
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  pid_t pid = 0;
+  if (const int rc = posix_spawnp(&pid, python.c_str(), nullptr, nullptr, argv.data(), environ); rc != 0) {
+    errno = rc;
+    throw_system_error("optimize-run: cannot start the Python interpreter (set CODEDAG_PYTHON or --python)",
+                       python);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) throw_system_error("optimize-run: waiting for the interpreter failed", python);
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+}  // namespace
+
+void add_optimize_run_command(CLI::App& app, Context& ctx) {
+  auto opt = std::make_shared<OptimizeRunOptions>();
+  auto* cmd = app.add_subcommand(
+      "optimize-run",
+      "Closed loop on a training script's DataLoader: trace, optimize, apply, verify outputs, measure batches/s; "
+      "keep the plan only if equal and faster");
+  cmd->add_option("script", opt->script, "Training script that builds a DataLoader at module level")->required();
+  cmd->add_option("--loader", opt->loader, "Global DataLoader (or function returning one) to optimize");
+  cmd->add_option("--plan", opt->plan, "Try this plan.json instead of tracing and optimizing");
+  cmd->add_option("-o,--out", opt->out, "Directory for plan.json and closed_loop.json")->capture_default_str();
+  cmd->add_option("--k", opt->k, "Partitions for the optimizer")->capture_default_str();
+  cmd->add_option("--verify-batches", opt->verify_batches, "Batches compared baseline vs migrated")
+      ->capture_default_str();
+  cmd->add_option("--batches", opt->batches, "Batches per throughput measurement")->capture_default_str();
+  cmd->add_option("--repeats", opt->repeats, "Alternating baseline/migrated measurements (median)")
+      ->capture_default_str();
+  cmd->add_option("--min-speedup", opt->min_speedup, "Measured speedup a plan needs to be kept")
+      ->capture_default_str();
+  cmd->add_option("--seed", opt->seed, "Seed for the verified batches")->capture_default_str();
+  cmd->add_flag("--require-kept", opt->require_kept, "Exit 1 when the plan is not kept");
+  cmd->add_option("--python", opt->python, "Python interpreter with codedag installed (default: $CODEDAG_PYTHON, "
+                                           "the one beside this executable, python3)");
+  cmd->add_option("script_args", opt->script_args, "Arguments for the script (after --)");
+  cmd->callback([opt, &ctx] { ctx.exit_code = run(*opt); });
+}
+
+}  // namespace codedag::cli
