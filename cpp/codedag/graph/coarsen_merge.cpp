@@ -1,6 +1,8 @@
 // Building a coarse DAG from a many-to-one map of nodes: how fields combine when contexts merge.
 #include <algorithm>
-#include <map>
+#include <optional>
+#include <tuple>
+#include <unordered_map>
 #include <set>
 
 #include "codedag/graph/coarsen.hpp"
@@ -23,14 +25,15 @@ Dag merge_nodes(const Dag& dag, const std::vector<size_t>& rep, const std::vecto
   std::vector<int64_t> coarse_id(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) coarse_id[i] = nodes[rep[i]].id;
   // Representatives keep their fields; absorbed nodes add what is additive.
-  std::map<size_t, Node> merged;  // representative position -> coarse node, in file order
+  // Representative position -> its coarse node (only representatives are filled), in file order.
+  std::vector<std::optional<Node>> merged(nodes.size());
   std::vector<std::vector<std::string>> members(nodes.size());
   std::vector<char> gpu_known(nodes.size(), 1), batch_known(nodes.size(), 1);
   for (size_t i = 0; i < nodes.size(); ++i)
-    if (rep[i] == i) merged.emplace(i, nodes[i]);
+    if (rep[i] == i) merged[i] = nodes[i];
   for (size_t i = 0; i < nodes.size(); ++i) {
     if (rep[i] == i) continue;
-    Node& r = merged.at(rep[i]);
+    Node& r = *merged[rep[i]];
     const Node& n = nodes[i];
     r.cpu_ns += n.cpu_ns;  // exclusive times add: the representative now runs this work
     r.alloc_bytes += n.alloc_bytes;
@@ -50,7 +53,9 @@ Dag merge_nodes(const Dag& dag, const std::vector<size_t>& rep, const std::vecto
       add_unique(members[rep[i]], patch_qualnames(n));
     }
   }
-  for (auto& [pos, node] : merged) {
+  for (size_t pos = 0; pos < nodes.size(); ++pos) {
+    if (!merged[pos]) continue;
+    Node& node = *merged[pos];
     if (!gpu_known[pos]) node.gpu_ns.reset();
     if (!batch_known[pos]) node.batch_ns.reset();
     if (!members[pos].empty()) {
@@ -66,9 +71,17 @@ Dag merge_nodes(const Dag& dag, const std::vector<size_t>& rep, const std::vecto
       node.parent = parent == node.id ? std::nullopt : std::optional<int64_t>(parent);
     }
     out.add_node(std::move(node));
+    merged[pos].reset();
   }
   // Re-point edges; drop self-loops; sum parallel edges of one kind.
-  std::map<std::tuple<int64_t, int64_t, int>, size_t> edge_at;
+  struct KeyHash {
+    size_t operator()(const std::tuple<int64_t, int64_t, int>& k) const {
+      return std::hash<int64_t>()(std::get<0>(k) * 1000003 ^ std::get<1>(k) * 31 ^ std::get<2>(k));
+    }
+  };
+  std::unordered_map<std::tuple<int64_t, int64_t, int>, size_t, KeyHash> edge_at;
+  edge_at.reserve(dag.edges().size());
+  out.edges().reserve(dag.edges().size());
   for (const Edge& e : dag.edges()) {
     const int64_t s = coarse_id[dag.index_of(e.src)], d = coarse_id[dag.index_of(e.dst)];
     if (s == d) continue;

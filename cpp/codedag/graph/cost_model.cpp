@@ -107,7 +107,7 @@ CostBreakdown evaluate_placement(const Dag& dag, const DeviceModel& model, const
   return out;
 }
 
-json CostBreakdown::to_json() const {
+json CostBreakdown::to_json(bool with_transfers) const {
   json stage_list = json::array();
   json stage_map = json::object();
   for (const StageTime& s : stages) {
@@ -116,12 +116,15 @@ json CostBreakdown::to_json() const {
                           {"transfer_ns", s.transfer_ns}, {"train_ns", s.train_ns}, {"nodes", s.nodes}});
   }
   json transfer_list = json::array();
-  for (const TransferTime& t : transfers)
+  for (const TransferTime& t : transfers) {
+    if (!with_transfers) break;
     transfer_list.push_back({{"src", t.src}, {"dst", t.dst}, {"from", t.from}, {"to", t.to}, {"bytes", t.bytes},
                              {"count", t.count}, {"ns", t.ns}});
+  }
   return {{"cost", cost}, {"baseline_cost", baseline_cost}, {"predicted_speedup", predicted_speedup},
           {"total_work", total_work}, {"bottleneck", bottleneck}, {"stage_ns", stage_map},
-          {"stages", stage_list}, {"transfers", transfer_list}};
+          {"stages", stage_list}, {"transfer_count", transfers.size()},
+          {"transfers", transfer_list}};
 }
 
 }  // namespace codedag::graph

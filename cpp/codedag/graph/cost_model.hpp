@@ -45,7 +45,7 @@ struct CostBreakdown {
   double baseline_cost = 0;             // the all-cpu plan's cost on the same executors
   double predicted_speedup = 1;
   std::string bottleneck;
-  json to_json() const;
+  json to_json(bool with_transfers = true) const;
 };
 
 // Throws InfeasiblePlanError naming the constraint and the node or edge that breaks it:

@@ -31,16 +31,24 @@ OptimizeResult optimize(const Dag& dag, const OptimizerOptions& o) {
   r.model = resolve_model(dag, o.device_model, o.workers);
   r.executors = executor_names(o.gpu_count);
   r.k = o.k ? o.k : std::max(2, 1 + o.gpu_count);
+  auto lap = [&, last = start](const char* phase) mutable {
+    const auto now = std::chrono::steady_clock::now();
+    r.phase_seconds[phase] = std::chrono::duration<double>(now - last).count();
+    last = now;
+  };
   r.coarse = coarsen(dag, CoarsenOptions{o.coarsen_max_depth, o.chain_merge_min_nodes});
   const Dag& coarse = r.coarse.dag;
 
+  lap("coarsen");
   const Problem problem = build_problem(coarse, r.model, r.executors, r.k);
+  lap("problem");
   r.groups = problem.groups;
   PartitionOptions po = PartitionOptions::preset(o.preset);
   po.algorithm = o.algorithm;
   po.max_iterations = o.max_iterations;
   po.seed = o.seed;
   r.partition = partition(problem, po);
+  lap("partition");
 
   // Partition 0 is cpu; the others are the main-process executors used, in executor order.
   const Solution& best = r.partition.best;
@@ -61,17 +69,18 @@ OptimizeResult optimize(const Dag& dag, const OptimizerOptions& o) {
     r.placement.of_node[i] = e;
     r.partitions[coarse.nodes()[i].id] = partition_of_executor[e];
   }
-  r.breakdown = evaluate_placement(coarse, r.model, r.placement);
-  r.plan = make_plan(coarse, r.placement, r.model);
+  r.plan = make_plan(coarse, r.placement, r.model, &r.breakdown);
   r.plan.extra["lower_bound"] = r.partition.lower_bound;
   r.plan.extra["gap"] = r.partition.gap();
+  lap("plan");
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }
 
-json OptimizeResult::to_json() const {
+json OptimizeResult::to_json(bool with_details) const {
   json parts = json::object();
-  for (const auto& [id, p] : partitions) parts[std::to_string(id)] = p;
+  if (with_details)
+    for (const auto& [id, p] : partitions) parts[std::to_string(id)] = p;
   json pe = json::array();
   for (const auto& e : partition_executor) pe.push_back(e);
   json ex = json::array();
@@ -97,7 +106,8 @@ json OptimizeResult::to_json() const {
           {"merged_cycles", coarse.merged_cycles},
           {"merged_chains", coarse.merged_chains},
           {"seconds", seconds},
-          {"breakdown", breakdown.to_json()},
+          {"phase_seconds", phase_seconds},
+          {"breakdown", breakdown.to_json(with_details)},
           {"device_model", model.to_json()}};
 }
 

@@ -41,7 +41,10 @@ struct OptimizeResult {
   MigrationPlan plan;
   int groups = 0;
   double seconds = 0;
-  json to_json() const;  // everything but the DAG, for partitions.json and the API
+  std::map<std::string, double> phase_seconds;  // coarsen, problem, partition, plan
+  // Everything but the DAG, for partitions.json and the API; without details: no per-node
+  // partitions and no transfer list (the API returns those natively).
+  json to_json(bool with_details = true) const;
 };
 
 // Throws InputError for bad options (k < 2, negative depth or iterations, negative GPU count ...).

@@ -213,7 +213,9 @@ ParametricOutcome parametric(const Problem& p, const PartitionOptions& options) 
   // k = 2 structure: the optimum uses one main executor, so the bound is the least over them.
   double bound_two = kInfinity;
   for (int e = 1; e < p.E(); ++e) {
-    TwoWay tw = two_way(p, solver, e, options.lambda_steps);
+    // With several main executors the multi-executor search gives the bound; the two-way searches
+    // only propose starting plans, so they get fewer cuts.
+    TwoWay tw = two_way(p, solver, e, p.max_main <= 1 ? options.lambda_steps : std::max(3, options.lambda_steps / 5));
     out.cuts += tw.cuts;
     bound_two = std::min(bound_two, tw.lower_bound);
     // The two best supported points of each executor are where refinement starts.
@@ -223,7 +225,7 @@ ParametricOutcome parametric(const Problem& p, const PartitionOptions& options) 
   if (p.max_main <= 1) {
     out.lower_bound = bound_two;
   } else {
-    MultiWay mw = multi_way(p, solver, std::max(4, options.lambda_steps / 3));
+    MultiWay mw = multi_way(p, solver, std::max(4, options.lambda_steps / 4));
     out.cuts += mw.cuts;
     out.lower_bound = mw.lower_bound;
     std::sort(mw.candidates.begin(), mw.candidates.end(), [](const Solution& x, const Solution& y) { return better(x, y); });
@@ -232,7 +234,7 @@ ParametricOutcome parametric(const Problem& p, const PartitionOptions& options) 
   if (p.E() == 1) out.lower_bound = out.best.cost;
   // Refine the most promising starts (ordered best first; each run is seeded differently).
   std::sort(starts.begin(), starts.end(), [](const Solution& x, const Solution& y) { return better(x, y); });
-  const size_t refine_count = std::min<size_t>(starts.size(), p.max_main > 1 ? 4 : 3);
+  const size_t refine_count = std::min<size_t>(starts.size(), 2);
   for (size_t i = 0; i < starts.size(); ++i) {
     Solution s = std::move(starts[i]);
     if (i < refine_count) out.passes += refine(p, s, options.max_iterations, options.seed + i);

@@ -98,20 +98,18 @@ int refine(const Problem& p, Solution& s, int max_passes, uint64_t seed) {
       s.exec[g] = best_y;
       stage = best_trial;
       moved_any = true;
-      const Potential now = potential(stage);
-      if (!same_cost(now.max, best.cost) ? now.max < best.cost : now.sum < best.work) {
-        Solution candidate;
-        candidate.exec = s.exec;
-        score(p, candidate);  // exact, not accumulated: no drift
-        if (better(candidate, best)) best = std::move(candidate);
-      }
     }
     if (!moved_any) {
       ++passes;
       break;
     }
   }
-  s = std::move(best);
+  // Accepted moves never raise the bottleneck, so the final state is the best by cost; score it
+  // exactly once (no drift from the incremental sums) and keep it unless the start was better.
+  Solution final;
+  final.exec = s.exec;
+  score(p, final);
+  s = better(final, best) ? std::move(final) : std::move(best);
   return passes;
 }
 

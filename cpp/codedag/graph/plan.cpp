@@ -118,8 +118,8 @@ MigrationPlan MigrationPlan::load(const std::string& path) { return from_json(lo
 
 void MigrationPlan::save(const std::string& path) const { save_json_file(path, to_json(), 2); }
 
-MigrationPlan make_plan(const Dag& dag, const Placement& placement, const DeviceModel& model) {
-  const CostBreakdown cost = evaluate_placement(dag, model, placement);
+MigrationPlan make_plan(const Dag& dag, const Placement& placement, const DeviceModel& model, CostBreakdown* breakdown) {
+  CostBreakdown cost = evaluate_placement(dag, model, placement);
   MigrationPlan plan;
   plan.device_model = model;
   // Only executors of this plan carry a training step in the embedded model: the plan is scored
@@ -153,6 +153,7 @@ MigrationPlan make_plan(const Dag& dag, const Placement& placement, const Device
   json executors = json::array();
   for (const std::string& e : placement.executors) executors.push_back(e);
   plan.extra["executors"] = executors;
+  if (breakdown) *breakdown = std::move(cost);
   return plan;
 }
 

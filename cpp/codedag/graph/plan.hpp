@@ -37,7 +37,9 @@ struct MigrationPlan {
 
 // The plan for a placement of `dag`'s nodes, scored with `model`. Modes are "batched" when the DAG
 // was traced through DataLoader workers (meta.workers > 0), else "inline".
-MigrationPlan make_plan(const Dag& dag, const Placement& placement, const DeviceModel& model);
+// `breakdown`, when given, receives the placement's cost breakdown.
+MigrationPlan make_plan(const Dag& dag, const Placement& placement, const DeviceModel& model,
+                        CostBreakdown* breakdown = nullptr);
 
 // Where a plan puts each node of a DAG: a node's own qualname (or a member's) in the map, else the
 // executor of its nearest mapped ancestor (it runs inside that patched call), else cpu.
