@@ -1,8 +1,9 @@
 """A BirdCLEF-like training script's data pipeline and model, written the way Kaggle code is: the
 original code CodeDAG optimises without changing it (baseline.py and optimization.py import it).
 
-Per sample: load a wav file -> random crop -> STFT -> mel -> log -> normalise -> SpecAugment; the
-DataLoader collates. Everything after the crop is torch code that also works on a batch.
+Per sample: load a wav file -> random crop -> STFT -> mel -> log / PCEN -> normalise -> deltas ->
+SpecAugment; the DataLoader collates. Everything after the crop is torch code that also works on a
+batch (leading dimension).
 """
 
 from __future__ import annotations
@@ -125,15 +126,26 @@ def normalise(logmel: torch.Tensor) -> torch.Tensor:
     return (logmel - mean) / (std + 1e-6)
 
 
-def deltas(logmel: torch.Tensor) -> torch.Tensor:
-    """[..., F, T] -> [..., 3, F, T]: the features, their first and second time differences
-    (librosa.feature.delta with width 3, edge-padded), as three input channels."""
-    def delta(x):
-        padded = torch.cat([x[..., :1], x, x[..., -1:]], dim=-1)
-        return (padded[..., 2:] - padded[..., :-2]) / 2.0
+def pcen(mel: torch.Tensor, s: float = 0.04, alpha: float = 0.98, delta: float = 2.0, r: float = 0.5,
+         eps: float = 1e-6) -> torch.Tensor:
+    """Per-channel energy normalisation (Wang et al. 2017), popular for bird calls: a first-order IIR
+    smoother over time frames, written as the usual per-frame loop."""
+    smooth = torch.empty_like(mel)
+    smooth[..., 0] = mel[..., 0]
+    for t in range(1, mel.shape[-1]):
+        smooth[..., t] = (1 - s) * smooth[..., t - 1] + s * mel[..., t]
+    return (mel / (eps + smooth) ** alpha + delta) ** r - delta**r
 
-    d1 = delta(logmel)
-    return torch.stack([logmel, d1, delta(d1)], dim=-3)
+
+def deltas(logmel: torch.Tensor) -> torch.Tensor:
+    """First time difference (librosa.feature.delta with width 3, edge-padded)."""
+    padded = torch.cat([logmel[..., :1], logmel, logmel[..., -1:]], dim=-1)
+    return (padded[..., 2:] - padded[..., :-2]) / 2.0
+
+
+def stack_channels(*features: torch.Tensor) -> torch.Tensor:
+    """[..., F, T] features -> [..., C, F, T] input channels."""
+    return torch.stack(features, dim=-3)
 
 
 def spec_augment(spec: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -179,7 +191,9 @@ class BirdCLEFDataset(Dataset):
         clip = random_crop(load_wav(row["path"]), rng)
         n_time = clip.numel() // self.cfg["hop_length"] + 1
         masks = self.draw_masks(rng, n_time)
-        spec = deltas(normalise(to_log(self.mel(clip))))
+        mel = self.mel(clip)
+        logmel = normalise(to_log(mel))
+        spec = stack_channels(logmel, normalise(pcen(mel)), deltas(logmel))
         return spec_augment(spec, masks), row["label"]
 
 

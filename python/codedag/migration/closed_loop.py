@@ -67,8 +67,10 @@ def compare_throughput(loader: DataLoader, migrator: PipelineMigrator, batches: 
 
 
 def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_max_depth: int = 5,
-                   gpu_count: int | None = None, export_dir: str | None = None) -> tuple[dict, dict]:
-    """Traces one batch of ``loader`` and asks the optimizer for a plan: (plan, optimizer result)."""
+                   gpu_count: int | None = None, export_dir: str | None = None, calibrate: bool = True,
+                   step: Callable[[Any], Any] | None = None) -> tuple[dict, dict]:
+    """Traces one batch of ``loader``, calibrates the device model by measurement (see
+    calibration.py) and asks the optimizer for a plan: (plan, optimizer result + calibration)."""
     import codedag
 
     tracer_cls = getattr(codedag, "EnhancedTracer", None)
@@ -86,11 +88,20 @@ def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_
         import torch
 
         gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    manager = manager_cls(k=k, coarsen_max_depth=coarsen_max_depth)
+    model, calibration = (None, {"why": "calibration off"})
+    if calibrate:
+        from .calibration import calibrate_device_model
+
+        model, calibration = calibrate_device_model(loader, dag, k, coarsen_max_depth, step=step)
+    manager = manager_cls(k=k, coarsen_max_depth=coarsen_max_depth, device_model=model, gpu_count=gpu_count,
+                          workers=max(1, loader.num_workers))
     result = manager.optimize(dag, export_dir=export_dir)
     plan = manager.get_migration_plan(partitions=result["optimized_partitions"], dag=result["coarsened_dag"],
                                       gpu_count=gpu_count)
-    return plan, result
+    summary = {k: v for k, v in result.items() if k not in ("coarsened_dag", "plan", "optimized_partitions")}
+    summary["calibration"] = calibration
+    summary["dag_nodes"] = len(dag.nodes)
+    return plan, summary
 
 
 class OptimizationResult(dict):
@@ -112,12 +123,14 @@ def optimize_pipeline(dataloader: DataLoader, plan: Any = None, *, k: int = 2, m
                       coarsen_max_depth: int = 5, gpu_count: int | None = None, verify_batches: int = 3,
                       measure_batches: int = 10, repeats: int = 3, min_speedup: float = 1.05,
                       step: Callable[[Any], Any] | None = None, seed: int = 0, export_dir: str | None = None,
-                      keep: bool = True, quiet: bool = False, **migrator_options: Any) -> OptimizationResult:
+                      keep: bool = True, quiet: bool = False, calibrate: bool = True,
+                      **migrator_options: Any) -> OptimizationResult:
     """Runs the closed loop on ``dataloader`` and returns an OptimizationResult.
 
     ``plan``: skip tracing/optimizing and try this codedag.plan/1 (dict or path). ``step``: a
     training step run on every measured batch (its time is part of both measurements, as in
-    training). A plan is kept when it verifies and its measured speedup is at least
+    training). ``calibrate`` measures the batch speedup of the candidate suffix before optimizing
+    (calibration.py). A plan is kept when it verifies and its measured speedup is at least
     ``min_speedup``; with ``keep`` it is then left applied (``result.migrator``), else restored."""
     from .._term import Terminal
 
@@ -129,13 +142,19 @@ def optimize_pipeline(dataloader: DataLoader, plan: Any = None, *, k: int = 2, m
                                             "repeats": repeats, "min speedup": min_speedup})
     optimizer_result: dict = {}
     if plan is None:
-        plan, optimizer_result = trace_and_plan(dataloader, k, max_depth, coarsen_max_depth, gpu_count, export_dir)
+        plan, optimizer_result = trace_and_plan(dataloader, k, max_depth, coarsen_max_depth, gpu_count, export_dir,
+                                                calibrate=calibrate, step=step)
         if term:
-            term.ok(f"traced and optimized: {len(plan.get('context_device_map', {}))} context(s) in the plan")
+            cal = optimizer_result.get("calibration", {})
+            moved = sum(1 for v in plan.get("context_device_map", {}).values() if v != "cpu")
+            term.ok(f"traced {optimizer_result.get('dag_nodes')} contexts, optimized: {moved} to move"
+                    + (f" (measured batch speedup {cal['batch_speedup']:.2f}x)" if "batch_speedup" in cal else
+                       f" ({cal.get('why', '')})"))
     plan = load_plan(plan)
     predicted = plan.get("predicted_speedup", optimizer_result.get("predicted_speedup"))
     result = OptimizationResult(kept=False, reason="", plan=plan, predicted_speedup=predicted,
-                                measured_speedup=None, verification=None, apply_stats=None)
+                                measured_speedup=None, verification=None, apply_stats=None,
+                                optimizer={k: v for k, v in optimizer_result.items()})
 
     def finish(kept: bool, reason: str, migrator: PipelineMigrator | None) -> OptimizationResult:
         result["kept"], result["reason"] = kept, reason

@@ -13,6 +13,7 @@ per function on a probe batch by comparing against per-sample results), else per
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -338,6 +339,8 @@ class BatchedPlan:
         # patched process its module attribute is the wrapper, which pickle would refuse.
         self.originals, self.devices, self.tensor_path, self.owner = originals, devices, tensor_path, owner
         self.vectorised: dict[str, bool] = {}
+        self.calibrating = False  # time every step both ways (closed-loop calibration)
+        self.timings: dict[str, dict] = {}
         self._lock = threading.Lock()
 
     def _build(self, template: Any, pick: Callable[[tuple], Any], device: torch.device, to_tensor: bool) -> Any:
@@ -406,6 +409,8 @@ class BatchedPlan:
 
     def _run(self, key, call, batched_pick, per_sample) -> _Value:
         decision = self.vectorised.get(key)
+        if decision is not None and self.calibrating:
+            return self._timed(key, decision, call, batched_pick, per_sample)
         if decision is False:
             return per_sample()
         try:
@@ -425,6 +430,27 @@ class BatchedPlan:
                 self.vectorised[key] = ok
             return reference
         return _Value(stacked=out)
+
+
+    def _timed(self, key, decision, call, batched_pick, per_sample) -> _Value:
+        """Calibration: the step both ways (over the batch as decided, and per sample as the workers
+        would), timed, so the cost model's batch speedup is measured rather than assumed."""
+        t0 = time.perf_counter_ns()
+        reference = per_sample()
+        t1 = time.perf_counter_ns()
+        if decision:
+            try:
+                out = _Value(stacked=call(batched_pick))
+            except _NotBatched:
+                out = reference
+        else:
+            out = reference
+        t2 = time.perf_counter_ns() if decision else t1 + (t1 - t0)
+        record = self.timings.setdefault(key, {"per_sample_ns": 0, "batch_ns": 0, "batches": 0})
+        record["per_sample_ns"] += t1 - t0
+        record["batch_ns"] += t2 - t1
+        record["batches"] += 1
+        return out
 
 
 class _NotBatched(Exception):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import sys
 import types
 from dataclasses import dataclass, field
@@ -48,6 +49,12 @@ def _find_module(key: str) -> tuple[types.ModuleType, list[str]]:
         name = ".".join(parts[:cut])
         if name in sys.modules and sys.modules[name] is not None:
             return sys.modules[name], parts[cut:]
+    # A plan made while the script was imported as a module (codedag optimize-run: "train.crop"),
+    # applied while it runs as a script: its functions live in __main__.
+    main = sys.modules.get("__main__")
+    main_file = getattr(main, "__file__", None)
+    if main_file and os.path.splitext(os.path.basename(main_file))[0] == parts[0] and len(parts) > 1:
+        return main, parts[1:]
     for cut in range(len(parts) - 1, 0, -1):
         name = ".".join(parts[:cut])
         try:

@@ -1,7 +1,7 @@
 """``codedag optimize-run script.py``: the closed loop on the DataLoader a training script builds.
 
-The script is executed as a module (its ``if __name__ == "__main__":`` block does not run, so its
-training does not start); the DataLoader is the global named by ``--loader``, or a zero-argument
+The script is imported as a module named after its file (its ``if __name__ == "__main__":`` block
+does not run, so its training does not start); the DataLoader is the global named by ``--loader``, or a zero-argument
 function of that name, or else the one DataLoader instance among its globals.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import runpy
 import sys
 from typing import Any
 
@@ -41,6 +40,23 @@ def _find_loader(namespace: dict, name: str | None, script: str) -> DataLoader:
     raise LookupError(f"{script} has several DataLoaders ({', '.join(sorted(loaders))}); choose one with --loader")
 
 
+def _import_script(script: str) -> dict[str, Any]:
+    """Imports the script as the module named after its file (train.py -> ``train``): its
+    ``__main__`` block does not run, its functions get importable plan keys (``train.crop``), and
+    spawned DataLoader workers can import it. When the script later runs as ``__main__``, the
+    migrator maps ``train.*`` keys onto it."""
+    import importlib.util
+
+    name = os.path.splitext(os.path.basename(script))[0]
+    if not name.isidentifier():
+        raise LookupError(f"{script}: the file name must be a Python identifier to be imported as a module")
+    spec = importlib.util.spec_from_file_location(name, script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return vars(module)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="codedag optimize-run", description=__doc__)
     parser.add_argument("script")
@@ -68,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = [script, *[a for a in args.script_args if a != "--"]]
     sys.path.insert(0, os.path.dirname(script))
     try:
-        namespace: dict[str, Any] = runpy.run_path(script, run_name="__codedag_optimize__")
+        namespace = _import_script(script)
         loader = _find_loader(namespace, args.loader, args.script)
     except LookupError as exc:
         term.fail(str(exc.args[0]))
