@@ -219,6 +219,7 @@ FunctionInfo* Session::python_info(PyFrameObject* frame) {
     info->file = str_of(code->co_filename);
     info->line = code->co_firstlineno;
     info->decision = config_.rules.python(info->file, info->module, info->name, str_of(code->co_name));
+    info->bookkeeping = str_of(code->co_name) == "__len__";
     info->nargs = code->co_argcount + code->co_kwonlyargcount + ((code->co_flags & CO_VARARGS) ? 1 : 0) +
                   ((code->co_flags & CO_VARKEYWORDS) ? 1 : 0);
     if (code->co_argcount > 0) {
@@ -315,7 +316,15 @@ void Session::on_call(PyFrameObject* frame, int64_t now) {
   int32_t ctx = -1;
   const int depth = anc < 0 ? 1 : tree_[anc].depth + 1;
   const bool beyond = (top && top->beyond) || (d.record && depth > config_.max_depth);
-  if (d.record && !beyond && !(caller_library && d.library && !d.transform_step)) {
+  // Library code is a context when user code calls it, or when a recorded library call (a
+  // transform container such as Compose) calls a step's __call__/forward.
+  const bool in_recorded_library =
+      caller_library && top->anc_pos >= 0 && ts.stack[static_cast<size_t>(top->anc_pos)].library;
+  const bool caller_machinery = top && !top->library && !top->user;
+  bool wanted = !d.library || caller_user || (in_recorded_library && d.transform_step);
+  // DataLoader bookkeeping (samplers asking the Dataset for its length) is not the pipeline.
+  if (caller_machinery && info->bookkeeping) wanted = false;
+  if (d.record && !beyond && wanted) {
     const trace::CallSite site = caller_site(frame->f_frame->previous);
     const size_t before = tree_.size();
     ctx = tree_.child(anc, info->id, site, false);
@@ -389,13 +398,12 @@ void Session::on_c_call(PyFrameObject*, PyObject* func, int64_t now) {
     return;
   }
   const trace::Decision& d = info->decision;
-  const bool caller_library = top ? top->library : false;
   const bool caller_user = top ? top->user : true;
   if (anc >= 0 && caller_user && d.third_party) tree_.add_lib_call(anc, info->id);
   int32_t ctx = -1;
   const int depth = anc < 0 ? 1 : tree_[anc].depth + 1;
   const bool beyond = (top && top->beyond) || (d.record && depth > config_.max_depth);
-  if (d.record && !beyond && !(caller_library && !d.transform_step)) {
+  if (d.record && !beyond && (caller_user || d.transform_step)) {
     // The C call is made by the frame on top of the interpreter's stack.
     PyThreadState* tstate = PyThreadState_Get();
     const trace::CallSite site = caller_site(tstate->cframe->current_frame);
@@ -407,7 +415,13 @@ void Session::on_c_call(PyFrameObject*, PyObject* func, int64_t now) {
     }
   }
   push(ts, reinterpret_cast<PyCFunctionObject*>(func)->m_ml, info, ctx, {}, now, true);
-  if (beyond) ts.stack.back().beyond = true;
+  Frame& pushed = ts.stack.back();
+  if (beyond) pushed.beyond = true;
+  if (ctx < 0 && top) {  // a folded builtin (len, map, sorted) acts for its caller
+    const Frame& caller = ts.stack[ts.stack.size() - 2];
+    pushed.library = caller.library;
+    pushed.user = caller.user;
+  }
 }
 
 void Session::on_c_return(PyObject* func, int64_t now) {
@@ -487,6 +501,21 @@ double Session::value_bytes(PyObject* v) const {
   return bytes;
 }
 
+double Session::edge_bytes(PyObject* v) const {
+  if (!config_.track_memory || !is_container(v)) return value_bytes(v);
+  double bytes = 0;
+  if (PyDict_CheckExact(v)) {
+    Py_ssize_t pos = 0, seen = 0;
+    PyObject *k, *item;
+    while (PyDict_Next(v, &pos, &k, &item) && seen++ < kMaxElements) bytes += value_bytes(item);
+  } else {
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
+    PyObject** items = PySequence_Fast_ITEMS(v);
+    for (Py_ssize_t i = 0; i < n && i < kMaxElements; ++i) bytes += value_bytes(items[i]);
+  }
+  return bytes;
+}
+
 void Session::produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, bool nested) {
   types |= classify(v);
   if (!nested && is_container(v)) {
@@ -551,7 +580,7 @@ void Session::take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types,
     const Producer& p = it->second;
     // A weakref that no longer points at this object means the id was reused: not the producer.
     if (p.strong || PyWeakref_GET_OBJECT(p.guard) == v) {
-      tree_.add_flow(p.ctx, ctx, value_bytes(v));
+      tree_.add_flow(p.ctx, ctx, edge_bytes(v));
       return;
     }
   }
@@ -572,7 +601,7 @@ void Session::take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types,
     if (tree_.flow_events() != flows_before) return;
   }
   // Produced by no traced call: attributed to the caller's context.
-  if (anc >= 0 && anc != ctx) tree_.add_flow(anc, ctx, value_bytes(v));
+  if (anc >= 0 && anc != ctx) tree_.add_flow(anc, ctx, edge_bytes(v));
 }
 
 void Session::take_args(PyFrameObject* frame, const FunctionInfo& info, int32_t ctx, int32_t anc) {

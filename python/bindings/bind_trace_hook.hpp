@@ -34,6 +34,7 @@ struct FunctionInfo {
   trace::Decision decision;
   bool builtin = false;
   bool skip_first = false;  // the first argument is self/cls: not data
+  bool bookkeeping = false; // __len__: folded when DataLoader machinery calls it
   int nargs = 0;            // positional + keyword-only + *args + **kwargs slots
   PyObject* code = nullptr;      // strong: the code object (python)
   PyObject* callable = nullptr;  // strong: the function / builtin object first seen
@@ -127,6 +128,7 @@ class Session {
   void produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, bool nested);
   uint32_t classify(PyObject* v) const;
   double value_bytes(PyObject* v) const;
+  double edge_bytes(PyObject* v) const;  // containers: their elements summed (one level)
   void flush_stream(bool final);
   void resolve_into(trace::ResolvedTree& out, bool delta);
   const std::string& context_key(int32_t ctx);

@@ -55,7 +55,8 @@ Decision FilterRules::python(std::string_view file, std::string_view module, std
     d = {collate, false, false, false, false};
   } else if (contains_any(file, library_markers)) {
     d = {!comprehension, true, name == "__call__" || name == "forward", true, false};
-  } else if (starts_with_any(file, stdlib_prefixes) || file.substr(0, 8) == "<frozen ") {
+  } else if (starts_with_any(file, stdlib_prefixes) || (file.substr(0, 1) == "<" && file != "<stdin>")) {
+    // The standard library, and generated code ("<frozen runpy>", namedtuple's "<string>").
     d = {false, true, false, false, false};
   } else {
     d = {!comprehension, false, false, false, true};

@@ -7,8 +7,10 @@
 //   - default_collate is the exception: collation is a pipeline stage;
 //   - comprehensions/generator expressions are folded into the function that contains them;
 //   - library code (site-packages, third-party extension modules) is recorded when user code calls
-//     it; library code called by library code is folded (numpy's internals are not the pipeline),
-//     except `__call__`/`forward`, which is how transform containers (Compose) call their steps.
+//     it; library code called by library code or by folded machinery is folded (numpy's internals
+//     and DataLoader's own torch calls are not the pipeline), except `__call__`/`forward` called
+//     from library code, which is how transform containers (Compose) call their steps.
+//   (The caller-dependent part is applied by the hook, which knows the caller.)
 // User patterns win: `include` records a matching function, `exclude` folds it.
 #include <string>
 #include <string_view>

@@ -52,7 +52,7 @@ def install() -> None:
         _installed = True
         mp = dataloader._MultiProcessingDataLoaderIter
         sp = dataloader._SingleProcessDataLoaderIter
-        mp_init, mp_reset, mp_process = mp.__init__, mp._reset, mp._process_data
+        mp_init, mp_reset, mp_process, mp_next = mp.__init__, mp._reset, mp._process_data, mp._next_data
         sp_next = sp._next_data
 
         def __init__(self, loader, *args, **kwargs):
@@ -86,13 +86,25 @@ def install() -> None:
                     tracer._consumed_batch(stream, self._codedag_epoch, self._rcvd_idx - 1, self._num_workers)
             return mp_process(self, data, worker_idx)
 
+        def mp_next_data(self):
+            try:
+                return mp_next(self)
+            except StopIteration:
+                raise
+            except BaseException:
+                # A worker died (or raised) while we waited for batch _rcvd_idx: keep what it streamed.
+                tracer, stream = _active, getattr(self, "_codedag_stream", None)
+                if tracer is not None and stream is not None:
+                    tracer._consumed_batch(stream, self._codedag_epoch, self._rcvd_idx, self._num_workers)
+                raise
+
         def _next_data(self):
             tracer = _active
             if tracer is not None:
                 tracer._consumed_batch(None, 0, 0, 0)
             return sp_next(self)
 
-        mp.__init__, mp._reset, mp._process_data = __init__, _reset, _process_data
+        mp.__init__, mp._reset, mp._process_data, mp._next_data = __init__, _reset, _process_data, mp_next_data
         sp._next_data = _next_data
 
 

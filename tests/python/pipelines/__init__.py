@@ -1,0 +1,1 @@
+"""Fixture pipelines the tracer tests trace (importable by spawned DataLoader workers)."""
