@@ -88,6 +88,11 @@ void add_trace(nb::module_& m) {
            },
            nb::arg("batches") = 1, nb::arg("registry_available") = false, nb::arg("meta") = nb::none())
       .def("save_chrome_trace", &trace::save_chrome_trace_file, nb::arg("path"), nb::arg("process_names"))
+      .def("apply_coverage",
+           [](trace::ResolvedTree& t, const std::vector<std::string>& names) {
+             t.apply_coverage(std::set<std::string>(names.begin(), names.end()));
+           },
+           nb::arg("registry_names"), "Re-judge coverage against the strategy registry's names.")
       .def("to_dict", [](const trace::ResolvedTree& t) { return from_json(t.to_json()); })
       .def_static("from_dict", [](nb::handle d) { return trace::ResolvedTree::from_json(to_json(d), "dict"); });
 }

@@ -77,6 +77,18 @@ void ResolvedTree::merge(const ResolvedTree& other, size_t max_spans) {
   dropped_spans += other.dropped_spans;
 }
 
+void ResolvedTree::apply_coverage(const std::set<std::string>& registry_names) {
+  auto covered = [&](const std::string& name) {
+    return name.rfind("torch.", 0) == 0 || registry_names.count(name) != 0;
+  };
+  for (auto& c : contexts) {
+    if (c.library) c.covered = c.covered || covered(c.qualname);
+    c.uncovered_calls.clear();
+    for (const auto& call : c.lib_calls)
+      if (!covered(call)) c.uncovered_calls.push_back(call);
+  }
+}
+
 json ResolvedTree::to_json() const {
   json cs = json::array();
   for (const auto& c : contexts)

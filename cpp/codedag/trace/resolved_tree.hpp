@@ -4,6 +4,7 @@
 // string key — the path of (function, call site) pairs from the root — which is the same in every
 // process running the same code, so worker trees merge into the parent's by key.
 #include <cstdint>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -55,6 +56,11 @@ class ResolvedTree {
   // Adds `other` into this tree: contexts by key (numbers summed, name lists united), flows by their
   // ends' keys, spans appended (up to `max_spans`; the rest counted as dropped).
   void merge(const ResolvedTree& other, size_t max_spans = 1'000'000);
+
+  // Re-judges coverage by public name: a library context or call is covered when it is a torch op
+  // or one of `registry_names` (the strategy registry's names). Workers and the hook know only
+  // torch; the registry is consulted once, in the parent, here.
+  void apply_coverage(const std::set<std::string>& registry_names);
 
   json to_json() const;
   // FormatError naming `origin` and the element on malformed input.

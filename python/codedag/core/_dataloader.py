@@ -124,7 +124,6 @@ class WorkerTracing:
         if self.original is not None:
             self.original(worker_id)
         session = _core.TraceSession(**self.config)
-        session.set_covered(_covered())
         session.stream_to(os.path.join(self.stream_dir, f"worker-{worker_id}.jsonl"), worker_id, 0, -1)
         state = {"epoch": 0}
         window = self.window
@@ -154,12 +153,6 @@ class WorkerTracing:
             return fetcher
 
         _DatasetKind.create_fetcher = staticmethod(create_fetcher)
-
-
-def _covered():
-    from ._integrations import covered_functions
-
-    return covered_functions()
 
 
 def discard_inherited_hook() -> None:

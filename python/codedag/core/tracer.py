@@ -115,7 +115,6 @@ class EnhancedTracer:
                     )
                 self._nesting += 1
                 return
-            self._session.set_covered(covered_functions())
             self._session.start()  # StateError if another tracer/profiler is installed
             self._nesting = 1
             self._owner_thread = threading.get_ident()
@@ -172,6 +171,10 @@ class EnhancedTracer:
                         RuntimeWarning,
                         stacklevel=3,
                     )
+            covered = covered_functions()
+            if covered is not None:
+                tree.apply_coverage(sorted(set(covered.values())))
+            self._registry_available = covered is not None
             self._tree = tree
         return self._tree
 
@@ -193,7 +196,7 @@ class EnhancedTracer:
             if torch is not None:
                 meta["torch"] = str(torch.__version__).split("+")[0]
             self._dag = tree.build_dag(
-                batches=max(self._batches, 1), registry_available=covered_functions() is not None, meta=meta
+                batches=max(self._batches, 1), registry_available=self._registry_available, meta=meta
             )
         return self._dag
 

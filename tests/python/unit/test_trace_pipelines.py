@@ -1,0 +1,151 @@
+"""EnhancedTracer on pure-Python pipelines of known shape: exact contexts, counts and data edges."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import codedag  # noqa: E402
+from pipelines import pure_pipeline as pp  # noqa: E402
+
+P = "pipelines.pure_pipeline."
+
+
+def trace(fn, *args, **kwargs):
+    # Blob.__init__ is a real context (user code); folded here so the shapes below stay small.
+    kwargs.setdefault("exclude", ["*.Blob.__init__"])
+    tracer = codedag.EnhancedTracer(**kwargs)
+    with tracer.tracing_context():
+        result = fn(*args)
+    return tracer, tracer.dag, result
+
+
+def by_name(dag):
+    """{qualname path: node} where the path is parent names joined by '/' (contexts are per place)."""
+    nodes = {n.id: n for n in dag.nodes}
+
+    def path(n):
+        return (path(nodes[n.parent]) + "/" if n.parent is not None else "") + n.qualname.removeprefix(P)
+
+    return {path(n): n for n in dag.nodes}
+
+
+def data_edges(dag):
+    nodes = {n.id: n for n in dag.nodes}
+
+    def path(n):
+        return (path(nodes[n.parent]) + "/" if n.parent is not None else "") + n.qualname.removeprefix(P)
+
+    names = {n.id: path(n) for n in dag.nodes}
+    return {(names[e.src], names[e.dst]): e.count for e in dag.edges if e.kind == codedag.EdgeKind.data}
+
+
+def test_known_shape_contexts_counts_and_edges():
+    _, dag, _ = trace(pp.run, 5)
+    nodes = by_name(dag)
+    # Two call sites of `double` in `sample` are two contexts; the 5 samples aggregate.
+    assert set(nodes) == {"run", "run/sample", "run/sample/read", "run/sample/double", "run/sample/pair",
+                          "run/sample/merge"}
+    assert len(dag.nodes) == 7  # the two `double` call sites share a path name but are two nodes
+    doubles = [n for n in dag.nodes if n.qualname == P + "double"]
+    assert len(doubles) == 2 and all(n.calls == 5 for n in doubles)
+    assert nodes["run"].calls == 1 and nodes["run/sample"].calls == 5
+    assert nodes["run/sample/read"].calls == 5 and nodes["run/sample/merge"].calls == 5
+    assert nodes["run/sample"].depth == 2 and nodes["run/sample/read"].depth == 3
+    first, second = sorted(doubles, key=lambda n: n.id)
+    ids = {n.id: n for n in dag.nodes}
+    edges = {(ids[e.src].qualname, e.src, ids[e.dst].qualname, e.dst): e.count
+             for e in dag.edges if e.kind == codedag.EdgeKind.data}
+    expected = {
+        (P + "read", nodes["run/sample/read"].id, P + "double", first.id): 5,
+        (P + "double", first.id, P + "pair", nodes["run/sample/pair"].id): 5,
+        # merge receives the tuple pair returned (one level in: the tuple itself is the producer's)
+        (P + "pair", nodes["run/sample/pair"].id, P + "merge", nodes["run/sample/merge"].id): 5,
+        (P + "merge", nodes["run/sample/merge"].id, P + "double", second.id): 5,
+    }
+    assert edges == expected
+    # call edges: parent -> child with the child's call count
+    calls = {(e.src, e.dst): e.count for e in dag.edges if e.kind == codedag.EdgeKind.call}
+    assert calls[(nodes["run"].id, nodes["run/sample"].id)] == 5
+    assert len(calls) == len(dag.nodes) - 1
+
+
+def test_times_are_consistent():
+    _, dag, _ = trace(pp.run, 20)
+    nodes = {n.id: n for n in dag.nodes}
+    for n in dag.nodes:
+        assert 0 <= n.cpu_ns <= n.total_ns
+        kids = [c for c in dag.nodes if c.parent == n.id]
+        assert sum(c.total_ns for c in kids) <= n.total_ns + 1
+    assert all(n.kind == "python" for n in nodes.values())
+    assert nodes[1].file.endswith("pure_pipeline.py") and nodes[1].line > 0
+    assert nodes[1].module == "pipelines.pure_pipeline"
+
+
+def test_id_reuse_makes_no_false_edges():
+    gc.collect()
+    _, dag, total = trace(pp.churn, 1000)
+    assert total == sum(range(1000))
+    nodes = by_name(dag)
+    assert nodes["churn/make_temp"].calls == 1000 and nodes["churn/consume"].calls == 1000
+    edges = data_edges(dag)
+    # consume's Blob was built by churn itself (attributed to the caller), never by make_temp.
+    assert ("churn/make_temp", "churn/consume") not in edges
+    assert edges == {("churn", "churn/consume"): 1000}
+
+
+def test_closure_cell_arguments_are_read():
+    def run():
+        return pp.closure_user(pp.read(1))
+
+    _, dag, _ = trace(run)
+    edges = data_edges(dag)
+    key = [k for k in edges if k[0].endswith("read") and k[1].endswith("closure_user")]
+    assert key and edges[key[0]] == 1
+
+
+def test_feedback_loop_self_edges_are_dropped_and_dag_loads():
+    _, dag, _ = trace(pp.feedback, pp.Blob([1]), 4)
+    nodes = by_name(dag)
+    assert nodes["feedback/double"].calls == 4
+    assert dag.meta["dropped_data_edges"] >= 1
+    dag.validate()
+
+
+def test_return_types_and_bytes_with_track_memory():
+    _, dag, _ = trace(pp.run, 2)
+    nodes = by_name(dag)
+    assert nodes["run/sample/pair"].ret_types == ["tuple", "other"]
+    assert nodes["run/sample/read"].arg_types == ["int"]
+    assert nodes["run/sample/read"].gpu_eligible is False
+    assert nodes["run/sample/read"].blocked_by  # says why
+
+
+def test_include_and_exclude_patterns():
+    _, dag, _ = trace(pp.run, 2, exclude=["*pure_pipeline.pair", "*.Blob.__init__"])
+    assert not [n for n in dag.nodes if n.qualname.endswith(".pair")]
+    # merge still receives pair's tuple: produced by no traced call -> attributed to sample
+    edges = data_edges(dag)
+    assert ("run/sample", "run/sample/merge") in edges
+    _, dag2, _ = trace(pp.run, 1, include=["*pure_pipeline.run"], exclude=["*.read", "*.sample"])
+    assert [n.qualname for n in dag2.nodes if n.depth == 1] == [P + "run"]
+
+
+def test_bad_max_depth_is_an_input_error():
+    with pytest.raises(codedag.InputError, match="max_depth"):
+        codedag.EnhancedTracer(max_depth=0)
+
+
+def test_seed_alias_module():
+    from codedag.core.enhanced_tracer import EnhancedTracer
+
+    assert EnhancedTracer is codedag.EnhancedTracer
+    tracer = EnhancedTracer(max_depth=3)
+    with tracer.tracing_context():
+        pp.run(1)
+    assert tracer.dag_builder.dag.to_dict() == tracer.dag.to_dict()
