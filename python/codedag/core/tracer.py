@@ -92,6 +92,9 @@ class EnhancedTracer:
         self._owner_thread = None
         self._batches = 0
         self._consumed: list[tuple[str, int, int]] = []
+        self._worker_tree = _core.TraceTree()
+        self._worker_pids: set[int] = set()
+        self._registry_available = False
         self._workers = 0
         self._warned_unarmed = False
         self._dag = None
@@ -132,6 +135,7 @@ class EnhancedTracer:
             self._owner_thread = None
             if _dataloader._active is self:
                 _dataloader.set_active(None)
+        self._merge_worker_streams()
 
     @property
     def active(self) -> bool:
@@ -143,34 +147,41 @@ class EnhancedTracer:
             raise _core.StateError("EnhancedTracer.reset() while tracing: stop() first")
         self._session.clear()
         self._consumed.clear()
+        self._worker_tree = _core.TraceTree()
+        self._worker_pids = set()
         self._batches = 0
         self._dag = self._tree = None
 
     # ---- results ---------------------------------------------------------------------------
 
+    def _merge_worker_streams(self) -> None:
+        """Merges what DataLoader workers streamed for the batches consumed so far. Done at stop():
+        a consumed batch's records are on disk before its data reached us, and the iterator (which
+        owns the stream directory) may be gone by the time the DAG is asked for."""
+        by_stream: dict[str, list[tuple[int, int]]] = {}
+        for stream, epoch, batch in self._consumed:
+            by_stream.setdefault(stream, []).append((epoch, batch))
+        self._consumed.clear()
+        for stream, batches in by_stream.items():
+            paths = sorted(
+                os.path.join(stream, name) for name in os.listdir(stream) if name.endswith(".jsonl")
+            ) if os.path.isdir(stream) else []
+            stats = self._worker_tree.merge_streams(paths, batches)
+            self._worker_pids.update(stats["worker_pids"])
+            if stats["partial_batches"] or stats["torn_tails"]:
+                warnings.warn(
+                    f"codedag: {stats['partial_batches']} traced batch(es) were not finished by their "
+                    "worker (killed?); the DAG keeps what was streamed before it stopped",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+
     @property
     def tree(self) -> _core.TraceTree:
-        """The named context tree, worker records merged in."""
+        """The named context tree: this process's contexts, then the workers' merged by key."""
         if self._tree is None:
             tree = self._session.resolve()
-            by_stream: dict[str, list[tuple[int, int]]] = {}
-            for stream, epoch, batch in self._consumed:
-                if stream is not None:
-                    by_stream.setdefault(stream, []).append((epoch, batch))
-            self._worker_pids: list[int] = []
-            for stream, batches in by_stream.items():
-                paths = sorted(
-                    os.path.join(stream, name) for name in os.listdir(stream) if name.endswith(".jsonl")
-                ) if os.path.isdir(stream) else []
-                stats = tree.merge_streams(paths, batches)
-                self._worker_pids += stats["worker_pids"]
-                if stats["partial_batches"] or stats["torn_tails"]:
-                    warnings.warn(
-                        f"codedag: {stats['partial_batches']} traced batch(es) were not finished by their "
-                        "worker (killed?); the DAG keeps what was streamed before it stopped",
-                        RuntimeWarning,
-                        stacklevel=3,
-                    )
+            tree.merge(self._worker_tree)
             covered = covered_functions()
             if covered is not None:
                 tree.apply_coverage(sorted(set(covered.values())))
@@ -214,7 +225,7 @@ class EnhancedTracer:
         path = os.fspath(path)
         tree = self.tree
         names = {os.getpid(): "main process"}
-        for i, pid in enumerate(sorted(set(getattr(self, "_worker_pids", [])))):
+        for pid in sorted(self._worker_pids):
             names[pid] = f"DataLoader worker (pid {pid})"
         tree.save_chrome_trace(path, names)
         attach_to_experiment("trace", path)
