@@ -196,7 +196,9 @@ class PipelineMigrator:
 
         needs_batched = any(modes.get(t.key, "batched") == "batched" for t, _ in wrappers)
         if needs_batched:
+            known = self._batched.vectorised if self._batched is not None else {}
             self._batched = BatchedPlan({t.key: t.function for t, _ in wrappers}, devices, tensor_path, self)
+            self._batched.vectorised.update(known)  # probe decisions survive restore()/apply() cycles
             self._hooks = LoaderHooks(self)
             self._hooks.install(in_worker=self._in_worker)
         for target, wrapper in wrappers:

@@ -172,3 +172,25 @@ def test_inline_moves_tensors_and_falls_back_to_the_cpu_once_per_context():
         with pytest.raises(RuntimeError):
             t.explode(x)
         assert m.stats["fallbacks"] == 2 and m.stats["fallback_contexts"] == {f"{M}.explode": 2}
+
+
+def test_registry_dispatchers_are_scoped_to_the_plan_and_restored():
+    import cv2
+    import numpy as np
+
+    original_resize, original_mean = cv2.resize, np.mean
+    img = (np.arange(12 * 16 * 3) % 251).astype(np.float32).reshape(12, 16, 3)
+    expected = t.thumbnail(img)
+    m = PipelineMigrator.from_plan(inline(f"{M}.thumbnail"), use_registry="always")
+    with m:
+        assert {"cv2.resize", "numpy.mean", "numpy.subtract"} <= set(m.stats["library_calls"])
+        assert cv2.resize is not original_resize
+        # Outside the planned context the library behaves exactly as before.
+        np.testing.assert_array_equal(cv2.resize(img, (8, 6)), original_resize(img, (8, 6)))
+        assert isinstance(np.mean(img), np.floating)
+        # Inside it, every call ran as torch code: the result is a tensor on the executor.
+        out = t.thumbnail(img)
+        assert isinstance(out, torch.Tensor)
+        np.testing.assert_allclose(out.numpy(), expected, rtol=1e-4, atol=1e-4)
+        assert m.stats["fallbacks"] == 0
+    assert cv2.resize is original_resize and np.mean is original_mean

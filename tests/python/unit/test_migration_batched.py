@@ -125,3 +125,21 @@ def test_dict_samples_and_numpy_leaves():
     for g, w in zip(migrated, baseline, strict=True):
         torch.testing.assert_close(g["feat"], w["feat"])
         torch.testing.assert_close(g["id"], w["id"])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine (never faked)")
+def test_cuda_executor_equals_the_cpu_baseline():
+    ds = t.WaveDataset(n=8)
+    baseline = collect(loader(ds, 0))
+    with PipelineMigrator.from_plan(batched_plan("spectrum", "normalise", device="cuda:0")):
+        raw = list(loader(ds, 2, "spawn"))
+    assert all(x.device.type == "cuda" for x, _ in raw)  # the suffix ran on the GPU, output left there
+    assert_same([(x.cpu(), y) for x, y in raw], baseline)
+
+
+def test_a_cuda_plan_without_a_gpu_is_skipped_not_faked():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with PipelineMigrator.from_plan(batched_plan("spectrum", device="cuda:0")) as m:
+        assert m.stats["skipped"] == [f"{M}.spectrum"] and "no CUDA device" in m.stats["reasons"][f"{M}.spectrum"]
+        assert not hasattr(t.spectrum, "__codedag_original__")
