@@ -176,19 +176,10 @@ Placement resolve_plan(const Dag& dag, const MigrationPlan& plan, const DeviceMo
         own[i] = index_of(it->second);
         break;
       }
+  // SPEC §2: contexts absent from the map are on cpu.
   p.of_node.assign(n, 0);
-  for (size_t i = 0; i < n; ++i) {
-    size_t cur = i;
-    for (size_t hops = 0; hops <= n; ++hops) {
-      if (own[cur] >= 0) {
-        p.of_node[i] = own[cur];
-        break;
-      }
-      const Node& node = dag.nodes()[cur];
-      if (!node.parent || !dag.contains(*node.parent)) break;
-      cur = dag.index_of(*node.parent);
-    }
-  }
+  for (size_t i = 0; i < n; ++i)
+    if (own[i] >= 0) p.of_node[i] = own[i];
   return p;
 }
 

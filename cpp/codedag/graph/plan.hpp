@@ -41,8 +41,9 @@ struct MigrationPlan {
 MigrationPlan make_plan(const Dag& dag, const Placement& placement, const DeviceModel& model,
                         CostBreakdown* breakdown = nullptr);
 
-// Where a plan puts each node of a DAG: a node's own qualname (or a member's) in the map, else the
-// executor of its nearest mapped ancestor (it runs inside that patched call), else cpu.
+// Where a plan puts each node of a DAG: the executor of its qualname (or of a member's) in the map,
+// else cpu (SPEC §2). Score a plan on the DAG it was made for (the optimizer's coarsened DAG): on
+// the traced DAG, contexts folded into a moved ancestor would count as staying on cpu.
 // The executors are cpu, batch:cpu, those the plan names and those `model` gives a training step.
 Placement resolve_plan(const Dag& dag, const MigrationPlan& plan, const DeviceModel& model);
 
