@@ -36,8 +36,12 @@ class BirdCLEFDataset(torch.utils.data.Dataset):
         return torch.sin(2 * math.pi * freq * t) + 0.1 * torch.randn(n, generator=g)
 
     def spectrogram(self, wave):
-        spec = torch.stft(wave, n_fft=self.config["n_fft"], window=torch.hann_window(self.config["n_fft"]),
-                          return_complex=True).abs()
+        spec = torch.stft(
+            wave,
+            n_fft=self.config["n_fft"],
+            window=torch.hann_window(self.config["n_fft"]),
+            return_complex=True,
+        ).abs()
         return torch.log1p(spec).unsqueeze(0)
 
     def __getitem__(self, idx):
@@ -49,7 +53,8 @@ class BirdCLEFModel(torch.nn.Module):
     def __init__(self, config):
         super().__init__()
         self.features = torch.nn.Sequential(
-            torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d((8, 8)))
+            torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d((8, 8))
+        )
         self.head = torch.nn.Linear(8 * 8 * 8, config["num_classes"])
 
     def forward(self, x):

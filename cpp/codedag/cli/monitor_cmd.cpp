@@ -57,7 +57,8 @@ int run_monitor(const MonitorOptions& opt) {
   sa.sa_sigaction = forward_signal;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  struct sigaction old_int {}, old_term {}, old_hup {};
+  struct sigaction old_int {
+  }, old_term{}, old_hup{};
   ::sigaction(SIGINT, &sa, &old_int);
   ::sigaction(SIGTERM, &sa, &old_term);
   ::sigaction(SIGHUP, &sa, &old_hup);
@@ -105,10 +106,11 @@ int run_monitor(const MonitorOptions& opt) {
   const report::ExperimentResult result = run.snapshot();
   const report::ModeResult& m = result.modes.back();
   char line[256];
-  std::snprintf(line, sizeof line, "%zu samples over %.2f s · CPU mean %.1f%% · process tree CPU mean %.1f%% · "
-                "memory peak %.0f MB", m.resources.cpu_usage.size(), m.total_time,
-                report::series_mean(m.resources.cpu_usage), report::series_mean(m.resources.process_cpu_usage),
-                report::series_max(m.resources.process_memory));
+  std::snprintf(line, sizeof line,
+                "%zu samples over %.2f s · CPU mean %.1f%% · process tree CPU mean %.1f%% · "
+                "memory peak %.0f MB",
+                m.resources.cpu_usage.size(), m.total_time, report::series_mean(m.resources.cpu_usage),
+                report::series_mean(m.resources.process_cpu_usage), report::series_max(m.resources.process_memory));
   out.info(line);
   out.ok("wrote " + path + " (codedag report " + path + " renders it)");
   int code = 0;
@@ -130,8 +132,9 @@ int run_monitor(const MonitorOptions& opt) {
 
 void add_monitor_command(CLI::App& app, Context& ctx) {
   auto opt = std::make_shared<MonitorOptions>();
-  auto* cmd = app.add_subcommand("monitor", "Run a command, sample its process tree (CPU, memory, GPUs, cgroup "
-                                            "limits) and write an ExperimentMonitor result file");
+  auto* cmd = app.add_subcommand("monitor",
+                                 "Run a command, sample its process tree (CPU, memory, GPUs, cgroup "
+                                 "limits) and write an ExperimentMonitor result file");
   cmd->add_option("-i,--interval", opt->interval, "Seconds between samples (0.01 or more)")->capture_default_str();
   cmd->add_option("-o,--out", opt->out, "Result file (default: results/<command>_<time>.json)");
   cmd->add_option("--name", opt->name, "Experiment name (default: the command's file name)");

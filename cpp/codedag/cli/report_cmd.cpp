@@ -48,7 +48,8 @@ void run_report(const ReportOptions& opt) {
     out.line();
   }
   const std::filesystem::path path(opt.file);
-  const std::string dir = opt.out_dir.empty() ? (path.has_parent_path() ? path.parent_path().string() : ".") : opt.out_dir;
+  const std::string dir =
+      opt.out_dir.empty() ? (path.has_parent_path() ? path.parent_path().string() : ".") : opt.out_dir;
   const report::ReportFiles files = report::write_report(result, c, dir, path.stem().string());
   out.ok("wrote " + files.html);
   out.ok("wrote " + files.svg);
@@ -63,8 +64,9 @@ void run_report(const ReportOptions& opt) {
 
 void add_report_command(CLI::App& app, Context& /*ctx*/) {
   auto opt = std::make_shared<ReportOptions>();
-  auto* cmd = app.add_subcommand("report", "Re-render the comparison report (HTML + SVG) of an ExperimentMonitor "
-                                           "result file and print its summary table");
+  auto* cmd = app.add_subcommand("report",
+                                 "Re-render the comparison report (HTML + SVG) of an ExperimentMonitor "
+                                 "result file and print its summary table");
   cmd->add_option("results", opt->file, "Result file written by ExperimentMonitor.save_json or codedag monitor")
       ->required();
   cmd->add_option("-o,--out", opt->out_dir, "Directory for <name>_report.html and .svg (default: beside the file)");

@@ -91,10 +91,14 @@ unsigned long long physical_memory(const std::string& root) {
 
 const char* to_string(CgroupVersion v) {
   switch (v) {
-    case CgroupVersion::v1: return "v1";
-    case CgroupVersion::v2: return "v2";
-    case CgroupVersion::hybrid: return "hybrid";
-    case CgroupVersion::none: break;
+    case CgroupVersion::v1:
+      return "v1";
+    case CgroupVersion::v2:
+      return "v2";
+    case CgroupVersion::hybrid:
+      return "hybrid";
+    case CgroupVersion::none:
+      break;
   }
   return "none";
 }
@@ -112,8 +116,8 @@ std::string unescape_mount_path(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\\' && i + 3 < text.size() && text[i + 1] >= '0' &&
-        text[i + 1] <= '7' && text[i + 2] >= '0' && text[i + 2] <= '7' && text[i + 3] >= '0' && text[i + 3] <= '7') {
+    if (text[i] == '\\' && i + 3 < text.size() && text[i + 1] >= '0' && text[i + 1] <= '7' && text[i + 2] >= '0' &&
+        text[i + 2] <= '7' && text[i + 3] >= '0' && text[i + 3] <= '7') {
       out.push_back(static_cast<char>((text[i + 1] - '0') * 64 + (text[i + 2] - '0') * 8 + (text[i + 3] - '0')));
       i += 3;
     } else {

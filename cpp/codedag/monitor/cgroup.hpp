@@ -39,9 +39,9 @@ struct ContainerEvidence {
 };
 
 struct CgroupLimits {
-  double cpu_quota_cpus = 0;          // 0: no quota (cpu.max "max" or cfs_quota_us -1)
-  long long memory_limit_bytes = 0;   // 0: no limit (or one above physical memory)
-  int affinity_cpus = 0;              // CPUs in the affinity mask (Cpus_allowed_list)
+  double cpu_quota_cpus = 0;         // 0: no quota (cpu.max "max" or cfs_quota_us -1)
+  long long memory_limit_bytes = 0;  // 0: no limit (or one above physical memory)
+  int affinity_cpus = 0;             // CPUs in the affinity mask (Cpus_allowed_list)
   // What 100 % CPU means for this process: the quota when it is tighter than the affinity mask.
   double cpu_capacity() const;
 };

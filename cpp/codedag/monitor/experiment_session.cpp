@@ -41,7 +41,9 @@ std::string file_safe(const std::string& name) {
 }  // namespace
 
 ExperimentSession::ExperimentSession(std::string experiment_name, std::string save_dir, SamplerOptions sampler)
-    : experiment_name_(std::move(experiment_name)), save_dir_(std::move(save_dir)), sampler_options_(std::move(sampler)) {
+    : experiment_name_(std::move(experiment_name)),
+      save_dir_(std::move(save_dir)),
+      sampler_options_(std::move(sampler)) {
   if (experiment_name_.empty())
     throw InputError("ExperimentMonitor needs an experiment name, e.g. ExperimentMonitor(\"BirdCLEF_2023\")");
   if (save_dir_.empty()) save_dir_ = ".";
@@ -61,7 +63,8 @@ void ExperimentSession::start_mode(const std::string& mode, const json& config, 
   {
     std::lock_guard lock(mutex_);
     if (running_)
-      throw StateError("mode '" + running_->name + "' is still running: call stop_mode() before start_mode('" + mode + "')");
+      throw StateError("mode '" + running_->name + "' is still running: call stop_mode() before start_mode('" + mode +
+                       "')");
   }
   if (!sampler_) {
     SamplerOptions options = sampler_options_;

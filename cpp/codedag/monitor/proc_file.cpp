@@ -129,7 +129,8 @@ int count_cpu_list(std::string_view list) {
   size_t pos = 0;
   while (pos <= list.size()) {
     const size_t comma = list.find(',', pos);
-    const std::string_view item = list.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+    const std::string_view item =
+        list.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
     const size_t dash = item.find('-');
     unsigned long long a = 0, b = 0;
     if (dash == std::string_view::npos) {

@@ -66,7 +66,9 @@ bool parse_process_stat(std::string_view text, ProcessStat& out) {
     if (f.empty()) return false;
     long long signed_value = 0;
     switch (field) {
-      case 3: out.state = f[0]; break;
+      case 3:
+        out.state = f[0];
+        break;
       case 4:
         if (!parse_i64(f, signed_value)) return false;
         out.ppid = static_cast<int>(signed_value);
@@ -86,7 +88,8 @@ bool parse_process_stat(std::string_view text, ProcessStat& out) {
       case 24:
         if (!parse_i64(f, out.rss_pages)) return false;
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return true;

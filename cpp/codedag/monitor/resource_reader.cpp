@@ -72,7 +72,8 @@ ResourceSample ResourceReader::sample() {
                                  static_cast<double>(now.sys_total - last_.sys_total) * 100.0);
   s.cpu_pct = s.system_cpu_pct;
   if (limits.cpu_quota_cpus > 0 && cg.has_cpu_usage && now.cg_cpu_ns >= last_.cg_cpu_ns)
-    s.cpu_pct = clamp_pct(static_cast<double>(now.cg_cpu_ns - last_.cg_cpu_ns) / 1e9 / (dt * limits.cpu_quota_cpus) * 100.0);
+    s.cpu_pct =
+        clamp_pct(static_cast<double>(now.cg_cpu_ns - last_.cg_cpu_ns) / 1e9 / (dt * limits.cpu_quota_cpus) * 100.0);
   if (cg.has_throttling && now.cg_throttled_ns >= last_.cg_throttled_ns)
     s.throttled_ms = static_cast<double>(now.cg_throttled_ns - last_.cg_throttled_ns) / 1e6;
 

@@ -19,18 +19,18 @@ struct SamplerOptions {
   int pid = 0;              // root of the process tree; 0: this process
   std::string root = "/";   // where /proc and /sys are found (fixture trees in tests)
   std::string nvml_library = "libnvidia-ml.so.1";
-  bool gpu = true;          // false: do not even load NVML
+  bool gpu = true;  // false: do not even load NVML
 };
 
 struct ResourceSample {
-  double timestamp = 0;        // unix seconds
-  double cpu_pct = 0;          // the seed's cpu_usage: of the CPU quota in a limited container, else of the host
-  double memory_pct = 0;       // the seed's memory_usage: working set / limit in a limited container, else host used / total
+  double timestamp = 0;   // unix seconds
+  double cpu_pct = 0;     // the seed's cpu_usage: of the CPU quota in a limited container, else of the host
+  double memory_pct = 0;  // the seed's memory_usage: working set / limit in a limited container, else host used / total
   double system_cpu_pct = 0;   // the host (/proc/stat)
   double process_cpu_pct = 0;  // the process tree, % of the CPUs it may use (quota or affinity)
   double process_memory_mb = 0;
-  double throttled_ms = 0;     // during this interval (cgroup with a CPU quota)
-  int processes = 0;           // in the tree; 0 once the root exited
+  double throttled_ms = 0;  // during this interval (cgroup with a CPU quota)
+  int processes = 0;        // in the tree; 0 once the root exited
   std::vector<GpuReading> gpus;
 };
 

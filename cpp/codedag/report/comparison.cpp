@@ -81,15 +81,19 @@ std::string describe_change(double base, double cand, Change kind, int lower_is_
       return buf;
     case Change::points:
       std::snprintf(buf, sizeof buf, "%+.1f pts", cand - base);
-      if (lower_is_better != 0 && std::fabs(cand - base) >= 0.05)
+      // Half a point is noise for a sampled percentage.
+      if (lower_is_better != 0 && std::fabs(cand - base) >= 0.5)
         better = ((cand < base) == (lower_is_better > 0)) ? 1 : -1;
       return buf;
     case Change::percent:
       if (base == 0) return "";
       std::snprintf(buf, sizeof buf, "%+.1f%%", (cand - base) / std::fabs(base) * 100);
-      if (lower_is_better != 0 && std::fabs(cand - base) > 1e-12) better = ((cand < base) == (lower_is_better > 0)) ? 1 : -1;
+      // Below 1 % relative the colour would only show noise.
+      if (lower_is_better != 0 && std::fabs(cand - base) > 0.01 * std::fabs(base))
+        better = ((cand < base) == (lower_is_better > 0)) ? 1 : -1;
       return buf;
-    case Change::none: break;
+    case Change::none:
+      break;
   }
   return "";
 }
@@ -124,7 +128,8 @@ Comparison compare(const ExperimentResult& result, const std::string& baseline, 
   };
   auto named = [&](const std::string& n, const char* role) {
     const ModeResult* m = result.find(n);
-    if (!m) throw NotFoundError(std::string("no mode '") + n + "' to use as the " + role + "; the file has: " + names());
+    if (!m)
+      throw NotFoundError(std::string("no mode '") + n + "' to use as the " + role + "; the file has: " + names());
     return m;
   };
   c.baseline = !baseline.empty() ? named(baseline, "baseline") : result.find("baseline");
@@ -159,30 +164,51 @@ Comparison compare(const ExperimentResult& result, const std::string& baseline, 
       row.values.push_back(fixed(v, digits));
     }
     if (!any) return;  // a metric no mode recorded (accuracy never logged, no GPU) is left out
-    if (c.candidate) row.change = describe_change(get(*c.baseline), get(*c.candidate), kind, lower_is_better, row.better);
+    if (c.candidate)
+      row.change = describe_change(get(*c.baseline), get(*c.candidate), kind, lower_is_better, row.better);
     c.rows.push_back(std::move(row));
   };
-  add("batches", [](const ModeResult& m) { return m.batch_times.empty() ? kNaN : double(m.batch_times.size()); }, 0,
+  add(
+      "batches", [](const ModeResult& m) { return m.batch_times.empty() ? kNaN : double(m.batch_times.size()); }, 0,
       Change::none, 0);
-  add("total time (s)", [](const ModeResult& m) { return m.total_time > 0 ? m.total_time : kNaN; }, 2, Change::ratio_time, 1);
-  add("mean batch time (ms)", [](const ModeResult& m) { return mean_batch_time(m) * 1e3; }, 2, Change::ratio_time, 1);
-  add("median batch time (ms)", [](const ModeResult& m) { return median_batch_time(m) * 1e3; }, 2, Change::ratio_time, 1);
-  add("throughput (batches/s)", [](const ModeResult& m) {
-    return m.total_time > 0 && !m.batch_times.empty() ? double(m.batch_times.size()) / m.total_time : kNaN;
-  }, 2, Change::ratio_rate, -1);
-  add("final loss", [](const ModeResult& m) { return metric_final(m.losses); }, 4, Change::percent, 1);
-  add("min loss", [](const ModeResult& m) { return metric_min(m.losses); }, 4, Change::percent, 1);
-  add("final accuracy", [](const ModeResult& m) { return metric_final(m.accuracies); }, 4, Change::percent, -1);
-  add("best accuracy", [](const ModeResult& m) { return metric_max(m.accuracies); }, 4, Change::percent, -1);
-  add("CPU mean (%)", [](const ModeResult& m) { return series_mean(m.resources.cpu_usage); }, 1, Change::points, 0);
-  add("CPU of the process tree (%)", [](const ModeResult& m) { return series_mean(m.resources.process_cpu_usage); }, 1,
+  add(
+      "total time (s)", [](const ModeResult& m) { return m.total_time > 0 ? m.total_time : kNaN; }, 2,
+      Change::ratio_time, 1);
+  add(
+      "mean batch time (ms)", [](const ModeResult& m) { return mean_batch_time(m) * 1e3; }, 2, Change::ratio_time, 1);
+  add(
+      "median batch time (ms)", [](const ModeResult& m) { return median_batch_time(m) * 1e3; }, 2, Change::ratio_time,
+      1);
+  add(
+      "throughput (batches/s)",
+      [](const ModeResult& m) {
+        return m.total_time > 0 && !m.batch_times.empty() ? double(m.batch_times.size()) / m.total_time : kNaN;
+      },
+      2, Change::ratio_rate, -1);
+  add(
+      "final loss", [](const ModeResult& m) { return metric_final(m.losses); }, 4, Change::percent, 1);
+  add(
+      "min loss", [](const ModeResult& m) { return metric_min(m.losses); }, 4, Change::percent, 1);
+  add(
+      "final accuracy", [](const ModeResult& m) { return metric_final(m.accuracies); }, 4, Change::percent, -1);
+  add(
+      "best accuracy", [](const ModeResult& m) { return metric_max(m.accuracies); }, 4, Change::percent, -1);
+  add(
+      "CPU mean (%)", [](const ModeResult& m) { return series_mean(m.resources.cpu_usage); }, 1, Change::points, 0);
+  add(
+      "CPU of the process tree (%)", [](const ModeResult& m) { return series_mean(m.resources.process_cpu_usage); }, 1,
       Change::points, 0);
-  add("memory mean (%)", [](const ModeResult& m) { return series_mean(m.resources.memory_usage); }, 1, Change::points, 1);
-  add("process memory peak (MB)", [](const ModeResult& m) { return series_max(m.resources.process_memory); }, 0,
+  add(
+      "memory mean (%)", [](const ModeResult& m) { return series_mean(m.resources.memory_usage); }, 1, Change::points,
+      1);
+  add(
+      "process memory peak (MB)", [](const ModeResult& m) { return series_max(m.resources.process_memory); }, 0,
       Change::percent, 1);
-  add("GPU utilisation mean (%)", [](const ModeResult& m) { return mean_over_gpus(m.resources.gpu_usage, false); }, 1,
+  add(
+      "GPU utilisation mean (%)", [](const ModeResult& m) { return mean_over_gpus(m.resources.gpu_usage, false); }, 1,
       Change::points, -1);
-  add("GPU memory peak (MB)", [](const ModeResult& m) { return mean_over_gpus(m.resources.gpu_memory, true); }, 0,
+  add(
+      "GPU memory peak (MB)", [](const ModeResult& m) { return mean_over_gpus(m.resources.gpu_memory, true); }, 0,
       Change::percent, 0);
 
   if (c.candidate) {

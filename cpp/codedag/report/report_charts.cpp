@@ -52,7 +52,8 @@ Points metric_by_step(const std::vector<MetricPoint>& v) {
 
 std::string gpu_note(const Comparison& c) {
   for (const ModeResult* m : c.modes)
-    if (m->resource_info.is_object() && m->resource_info.contains("gpu_note") && m->resource_info["gpu_note"].is_string()) {
+    if (m->resource_info.is_object() && m->resource_info.contains("gpu_note") &&
+        m->resource_info["gpu_note"].is_string()) {
       const std::string note = m->resource_info["gpu_note"].get<std::string>();
       if (!note.empty()) return "no GPU samples: " + note;
     }
@@ -88,13 +89,15 @@ std::vector<ChartSpec> build_charts(const Comparison& c, double width, double he
   pcpu.y_min = 0;
   ChartSpec mem = make("Memory", "% of the memory limit, or of the host", "seconds since mode start");
   mem.y_min = 0;
-  ChartSpec pmem = make("Memory of the training process tree", "resident MB (process + workers)", "seconds since mode start");
+  ChartSpec pmem =
+      make("Memory of the training process tree", "resident MB (process + workers)", "seconds since mode start");
   pmem.y_min = 0;
   ChartSpec gpu = make("GPU utilisation", "% per GPU", "seconds since mode start");
   gpu.y_min = 0;
   gpu.y_max = 100;
   ChartSpec gmem = make("GPU memory", "MB used per GPU", "seconds since mode start");
   gmem.y_min = 0;
+  for (ChartSpec* spec : {&cpu, &pcpu, &mem, &pmem, &gpu, &gmem}) spec->x_min = 0;
   gpu.empty_note = gmem.empty_note = gpu_note(c);
   batch.empty_note = "no batches timed (start_batch / end_batch)";
   loss.empty_note = "no loss logged (log_loss)";
@@ -116,10 +119,12 @@ std::vector<ChartSpec> build_charts(const Comparison& c, double width, double he
     const bool many = m.resources.gpu_usage.size() > 1;
     size_t g = 0;
     for (const auto& [id, s] : m.resources.gpu_usage)
-      gpu.series.push_back({many ? m.name + " · GPU " + id : m.name, colour, since_start(s, m.start_time), 1.0, 1.8, g++ % 2 == 1});
+      gpu.series.push_back(
+          {many ? m.name + " · GPU " + id : m.name, colour, since_start(s, m.start_time), 1.0, 1.8, g++ % 2 == 1});
     g = 0;
     for (const auto& [id, s] : m.resources.gpu_memory)
-      gmem.series.push_back({many ? m.name + " · GPU " + id : m.name, colour, since_start(s, m.start_time), 1.0, 1.8, g++ % 2 == 1});
+      gmem.series.push_back(
+          {many ? m.name + " · GPU " + id : m.name, colour, since_start(s, m.start_time), 1.0, 1.8, g++ % 2 == 1});
   }
   return {batch, loss, acc, cpu, pcpu, mem, pmem, gpu, gmem};
 }

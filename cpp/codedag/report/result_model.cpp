@@ -54,9 +54,7 @@ ordered_json mean_max(const Series& s) {
   return ordered_json{{"mean", st->mean}, {"max", st->max}};
 }
 
-[[noreturn]] void bad(const std::string& where, const std::string& what) {
-  throw FormatError(where + ": " + what);
-}
+[[noreturn]] void bad(const std::string& where, const std::string& what) { throw FormatError(where + ": " + what); }
 
 double get_number(const json& v, const std::string& where) {
   if (v.is_null()) return std::nan("");
@@ -66,7 +64,8 @@ double get_number(const json& v, const std::string& where) {
 
 long long get_integer(const json& v, const std::string& where) {
   if (v.is_number_integer()) return v.get<long long>();
-  if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()) return static_cast<long long>(v.get<double>());
+  if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>())
+    return static_cast<long long>(v.get<double>());
   bad(where, std::string("expected an integer, found ") + (v.is_number() ? v.dump() : json_type_name(v)));
 }
 
@@ -131,10 +130,10 @@ ordered_json ModeResult::summary() const {
   for (const auto& bt : batch_times)
     if (std::isfinite(bt.second)) times.push_back(bt.second);
   const auto bt = describe(times);
-  s["batch_time"] = bt ? ordered_json{{"mean", bt->mean}, {"std", bt->std}, {"min", bt->min}, {"max", bt->max},
-                                      {"count", bt->count}, {"median", bt->median}}
-                       : ordered_json{{"mean", nullptr}, {"std", nullptr}, {"min", nullptr}, {"max", nullptr},
-                                      {"count", 0}, {"median", nullptr}};
+  s["batch_time"] = bt ? ordered_json{{"mean", bt->mean}, {"std", bt->std},     {"min", bt->min},
+                                      {"max", bt->max},   {"count", bt->count}, {"median", bt->median}}
+                       : ordered_json{{"mean", nullptr}, {"std", nullptr}, {"min", nullptr},
+                                      {"max", nullptr},  {"count", 0},     {"median", nullptr}};
 
   const std::vector<double> loss = values_of(losses);
   const auto ls = describe(loss);
@@ -150,8 +149,8 @@ ordered_json ModeResult::summary() const {
   double busy = 0;
   for (double t : times) busy += t;
   s["batches"] = times.size();
-  s["batches_per_second"] = total_time > 0 && !times.empty() ? number(static_cast<double>(times.size()) / total_time)
-                                                              : ordered_json(nullptr);
+  s["batches_per_second"] =
+      total_time > 0 && !times.empty() ? number(static_cast<double>(times.size()) / total_time) : ordered_json(nullptr);
   ordered_json res;
   res["cpu_usage"] = mean_max(resources.cpu_usage);
   res["memory_usage"] = mean_max(resources.memory_usage);
@@ -206,7 +205,8 @@ ModeResult ModeResult::from_json(const json& doc, const std::string& name, const
   const json& bt = array_at(doc, "batch_times", where);
   for (size_t i = 0; i < bt.size(); ++i) {
     const std::string at = where + ".batch_times[" + std::to_string(i) + "]";
-    if (!bt[i].is_array() || bt[i].size() != 2) bad(at, "expected [batch index, seconds], found " + bt[i].dump().substr(0, 60));
+    if (!bt[i].is_array() || bt[i].size() != 2)
+      bad(at, "expected [batch index, seconds], found " + bt[i].dump().substr(0, 60));
     const double seconds = get_number(bt[i][1], at + "[1]");
     if (seconds < 0) bad(at + "[1]", "a batch time cannot be negative (" + std::to_string(seconds) + ")");
     m.batch_times.emplace_back(get_integer(bt[i][0], at + "[0]"), seconds);
@@ -238,8 +238,8 @@ ModeResult ModeResult::from_json(const json& doc, const std::string& name, const
   m.end_time = optional_number(doc, "end_time", where);
   m.resource_interval = optional_number(doc, "resource_interval", where);
   if (doc.contains("resource_info") && doc.at("resource_info").is_object()) m.resource_info = doc.at("resource_info");
-  static const char* known[] = {"config", "batch_times", "resource_usage", "metrics", "summary",
-                                "start_time", "end_time", "resource_interval", "resource_info"};
+  static const char* known[] = {"config",     "batch_times", "resource_usage",    "metrics",      "summary",
+                                "start_time", "end_time",    "resource_interval", "resource_info"};
   for (const auto& [key, value] : doc.items()) {
     bool is_known = false;
     for (const char* k : known) is_known = is_known || key == k;
@@ -317,8 +317,6 @@ std::string iso_datetime(double unix_seconds) {
   return buf;
 }
 
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 }  // namespace codedag::report

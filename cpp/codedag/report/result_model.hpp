@@ -30,10 +30,10 @@ struct MetricPoint {
 
 struct ResourceUsage {
   // The seed's series.
-  Series cpu_usage;                         // % (of the CPU quota in a limited container, else of the host)
-  Series memory_usage;                      // % (working set of the memory limit in a limited container, else of the host)
-  std::map<std::string, Series> gpu_usage;  // GPU index -> [[t, %]]
-  std::map<std::string, Series> gpu_memory; // GPU index -> [[t, MB]]
+  Series cpu_usage;     // % (of the CPU quota in a limited container, else of the host)
+  Series memory_usage;  // % (working set of the memory limit in a limited container, else of the host)
+  std::map<std::string, Series> gpu_usage;   // GPU index -> [[t, %]]
+  std::map<std::string, Series> gpu_memory;  // GPU index -> [[t, MB]]
   // CodeDAG's additions.
   Series process_cpu_usage;  // the monitored process and its descendants, % of the CPUs it may use
   Series process_memory;     // their resident memory, MB
@@ -64,8 +64,8 @@ struct ModeResult {
 
 struct ExperimentResult {
   std::string experiment_name;
-  double timestamp = 0;  // unix seconds when the monitor was created
-  std::string datetime;  // the same, local time ISO 8601
+  double timestamp = 0;           // unix seconds when the monitor was created
+  std::string datetime;           // the same, local time ISO 8601
   std::vector<ModeResult> modes;  // in the order they ran
   json extra = json::object();
 

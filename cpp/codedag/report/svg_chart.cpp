@@ -27,12 +27,23 @@ std::string xml_escape(const std::string& text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -42,10 +53,14 @@ std::string short_number(double v) {
   if (!std::isfinite(v)) return "–";
   char buf[32];
   const double a = std::fabs(v);
-  if (a >= 1e6) std::snprintf(buf, sizeof buf, "%.3gM", v / 1e6);
-  else if (a >= 1e4) std::snprintf(buf, sizeof buf, "%.3gk", v / 1e3);
-  else if (a >= 100 || a == 0) std::snprintf(buf, sizeof buf, "%.0f", v);
-  else std::snprintf(buf, sizeof buf, "%.3g", v);
+  if (a >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.3gM", v / 1e6);
+  else if (a >= 1e4)
+    std::snprintf(buf, sizeof buf, "%.3gk", v / 1e3);
+  else if (a >= 100 || a == 0)
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.3g", v);
   return buf;
 }
 
@@ -81,7 +96,8 @@ std::string render_chart(const ChartSpec& spec, double x, double y) {
        xml_escape(spec.title) + "\">\n";
   s += "<rect x=\"0.5\" y=\"0.5\" width=\"" + fmt(w - 1) + "\" height=\"" + fmt(h - 1) +
        "\" rx=\"10\" fill=\"#ffffff\" stroke=\"#e2e8f0\"/>\n";
-  s += "<text x=\"16\" y=\"24\" font-size=\"14\" font-weight=\"600\" fill=\"#0f172a\">" + xml_escape(spec.title) + "</text>\n";
+  s += "<text x=\"16\" y=\"24\" font-size=\"14\" font-weight=\"600\" fill=\"#0f172a\">" + xml_escape(spec.title) +
+       "</text>\n";
   if (!spec.y_label.empty())
     s += "<text x=\"16\" y=\"41\" font-size=\"11\" fill=\"#64748b\">" + xml_escape(spec.y_label) + "</text>\n";
 
@@ -105,17 +121,28 @@ std::string render_chart(const ChartSpec& spec, double x, double y) {
     const double tw = 7.0 * static_cast<double>(it->label.size()) + 22;
     lx -= tw;
     s += "<rect x=\"" + fmt(lx) + "\" y=\"15\" width=\"12\" height=\"4\" rx=\"2\" fill=\"" + it->colour + "\"/>";
-    s += "<text x=\"" + fmt(lx + 16) + "\" y=\"21\" font-size=\"11\" fill=\"#334155\">" + xml_escape(it->label) + "</text>\n";
+    s += "<text x=\"" + fmt(lx + 16) + "\" y=\"21\" font-size=\"11\" fill=\"#334155\">" + xml_escape(it->label) +
+         "</text>\n";
   }
 
   if (points == 0) {
     s += "<rect x=\"" + fmt(kLeft) + "\" y=\"" + fmt(kTop) + "\" width=\"" + fmt(pw) + "\" height=\"" + fmt(ph) +
          "\" rx=\"6\" fill=\"#f8fafc\" stroke=\"#e2e8f0\" stroke-dasharray=\"4 4\"/>\n";
-    s += "<text x=\"" + fmt(kLeft + pw / 2) + "\" y=\"" + fmt(kTop + ph / 2 + 4) +
-         "\" font-size=\"12\" fill=\"#94a3b8\" text-anchor=\"middle\">" + xml_escape(spec.empty_note) + "</text>\n";
+    // "what: why" on two lines, so a long reason fits the box.
+    const size_t colon = spec.empty_note.find(": ");
+    const std::string what = colon == std::string::npos ? spec.empty_note : spec.empty_note.substr(0, colon);
+    const std::string why = colon == std::string::npos ? "" : spec.empty_note.substr(colon + 2);
+    const double mid = kTop + ph / 2 + (why.empty() ? 4 : -4);
+    s += "<text x=\"" + fmt(kLeft + pw / 2) + "\" y=\"" + fmt(mid) +
+         "\" font-size=\"12\" font-weight=\"600\" fill=\"#94a3b8\" text-anchor=\"middle\">" + xml_escape(what) +
+         "</text>\n";
+    if (!why.empty())
+      s += "<text x=\"" + fmt(kLeft + pw / 2) + "\" y=\"" + fmt(mid + 17) +
+           "\" font-size=\"11\" fill=\"#94a3b8\" text-anchor=\"middle\">" + xml_escape(why) + "</text>\n";
     s += "</svg>\n";
     return s;
   }
+  if (spec.x_min) xmin = std::min(xmin, *spec.x_min);
   if (spec.y_min) ymin = std::min(ymin, *spec.y_min);
   if (spec.y_max) ymax = std::max(ymax, *spec.y_max);
   const std::vector<double> yt = nice_ticks(ymin, ymax, 5);
@@ -134,20 +161,20 @@ std::string render_chart(const ChartSpec& spec, double x, double y) {
     const double py = sy(t);
     s += "<line x1=\"" + fmt(kLeft) + "\" x2=\"" + fmt(kLeft + pw) + "\" y1=\"" + fmt(py) + "\" y2=\"" + fmt(py) +
          "\" stroke=\"" + (t == y0 ? "#cbd5e1" : "#eef2f7") + "\"/>";
-    s += "<text x=\"" + fmt(kLeft - 8) + "\" y=\"" + fmt(py + 4) + "\" font-size=\"11\" fill=\"#64748b\" text-anchor=\"end\">" +
-         short_number(t) + "</text>\n";
+    s += "<text x=\"" + fmt(kLeft - 8) + "\" y=\"" + fmt(py + 4) +
+         "\" font-size=\"11\" fill=\"#64748b\" text-anchor=\"end\">" + short_number(t) + "</text>\n";
   }
   for (double t : xt) {
     if (t < xmin - 1e-12 || t > xmax + 1e-12) continue;
     const double px = sx(t);
-    s += "<line x1=\"" + fmt(px) + "\" x2=\"" + fmt(px) + "\" y1=\"" + fmt(kTop + ph) + "\" y2=\"" + fmt(kTop + ph + 4) +
-         "\" stroke=\"#cbd5e1\"/>";
-    s += "<text x=\"" + fmt(px) + "\" y=\"" + fmt(kTop + ph + 17) + "\" font-size=\"11\" fill=\"#64748b\" text-anchor=\"middle\">" +
-         short_number(t) + "</text>\n";
+    s += "<line x1=\"" + fmt(px) + "\" x2=\"" + fmt(px) + "\" y1=\"" + fmt(kTop + ph) + "\" y2=\"" +
+         fmt(kTop + ph + 4) + "\" stroke=\"#cbd5e1\"/>";
+    s += "<text x=\"" + fmt(px) + "\" y=\"" + fmt(kTop + ph + 17) +
+         "\" font-size=\"11\" fill=\"#64748b\" text-anchor=\"middle\">" + short_number(t) + "</text>\n";
   }
   if (!spec.x_label.empty())
-    s += "<text x=\"" + fmt(kLeft + pw) + "\" y=\"" + fmt(h - 8) + "\" font-size=\"11\" fill=\"#94a3b8\" text-anchor=\"end\">" +
-         xml_escape(spec.x_label) + "</text>\n";
+    s += "<text x=\"" + fmt(kLeft + pw) + "\" y=\"" + fmt(h - 8) +
+         "\" font-size=\"11\" fill=\"#94a3b8\" text-anchor=\"end\">" + xml_escape(spec.x_label) + "</text>\n";
 
   for (const ChartSeries& se : spec.series) {
     const auto pts = decimate(se.points, static_cast<size_t>(pw * 2));
@@ -170,8 +197,8 @@ std::string render_chart(const ChartSpec& spec, double x, double y) {
     if (se.dashed) s += " stroke-dasharray=\"5 4\"";
     s += "/>\n";
     if (pts.size() == 1) {  // a single reading is a dot, not an invisible zero-length line
-      s += "<circle cx=\"" + fmt(sx(pts[0][0])) + "\" cy=\"" + fmt(sy(std::clamp(pts[0][1], y0, y1))) + "\" r=\"3\" fill=\"" +
-           se.colour + "\"/>\n";
+      s += "<circle cx=\"" + fmt(sx(pts[0][0])) + "\" cy=\"" + fmt(sy(std::clamp(pts[0][1], y0, y1))) +
+           "\" r=\"3\" fill=\"" + se.colour + "\"/>\n";
     }
   }
   s += "</svg>\n";

@@ -26,6 +26,7 @@ struct ChartSpec {
   std::vector<ChartSeries> series;
   double width = 540;
   double height = 270;
+  std::optional<double> x_min;  // e.g. 0 for "seconds since start"
   std::optional<double> y_min;  // e.g. 0 for percentages
   std::optional<double> y_max;
   std::string empty_note = "no data recorded";

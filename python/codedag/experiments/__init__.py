@@ -7,4 +7,11 @@ The seed's import path ``experiments.monitoring_tools`` lives on as
 
 from .monitor import ExperimentMonitor, MetricsLogger, ResourceMonitor, Timer, compare_results, render_report
 
-__all__ = ["ExperimentMonitor", "MetricsLogger", "ResourceMonitor", "Timer", "compare_results", "render_report"]
+__all__ = [
+    "ExperimentMonitor",
+    "MetricsLogger",
+    "ResourceMonitor",
+    "Timer",
+    "compare_results",
+    "render_report",
+]

@@ -12,7 +12,14 @@ from typing import Any
 from .. import _core
 from .._term import Terminal
 
-__all__ = ["Timer", "ResourceMonitor", "MetricsLogger", "ExperimentMonitor", "compare_results", "render_report"]
+__all__ = [
+    "Timer",
+    "ResourceMonitor",
+    "MetricsLogger",
+    "ExperimentMonitor",
+    "compare_results",
+    "render_report",
+]
 
 
 def _attach_to_experiment(kind: str, path: str) -> None:
@@ -104,7 +111,7 @@ class ResourceMonitor:
         """Whether container evidence was found (reported only: limits are read from the cgroup files)."""
         return bool(self.info["container"]["detected"])
 
-    def __enter__(self) -> "ResourceMonitor":
+    def __enter__(self) -> ResourceMonitor:
         self.start()
         return self
 
@@ -156,7 +163,9 @@ class ExperimentMonitor:
         summary = self.results["modes"][mode]["summary"]
         bt = summary["batch_time"]
         mean = f", mean batch {bt['mean'] * 1e3:.1f} ms" if bt["mean"] is not None else ""
-        self._term.ok(f"mode '{mode}' stopped: {summary['batches']} batches in {summary['total_time']:.2f} s{mean}")
+        self._term.ok(
+            f"mode '{mode}' stopped: {summary['batches']} batches in {summary['total_time']:.2f} s{mean}"
+        )
 
     @property
     def current_mode(self) -> str | None:
@@ -178,7 +187,9 @@ class ExperimentMonitor:
         """Renders the comparison report (self-contained HTML and an SVG image) beside the result
         file, or in `out_dir`; returns {"html": path, "svg": path}."""
         stem = Path(self._session.default_path).stem
-        directory = os.fspath(out_dir) if out_dir is not None else str(Path(self._session.default_path).parent)
+        directory = (
+            os.fspath(out_dir) if out_dir is not None else str(Path(self._session.default_path).parent)
+        )
         html, svg = _core.render_report(self._session.to_dict(), directory, stem)
         self._term.ok(f"report written to {html} (image: {svg})")
         _attach_to_experiment("monitor_report", html)
@@ -188,10 +199,14 @@ class ExperimentMonitor:
 
 def compare_results(source: str | os.PathLike | dict, baseline: str = "", candidate: str = "") -> dict:
     """Baseline against candidate from a result file or dict: speedup and a row per metric."""
-    return _core.compare_results(os.fspath(source) if isinstance(source, os.PathLike) else source, baseline, candidate)
+    return _core.compare_results(
+        os.fspath(source) if isinstance(source, os.PathLike) else source, baseline, candidate
+    )
 
 
-def render_report(source: str | os.PathLike | dict, out_dir: str | os.PathLike, stem: str = "results") -> dict[str, str]:
+def render_report(
+    source: str | os.PathLike | dict, out_dir: str | os.PathLike, stem: str = "results"
+) -> dict[str, str]:
     """Writes <out_dir>/<stem>_report.html and .svg from a result file or dict."""
     src = os.fspath(source) if isinstance(source, os.PathLike) else source
     html, svg = _core.render_report(src, os.fspath(out_dir), stem)

@@ -13,7 +13,8 @@ using namespace codedag::monitor;
 namespace {
 std::string fixture(const char* name) { return std::string(CODEDAG_TEST_DATA) + "/cgroup/" + name; }
 bool has_evidence(const ContainerEvidence& c, const std::string& prefix) {
-  return std::any_of(c.evidence.begin(), c.evidence.end(), [&](const std::string& e) { return e.rfind(prefix, 0) == 0; });
+  return std::any_of(c.evidence.begin(), c.evidence.end(),
+                     [&](const std::string& e) { return e.rfind(prefix, 0) == 0; });
 }
 }  // namespace
 

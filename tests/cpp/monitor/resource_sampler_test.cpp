@@ -116,8 +116,8 @@ TEST(ResourceSampler, BusyChildCpuMatchesItsStatFile) {
   double sum = 0;
   for (const ResourceSample& x : samples) sum += x.process_cpu_pct;
   const double sampled = sum / static_cast<double>(samples.size());
-  const double expected = static_cast<double>(ticks1 - ticks0) / static_cast<double>(::sysconf(_SC_CLK_TCK)) /
-                          (seconds * capacity) * 100.0;
+  const double expected =
+      static_cast<double>(ticks1 - ticks0) / static_cast<double>(::sysconf(_SC_CLK_TCK)) / (seconds * capacity) * 100.0;
   EXPECT_NEAR(sampled, expected, 5.0) << "capacity " << capacity;
   EXPECT_GT(expected, 10.0);  // the child did run
 }

@@ -109,7 +109,8 @@ TEST(ResultModel, BadInputNamesTheElement) {
   EXPECT_NE(message(R"({"modes": {"b": {"batch_times": [[0, -1]]}}})").find("negative"), std::string::npos);
   EXPECT_NE(message(R"({"modes": {"b": {"metrics": {"losses": [[0, "x", 1]]}}}})").find("modes.b.metrics.losses[0][1]"),
             std::string::npos);
-  EXPECT_NE(message(R"({"modes": {"b": {"resource_usage": {"gpu_usage": [1]}}}})").find("gpu_usage"), std::string::npos);
+  EXPECT_NE(message(R"({"modes": {"b": {"resource_usage": {"gpu_usage": [1]}}}})").find("gpu_usage"),
+            std::string::npos);
   EXPECT_THROW(ExperimentResult::load("/nonexistent/results.json"), NotFoundError);
 }
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from conftest import cli_path
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "docs/schemas/monitor_result.schema.json").read_text())
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[3] / "docs/schemas/monitor_result.schema.json").read_text()
+)
 
 # A parent that starts a busy child and is busy itself for ~0.8 s: the tree is two processes.
 BUSY_TREE = (
@@ -29,7 +30,9 @@ BUSY_TREE = (
 
 
 def test_monitor_samples_the_whole_process_tree(run_cli, tmp_path):
-    proc = run_cli("monitor", "--interval", "0.05", "--out", "run.json", "--", sys.executable, "-c", BUSY_TREE)
+    proc = run_cli(
+        "monitor", "--interval", "0.05", "--out", "run.json", "--", sys.executable, "-c", BUSY_TREE
+    )
     assert proc.returncode == 0, proc.stderr
     assert "✓ wrote run.json" in proc.stderr and "command exited 0" in proc.stderr
     doc = json.loads((tmp_path / "run.json").read_text())
@@ -53,9 +56,19 @@ def test_monitor_samples_the_whole_process_tree(run_cli, tmp_path):
 
 
 def test_exit_status_is_the_commands(run_cli):
-    assert run_cli("monitor", "--out", "a.json", "--", sys.executable, "-c", "raise SystemExit(3)").returncode == 3
-    proc = run_cli("monitor", "--out", "b.json", "--", sys.executable, "-c",
-                   "import os, signal; os.kill(os.getpid(), signal.SIGTERM)")
+    assert (
+        run_cli("monitor", "--out", "a.json", "--", sys.executable, "-c", "raise SystemExit(3)").returncode
+        == 3
+    )
+    proc = run_cli(
+        "monitor",
+        "--out",
+        "b.json",
+        "--",
+        sys.executable,
+        "-c",
+        "import os, signal; os.kill(os.getpid(), signal.SIGTERM)",
+    )
     assert proc.returncode == 128 + signal.SIGTERM
     assert "killed by signal" in proc.stderr
 
@@ -71,9 +84,24 @@ def test_missing_command_and_bad_interval(run_cli, tmp_path):
 
 def test_sigterm_to_monitor_reaches_the_command_and_the_file_is_written(tmp_path):
     env = dict(os.environ, NO_COLOR="1")
-    p = subprocess.Popen([cli_path(), "monitor", "--interval", "0.05", "--out", str(tmp_path / "t.json"), "--",
-                          sys.executable, "-c", "import time; time.sleep(30)"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    p = subprocess.Popen(
+        [
+            cli_path(),
+            "monitor",
+            "--interval",
+            "0.05",
+            "--out",
+            str(tmp_path / "t.json"),
+            "--",
+            sys.executable,
+            "-c",
+            "import time; time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     time.sleep(1.0)
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=20)

@@ -23,7 +23,9 @@ def run_example(tmp_path: Path, script: str) -> subprocess.CompletedProcess:
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "python"), env.get("PYTHONPATH", "")])
     if env.get("CODEDAG_BUILD_DIR"):
         env["CODEDAG_BUILD_DIR"] = str(Path(env["CODEDAG_BUILD_DIR"]).resolve())
-    return subprocess.run([sys.executable, script], cwd=work, env=env, capture_output=True, text=True, timeout=240)
+    return subprocess.run(
+        [sys.executable, script], cwd=work, env=env, capture_output=True, text=True, timeout=240
+    )
 
 
 def test_seed_3_3_baseline_against_optimisation(tmp_path):

@@ -12,6 +12,7 @@ import pytest
 
 def seed_result(tmp_path: Path) -> Path:
     """A result file as seed 001 §6 shows it (no memory_usage), with two modes."""
+
     def mode(scale):
         return {
             "config": {"epochs": 2, "batch_size": 32},
@@ -21,12 +22,19 @@ def seed_result(tmp_path: Path) -> Path:
                 "gpu_usage": {"0": [[1705312200 + i, 70 + i % 5] for i in range(30)]},
                 "gpu_memory": {"0": [[1705312200 + i, 2048] for i in range(30)]},
             },
-            "metrics": {"losses": [[0, i, 2.5 / (1 + i / 10)] for i in range(40)],
-                        "accuracies": [[0, i, 0.5 + i / 100] for i in range(40)]},
+            "metrics": {
+                "losses": [[0, i, 2.5 / (1 + i / 10)] for i in range(40)],
+                "accuracies": [[0, i, 0.5 + i / 100] for i in range(40)],
+            },
             "summary": {"total_time": 120.5 * scale},
         }
-    doc = {"experiment_name": "BirdCLEF_2023", "timestamp": 1705312200, "datetime": "2024-01-15T10:30:00",
-           "modes": {"baseline": mode(1.0), "optimization": mode(0.5)}}
+
+    doc = {
+        "experiment_name": "BirdCLEF_2023",
+        "timestamp": 1705312200,
+        "datetime": "2024-01-15T10:30:00",
+        "modes": {"baseline": mode(1.0), "optimization": mode(0.5)},
+    }
     path = tmp_path / "results.json"
     path.write_text(json.dumps(doc))
     return path
@@ -71,9 +79,9 @@ def png_rows(data: bytes) -> tuple[int, int, bytes]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, width, height = 8, b"", 0, 0
     while pos < len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        kind = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height = int.from_bytes(body[:4], "big"), int.from_bytes(body[4:8], "big")
         elif kind == b"IDAT":
@@ -84,9 +92,22 @@ def png_rows(data: bytes) -> tuple[int, int, bytes]:
 
 def screenshot(browser: str, page: Path, png: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr",
-         "--v=0", "--window-size=1280,2200", f"--screenshot={png}", page.as_uri()],
-        capture_output=True, text=True, timeout=120)
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1280,2200",
+            f"--screenshot={png}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_report_opens_in_headless_chromium(run_cli, tmp_path):
@@ -96,8 +117,11 @@ def test_report_opens_in_headless_chromium(run_cli, tmp_path):
     page = tmp_path / "results_report.html"
     proc = screenshot(browser, page, tmp_path / "report.png")
     assert (tmp_path / "report.png").exists(), proc.stderr[-2000:]
-    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line
-               or "Refused to" in line or "Failed to load" in line]
+    console = [
+        line
+        for line in proc.stderr.splitlines()
+        if "CONSOLE" in line or "Uncaught" in line or "Refused to" in line or "Failed to load" in line
+    ]
     assert console == [], console
     width, height, raw = png_rows((tmp_path / "report.png").read_bytes())
     assert (width, height) == (1280, 2200)

@@ -12,7 +12,9 @@ import pytest
 import codedag
 from codedag.experiments import monitoring_tools
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "docs/schemas/monitor_result.schema.json").read_text())
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[3] / "docs/schemas/monitor_result.schema.json").read_text()
+)
 
 
 def validate(doc):
@@ -21,7 +23,7 @@ def validate(doc):
 
 def run_mode(monitor, mode, losses, accs, batch_sleep=0.002, interval=0.05):
     monitor.start_mode(mode, config={"epochs": 1, "batch_size": 8}, resource_interval=interval)
-    for i, (loss, acc) in enumerate(zip(losses, accs)):
+    for i, (loss, acc) in enumerate(zip(losses, accs, strict=True)):
         monitor.start_batch()
         time.sleep(batch_sleep)
         monitor.end_batch()
