@@ -9,6 +9,7 @@ a half-applied plan never survives an exception.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from typing import Any
 
@@ -179,6 +180,15 @@ class PipelineMigrator:
                 stats["unresolved"].append(key)
                 stats["reasons"][key] = str(exc)
                 continue
+            library = _library_of(target.function)
+            if library:
+                # A library call moves with the planned user function that makes it (through the
+                # strategy registry where needed); patching the library itself would change every
+                # caller in the program, planned or not.
+                stats["skipped"].append(key)
+                stats["reasons"][key] = (f"a {library} library function: it runs where the planned code that calls it "
+                                         "runs; the library itself is never patched")
+                continue
             if hasattr(target.function, "__codedag_original__"):
                 # Another applied plan owns it; wrapping its wrapper would make restore order matter.
                 stats["skipped"].append(key)
@@ -322,6 +332,24 @@ def _rewrap(raw: Any, wrapper: Any) -> Any:
     if isinstance(raw, classmethod):
         return classmethod(wrapper)
     return wrapper
+
+
+def _library_of(fn: Any) -> str | None:
+    """The installed library (or "builtin") a function belongs to, None for the user's own code:
+    C functions and anything whose source lives in site-packages or the standard library."""
+    import inspect
+    import sysconfig
+
+    fn = inspect.unwrap(getattr(fn, "__func__", fn))
+    module = getattr(fn, "__module__", None) or ""
+    if not inspect.isfunction(fn):
+        return "builtin" if not module else module.split(".")[0]
+    path = os.path.realpath(getattr(fn.__code__, "co_filename", ""))
+    roots = {os.path.realpath(p) for key in ("purelib", "platlib", "stdlib", "platstdlib")
+             if (p := sysconfig.get_paths().get(key))}
+    if any(path.startswith(root + os.sep) for root in roots):
+        return module.split(".")[0] or "library"
+    return None
 
 
 def _in_dataloader_worker() -> bool:

@@ -194,3 +194,15 @@ def test_registry_dispatchers_are_scoped_to_the_plan_and_restored():
         np.testing.assert_allclose(out.numpy(), expected, rtol=1e-4, atol=1e-4)
         assert m.stats["fallbacks"] == 0
     assert cv2.resize is original_resize and np.mean is original_mean
+
+
+def test_library_functions_in_a_plan_are_never_patched():
+    import numpy as np
+
+    keys = ["torch.stft", "torch.Tensor.numel", "numpy.mean", f"{M}.scale"]
+    before = (torch.stft, np.mean, torch.Tensor.numel)
+    with PipelineMigrator.from_plan(inline(*keys)) as m:
+        assert m.stats["patched"] == 1
+        assert m.stats["skipped"] == keys[:3]
+        assert "library" in m.stats["reasons"]["torch.stft"]
+        assert torch.stft is before[0] and np.mean is before[1] and torch.Tensor.numel is before[2]

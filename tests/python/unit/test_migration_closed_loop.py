@@ -3,10 +3,10 @@ verify -> measure. Whether the plan is kept depends on this machine's speed, so 
 that every stage ran and that the decision is consistent with what was measured."""
 
 import pytest
+import test_migration_targets as t
 from torch.utils.data import DataLoader
 
 import codedag
-import test_migration_targets as t
 
 pytestmark = pytest.mark.skipif(not hasattr(codedag, "EnhancedTracer") or not hasattr(codedag, "OptimizerManager"),
                                 reason="tracer or optimizer not built")
