@@ -1,8 +1,139 @@
-// Bindings of the store area (filled in by that area's work).
+// Bindings of the store area: the C++ Experiment (one run) and Store (listing, retrieving,
+// rebuilding). codedag.store.Experiment / Watcher in Python are thin faces over these.
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
 #include "bindings.hpp"
+#include "codedag/store/experiment.hpp"
+#include "codedag/store/heartbeat.hpp"
+#include "codedag/store/metric_log.hpp"
+#include "codedag/store/run_file.hpp"
+#include "codedag/store/store.hpp"
 
 namespace codedag::bindings {
 
-void add_store(nb::module_& /*m*/) {}
+namespace {
+
+using store::Experiment;
+using store::Store;
+
+nb::object list_runs(Store& s, const std::string& name, const std::string& status, double since, double until,
+                     const std::vector<std::string>& params, const std::vector<std::string>& metrics,
+                     const std::vector<std::string>& tags, bool include_deleted) {
+  store::RunFilter f;
+  f.index.name = name;
+  f.index.status = status;
+  f.index.since = since;
+  f.index.until = until;
+  f.index.include_deleted = include_deleted;
+  f.params = params;
+  f.metrics = metrics;
+  f.tags = tags;
+  std::vector<std::string> warnings;
+  std::vector<json> rows;
+  {
+    nb::gil_scoped_release release;
+    rows = s.list(f, &warnings);
+  }
+  nb::list out;
+  for (const json& r : rows) out.append(from_json(r));
+  return nb::make_tuple(out, nb::cast(warnings));
+}
+
+}  // namespace
+
+void add_store(nb::module_& m) {
+  nb::class_<Experiment>(m, "_Experiment", "One run of an experiment (engine side of codedag.Experiment).")
+      .def(nb::init<std::string, std::string>(), nb::arg("name"), nb::arg("home") = "")
+      .def(
+          "start",
+          [](Experiment& e, const std::vector<std::string>& argv, const std::string& executable, const std::string& cwd,
+             nb::handle extra, bool heartbeat, double lease_seconds, double flush_interval) {
+            store::StartOptions o;
+            o.argv = argv;
+            o.executable = executable;
+            o.cwd = cwd;
+            o.extra = to_json(extra);
+            o.heartbeat = heartbeat;
+            o.lease_seconds = lease_seconds;
+            o.flush_interval = flush_interval;
+            nb::gil_scoped_release release;
+            e.start(o);
+          },
+          nb::arg("argv"), nb::arg("executable"), nb::arg("cwd"), nb::arg("extra"), nb::arg("heartbeat") = true,
+          nb::arg("lease_seconds") = 0.0, nb::arg("flush_interval") = 0.5)
+      .def("end", [](Experiment& e, const std::string& status, nb::handle details) {
+        const json d = to_json(details);
+        nb::gil_scoped_release release;
+        e.end(status, d);
+      }, nb::arg("status"), nb::arg("details"))
+      .def_prop_ro("name", &Experiment::name)
+      .def_prop_ro("test_name", &Experiment::test_name)
+      .def_prop_ro("info_dir", &Experiment::info_dir)
+      .def_prop_ro("blob_dir", &Experiment::blob_dir)
+      .def_prop_ro("cache_dir", &Experiment::cache_dir)
+      .def_prop_ro("home", &Experiment::home)
+      .def_prop_ro("running", &Experiment::running)
+      .def_prop_ro("started", &Experiment::started)
+      .def("dump_info", [](Experiment& e, const std::string& key, nb::handle value) { e.dump_info(key, to_json(value)); })
+      .def("dump_metric", [](Experiment& e, const std::string& key, double value, const std::string& cmp, nb::handle extra) {
+        return from_json(e.dump_metric(key, value, cmp, to_json(extra)));
+      })
+      // The hot path: no JSON, no dict, one mutex and a buffer append in C++.
+      .def("log_metric", &Experiment::log_metric, nb::arg("key"), nb::arg("value"), nb::arg("step").none())
+      .def("flush_metrics", &Experiment::flush_metrics)
+      .def("add_tag", &Experiment::add_tag)
+      .def("add_note", &Experiment::add_note)
+      .def("attach", &Experiment::attach, nb::arg("kind"), nb::arg("path"))
+      .def("snapshot_code", [](Experiment& e, uint64_t max_file_bytes, uint64_t max_total_bytes) {
+        store::SnapshotOptions o{max_file_bytes, max_total_bytes};
+        json r;
+        {
+          nb::gil_scoped_release release;
+          r = e.snapshot_code(o);
+        }
+        return from_json(r);
+      }, nb::arg("max_file_bytes"), nb::arg("max_total_bytes"))
+      .def("link_rerun", &Experiment::link_rerun)
+      .def("record", [](Experiment& e) { return from_json(e.record()); });
+
+  nb::class_<Store>(m, "_Store", "A store of runs: files under CODEDAG_HOME plus their SQLite index.")
+      .def(nb::init<std::string>(), nb::arg("home") = "")
+      .def_prop_ro("home", [](Store& s) { return s.layout().home(); })
+      .def("list", &list_runs, nb::arg("name") = "", nb::arg("status") = "", nb::arg("since") = 0.0,
+           nb::arg("until") = 0.0, nb::arg("params") = std::vector<std::string>{},
+           nb::arg("metrics") = std::vector<std::string>{}, nb::arg("tags") = std::vector<std::string>{},
+           nb::arg("include_deleted") = false,
+           "Runs matching the filters as (list of dicts, warnings).")
+      .def("retrieve", [](Store& s, const std::string& id) {
+        const store::RunRef ref = s.resolve(id);
+        std::vector<std::string> warnings;
+        json run = s.check_liveness(ref, store::load_run(ref.info_dir), &warnings);
+        run["info_dir"] = ref.info_dir;
+        run["blob_dir"] = s.layout().blob_dir(ref.name, ref.test_name);
+        run["cache_dir"] = s.layout().cache_dir(ref.name, ref.test_name);
+        return nb::make_tuple(from_json(run), nb::cast(warnings));
+      }, nb::arg("id"), "The full run.json of one run (test_name, name/test_name or a unique prefix).")
+      .def("series", [](Store& s, const std::string& id) {
+        const store::RunRef ref = s.resolve(id);
+        std::vector<std::string> warnings;
+        const store::MetricSeries m = store::read_metric_series(ref.info_dir + "/" + store::kMetricsFile, warnings);
+        return nb::make_tuple(from_json(m.series), nb::cast(warnings));
+      }, nb::arg("id"), "Metric series of a run: {key: [[step, value, t], ...]} and warnings.")
+      .def("rebuild", [](Store& s) {
+        std::vector<std::string> warnings;
+        const size_t n = s.rebuild(warnings);
+        return nb::make_tuple(n, nb::cast(warnings));
+      })
+      .def("tag", [](Store& s, const std::string& id, const std::string& label) {
+        s.update(s.resolve(id), [&](json& r) {
+          if (!r["tags"].is_array()) r["tags"] = json::array();
+          for (const auto& t : r["tags"]) if (t == label) return;
+          r["tags"].push_back(label);
+        });
+      });
+  m.def("default_lease_seconds", &store::default_lease_seconds);
+}
 
 }  // namespace codedag::bindings

@@ -39,6 +39,10 @@ const char* const kMigrations[] = {
       PRIMARY KEY (name, day)
     );
     )sql",
+    // 2: the run.json mtime each row was read from, so listing can re-read files changed since.
+    R"sql(
+    ALTER TABLE runs ADD COLUMN file_mtime INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kIndexSchemaVersion);
 
@@ -103,7 +107,7 @@ std::string format_test_name(const std::string& day, long long number, const std
   return day + "." + buf + "." + suffix;
 }
 
-void bind_row(Statement& s, const json& run) {
+void bind_row(Statement& s, const json& run, long long mtime = 0) {
   s.bind(1, run.value("test_name", std::string()))
       .bind(2, run.value("name", std::string()))
       .bind(3, run.value("status", std::string("running")))
@@ -111,13 +115,14 @@ void bind_row(Statement& s, const json& run) {
       .bind(5, run.value("ended_at", 0.0))
       .bind(6, static_cast<long long>(run.value("deleted", false) ? 1 : 0))
       .bind(7, run.value("host", std::string()))
-      .bind(8, summarize_run(run).dump(-1, ' ', false, json::error_handler_t::replace));
+      .bind(8, summarize_run(run).dump(-1, ' ', false, json::error_handler_t::replace))
+      .bind(9, mtime);
 }
 
 const char* kUpsertSql =
-    "INSERT INTO runs(test_name, name, status, started_at, ended_at, deleted, host, summary) "
-    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(test_name) DO UPDATE SET name=?2, status=?3, "
-    "started_at=?4, ended_at=?5, deleted=?6, host=?7, summary=?8";
+    "INSERT INTO runs(test_name, name, status, started_at, ended_at, deleted, host, summary, file_mtime) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(test_name) DO UPDATE SET name=?2, status=?3, "
+    "started_at=?4, ended_at=?5, deleted=?6, host=?7, summary=?8, file_mtime=?9";
 
 long long number_of(const std::string& test_name) {
   const size_t a = test_name.find('.');
@@ -247,11 +252,22 @@ std::string RunIndex::allocate(const std::string& name, double now,
   }
 }
 
-void RunIndex::upsert(const json& run) {
+void RunIndex::upsert(const json& run, long long file_mtime_ns) {
   Statement s(db_, kUpsertSql);
-  bind_row(s, run);
+  bind_row(s, run, file_mtime_ns);
   s.step();
 }
+
+std::map<std::string, std::pair<std::string, long long>> RunIndex::stamps() const {
+  Statement s(db_, "SELECT test_name, name, file_mtime FROM runs");
+  std::map<std::string, std::pair<std::string, long long>> out;
+  while (s.step()) out.emplace(s.text(0), std::make_pair(s.text(1), s.integer(2)));
+  return out;
+}
+
+void RunIndex::begin() { exec("BEGIN IMMEDIATE"); }
+void RunIndex::commit() { exec("COMMIT"); }
+void RunIndex::rollback() noexcept { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
 
 void RunIndex::remove(const std::string& test_name) {
   Statement s(db_, "DELETE FROM runs WHERE test_name=?1");
@@ -315,7 +331,7 @@ void RunIndex::replace_all(const std::vector<json>& runs) {
     std::map<std::pair<std::string, std::string>, long long> next;
     for (const json& run : runs) {
       row.reset();
-      bind_row(row, run);
+      bind_row(row, run, run.value("__file_mtime", 0LL));
       row.step();
       const std::string tn = run.value("test_name", std::string());
       auto& n = next[{run.value("name", std::string()), tn.substr(0, 6)}];

@@ -5,6 +5,7 @@
 // whose index write failed is still on disk. The schema evolves by numbered migrations
 // (PRAGMA user_version), applied in order inside a transaction on open.
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,7 +38,7 @@ struct IndexQuery {
 };
 
 // The newest schema this build knows; older indexes are migrated up on open.
-inline constexpr int kIndexSchemaVersion = 1;
+inline constexpr int kIndexSchemaVersion = 2;
 
 class RunIndex {
  public:
@@ -53,7 +54,15 @@ class RunIndex {
   // machines) moves on to the next number. The committed row has status "running".
   std::string allocate(const std::string& name, double now, const std::function<bool(const std::string&)>& claim);
 
-  void upsert(const json& run);
+  // `file_mtime_ns`: the run.json modification time the row was made from (0: unknown), so a
+  // listing notices files changed behind the index's back.
+  void upsert(const json& run, long long file_mtime_ns = 0);
+  // test_name -> (name, file_mtime_ns) of every row, deleted ones included.
+  std::map<std::string, std::pair<std::string, long long>> stamps() const;
+  // Groups upserts/removes in one transaction (much faster for many rows).
+  void begin();
+  void commit();
+  void rollback() noexcept;
   void remove(const std::string& test_name);
   std::vector<IndexRow> list(const IndexQuery& query) const;
   std::optional<IndexRow> find(const std::string& test_name) const;

@@ -1,5 +1,7 @@
 #include "codedag/store/store.hpp"
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <filesystem>
 
@@ -33,6 +35,12 @@ const json* lookup(const json& object, const std::string& dotted) {
     if (dot == std::string::npos) return cur;
     pos = dot + 1;
   }
+}
+
+long long mtime_ns(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
 }
 
 std::string as_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
@@ -81,7 +89,7 @@ RunRef Store::resolve(const std::string& id_in) {
     name = id.substr(0, slash);
     id = id.substr(slash + 1);
   }
-  if (id.find("..") != std::string::npos || id.find('/') != std::string::npos)
+  if (id.find("..") != std::string::npos || name.find("..") != std::string::npos || name.find('/') != std::string::npos)
     throw InputError("'" + id_in + "' is not a run id");
   std::string test_name;
   if (const auto row = index().find(id)) {
@@ -121,7 +129,8 @@ RunRef Store::resolve(const std::string& id_in) {
 
 void Store::reindex(const json& run) {
   try {
-    index().upsert(run);
+    const std::string dir = layout_.info_dir(run.value("name", std::string()), run.value("test_name", std::string()));
+    index().upsert(run, mtime_ns(dir + "/" + kRunFile));
   } catch (const std::exception& e) {
     // The file is already written; the index can be rebuilt from it.
     std::fprintf(stderr, "! codedag: run index not updated (%s); `codedag index rebuild` repairs it\n", e.what());
@@ -163,10 +172,63 @@ json Store::check_liveness(const RunRef& run, json record, std::vector<std::stri
   }
 }
 
-std::vector<json> Store::list(const RunFilter& filter, std::vector<std::string>* warnings) {
+std::set<std::string> Store::sync(std::vector<std::string>* warnings) {
+  std::set<std::string> bad;
+  auto stamps = index().stamps();
+  std::vector<std::pair<std::string, json>> changed;  // (test_name, record)
+  std::set<std::string> seen;
+  std::error_code ec;
+  for (const auto& name_dir : fs::directory_iterator(layout_.info_root(), ec)) {
+    if (!name_dir.is_directory(ec)) continue;
+    const std::string name = name_dir.path().filename().string();
+    for (const auto& run_dir : fs::directory_iterator(name_dir.path(), ec)) {
+      const std::string test_name = run_dir.path().filename().string();
+      if (!looks_like_test_name(test_name)) continue;
+      seen.insert(test_name);
+      const std::string file = run_dir.path().string() + "/" + kRunFile;
+      const long long mtime = mtime_ns(file);
+      const auto it = stamps.find(test_name);
+      if (mtime < 0) {
+        // A directory just claimed by a starting run has its row but no run.json yet.
+        if (it == stamps.end() && warnings) warnings->push_back(file + ": missing, run skipped");
+        continue;
+      }
+      if (it != stamps.end() && it->second.second == mtime) continue;
+      try {
+        json r = load_run(run_dir.path().string());
+        if (r.value("test_name", std::string()) != test_name || r.value("name", std::string()) != name)
+          throw FormatError(file + ": \"name\"/\"test_name\" do not match its directory " + name + "/" + test_name);
+        r["__file_mtime"] = mtime;
+        changed.emplace_back(test_name, std::move(r));
+      } catch (const std::exception& e) {
+        bad.insert(test_name);
+        if (warnings) warnings->push_back(std::string(e.what()) + " (run skipped)");
+      }
+    }
+  }
+  std::vector<std::string> gone;
+  for (const auto& [test_name, stamp] : stamps)
+    if (!seen.count(test_name)) gone.push_back(test_name);
+  if (changed.empty() && gone.empty()) return bad;
+  index().begin();
+  try {
+    for (auto& [test_name, r] : changed) {
+      const long long m = r["__file_mtime"].get<long long>();
+      r.erase("__file_mtime");
+      index().upsert(r, m);
+    }
+    for (const auto& t : gone) index().remove(t);
+    index().commit();
+  } catch (...) {
+    index().rollback();
+    throw;
+  }
+  return bad;
+}
+
+std::vector<json> Store::list(const RunFilter& filter, std::vector<std::string>* warnings, bool sync_files) {
+  const std::set<std::string> bad = sync_files ? sync(warnings) : std::set<std::string>{};
   // Runs still "running" first get a liveness check (cheap: only they are looked at).
-  IndexQuery running = filter.index;
-  running.status = "running";
   if (filter.index.status.empty() || filter.index.status == "running" || filter.index.status == "dead") {
     IndexQuery q = filter.index;
     q.status = "running";
@@ -184,6 +246,7 @@ std::vector<json> Store::list(const RunFilter& filter, std::vector<std::string>*
   out.reserve(rows.size());
   const bool filtered = !filter.params.empty() || !filter.metrics.empty() || !filter.tags.empty();
   for (const IndexRow& row : rows) {
+    if (bad.count(row.test_name)) continue;
     json s = json::parse(row.summary, nullptr, false);
     if (s.is_discarded() || !s.is_object()) {
       if (warnings) warnings->push_back(layout_.index_path() + ": row " + row.test_name + " is damaged, skipped");
@@ -193,7 +256,8 @@ std::vector<json> Store::list(const RunFilter& filter, std::vector<std::string>*
       bool keep = true;
       const json info = s.value("info", json::object());
       json metrics = s.value("last", json::object());
-      for (auto& [k, v] : s.value("metrics", json::object()).items()) metrics[k] = v;  // best wins over last
+      const json best = s.value("metrics", json::object());  // named: items() of a temporary dangles
+      for (const auto& [k, v] : best.items()) metrics[k] = v;  // best wins over last
       for (const auto& c : filter.params) keep = keep && matches_condition(info, c, false);
       for (const auto& c : filter.metrics) keep = keep && matches_condition(metrics, c, true);
       for (const auto& t : filter.tags) {
@@ -220,6 +284,7 @@ size_t Store::rebuild(std::vector<std::string>& warnings) {
         json r = load_run(run_dir.path().string());
         if (!r.contains("test_name") || !r["test_name"].is_string() || !r.contains("name"))
           throw FormatError(run_dir.path().string() + "/run.json: missing \"test_name\" or \"name\"");
+        r["__file_mtime"] = mtime_ns(run_dir.path().string() + "/" + kRunFile);
         runs.push_back(std::move(r));
       } catch (const std::exception& e) {
         warnings.push_back(std::string(e.what()) + " (skipped)");

@@ -3,6 +3,7 @@
 // through here so the file (the truth) is written first and the index follows.
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,12 @@ class Store {
   // Rows of the index matching `filter`, after marking runs dead whose lease expired and whose
   // process is gone (their last metrics are read from metrics.jsonl). Each element is the run's
   // summary (see summarize_run) with "info_dir" added.
-  std::vector<json> list(const RunFilter& filter, std::vector<std::string>* warnings = nullptr);
+  std::vector<json> list(const RunFilter& filter, std::vector<std::string>* warnings = nullptr, bool sync_files = true);
+
+  // Brings the index in line with the files: runs whose run.json changed (or appeared) since
+  // indexing are re-read, rows whose directory is gone are dropped. Unreadable run.json files are
+  // named in `warnings` and their test_names returned (listing skips them).
+  std::set<std::string> sync(std::vector<std::string>* warnings);
 
   // Scans info/ and rewrites the index from the files. Unreadable run.json files are skipped and
   // named in `warnings`. Returns how many runs were indexed.

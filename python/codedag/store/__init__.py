@@ -1,3 +1,23 @@
-"""The store area of CodeDAG (see its modules)."""
+"""Experiment records: every run recorded so it can be listed, compared, explained and re-run.
 
-__all__: list[str] = []
+The engine (ids, files, index, lease, git snapshot) is C++ (``codedag._core``); these modules are
+its Python face plus the parts that must be Python (hooks into the interpreter, imported versions).
+"""
+
+from .experiment import Experiment, active_experiment
+from .hooks import GitCommit, Heartbeat, Hook, LastCmd, LockFile, RecordAbort, default_hooks
+from .watcher import StoreWarning, Watcher
+
+__all__ = [
+    "Experiment",
+    "Watcher",
+    "StoreWarning",
+    "Hook",
+    "LastCmd",
+    "LockFile",
+    "RecordAbort",
+    "GitCommit",
+    "Heartbeat",
+    "default_hooks",
+    "active_experiment",
+]

@@ -1,0 +1,195 @@
+"""Hooks run at a run's start, progress and end. Subclass :class:`Hook` to add your own and pass it
+to ``Experiment(..., hooks=[...])`` or ``exp.add_hook(...)``.
+
+A hook may contribute fields to the first version of run.json (``start_fields``, so starting a run
+stays one file write) and react to ``on_start`` / ``on_progress`` / ``on_end``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import sys
+import traceback
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .experiment import Experiment
+
+
+class Hook:
+    """Base class: every method is optional."""
+
+    name = "hook"
+
+    def start_fields(self, exp: Experiment) -> dict[str, Any]:
+        """Fields merged into run.json when the run is created."""
+        return {}
+
+    def on_start(self, exp: Experiment) -> None:
+        pass
+
+    def on_progress(self, exp: Experiment, **progress: Any) -> None:
+        pass
+
+    def on_end(self, exp: Experiment, status: str, details: dict[str, Any]) -> None:
+        pass
+
+
+class LastCmd(Hook):
+    """Records the command line, shell-quoted, so it can be pasted back into a terminal."""
+
+    name = "LastCmd"
+
+    def start_fields(self, exp):
+        argv = list(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
+        return {"lastcmd": shlex.join(argv)}
+
+
+# Libraries whose version matters to a training run, recorded when (and only when) imported.
+_VERSIONED = ("torch", "numpy", "pandas", "scipy", "sklearn", "lightning", "pytorch_lightning", "torchvision",
+              "transformers", "timm", "accelerate", "jax", "tensorflow", "PIL", "cv2", "albumentations")
+
+
+class LockFile(Hook):
+    """Records the versions of Python and of the libraries imported at start (lumo's LockFile)."""
+
+    name = "LockFile"
+
+    def start_fields(self, exp):
+        versions: dict[str, Any] = {"python": sys.version.split()[0]}
+        try:
+            from .. import __version__
+
+            versions["codedag"] = __version__
+        except ImportError:
+            pass
+        for mod_name in _VERSIONED:
+            mod = sys.modules.get(mod_name)
+            version = getattr(mod, "__version__", None) if mod is not None else None
+            if version is not None:
+                versions[mod_name] = str(version)
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            cuda = getattr(getattr(torch, "version", None), "cuda", None)
+            if cuda:
+                versions["cuda"] = str(cuda)
+            try:
+                if torch.cuda.is_available():
+                    versions["cudnn"] = str(torch.backends.cudnn.version())
+            except Exception:  # a broken CUDA install must not stop the run
+                pass
+        return {"versions": versions}
+
+
+class RecordAbort(Hook):
+    """Records how a run that did not finish ended: an uncaught exception (type, message,
+    traceback) as ``failed``; SIGTERM, or SIGINT / KeyboardInterrupt, as ``killed`` with the signal.
+    A run started without a ``with`` block and never ended is closed as ``finished`` at exit."""
+
+    name = "RecordAbort"
+
+    def __init__(self) -> None:
+        self._previous: dict[int, Any] = {}
+        self._previous_excepthook = None
+
+    def on_start(self, exp):
+        import atexit
+
+        if threading_main():
+            for sig in (signal.SIGTERM,):
+                try:
+                    self._previous[sig] = signal.signal(sig, self._make_handler(exp, sig))
+                except (ValueError, OSError):
+                    pass
+        self._previous_excepthook = sys.excepthook
+
+        def excepthook(exc_type, exc, tb):
+            if exp.running:
+                exp.end(**details_of(exc_type, exc, tb))
+            (self._previous_excepthook or sys.__excepthook__)(exc_type, exc, tb)
+
+        sys.excepthook = excepthook
+        atexit.register(self._at_exit, exp)
+
+    def _make_handler(self, exp, sig):
+        def handler(signum, frame):
+            if exp.running:
+                exp.end("killed", signal=signal.Signals(signum).name)
+            previous = self._previous.get(sig)
+            signal.signal(sig, previous if callable(previous) or previous in (signal.SIG_IGN,) else signal.SIG_DFL)
+            if callable(previous):
+                previous(signum, frame)
+            else:
+                os.kill(os.getpid(), signum)
+
+        return handler
+
+    def _at_exit(self, exp):
+        if exp.running:
+            exp.end("finished")
+
+    def on_end(self, exp, status, details):
+        for sig, previous in self._previous.items():
+            try:
+                if signal.getsignal(sig) is not previous and threading_main():
+                    signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+            except (ValueError, OSError, TypeError):
+                pass
+        self._previous.clear()
+        if self._previous_excepthook is not None:
+            sys.excepthook = self._previous_excepthook
+            self._previous_excepthook = None
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def details_of(exc_type, exc, tb) -> dict[str, Any]:
+    """status + exception/signal details for an exception that ended a run."""
+    if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+        return {"status": "killed", "signal": "SIGINT"}
+    return {
+        "status": "failed",
+        "exception": {
+            "type": exc_type.__qualname__ if exc_type else "Exception",
+            "module": getattr(exc_type, "__module__", ""),
+            "message": str(exc),
+            "traceback": "".join(traceback.format_exception(exc_type, exc, tb)),
+        },
+    }
+
+
+class GitCommit(Hook):
+    """Snapshots the working tree (tracked + untracked-not-ignored files, size-capped) under
+    ``refs/codedag/<name>/<test_name>``; the user's index, HEAD, branches and stash stay untouched."""
+
+    name = "GitCommit"
+
+    def __init__(self, max_file_bytes: int = 5 << 20, max_total_bytes: int = 100 << 20) -> None:
+        self.max_file_bytes = max_file_bytes
+        self.max_total_bytes = max_total_bytes
+
+    def on_start(self, exp):
+        exp._core.snapshot_code(self.max_file_bytes, self.max_total_bytes)
+
+
+class Heartbeat(Hook):
+    """The run's lease, refreshed by a C++ thread (pid + process start time in heartbeat.json), so a
+    run whose process vanished is listed as ``dead``. ``lease_seconds`` None: CODEDAG_LEASE_SECONDS or 30."""
+
+    name = "Heartbeat"
+
+    def __init__(self, lease_seconds: float | None = None) -> None:
+        self.lease_seconds = lease_seconds
+
+
+def default_hooks(snapshot: bool = True) -> list[Hook]:
+    hooks: list[Hook] = [LastCmd(), LockFile(), RecordAbort(), Heartbeat()]
+    if snapshot:
+        hooks.append(GitCommit())
+    return hooks

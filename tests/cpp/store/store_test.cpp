@@ -1,0 +1,249 @@
+// Engine tests of the store: ids, index, run files, metric log, filters, archives. Real SQLite and
+// a real file system in a fresh temporary directory per test.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "codedag/common/atomic_file.hpp"
+#include "codedag/common/error.hpp"
+#include "codedag/store/archive.hpp"
+#include "codedag/store/experiment.hpp"
+#include "codedag/store/layout.hpp"
+#include "codedag/store/metric_log.hpp"
+#include "codedag/store/run_file.hpp"
+#include "codedag/store/run_format.hpp"
+#include "codedag/store/store.hpp"
+
+namespace fs = std::filesystem;
+using namespace codedag;
+using namespace codedag::store;
+
+namespace {
+
+std::string fresh_home(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("codedag_store_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+StartOptions quiet() {
+  StartOptions o;
+  o.argv = {"python", "train.py", "--lr=0.1"};
+  o.executable = "/usr/bin/python3";
+  o.heartbeat = false;
+  return o;
+}
+
+}  // namespace
+
+TEST(Layout, RejectsNamesThatAreNotDirectoriesOrRefs) {
+  EXPECT_NO_THROW(validate_experiment_name("moco_v2-1.0"));
+  EXPECT_THROW(validate_experiment_name(""), InputError);
+  EXPECT_THROW(validate_experiment_name("a/b"), InputError);
+  EXPECT_THROW(validate_experiment_name(".hidden"), InputError);
+  EXPECT_THROW(validate_experiment_name("x..y"), InputError);
+  EXPECT_THROW(validate_experiment_name("has space"), InputError);
+  EXPECT_TRUE(looks_like_test_name("230306.012.d5t"));
+  EXPECT_FALSE(looks_like_test_name("230306.d5t"));
+  EXPECT_FALSE(looks_like_test_name("run.json"));
+}
+
+TEST(Experiment, StartsWritesAndEnds) {
+  const std::string home = fresh_home("lifecycle");
+  Experiment e("demo", home);
+  e.start(quiet());
+  EXPECT_TRUE(looks_like_test_name(e.test_name()));
+  EXPECT_EQ(e.test_name().substr(7, 3), "001");
+  EXPECT_TRUE(fs::is_directory(e.blob_dir()));
+  e.dump_info("params", json{{"lr", 0.1}});
+  EXPECT_EQ(e.dump_metric("acc", 0.5, "max", json{{"epoch", 1}})["value"], 0.5);
+  EXPECT_EQ(e.dump_metric("acc", 0.4, "max", json::object())["value"], 0.5);  // not better
+  EXPECT_EQ(e.dump_metric("acc", 0.7, "max", json::object())["value"], 0.7);
+  EXPECT_THROW(e.dump_metric("acc", 0.1, "min", json::object()), InputError);  // direction is fixed
+  e.log_metric("loss", 1.0, std::nullopt);
+  e.log_metric("loss", 0.5, std::nullopt);
+  e.end("finished");
+  const json r = load_run(e.info_dir());
+  EXPECT_EQ(r["status"], "finished");
+  EXPECT_EQ(r["info"]["params"]["lr"], 0.1);
+  EXPECT_EQ(r["metrics"]["acc"]["value"], 0.7);
+  EXPECT_EQ(r["last"]["loss"]["step"], 1);
+  EXPECT_EQ(r["argv"][2], "--lr=0.1");
+  EXPECT_THROW(e.end("finished"), StateError);
+  EXPECT_THROW(e.end("bogus"), InputError);
+
+  Experiment second("demo", home);
+  second.start(quiet());
+  EXPECT_EQ(second.test_name().substr(7, 3), "002");  // nnn counts the name's runs of the day
+  second.end("failed", json{{"exception", {{"type", "ValueError"}}}});
+  Store s(home);
+  EXPECT_EQ(s.list({}).size(), 2u);
+  RunFilter f;
+  f.index.status = "failed";
+  EXPECT_EQ(s.list(f).size(), 1u);
+}
+
+TEST(Experiment, SixtyFourProcessesTimesTwentyRunsNeverShareAnId) {
+  const std::string home = fresh_home("fork");
+  constexpr int kProcs = 64, kRuns = 20;  // the issue's stampede: 1280 runs at once
+  std::vector<pid_t> kids;
+  for (int p = 0; p < kProcs; ++p) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      int rc = 0;
+      try {
+        for (int i = 0; i < kRuns; ++i) {
+          Experiment e("race", home);
+          e.start(quiet());
+          e.end("finished");
+        }
+      } catch (...) {
+        rc = 3;
+      }
+      ::_exit(rc);
+    }
+    kids.push_back(pid);
+  }
+  for (pid_t k : kids) {
+    int st = 0;
+    ::waitpid(k, &st, 0);
+    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  }
+  std::set<std::string> ids, numbers;
+  for (const auto& d : fs::directory_iterator(home + "/info/race")) {
+    ids.insert(d.path().filename().string());
+    const std::string id = d.path().filename().string();
+    numbers.insert(id.substr(7, id.rfind('.') - 7));
+  }
+  EXPECT_EQ(ids.size(), size_t(kProcs * kRuns));
+  EXPECT_EQ(numbers.size(), size_t(kProcs * kRuns));  // counters unique too, not just the random part
+  // The index agrees with the files: same ids, every run finished.
+  Store s(home);
+  const std::vector<json> listed = s.list({});
+  std::set<std::string> indexed;
+  for (const json& r : listed) {
+    indexed.insert(r["test_name"].get<std::string>());
+    EXPECT_EQ(r["status"], "finished");
+  }
+  EXPECT_EQ(indexed, ids);
+}
+
+TEST(MetricLog, ToleratesATornLastLineAndNamesBadLines) {
+  const std::string home = fresh_home("metrics");
+  const std::string path = home + "/metrics.jsonl";
+  {
+    MetricLog log(path);
+    log.log("loss", 1.5, 0, 1.0);
+    log.log("loss", 0.5, std::nullopt, 2.0);
+    log.log("acc", std::nan(""), 3, 3.0);
+  }
+  std::ofstream(path, std::ios::app) << "garbage line\n{\"key\":\"loss\",\"step\":9,\"val";
+  std::vector<std::string> warnings;
+  const MetricSeries m = read_metric_series(path, warnings);
+  EXPECT_EQ(m.series["loss"].size(), 2u);
+  EXPECT_EQ(m.last["loss"]["step"], 1);
+  EXPECT_TRUE(m.last["acc"]["value"].is_null());
+  ASSERT_EQ(warnings.size(), 1u);  // the garbage line, not the torn tail
+  EXPECT_NE(warnings[0].find("metrics.jsonl:4"), std::string::npos);
+}
+
+TEST(Store, CorruptRunFileIsSkippedWithItsName) {
+  const std::string home = fresh_home("corrupt");
+  std::string broken;
+  for (int i = 0; i < 3; ++i) {
+    Experiment e("c", home);
+    e.start(quiet());
+    e.end("finished");
+    broken = e.info_dir();
+  }
+  write_file_atomic(broken + "/run.json", "{\"name\": \"c\", \"test_na");
+  Store s(home);
+  std::vector<std::string> warnings;
+  EXPECT_EQ(s.list({}, &warnings).size(), 2u);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find(broken + "/run.json"), std::string::npos);
+  warnings.clear();
+  EXPECT_EQ(s.rebuild(warnings), 2u);
+  EXPECT_EQ(warnings.size(), 1u);
+}
+
+TEST(Store, FiltersOnParamsMetricsAndTags) {
+  const std::string home = fresh_home("filters");
+  for (int i = 0; i < 4; ++i) {
+    Experiment e("f", home);
+    e.start(quiet());
+    e.dump_info("params", json{{"lr", 0.1 * (i + 1)}, {"opt", i % 2 ? "adam" : "sgd"}});
+    e.dump_metric("acc", 0.5 + 0.1 * i, "max", json::object());
+    if (i == 3) e.add_tag("best");
+    e.end("finished");
+  }
+  Store s(home);
+  RunFilter f;
+  f.params = {"params.opt=adam"};
+  EXPECT_EQ(s.list(f).size(), 2u);
+  f.metrics = {"acc>=0.75"};
+  EXPECT_EQ(s.list(f).size(), 1u);
+  RunFilter t;
+  t.tags = {"best"};
+  EXPECT_EQ(s.list(t).size(), 1u);
+  RunFilter bad;
+  bad.params = {"params.lr>abc"};
+  EXPECT_THROW(s.list(bad), InputError);
+  bad.params = {"no_operator"};
+  EXPECT_THROW(s.list(bad), InputError);
+}
+
+TEST(Store, ResolvesIdsAndExplainsMisses) {
+  const std::string home = fresh_home("resolve");
+  Experiment e("r", home);
+  e.start(quiet());
+  e.end("finished");
+  Store s(home);
+  EXPECT_EQ(s.resolve(e.test_name()).info_dir, e.info_dir());
+  EXPECT_EQ(s.resolve("r/" + e.test_name()).test_name, e.test_name());
+  EXPECT_EQ(s.resolve(e.test_name().substr(0, 11)).test_name, e.test_name());
+  EXPECT_THROW(s.resolve("999999.001.zzz"), NotFoundError);
+  EXPECT_THROW(s.resolve("../../etc"), InputError);
+  EXPECT_THROW(s.resolve(""), InputError);
+}
+
+TEST(Archive, TarRoundTripsAndRejectsDamage) {
+  const std::vector<TarEntry> in = {{"a.txt", "hello"}, {"dir/b.bin", std::string(1000, '\0')}};
+  const std::string tar = write_tar(in);
+  const auto out = read_tar(tar, "x.tar");
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].data.size(), 1000u);
+  EXPECT_THROW(read_tar(tar.substr(0, 700), "x.tar"), FormatError);
+  std::string bad = tar;
+  bad[10] ^= 1;
+  EXPECT_THROW(read_tar(bad, "x.tar"), FormatError);
+  EXPECT_THROW(read_tar(write_tar({{"../evil", "x"}}), "x.tar"), FormatError);
+}
+
+TEST(Archive, BackupRestoresIntoAnotherStoreButNeverOverwrites) {
+  const std::string home = fresh_home("backup_a"), other = fresh_home("backup_b");
+  Experiment e("b", home);
+  e.start(quiet());
+  e.dump_info("k", "v");
+  write_file_atomic(e.blob_dir() + "/model.bin", "weights");
+  e.end("finished");
+  Store a(home), b(other);
+  const std::string archive = backup_run(a, e.test_name(), other + "/backups");
+  std::vector<std::string> notes;
+  EXPECT_EQ(restore_run(b, archive, notes), e.test_name());
+  EXPECT_EQ(read_file(b.layout().blob_dir("b", e.test_name()) + "/model.bin"), "weights");
+  EXPECT_EQ(b.list({}).size(), 1u);
+  EXPECT_THROW(restore_run(b, archive, notes), StateError);
+}
+
+TEST(RunFormat, ShellJoinQuotesWhatAShellWouldSplit) {
+  EXPECT_EQ(shell_join({"python", "a b", "it's", "--x=1"}), "python 'a b' 'it'\"'\"'s' --x=1");
+  EXPECT_THROW(parse_date("yesterday", "--since"), InputError);
+  EXPECT_GT(parse_date("2026-03-06", "--since"), 0);
+}
