@@ -174,6 +174,11 @@ class PipelineMigrator:
                 stats["skipped"].append(key)
                 stats["reasons"][key] = "planned on 'cpu' (the DataLoader workers): nothing to change"
                 continue
+            if _library_module(key):
+                stats["skipped"].append(key)
+                stats["reasons"][key] = (f"a {_library_module(key)} library function: it runs where the planned code "
+                                         "that calls it runs; the library itself is never patched")
+                continue
             try:
                 target = resolve(key)
             except Unresolvable as exc:
@@ -334,20 +339,39 @@ def _rewrap(raw: Any, wrapper: Any) -> Any:
     return wrapper
 
 
+def _library_module(key: str) -> str | None:
+    """The library a plan key's top-level module is (installed package or standard library)."""
+    import sys
+
+    root = key.split(".", 1)[0]
+    if root == "builtins":
+        return "builtin"
+    module = sys.modules.get(root)
+    path = getattr(module, "__file__", None)
+    if module is None or not path:
+        return None
+    return root if _in_installed_code(path) else None
+
+
+def _in_installed_code(path: str) -> bool:
+    import sysconfig
+
+    path = os.path.realpath(path)
+    roots = {os.path.realpath(p) for key in ("purelib", "platlib", "stdlib", "platstdlib")
+             if (p := sysconfig.get_paths().get(key))}
+    return any(path.startswith(root + os.sep) for root in roots)
+
+
 def _library_of(fn: Any) -> str | None:
     """The installed library (or "builtin") a function belongs to, None for the user's own code:
     C functions and anything whose source lives in site-packages or the standard library."""
     import inspect
-    import sysconfig
 
     fn = inspect.unwrap(getattr(fn, "__func__", fn))
     module = getattr(fn, "__module__", None) or ""
     if not inspect.isfunction(fn):
         return "builtin" if not module else module.split(".")[0]
-    path = os.path.realpath(getattr(fn.__code__, "co_filename", ""))
-    roots = {os.path.realpath(p) for key in ("purelib", "platlib", "stdlib", "platstdlib")
-             if (p := sysconfig.get_paths().get(key))}
-    if any(path.startswith(root + os.sep) for root in roots):
+    if _in_installed_code(getattr(fn.__code__, "co_filename", "")):
         return module.split(".")[0] or "library"
     return None
 
