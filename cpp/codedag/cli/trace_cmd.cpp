@@ -1,0 +1,129 @@
+// codedag trace script.py [args...]: run a script under the tracer (Python side:
+// codedag.core.trace_main) and summarise the DAG it wrote.
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+
+#include "codedag/cli/command.hpp"
+#include "codedag/common/error.hpp"
+#include "codedag/common/terminal.hpp"
+#include "codedag/graph/dag.hpp"
+#include "codedag/graph/summary.hpp"
+
+extern char** environ;
+
+namespace codedag::cli {
+namespace {
+namespace fs = std::filesystem;
+
+struct TraceOptions {
+  std::string out = "codedag-trace";
+  int batches = 0;
+  int max_depth = 10;
+  std::vector<std::string> include, exclude;
+  size_t top = 15;
+};
+
+// The interpreter with codedag installed: the python beside this executable (a venv's bin/), else
+// $CODEDAG_PYTHON, else python3 from PATH.
+std::string find_python() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec)
+    for (const char* name : {"python", "python3"}) {
+      const fs::path beside = self.parent_path() / name;
+      if (::access(beside.c_str(), X_OK) == 0) return beside.string();
+    }
+  if (const char* env = std::getenv("CODEDAG_PYTHON"); env && *env) return env;
+  return "python3";
+}
+
+int run_python(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (const int rc = ::posix_spawnp(&pid, args[0].c_str(), nullptr, nullptr, argv.data(), environ); rc != 0) {
+    errno = rc;
+    throw_system_error("trace: cannot start the Python interpreter (install codedag in it, or set CODEDAG_PYTHON)",
+                       args[0]);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) throw_system_error("trace: waiting for the interpreter failed", args[0]);
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+void summarize(const TraceOptions& opt, const fs::path& dag_path) {
+  term::Printer out;
+  const graph::Dag dag = graph::Dag::load(dag_path.string());
+  const graph::DagSummary s = graph::summarize(dag, opt.top);
+  std::vector<std::vector<std::string>> rows;
+  for (const graph::Node* n : s.hottest)
+    rows.push_back({std::to_string(n->id), n->name, std::to_string(n->calls), term::format_ns(n->cpu_ns),
+                    term::format_ns(n->total_ns), term::format_bytes(n->out_bytes), n->gpu_eligible ? "yes" : "no"});
+  out.line();
+  out.line(out.bold("hottest contexts (per batch)"));
+  out.table({"id", "context", "calls", "cpu", "total", "out", "gpu"}, rows);
+  out.line();
+  out.ok(std::to_string(s.nodes) + " contexts, " + std::to_string(s.data_edges) + " data edges, " +
+         std::to_string(s.gpu_eligible) + " GPU-eligible; CPU per batch " + term::format_ns(s.total_cpu_ns));
+}
+
+int run(const TraceOptions& opt, const std::vector<std::string>& rest) {
+  if (rest.empty()) throw InputError("trace: give the script to trace: codedag trace [options] script.py [args...]");
+  const std::string& script = rest.front();
+  if (!fs::is_regular_file(script))
+    throw InputError("trace: no such script '" + script + "' (give the path of a Python file)");
+  if (opt.batches < 0) throw InputError("trace: --batches must be >= 0");
+  if (opt.max_depth < 1) throw InputError("trace: --max-depth must be >= 1");
+  term::Printer out;
+  const std::string python = find_python();
+  out.header("codedag trace", {{"script", script},
+                               {"batches", opt.batches ? std::to_string(opt.batches) + " (first DataLoader)" : "whole script"},
+                               {"max depth", std::to_string(opt.max_depth)},
+                               {"out", opt.out},
+                               {"python", python}});
+  std::fflush(stdout);
+  std::vector<std::string> args = {python, "-m", "codedag.core.trace_main", "--out", opt.out,
+                                   "--batches", std::to_string(opt.batches), "--max-depth", std::to_string(opt.max_depth)};
+  for (const auto& p : opt.include) args.insert(args.end(), {"--include", p});
+  for (const auto& p : opt.exclude) args.insert(args.end(), {"--exclude", p});
+  args.push_back("--");
+  args.insert(args.end(), rest.begin(), rest.end());
+  const int rc = run_python(args);
+  const fs::path dag_path = fs::path(opt.out) / "dag.json";
+  if (!fs::exists(dag_path)) {
+    term::Printer(stderr).fail("trace: no DAG was written (the interpreter exited with " + std::to_string(rc) + ")");
+    return rc ? rc : 1;
+  }
+  summarize(opt, dag_path);
+  if (rc != 0) term::Printer(stderr).warn("the script exited with status " + std::to_string(rc) + "; the DAG holds what ran");
+  return rc;
+}
+
+}  // namespace
+
+void add_trace_command(CLI::App& app, Context& ctx) {
+  auto opt = std::make_shared<TraceOptions>();
+  auto* cmd = app.add_subcommand("trace", "Run a Python script under the tracer; write dag.json and trace.json");
+  cmd->add_option("--out", opt->out, "Directory for dag.json and trace.json")->capture_default_str();
+  cmd->add_option("--batches", opt->batches,
+                  "Trace only the first N batches of the first DataLoader the script iterates, then stop it "
+                  "(0: trace the whole script)")
+      ->capture_default_str();
+  cmd->add_option("--max-depth", opt->max_depth, "Deepest recorded call level")->capture_default_str();
+  cmd->add_option("--include", opt->include, "Record functions matching this pattern (module.qualname or file)");
+  cmd->add_option("--exclude", opt->exclude, "Fold functions matching this pattern");
+  cmd->add_option("--top", opt->top, "How many of the hottest contexts to list")->capture_default_str();
+  cmd->prefix_command();  // everything from the script on belongs to the script
+  cmd->callback([opt, cmd, &ctx] { ctx.exit_code = run(*opt, cmd->remaining()); });
+}
+
+}  // namespace codedag::cli

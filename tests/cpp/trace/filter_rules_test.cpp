@@ -1,0 +1,61 @@
+#include "codedag/trace/filter_rules.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace codedag::trace;
+
+TEST(GlobMatch, StarsAndQuestionMarks) {
+  EXPECT_TRUE(glob_match("*.resize", "cv2.resize"));
+  EXPECT_TRUE(glob_match("pkg.?udio.*", "pkg.audio.MelSpec.__call__"));
+  EXPECT_FALSE(glob_match("pkg.*", "other.pkg.f"));
+  EXPECT_TRUE(glob_match("*", ""));
+  EXPECT_FALSE(glob_match("a*b", "acd"));
+}
+
+FilterRules rules() {
+  FilterRules r;
+  r.own_prefixes = {"/site/codedag/"};
+  r.machinery_prefixes = {"/x/site-packages/torch/utils/data/"};
+  r.stdlib_prefixes = {"/usr/lib/python3.11/"};
+  r.stdlib_modules = {"math", "_io", "builtins"};
+  return r;
+}
+
+TEST(FilterRules, DefaultsFoldPlumbingAndKeepThePipeline) {
+  const FilterRules r = rules();
+  EXPECT_TRUE(r.python("/home/me/pipe.py", "pipe", "Aug.__call__", "__call__").record);
+  EXPECT_TRUE(r.python("/home/me/pipe.py", "pipe", "f", "f").user);
+  EXPECT_FALSE(r.python("/home/me/pipe.py", "pipe", "f.<locals>.<listcomp>", "<listcomp>").record);
+  EXPECT_TRUE(r.python("/home/me/pipe.py", "pipe", "<lambda>", "<lambda>").record);
+  EXPECT_FALSE(r.python("/site/codedag/core/tracer.py", "codedag.core.tracer", "x", "x").record);
+  EXPECT_FALSE(r.python("/usr/lib/python3.11/threading.py", "threading", "Thread.run", "run").record);
+  EXPECT_FALSE(r.python("<frozen runpy>", "runpy", "_run_code", "_run_code").record);
+  const auto fetch = r.python("/x/site-packages/torch/utils/data/_utils/fetch.py", "f", "F.fetch", "fetch");
+  EXPECT_FALSE(fetch.record);
+  EXPECT_FALSE(fetch.library);
+  EXPECT_TRUE(r.python("/x/site-packages/torch/utils/data/_utils/collate.py", "c", "default_collate",
+                       "default_collate").record);
+  const auto lib = r.python("/x/site-packages/numpy/fft.py", "numpy.fft", "rfft", "rfft");
+  EXPECT_TRUE(lib.record && lib.library && lib.third_party && !lib.transform_step);
+  EXPECT_TRUE(r.python("/x/site-packages/tv/t.py", "tv", "ToTensor.__call__", "__call__").transform_step);
+}
+
+TEST(FilterRules, BuiltinsByModule) {
+  const FilterRules r = rules();
+  EXPECT_FALSE(r.builtin("builtins", "len").record);
+  EXPECT_FALSE(r.builtin("math", "sqrt").record);
+  EXPECT_FALSE(r.builtin("_io", "TextIOWrapper.read").record);
+  const auto cv = r.builtin("cv2", "resize");
+  EXPECT_TRUE(cv.record && cv.third_party);
+}
+
+TEST(FilterRules, UserPatternsWin) {
+  FilterRules r = rules();
+  r.include = {"threading.Thread.run"};
+  r.exclude = {"pipe.noisy*", "*/generated/*"};
+  EXPECT_TRUE(r.python("/usr/lib/python3.11/threading.py", "threading", "Thread.run", "run").record);
+  EXPECT_FALSE(r.python("/home/me/pipe.py", "pipe", "noisy_helper", "noisy_helper").record);
+  EXPECT_FALSE(r.python("/home/me/generated/x.py", "x", "f", "f").record);
+  r.exclude = {"cv2.*"};
+  EXPECT_FALSE(r.builtin("cv2", "resize").record);
+}
