@@ -13,7 +13,7 @@ echo
 "$CODEDAG" optimize "$DAG" --workers 4 --gpus 1 --export-dir results/demo-gpu
 echo
 echo "plan without a GPU (results/demo/plan.json):"
-sed -n '1,40p' results/demo/plan.json | grep -E '"(default_device|cost|baseline_cost|predicted_speedup)"|cpu"|cuda:' || true
+grep -E '"(default_device|cost|baseline_cost|predicted_speedup)"|": "(batch:cpu|cuda:[0-9]+)"' results/demo/plan.json || true
 echo
 echo "plan with one GPU (results/demo-gpu/plan.json):"
 grep -E '"(default_device|cost|baseline_cost|predicted_speedup)"|": "(batch:cpu|cuda:[0-9]+)"' results/demo-gpu/plan.json || true

@@ -112,9 +112,7 @@ TEST(Dag, RejectsNegativeAndWrongTypedNumbers) {
   EXPECT_TRUE(contains(msg, "'name' is missing")) << msg;
 }
 
-TEST(Dag, LoadReportsFileAndPosition) {
-  EXPECT_THROW(Dag::load("/nonexistent/dag.json"), codedag::NotFoundError);
-}
+TEST(Dag, LoadReportsFileAndPosition) { EXPECT_THROW(Dag::load("/nonexistent/dag.json"), codedag::NotFoundError); }
 
 TEST(Dag, AddNodeAndEdgeCheckIds) {
   Dag dag;
