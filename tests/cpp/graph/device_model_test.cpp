@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 
 #include "codedag/common/error.hpp"
 #include "codedag/graph/dag.hpp"

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "codedag/common/error.hpp"
 #include "codedag/graph/dag.hpp"
