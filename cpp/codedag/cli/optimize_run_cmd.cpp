@@ -66,7 +66,6 @@ int run(const OptimizeRunOptions& opt) {
   std::vector<std::string> args = {python,
                                    "-m",
                                    "codedag.migration.script_runner",
-                                   opt.script,
                                    "--out",
                                    opt.out,
                                    "--k",
@@ -84,6 +83,8 @@ int run(const OptimizeRunOptions& opt) {
   if (!opt.loader.empty()) args.insert(args.end(), {"--loader", opt.loader});
   if (!opt.plan.empty()) args.insert(args.end(), {"--plan", opt.plan});
   if (opt.require_kept) args.emplace_back("--require-kept");
+  // The script comes after every option: the runner hands all that follows it to the script.
+  args.push_back(opt.script);
   if (!opt.script_args.empty()) {
     args.emplace_back("--");
     args.insert(args.end(), opt.script_args.begin(), opt.script_args.end());
