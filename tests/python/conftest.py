@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 def cli_path() -> str:
     """The codedag executable under test: $CODEDAG_CLI, else the one next to this Python, else PATH."""
     if os.environ.get("CODEDAG_CLI"):
-        return os.environ["CODEDAG_CLI"]
+        # Absolute: run_cli runs commands from a temporary directory.
+        return os.path.abspath(os.environ["CODEDAG_CLI"])
     beside = Path(sys.executable).parent / "codedag"
     if beside.exists():
         return str(beside)
