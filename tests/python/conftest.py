@@ -25,6 +25,19 @@ def cli_path() -> str:
     return found
 
 
+def python_env(**extra: str) -> dict[str, str]:
+    """Environment for a Python subprocess that must import the same codedag as these tests: the
+    installed package under `make test`, the source tree (+ CODEDAG_BUILD_DIR's _core) in a dev build."""
+    import codedag
+
+    env = dict(os.environ, NO_COLOR="1", **extra)
+    package_parent = str(Path(codedag.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [package_parent, env.get("PYTHONPATH", "")] if p)
+    if env.get("CODEDAG_BUILD_DIR"):
+        env["CODEDAG_BUILD_DIR"] = str(Path(env["CODEDAG_BUILD_DIR"]).resolve())
+    return env
+
+
 @pytest.fixture
 def run_cli(tmp_path, monkeypatch):
     """Runs `codedag ARGS...` and returns the CompletedProcess (text mode, no colour)."""

@@ -2,7 +2,6 @@
 run to completion and leave a valid result file and report."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from conftest import python_env
 
 REPO = Path(__file__).resolve().parents[3]
 SCHEMA = json.loads((REPO / "docs/schemas/monitor_result.schema.json").read_text())
@@ -18,11 +18,8 @@ SCHEMA = json.loads((REPO / "docs/schemas/monitor_result.schema.json").read_text
 def run_example(tmp_path: Path, script: str) -> subprocess.CompletedProcess:
     work = tmp_path / "work"
     shutil.copytree(REPO / "examples/seed_monitoring", work)
-    env = dict(os.environ, NO_COLOR="1", CODEDAG_HOME=str(tmp_path / "home"))
-    # The package under test: the source tree's python/ (with CODEDAG_BUILD_DIR, if set, for _core).
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "python"), env.get("PYTHONPATH", "")])
-    if env.get("CODEDAG_BUILD_DIR"):
-        env["CODEDAG_BUILD_DIR"] = str(Path(env["CODEDAG_BUILD_DIR"]).resolve())
+    # The package under test, whichever these tests imported (installed, or a dev build).
+    env = python_env(CODEDAG_HOME=str(tmp_path / "home"))
     return subprocess.run(
         [sys.executable, script], cwd=work, env=env, capture_output=True, text=True, timeout=240
     )
