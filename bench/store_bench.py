@@ -140,7 +140,7 @@ def bench_listing(tmp, sizes, repeats):
         w = codedag.Watcher(home)
         assert len(w.load()) == size
         load_s = median_time(w.load, repeats)
-        def ls(*extra):
+        def ls(*extra, env=env):
             return median_time(lambda: subprocess.run([cli(), "ls", *extra], env=env, check=True,
                                                       stdout=subprocess.DEVNULL), repeats)
         ls_json_s = ls("--json")

@@ -86,7 +86,12 @@ json git_snapshot(const std::string& cwd, const std::string& ref, const std::str
   std::string real_index = git.must({"rev-parse", "--git-path", "index"});
   if (!fs::path(real_index).is_absolute()) real_index = (fs::path(git.toplevel) / real_index).string();
   std::error_code ec;
-  if (fs::exists(real_index, ec)) fs::copy_file(real_index, index.path, ec);
+  if (fs::exists(real_index, ec)) {
+    fs::copy_file(real_index, index.path, ec);
+    // Keep the index's own mtime: git re-hashes "racily clean" entries (files modified in the same
+    // second the index was written) only by comparing with it; a fresh mtime would hide such edits.
+    if (!ec) fs::last_write_time(index.path, fs::last_write_time(real_index, ec), ec);
+  }
   git.env["GIT_INDEX_FILE"] = index.path;
 
   git.must({"add", "-u", "--", "."});

@@ -7,6 +7,7 @@ stays one file write) and react to ``on_start`` / ``on_progress`` / ``on_end``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -99,10 +100,8 @@ class RecordAbort(Hook):
 
         if threading_main():
             for sig in (signal.SIGTERM,):
-                try:
+                with contextlib.suppress(ValueError, OSError):
                     self._previous[sig] = signal.signal(sig, self._make_handler(exp, sig))
-                except (ValueError, OSError):
-                    pass
         self._previous_excepthook = sys.excepthook
 
         def excepthook(exc_type, exc, tb):

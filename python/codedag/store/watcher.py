@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import warnings
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .. import _core
 

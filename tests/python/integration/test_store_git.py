@@ -28,10 +28,10 @@ def repo(tmp_path, monkeypatch):
     git(r, "add", ".")
     git(r, "commit", "-q", "-m", "first")
     # A messy working tree: a staged edit, an unstaged edit, a stash, untracked and ignored files.
-    (r / "staged.py").write_text("a = 2\n")
-    git(r, "add", "staged.py")
     (r / "train.py").write_text("VERSION = 1\n# stash me\n")
     git(r, "stash", "-q")
+    (r / "staged.py").write_text("a = 2\n")
+    git(r, "add", "staged.py")
     (r / "train.py").write_text("VERSION = 2\n")
     (r / "new_module.py").write_text("NEW = True\n")
     (r / "run.log").write_text("ignored\n")

@@ -7,8 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
-
-import pytest
+from pathlib import Path
 
 import codedag
 
@@ -103,12 +102,13 @@ def test_reused_pid_is_not_mistaken_for_the_run(tmp_path, monkeypatch):
 
     hb_path = os.path.join(info, "heartbeat.json")
     exp._core.end("finished", {})  # stop the heartbeat thread
-    rec = json.load(open(os.path.join(info, "run.json")))
+    run_path = Path(info) / "run.json"
+    rec = json.loads(run_path.read_text())
     rec["status"] = "running"
-    json.dump(rec, open(os.path.join(info, "run.json"), "w"))
-    hb = json.load(open(hb_path))
+    run_path.write_text(json.dumps(rec))
+    hb = json.loads(Path(hb_path).read_text())
     hb["start_ticks"] -= 1
     hb["lease_until"] = time.time() - 1
     hb["ended"] = False
-    json.dump(hb, open(hb_path, "w"))
+    Path(hb_path).write_text(json.dumps(hb))
     assert codedag.Watcher().retrieve(test_name)["status"] == "dead"
