@@ -168,6 +168,7 @@ ThreadState& Session::thread_state() {
     t_state = threads_.back().get();
     t_state->tid = static_cast<int64_t>(PyThread_get_thread_native_id());
     t_state->stack.reserve(256);
+    t_state->spans.reserve(1 << 16);
     t_generation = generation_;
   }
   return *t_state;

@@ -24,7 +24,7 @@ struct SessionConfig {
   int max_depth = 10;
   bool track_memory = true;
   size_t max_spans = 1'000'000;  // per session, for the Chrome trace; the DAG never drops anything
-  size_t max_pinned = 100'000;   // strong references kept for values without weakref support
+  size_t max_pinned = 16384;  // strong references kept for values without weakref support (a ring)
   trace::FilterRules rules;
 };
 
