@@ -150,6 +150,7 @@ def main() -> int:
 
     import torch
     from torch.utils.data import DataLoader
+
     from trace_demo import ImageFolderLike
 
     torch.set_num_threads(1)

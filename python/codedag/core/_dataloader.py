@@ -24,7 +24,7 @@ import weakref
 
 _lock = threading.Lock()
 _installed = False
-_tracers: "weakref.WeakSet" = weakref.WeakSet()  # tracers alive: iterators created now are armed
+_tracers: weakref.WeakSet = weakref.WeakSet()  # tracers alive: iterators created now are armed
 _active = None  # the tracer currently tracing in this process (set by EnhancedTracer.start)
 DEFAULT_EXTRA_WINDOW = 2
 

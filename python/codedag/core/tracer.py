@@ -27,10 +27,10 @@ class _TracingContext:
 
     __slots__ = ("_tracer",)
 
-    def __init__(self, tracer: "EnhancedTracer"):
+    def __init__(self, tracer: EnhancedTracer):
         self._tracer = tracer
 
-    def __enter__(self) -> "EnhancedTracer":
+    def __enter__(self) -> EnhancedTracer:
         self._tracer.start()
         return self._tracer
 
@@ -42,7 +42,7 @@ class _TracingContext:
 class DagBuilder:
     """The seed's ``tracer.dag_builder``: ``.dag`` is the DAG built from what was traced."""
 
-    def __init__(self, tracer: "EnhancedTracer"):
+    def __init__(self, tracer: EnhancedTracer):
         self._tracer = tracer
 
     @property

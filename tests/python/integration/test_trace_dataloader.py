@@ -17,8 +17,9 @@ from torch.utils.data import DataLoader  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import codedag  # noqa: E402
 from pipelines.image_pipeline import ImageDataset  # noqa: E402
+
+import codedag  # noqa: E402
 
 P = "pipelines.image_pipeline."
 
@@ -123,10 +124,9 @@ def test_worker_killed_mid_batch_no_hang_partial_data_kept(tmp_path, monkeypatch
     killer.start()
     started = time.monotonic()
     with pytest.warns(RuntimeWarning, match="not finished"):
-        with pytest.raises(RuntimeError, match="exited unexpectedly|killed"):
-            with tracer.tracing_context():
-                next(iterator)  # batch 0, from worker 0
-                next(iterator)  # batch 1: its worker is killed
+        with pytest.raises(RuntimeError, match="exited unexpectedly|killed"), tracer.tracing_context():
+            next(iterator)  # batch 0, from worker 0
+            next(iterator)  # batch 1: its worker is killed
         dag = tracer.dag
     assert time.monotonic() - started < 60
     assert sys.getprofile() is None

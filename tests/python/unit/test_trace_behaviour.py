@@ -13,8 +13,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import codedag  # noqa: E402
 from pipelines import pure_pipeline as pp  # noqa: E402
+
+import codedag  # noqa: E402
 
 P = "pipelines.pure_pipeline."
 
@@ -51,9 +52,8 @@ def test_max_depth_does_not_stop_tracing_of_later_calls():
 
 def test_exception_propagates_unchanged_hook_removed_partial_dag_kept():
     tracer = codedag.EnhancedTracer()
-    with pytest.raises(pp.PipelineError, match="bad sample 7") as info:
-        with tracer.tracing_context():
-            pp.fails(7)
+    with pytest.raises(pp.PipelineError, match="bad sample 7") as info, tracer.tracing_context():
+        pp.fails(7)
     assert type(info.value) is pp.PipelineError
     assert sys.getprofile() is None and not codedag._core._trace_installed()
     dag = tracer.dag
@@ -125,9 +125,8 @@ def test_refuses_to_run_under_another_profiler():
 
 def test_dag_while_tracing_is_a_state_error():
     tracer = codedag.EnhancedTracer()
-    with tracer.tracing_context():
-        with pytest.raises(codedag.StateError):
-            tracer.dag  # noqa: B018
+    with tracer.tracing_context(), pytest.raises(codedag.StateError):
+        tracer.dag  # noqa: B018
 
 
 def test_start_stop_api_and_reset():

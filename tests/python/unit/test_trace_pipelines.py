@@ -10,8 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import codedag  # noqa: E402
 from pipelines import pure_pipeline as pp  # noqa: E402
+
+import codedag  # noqa: E402
 
 P = "pipelines.pure_pipeline."
 
