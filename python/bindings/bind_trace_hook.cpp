@@ -4,6 +4,13 @@
 // Python 3.12+ would use sys.monitoring (see bind_trace_monitoring.cpp) — this file is the 3.11 path.
 #include "bind_trace_hook.hpp"
 
+// The hook reads 3.11's private frame layout (_PyInterpreterFrame, cframe, c_profilefunc), which
+// changed in 3.12; the sys.monitoring hook for 3.12+ is not written yet. Fail the build with a
+// reason rather than miscompile against another layout. pyproject.toml pins requires-python to match.
+#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
+#error "CodeDAG's tracer hook supports CPython 3.11 only for now (sys.monitoring for 3.12+ is not written yet)"
+#endif
+
 #define Py_BUILD_CORE 1
 #include <internal/pycore_code.h>   // _PyLocals_GetKind, CO_FAST_CELL
 #include <internal/pycore_frame.h>  // _PyInterpreterFrame: read arguments without materialising locals

@@ -29,6 +29,30 @@ from ._core import (  # noqa: E402
 )
 from .core import *  # noqa: E402,F401,F403
 from .experiments import *  # noqa: E402,F401,F403
-from .migration import *  # noqa: E402,F401,F403
 from .optimizer import *  # noqa: E402,F401,F403
 from .store import *  # noqa: E402,F401,F403
+
+# Subpackages that import torch are loaded on first use of one of their names (PEP 562), so that
+# `import codedag` for Experiment/Watcher/the optimizer does not pay torch's seconds of start-up.
+_LAZY_SUBPACKAGES = ("migration",)
+
+
+def __getattr__(name: str):
+    import importlib
+
+    for sub in _LAZY_SUBPACKAGES:
+        module = importlib.import_module(f"{__name__}.{sub}")
+        if name in getattr(module, "__all__", ()):
+            value = getattr(module, name)
+            globals()[name] = value
+            return value
+    raise AttributeError(f"module 'codedag' has no attribute '{name}'")
+
+
+def __dir__():
+    import importlib
+
+    names = set(globals())
+    for sub in _LAZY_SUBPACKAGES:
+        names.update(getattr(importlib.import_module(f"{__name__}.{sub}"), "__all__", ()))
+    return sorted(names)
