@@ -52,6 +52,7 @@ def bench_codedag_logging(tmp, n, repeats):
 
 
 def bench_mlflow_logging(tmp, uri, n, repeats):
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps the file store behind this flag
     try:
         import logging
 
@@ -60,8 +61,11 @@ def bench_mlflow_logging(tmp, uri, n, repeats):
         logging.getLogger("mlflow").setLevel(logging.ERROR)
     except ImportError as e:
         return {"unavailable": f"mlflow not installed: {e}"}
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment("bench")
+    try:
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_experiment("bench")
+    except Exception as e:
+        return {"unavailable": f"mlflow {uri.split(':')[0]} store: {type(e).__name__}: {str(e)[:200]}"}
     with mlflow.start_run():
         mlflow.log_metric("loss", 0.5, step=0)  # warm up (creates files / tables)
 

@@ -36,9 +36,16 @@ nb::object list_runs(Store& s, const std::string& name, const std::string& statu
     nb::gil_scoped_release release;
     rows = s.list(f, &warnings);
   }
-  nb::list out;
-  for (const json& r : rows) out.append(from_json(r));
-  return nb::make_tuple(out, nb::cast(warnings));
+  // One JSON text for all rows: Python's json.loads builds 10k dicts several times faster than
+  // converting value by value through the C API.
+  std::string text;
+  {
+    nb::gil_scoped_release release;
+    json arr = json::array();
+    for (auto& r : rows) arr.push_back(std::move(r));
+    text = arr.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  return nb::make_tuple(text, nb::cast(warnings));
 }
 
 }  // namespace
@@ -105,7 +112,7 @@ void add_store(nb::module_& m) {
            nb::arg("until") = 0.0, nb::arg("params") = std::vector<std::string>{},
            nb::arg("metrics") = std::vector<std::string>{}, nb::arg("tags") = std::vector<std::string>{},
            nb::arg("include_deleted") = false,
-           "Runs matching the filters as (list of dicts, warnings).")
+           "Runs matching the filters as (JSON array text, warnings).")
       .def("retrieve", [](Store& s, const std::string& id) {
         const store::RunRef ref = s.resolve(id);
         std::vector<std::string> warnings;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import warnings
 from collections.abc import Iterable
@@ -62,7 +63,7 @@ class Watcher:
         keys reach into dicts), ``metrics=["acc>0.9"]`` on best/last metrics, ``tags``.
         Runs whose lease expired and whose process is gone are marked ``dead`` first.
         """
-        rows, problems = self._store.list(
+        text, problems = self._store.list(
             name or "",
             status or "",
             _timestamp(since, "since"),
@@ -72,6 +73,7 @@ class Watcher:
             list(tags),
             include_deleted,
         )
+        rows = json.loads(text)
         for p in problems:
             warnings.warn(p, StoreWarning, stacklevel=2)
         if not as_frame:
