@@ -102,7 +102,9 @@ def milp_peer(n: int, seed: int) -> dict:
     index = {node.id: i for i, node in enumerate(nodes)}
     W = model.workers
     a = np.array([node.cpu_ns / W for node in nodes])
-    b = np.array([node.batch_ns if node.batch_ns is not None else node.cpu_ns / model.batch_speedup for node in nodes])
+    b = np.array(
+        [node.batch_ns if node.batch_ns is not None else node.cpu_ns / model.batch_speedup for node in nodes]
+    )
     # cpu -> batch:cpu transfers are free in the default model, so S_batch needs no edge terms.
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
@@ -113,7 +115,9 @@ def milp_peer(n: int, seed: int) -> dict:
         h.addVar(0.0, 1.0 if node.gpu_eligible else 0.0)
     h.addVar(0.0, inf)  # z
     z = len(nodes)
-    h.changeColsIntegrality(len(nodes), np.arange(len(nodes), dtype=np.int32), np.full(len(nodes), highspy.HighsVarType.kInteger))
+    h.changeColsIntegrality(
+        len(nodes), np.arange(len(nodes), dtype=np.int32), np.full(len(nodes), highspy.HighsVarType.kInteger)
+    )
     h.changeColCost(z, 1.0)
     total = float(a.sum())
     # z + sum a x >= C ;  z - sum b x >= 0
@@ -131,7 +135,11 @@ def milp_peer(n: int, seed: int) -> dict:
     return {
         "nodes": n,
         "problem": "k=2, executors cpu + batch:cpu, default device model",
-        "highs_milp": {"seconds": milp_s, "optimum_ns": optimum, "status": h.modelStatusToString(h.getModelStatus())},
+        "highs_milp": {
+            "seconds": milp_s,
+            "optimum_ns": optimum,
+            "status": h.modelStatusToString(h.getModelStatus()),
+        },
         "codedag": {"seconds": ours_s, "cost_ns": res["cost"], "lower_bound_ns": res["lower_bound"]},
         "ratios": {
             "codedag_cost_over_optimum": res["cost"] / optimum if optimum else None,
@@ -141,7 +149,9 @@ def milp_peer(n: int, seed: int) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", required=True, help="JSON file to write")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated node counts")
     parser.add_argument("--seed", type=int, default=1)

@@ -42,84 +42,100 @@ void add_optimizer(nb::module_& m) {
       .def_static("defaults", &DeviceModel::defaults, nb::arg("workers") = 1, "The documented defaults.")
       .def_static("load", &DeviceModel::load, nb::arg("path"), "Read and validate a device model file.")
       .def("save", &DeviceModel::save, nb::arg("path"), "Write the device model atomically.")
-      .def_static("from_dict", [](nb::handle d) { return DeviceModel::from_json(to_json(d), "device model"); }, nb::arg("doc"))
+      .def_static(
+          "from_dict", [](nb::handle d) { return DeviceModel::from_json(to_json(d), "device model"); }, nb::arg("doc"))
       .def("to_dict", [](const DeviceModel& d) { return from_json(d.to_json()); })
       .def_rw("workers", &DeviceModel::workers)
       .def_rw("gpu_speedup", &DeviceModel::gpu_speedup)
       .def_rw("gpu_launch_ns", &DeviceModel::gpu_launch_ns)
       .def_rw("batch_speedup", &DeviceModel::batch_speedup)
       .def_rw("train_ns", &DeviceModel::train_ns)
-      .def("transfer_ns", &DeviceModel::transfer_ns, nb::arg("src"), nb::arg("dst"), nb::arg("bytes"), nb::arg("count") = 1.0,
-           "Time of one transfer between two executors, in ns.")
+      .def("transfer_ns", &DeviceModel::transfer_ns, nb::arg("src"), nb::arg("dst"), nb::arg("bytes"),
+           nb::arg("count") = 1.0, "Time of one transfer between two executors, in ns.")
       .def("__repr__", [](const DeviceModel& d) {
-        return "<DeviceModel workers=" + std::to_string(d.workers) + " gpu_speedup=" + std::to_string(d.gpu_speedup) + ">";
+        return "<DeviceModel workers=" + std::to_string(d.workers) + " gpu_speedup=" + std::to_string(d.gpu_speedup) +
+               ">";
       });
 
-  m.def("_optimize", [](const Dag& dag, int k, int coarsen_max_depth, int max_iterations, uint64_t seed, int gpu_count,
-                        std::optional<int64_t> workers, std::optional<DeviceModel> device_model, const std::string& algorithm,
-                        const std::string& preset, int64_t chain_merge_min_nodes, std::optional<std::string> export_dir) {
-    graph::OptimizerOptions o;
-    o.k = k;
-    o.coarsen_max_depth = coarsen_max_depth;
-    o.max_iterations = max_iterations;
-    o.seed = seed;
-    o.gpu_count = gpu_count;
-    o.workers = workers;
-    o.device_model = device_model;
-    o.algorithm = algorithm;
-    o.preset = preset;
-    o.chain_merge_min_nodes = chain_merge_min_nodes;
-    graph::OptimizeResult r;
-    {
-      nb::gil_scoped_release release;  // pure C++: let other Python threads run
-      r = graph::optimize(dag, o);
-      if (export_dir) graph::export_result(dag, r, *export_dir);
-    }
-    nb::dict partitions;
-    for (const auto& [id, part] : r.partitions) partitions[nb::int_(id)] = nb::int_(part);
-    nb::object summary = from_json(r.to_json(false));
-    summary["optimized_partitions"] = partitions;
-    return nb::make_tuple(summary, std::move(r.coarse.dag), from_json(r.plan.to_json()));
-  }, nb::arg("dag"), nb::arg("k"), nb::arg("coarsen_max_depth"), nb::arg("max_iterations"), nb::arg("seed"),
-     nb::arg("gpu_count"), nb::arg("workers").none(), nb::arg("device_model").none(), nb::arg("algorithm") = "auto",
-     nb::arg("preset") = "default", nb::arg("chain_merge_min_nodes") = 20000, nb::arg("export_dir").none() = nb::none());
+  m.def(
+      "_optimize",
+      [](const Dag& dag, int k, int coarsen_max_depth, int max_iterations, uint64_t seed, int gpu_count,
+         std::optional<int64_t> workers, std::optional<DeviceModel> device_model, const std::string& algorithm,
+         const std::string& preset, int64_t chain_merge_min_nodes, std::optional<std::string> export_dir) {
+        graph::OptimizerOptions o;
+        o.k = k;
+        o.coarsen_max_depth = coarsen_max_depth;
+        o.max_iterations = max_iterations;
+        o.seed = seed;
+        o.gpu_count = gpu_count;
+        o.workers = workers;
+        o.device_model = device_model;
+        o.algorithm = algorithm;
+        o.preset = preset;
+        o.chain_merge_min_nodes = chain_merge_min_nodes;
+        graph::OptimizeResult r;
+        {
+          nb::gil_scoped_release release;  // pure C++: let other Python threads run
+          r = graph::optimize(dag, o);
+          if (export_dir) graph::export_result(dag, r, *export_dir);
+        }
+        nb::dict partitions;
+        for (const auto& [id, part] : r.partitions) partitions[nb::int_(id)] = nb::int_(part);
+        nb::object summary = from_json(r.to_json(false));
+        summary["optimized_partitions"] = partitions;
+        return nb::make_tuple(summary, std::move(r.coarse.dag), from_json(r.plan.to_json()));
+      },
+      nb::arg("dag"), nb::arg("k"), nb::arg("coarsen_max_depth"), nb::arg("max_iterations"), nb::arg("seed"),
+      nb::arg("gpu_count"), nb::arg("workers").none(), nb::arg("device_model").none(), nb::arg("algorithm") = "auto",
+      nb::arg("preset") = "default", nb::arg("chain_merge_min_nodes") = 0,
+      nb::arg("export_dir").none() = nb::none());
 
-  m.def("_migration_plan", [](const Dag& dag, const std::map<int64_t, int>& partitions, int gpu_count,
-                              const DeviceModel& model) {
-    return from_json(graph::migration_plan(dag, partitions, gpu_count, model).to_json());
-  }, nb::arg("dag"), nb::arg("partitions"), nb::arg("gpu_count"), nb::arg("device_model"));
+  m.def(
+      "_migration_plan",
+      [](const Dag& dag, const std::map<int64_t, int>& partitions, int gpu_count, const DeviceModel& model) {
+        return from_json(graph::migration_plan(dag, partitions, gpu_count, model).to_json());
+      },
+      nb::arg("dag"), nb::arg("partitions"), nb::arg("gpu_count"), nb::arg("device_model"));
 
   m.def("_resolve_device_model", &graph::resolve_model, nb::arg("dag"), nb::arg("device_model").none(),
         nb::arg("workers").none());
 
-  m.def("evaluate_plan", [](const Dag& dag, nb::handle plan, std::optional<DeviceModel> device_model) {
-    const MigrationPlan p = plan_from(plan);
-    return from_json(graph::evaluate_plan(dag, p, device_model ? &*device_model : nullptr).to_json());
-  }, nb::arg("dag"), nb::arg("plan"), nb::arg("device_model").none() = nb::none(),
-     "Score a plan (dict or path) on a DAG with SPEC §2's cost model: per-executor stage times, transfers, cost, "
-     "baseline_cost, predicted_speedup, bottleneck. InfeasiblePlanError names a broken constraint.");
+  m.def(
+      "evaluate_plan",
+      [](const Dag& dag, nb::handle plan, std::optional<DeviceModel> device_model) {
+        const MigrationPlan p = plan_from(plan);
+        return from_json(graph::evaluate_plan(dag, p, device_model ? &*device_model : nullptr).to_json());
+      },
+      nb::arg("dag"), nb::arg("plan"), nb::arg("device_model").none() = nb::none(),
+      "Score a plan (dict or path) on a DAG with SPEC §2's cost model: per-executor stage times, transfers, cost, "
+      "baseline_cost, predicted_speedup, bottleneck. InfeasiblePlanError names a broken constraint.");
 
-  m.def("load_plan", [](const std::string& path) { return from_json(MigrationPlan::load(path).to_json()); }, nb::arg("path"),
-        "Read and validate a codedag.plan/1 file; returns the plan as a dict.");
-  m.def("save_plan", [](nb::handle plan, const std::string& path) {
-    MigrationPlan::from_json(to_json(plan), path).save(path);
-  }, nb::arg("plan"), nb::arg("path"), "Validate a plan dict and write it atomically as codedag.plan/1.");
-  m.def("validate_plan", [](nb::handle plan) { return from_json(plan_from(plan).to_json()); }, nb::arg("plan"),
-        "Validate a plan (dict or path); returns it normalised.");
+  m.def(
+      "load_plan", [](const std::string& path) { return from_json(MigrationPlan::load(path).to_json()); },
+      nb::arg("path"), "Read and validate a codedag.plan/1 file; returns the plan as a dict.");
+  m.def(
+      "save_plan",
+      [](nb::handle plan, const std::string& path) { MigrationPlan::from_json(to_json(plan), path).save(path); },
+      nb::arg("plan"), nb::arg("path"), "Validate a plan dict and write it atomically as codedag.plan/1.");
+  m.def(
+      "validate_plan", [](nb::handle plan) { return from_json(plan_from(plan).to_json()); }, nb::arg("plan"),
+      "Validate a plan (dict or path); returns it normalised.");
 
   m.def("partitioner_names", &graph::partitioner_names, "The partitioning algorithms known to the registry.");
-  m.def("random_layered_dag", [](int64_t nodes, uint64_t seed, int64_t workers, double shared_function_rate,
-                                 double eligible_rate) {
-    graph::RandomDagOptions o;
-    o.nodes = nodes;
-    o.seed = seed;
-    o.workers = workers;
-    o.shared_function_rate = shared_function_rate;
-    o.eligible_rate = eligible_rate;
-    nb::gil_scoped_release release;
-    return graph::random_layered_dag(o);
-  }, nb::arg("nodes"), nb::arg("seed") = 0, nb::arg("workers") = 4, nb::arg("shared_function_rate") = 0.05,
-     nb::arg("eligible_rate") = 0.9, "A seeded random layered pipeline DAG (benchmarks, tests).");
+  m.def(
+      "random_layered_dag",
+      [](int64_t nodes, uint64_t seed, int64_t workers, double shared_function_rate, double eligible_rate) {
+        graph::RandomDagOptions o;
+        o.nodes = nodes;
+        o.seed = seed;
+        o.workers = workers;
+        o.shared_function_rate = shared_function_rate;
+        o.eligible_rate = eligible_rate;
+        nb::gil_scoped_release release;
+        return graph::random_layered_dag(o);
+      },
+      nb::arg("nodes"), nb::arg("seed") = 0, nb::arg("workers") = 4, nb::arg("shared_function_rate") = 0.05,
+      nb::arg("eligible_rate") = 0.9, "A seeded random layered pipeline DAG (benchmarks, tests).");
 }
 
 }  // namespace codedag::bindings

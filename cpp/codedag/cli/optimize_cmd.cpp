@@ -64,7 +64,8 @@ void run(const OptimizeOptions& opt) {
   std::vector<size_t> moved;
   for (size_t i = 0; i < coarse.nodes().size(); ++i)
     if (r.placement.of_node[i] != 0) moved.push_back(i);
-  std::sort(moved.begin(), moved.end(), [&](size_t a, size_t b) { return coarse.nodes()[a].cpu_ns > coarse.nodes()[b].cpu_ns; });
+  std::sort(moved.begin(), moved.end(),
+            [&](size_t a, size_t b) { return coarse.nodes()[a].cpu_ns > coarse.nodes()[b].cpu_ns; });
   out.line();
   if (moved.empty()) {
     out.info("nothing moves: every context stays in the DataLoader workers");
@@ -122,7 +123,8 @@ void add_optimize_command(CLI::App& app, Context& /*ctx*/) {
   cmd->add_option("--export-dir", opt->export_dir,
                   "Write dag.json, coarsened_dag.json, partitions.json, plan.json, dag.dot, summary.md here");
   cmd->add_option("--seed", opt->seed, "Seed of the refinement order")->capture_default_str();
-  cmd->add_option("--coarsen-max-depth", opt->coarsen_max_depth, "Fold contexts deeper than this")->capture_default_str();
+  cmd->add_option("--coarsen-max-depth", opt->coarsen_max_depth, "Fold contexts deeper than this")
+      ->capture_default_str();
   cmd->add_option("--max-iterations", opt->max_iterations, "Refinement passes")->capture_default_str();
   cmd->add_option("--algorithm", opt->algorithm, "auto, exact, parametric or greedy")->capture_default_str();
   cmd->callback([opt] { run(*opt); });

@@ -67,9 +67,9 @@ void compose(IdMap& map, const Dag& dag, const std::vector<size_t>& rep) {
   for (auto& [orig, id] : map) id = dag.nodes()[rep[dag.index_of(id)]].id;
 }
 
-Dag fold_cycles(const Dag& dag, size_t& merged, IdMap& map) {
+Dag fold_cycles(Dag&& dag, size_t& merged, IdMap& map) {
   const auto cycles = data_cycles(dag);
-  if (cycles.empty()) return dag;
+  if (cycles.empty()) return std::move(dag);
   const size_t n = dag.nodes().size();
   std::vector<size_t> rep(n);
   for (size_t i = 0; i < n; ++i) rep[i] = i;
@@ -91,7 +91,7 @@ Dag fold_cycles(const Dag& dag, size_t& merged, IdMap& map) {
   return detail::merge_nodes(dag, rep, member);
 }
 
-Dag merge_chains(const Dag& dag, size_t& merged, IdMap& map) {
+Dag merge_chains(Dag&& dag, size_t& merged, IdMap& map) {
   const size_t n = dag.nodes().size();
   std::vector<int> out_degree(n, 0), in_degree(n, 0);
   std::vector<size_t> only_succ(n, SIZE_MAX);
@@ -120,7 +120,7 @@ Dag merge_chains(const Dag& dag, size_t& merged, IdMap& map) {
       cur = v;
     }
   }
-  if (merged == 0) return dag;
+  if (merged == 0) return std::move(dag);
   // rep is idempotent, as merge_nodes needs: chains were folded directly onto their heads.
   compose(map, dag, rep);
   return detail::merge_nodes(dag, rep, member);
@@ -147,7 +147,8 @@ CoarsenResult coarsen(const Dag& dag, const CoarsenOptions& options) {
       }
       path.push_back(cur);
       cur = dag.index_of(*node.parent);
-      if (path.size() > n) throw FormatError("dag: the parent links of node " + std::to_string(node.id) + " form a loop");
+      if (path.size() > n)
+        throw FormatError("dag: the parent links of node " + std::to_string(node.id) + " form a loop");
     }
     for (const size_t p : path) rep[p] = rep[cur];
     return rep[cur];
@@ -156,10 +157,11 @@ CoarsenResult coarsen(const Dag& dag, const CoarsenOptions& options) {
   for (size_t i = 0; i < n; ++i) out.folded_by_depth += rep[i] != i;
   Dag coarse = out.folded_by_depth ? detail::merge_nodes(dag, rep, std::vector<char>(n, 0)) : dag;
   for (size_t i = 0; i < n; ++i) out.representative[nodes[i].id] = nodes[rep[i]].id;
-  coarse = fold_cycles(coarse, out.merged_cycles, out.representative);
+  coarse = fold_cycles(std::move(coarse), out.merged_cycles, out.representative);
   if (options.chain_merge_min_nodes > 0 && static_cast<int64_t>(coarse.nodes().size()) >= options.chain_merge_min_nodes)
-    coarse = merge_chains(coarse, out.merged_chains, out.representative);
-  coarse.validate("coarsened dag");
+    coarse = merge_chains(std::move(coarse), out.merged_chains, out.representative);
+  // Folding and merging only shrink; a cycle left over would be a bug, so check when they ran.
+  if (out.folded_by_depth || out.merged_cycles || out.merged_chains) coarse.validate("coarsened dag");
   out.dag = std::move(coarse);
   return out;
 }

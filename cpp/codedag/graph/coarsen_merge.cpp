@@ -1,9 +1,9 @@
 // Building a coarse DAG from a many-to-one map of nodes: how fields combine when contexts merge.
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <tuple>
 #include <unordered_map>
-#include <set>
 
 #include "codedag/graph/coarsen.hpp"
 #include "codedag/graph/cost_model.hpp"
@@ -39,10 +39,14 @@ Dag merge_nodes(const Dag& dag, const std::vector<size_t>& rep, const std::vecto
     r.alloc_bytes += n.alloc_bytes;
     r.gpu_eligible = r.gpu_eligible && n.gpu_eligible;
     // A measured time is kept only when every merged part was measured; else the model estimates.
-    if (r.gpu_ns && n.gpu_ns) r.gpu_ns = *r.gpu_ns + *n.gpu_ns;
-    else gpu_known[rep[i]] = 0;
-    if (r.batch_ns && n.batch_ns) r.batch_ns = *r.batch_ns + *n.batch_ns;
-    else batch_known[rep[i]] = 0;
+    if (r.gpu_ns && n.gpu_ns)
+      r.gpu_ns = *r.gpu_ns + *n.gpu_ns;
+    else
+      gpu_known[rep[i]] = 0;
+    if (r.batch_ns && n.batch_ns)
+      r.batch_ns = *r.batch_ns + *n.batch_ns;
+    else
+      batch_known[rep[i]] = 0;
     add_unique(r.lib_calls, n.lib_calls);
     add_unique(r.blocked_by, n.blocked_by);
     if (absorbed_as_member[i]) {

@@ -45,20 +45,21 @@ void check_feasible(const Dag& dag, const Placement& p) {
     for (const std::string& q : patch_qualnames(n)) {
       const auto [it, fresh] = first_of.emplace(q, i);
       if (!fresh && p.of_node[it->second] != p.of_node[i])
-        throw InfeasiblePlanError("infeasible plan: constraint 'one function, one executor' is broken by " + q +
-                                  ": " + describe(dag.nodes()[it->second]) + " is on " +
-                                  p.executors[p.of_node[it->second]] + " but " + describe(n) + " is on " + ex +
-                                  "; a plan patches functions, so every context of one function must share an executor");
+        throw InfeasiblePlanError(
+            "infeasible plan: constraint 'one function, one executor' is broken by " + q + ": " +
+            describe(dag.nodes()[it->second]) + " is on " + p.executors[p.of_node[it->second]] + " but " + describe(n) +
+            " is on " + ex + "; a plan patches functions, so every context of one function must share an executor");
     }
   }
   for (const Edge& e : dag.edges()) {
     if (e.kind != EdgeKind::data) continue;
     const size_t u = dag.index_of(e.src), v = dag.index_of(e.dst);
     if (p.of_node[u] != 0 && p.of_node[v] == 0)
-      throw InfeasiblePlanError("infeasible plan: constraint 'data flows forward (no data edge from a main-process "
-                                "executor back to cpu)' is broken by the data edge " + describe(dag.nodes()[u]) +
-                                " on " + p.executors[p.of_node[u]] + " -> " + describe(dag.nodes()[v]) +
-                                " on cpu; move the consumer off cpu too, or keep the producer on cpu");
+      throw InfeasiblePlanError(
+          "infeasible plan: constraint 'data flows forward (no data edge from a main-process "
+          "executor back to cpu)' is broken by the data edge " +
+          describe(dag.nodes()[u]) + " on " + p.executors[p.of_node[u]] + " -> " + describe(dag.nodes()[v]) +
+          " on cpu; move the consumer off cpu too, or keep the producer on cpu");
   }
 }
 
@@ -112,18 +113,32 @@ json CostBreakdown::to_json(bool with_transfers) const {
   json stage_map = json::object();
   for (const StageTime& s : stages) {
     stage_map[s.executor] = s.stage_ns;
-    stage_list.push_back({{"executor", s.executor}, {"stage_ns", s.stage_ns}, {"node_ns", s.node_ns},
-                          {"transfer_ns", s.transfer_ns}, {"train_ns", s.train_ns}, {"nodes", s.nodes}});
+    stage_list.push_back({{"executor", s.executor},
+                          {"stage_ns", s.stage_ns},
+                          {"node_ns", s.node_ns},
+                          {"transfer_ns", s.transfer_ns},
+                          {"train_ns", s.train_ns},
+                          {"nodes", s.nodes}});
   }
   json transfer_list = json::array();
   for (const TransferTime& t : transfers) {
     if (!with_transfers) break;
-    transfer_list.push_back({{"src", t.src}, {"dst", t.dst}, {"from", t.from}, {"to", t.to}, {"bytes", t.bytes},
-                             {"count", t.count}, {"ns", t.ns}});
+    transfer_list.push_back({{"src", t.src},
+                             {"dst", t.dst},
+                             {"from", t.from},
+                             {"to", t.to},
+                             {"bytes", t.bytes},
+                             {"count", t.count},
+                             {"ns", t.ns}});
   }
-  return {{"cost", cost}, {"baseline_cost", baseline_cost}, {"predicted_speedup", predicted_speedup},
-          {"total_work", total_work}, {"bottleneck", bottleneck}, {"stage_ns", stage_map},
-          {"stages", stage_list}, {"transfer_count", transfers.size()},
+  return {{"cost", cost},
+          {"baseline_cost", baseline_cost},
+          {"predicted_speedup", predicted_speedup},
+          {"total_work", total_work},
+          {"bottleneck", bottleneck},
+          {"stage_ns", stage_map},
+          {"stages", stage_list},
+          {"transfer_count", transfers.size()},
           {"transfers", transfer_list}};
 }
 

@@ -24,7 +24,8 @@ double read_number(const json& v, const std::string& origin, const std::string& 
 }
 
 TransferCost read_transfer(const json& v, const std::string& origin, const std::string& field) {
-  if (!v.is_object()) bad(origin, field, std::string("must be an object {\"latency_ns\", \"bytes_per_s\"}, got ") + json_type_name(v));
+  if (!v.is_object())
+    bad(origin, field, std::string("must be an object {\"latency_ns\", \"bytes_per_s\"}, got ") + json_type_name(v));
   for (const auto& [key, value] : v.items())
     if (key != "latency_ns" && key != "bytes_per_s")
       bad(origin, field + "." + key, "is not a field of a transfer; use latency_ns and bytes_per_s");
@@ -79,7 +80,8 @@ double DeviceModel::node_time_ns(const Node& node, const std::string& executor) 
 }
 
 DeviceModel DeviceModel::from_json(const json& doc, const std::string& origin) {
-  if (!doc.is_object()) throw FormatError(origin + ": a device model must be a JSON object, got " + json_type_name(doc));
+  if (!doc.is_object())
+    throw FormatError(origin + ": a device model must be a JSON object, got " + json_type_name(doc));
   if (!doc.contains("schema"))
     throw FormatError(origin + ": no 'schema' field; expected \"" + std::string(kDeviceModelSchema) + "\"");
   if (doc.at("schema") != kDeviceModelSchema)
@@ -88,8 +90,8 @@ DeviceModel DeviceModel::from_json(const json& doc, const std::string& origin) {
   static const std::set<std::string> known = {"schema", "workers", "train_ns", "transfer", "estimate"};
   for (const auto& [key, value] : doc.items())
     if (!known.count(key))
-      bad(origin, key, "is not a field of " + std::string(kDeviceModelSchema) +
-                           " (expected workers, train_ns, transfer, estimate)");
+      bad(origin, key,
+          "is not a field of " + std::string(kDeviceModelSchema) + " (expected workers, train_ns, transfer, estimate)");
   DeviceModel m = defaults(1);
   if (doc.contains("workers")) {
     const json& w = doc.at("workers");
@@ -99,7 +101,8 @@ DeviceModel DeviceModel::from_json(const json& doc, const std::string& origin) {
   }
   if (doc.contains("train_ns")) {
     const json& t = doc.at("train_ns");
-    if (!t.is_object()) bad(origin, "train_ns", std::string("must be an object keyed by executor, got ") + json_type_name(t));
+    if (!t.is_object())
+      bad(origin, "train_ns", std::string("must be an object keyed by executor, got ") + json_type_name(t));
     for (const auto& [key, value] : t.items()) {
       if (!is_executor_name(key) || key == "cpu")
         bad(origin, "train_ns." + key, "is not a main-process executor (batch:cpu or cuda:<n>)");
@@ -108,7 +111,8 @@ DeviceModel DeviceModel::from_json(const json& doc, const std::string& origin) {
   }
   if (doc.contains("transfer")) {
     const json& t = doc.at("transfer");
-    if (!t.is_object()) bad(origin, "transfer", std::string("must be an object keyed \"<from>-><to>\", got ") + json_type_name(t));
+    if (!t.is_object())
+      bad(origin, "transfer", std::string("must be an object keyed \"<from>-><to>\", got ") + json_type_name(t));
     for (const auto& [key, value] : t.items()) {
       const std::string field = "transfer." + key;
       if (key == "default") {
@@ -128,10 +132,14 @@ DeviceModel DeviceModel::from_json(const json& doc, const std::string& origin) {
     if (!e.is_object()) bad(origin, "estimate", std::string("must be an object, got ") + json_type_name(e));
     for (const auto& [key, value] : e.items()) {
       const std::string field = "estimate." + key;
-      if (key == "gpu_speedup") m.gpu_speedup = read_number(value, origin, field, true);
-      else if (key == "gpu_launch_ns") m.gpu_launch_ns = read_number(value, origin, field, false);
-      else if (key == "batch_speedup") m.batch_speedup = read_number(value, origin, field, true);
-      else bad(origin, field, "is not an estimate (expected gpu_speedup, gpu_launch_ns, batch_speedup)");
+      if (key == "gpu_speedup")
+        m.gpu_speedup = read_number(value, origin, field, true);
+      else if (key == "gpu_launch_ns")
+        m.gpu_launch_ns = read_number(value, origin, field, false);
+      else if (key == "batch_speedup")
+        m.batch_speedup = read_number(value, origin, field, true);
+      else
+        bad(origin, field, "is not an estimate (expected gpu_speedup, gpu_launch_ns, batch_speedup)");
     }
   }
   return m;
@@ -143,11 +151,12 @@ json DeviceModel::to_json() const {
   for (const auto& [key, t] : transfer) transfers[key] = transfer_json(t);
   json train = json::object();
   for (const auto& [key, ns] : train_ns) train[key] = ns;
-  return {{"schema", kDeviceModelSchema},
-          {"workers", workers},
-          {"train_ns", train},
-          {"transfer", transfers},
-          {"estimate", {{"gpu_speedup", gpu_speedup}, {"gpu_launch_ns", gpu_launch_ns}, {"batch_speedup", batch_speedup}}}};
+  return {
+      {"schema", kDeviceModelSchema},
+      {"workers", workers},
+      {"train_ns", train},
+      {"transfer", transfers},
+      {"estimate", {{"gpu_speedup", gpu_speedup}, {"gpu_launch_ns", gpu_launch_ns}, {"batch_speedup", batch_speedup}}}};
 }
 
 DeviceModel DeviceModel::load(const std::string& path) { return from_json(load_json_file(path), path); }

@@ -33,13 +33,13 @@ struct TransferCost {
 };
 
 struct DeviceModel {
-  int64_t workers = 1;                       // W: DataLoader workers sharing the `cpu` stage
-  std::map<std::string, double> train_ns;    // training step per batch, per main-process executor
+  int64_t workers = 1;                     // W: DataLoader workers sharing the `cpu` stage
+  std::map<std::string, double> train_ns;  // training step per batch, per main-process executor
   TransferCost default_transfer{10000, 1.2e10};
   std::map<std::string, TransferCost> transfer;  // "<from>-><to>"
-  double gpu_speedup = 10.0;                 // cpu_ns / gpu time, when no gpu_ns was measured
-  double gpu_launch_ns = 10000;              // floor per call on a GPU (kernel launches, sync)
-  double batch_speedup = 1.0;                // cpu_ns / batch:cpu time, when no batch_ns was measured
+  double gpu_speedup = 10.0;                     // cpu_ns / gpu time, when no gpu_ns was measured
+  double gpu_launch_ns = 10000;                  // floor per call on a GPU (kernel launches, sync)
+  double batch_speedup = 1.0;                    // cpu_ns / batch:cpu time, when no batch_ns was measured
 
   // The documented defaults (docs/optimizer.md): W workers, free cpu->batch:cpu, 12 GB/s and 10 µs
   // elsewhere, GPU 10x faster than one core with a 10 µs floor per call.

@@ -26,7 +26,8 @@ OptimizeResult optimize(const Dag& dag, const OptimizerOptions& o) {
   if (o.k != 0 && o.k < 2)
     throw InputError("k must be at least 2 (the DataLoader workers and one main-process executor), got " +
                      std::to_string(o.k));
-  if (o.max_iterations < 0) throw InputError("max_iterations must be 0 or more, got " + std::to_string(o.max_iterations));
+  if (o.max_iterations < 0)
+    throw InputError("max_iterations must be 0 or more, got " + std::to_string(o.max_iterations));
   OptimizeResult r;
   r.model = resolve_model(dag, o.device_model, o.workers);
   r.executors = executor_names(o.gpu_count);
@@ -117,9 +118,12 @@ MigrationPlan migration_plan(const Dag& dag, const std::map<int64_t, int>& parti
   int parts = 1;
   for (const auto& [id, p] : partitions) {
     if (!dag.contains(id))
-      throw InputError("partitions name node " + std::to_string(id) + ", which is not in the DAG; pass the DAG the "
+      throw InputError("partitions name node " + std::to_string(id) +
+                       ", which is not in the DAG; pass the DAG the "
                        "partitions were computed on (the coarsened one)");
-    if (p < 0) throw InputError("partition of node " + std::to_string(id) + " is " + std::to_string(p) + "; partitions are 0 or more");
+    if (p < 0)
+      throw InputError("partition of node " + std::to_string(id) + " is " + std::to_string(p) +
+                       "; partitions are 0 or more");
     parts = std::max(parts, p + 1);
   }
   const size_t n = dag.nodes().size();
@@ -144,8 +148,9 @@ MigrationPlan migration_plan(const Dag& dag, const std::map<int64_t, int>& parti
   map[0] = 0;
   int64_t combos = 1;
   for (int p = 1; p < parts && combos < 100000; ++p) combos *= mains;
-  if (combos >= 100000) throw InputError("too many partitions (" + std::to_string(parts) + ") to map onto " +
-                                         std::to_string(mains) + " executors; use k of at most 8");
+  if (combos >= 100000)
+    throw InputError("too many partitions (" + std::to_string(parts) + ") to map onto " + std::to_string(mains) +
+                     " executors; use k of at most 8");
   for (int64_t c = 0; c < combos; ++c) {
     int64_t x = c;
     for (int p = 1; p < parts; ++p) {
@@ -154,7 +159,8 @@ MigrationPlan migration_plan(const Dag& dag, const std::map<int64_t, int>& parti
     }
     for (size_t i = 0; i < n; ++i) placement.of_node[i] = map[part_of[i]];
     const CostBreakdown b = evaluate_placement(dag, model, placement);
-    if (b.cost < best.cost * (1 - 1e-12) || (same_cost(b.cost, best.cost) && b.total_work < best_work && !same_cost(b.total_work, best_work))) {
+    if (b.cost < best.cost * (1 - 1e-12) ||
+        (same_cost(b.cost, best.cost) && b.total_work < best_work && !same_cost(b.total_work, best_work))) {
       best = make_plan(dag, placement, model);
       best_work = b.total_work;
     }

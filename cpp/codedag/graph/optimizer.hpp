@@ -21,21 +21,21 @@ struct OptimizerOptions {
   int max_iterations = 50;
   uint64_t seed = 0;
   int gpu_count = 0;
-  std::optional<int64_t> workers;             // overrides the device model's and the DAG's
-  std::optional<DeviceModel> device_model;    // default: DeviceModel::defaults(workers)
+  std::optional<int64_t> workers;           // overrides the device model's and the DAG's
+  std::optional<DeviceModel> device_model;  // default: DeviceModel::defaults(workers)
   std::string algorithm = "auto";
   std::string preset = "default";
-  int64_t chain_merge_min_nodes = 20000;
+  int64_t chain_merge_min_nodes = 0;  // see CoarsenOptions
 };
 
 struct OptimizeResult {
   CoarsenResult coarse;
-  DeviceModel model;                       // as used (workers resolved)
-  std::vector<std::string> executors;      // executors known to the optimizer, [0] = cpu
+  DeviceModel model;                   // as used (workers resolved)
+  std::vector<std::string> executors;  // executors known to the optimizer, [0] = cpu
   int k = 2;
   std::vector<std::string> partition_executor;  // partition index -> executor ([0] = cpu)
-  std::map<int64_t, int> partitions;             // coarse node id -> partition index
-  Placement placement;                           // on coarse.dag
+  std::map<int64_t, int> partitions;            // coarse node id -> partition index
+  Placement placement;                          // on coarse.dag
   CostBreakdown breakdown;
   PartitionResult partition;
   MigrationPlan plan;

@@ -59,20 +59,23 @@ std::string summary_markdown(const Dag& original, const OptimizeResult& r) {
   if (moved.empty()) {
     md << "Nothing: every context stays in the DataLoader workers (no move lowers the cost).\n";
   } else {
-    std::sort(moved.begin(), moved.end(), [&](size_t a, size_t b) { return coarse.nodes()[a].cpu_ns > coarse.nodes()[b].cpu_ns; });
+    std::sort(moved.begin(), moved.end(),
+              [&](size_t a, size_t b) { return coarse.nodes()[a].cpu_ns > coarse.nodes()[b].cpu_ns; });
     md << "| function | to | cpu time | time there | mode |\n| --- | --- | ---: | ---: | --- |\n";
     for (const size_t i : moved) {
       const Node& n = coarse.nodes()[i];
       const std::string& ex = r.executors[r.placement.of_node[i]];
       const auto mode = r.plan.modes.find(n.qualname);
       md << "| `" << n.qualname << "` | `" << ex << "` | " << format_ns(n.cpu_ns) << " | "
-         << format_ns(r.model.node_time_ns(n, ex)) << " | " << (mode == r.plan.modes.end() ? "" : mode->second) << " |\n";
+         << format_ns(r.model.node_time_ns(n, ex)) << " | " << (mode == r.plan.modes.end() ? "" : mode->second)
+         << " |\n";
     }
   }
   if (!r.breakdown.transfers.empty()) {
     md << "\n## Transfers\n\n| from | to | bytes | time |\n| --- | --- | ---: | ---: |\n";
     auto transfers = r.breakdown.transfers;
-    std::sort(transfers.begin(), transfers.end(), [](const TransferTime& a, const TransferTime& b) { return a.ns > b.ns; });
+    std::sort(transfers.begin(), transfers.end(),
+              [](const TransferTime& a, const TransferTime& b) { return a.ns > b.ns; });
     for (size_t i = 0; i < transfers.size() && i < 20; ++i) {
       const TransferTime& t = transfers[i];
       md << "| `" << coarse.node(t.src).qualname << "` (" << t.from << ") | `" << coarse.node(t.dst).qualname << "` ("

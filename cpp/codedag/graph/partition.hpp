@@ -19,10 +19,10 @@ namespace codedag::graph {
 
 struct PartitionOptions {
   std::string algorithm = "auto";
-  int max_iterations = 50;        // refinement passes
-  uint64_t seed = 0;              // refinement visit order
-  int exact_max_groups = 14;      // auto: exact branch and bound up to this many function groups
-  int lambda_steps = 40;          // parametric: min-cuts per executor (the search stops sooner when it converges)
+  int max_iterations = 50;    // refinement passes
+  uint64_t seed = 0;          // refinement visit order
+  int exact_max_groups = 14;  // auto: exact branch and bound up to this many function groups
+  int lambda_steps = 40;      // parametric: min-cuts per executor (the search stops sooner when it converges)
   int64_t exact_node_limit = 50'000'000;  // branch-and-bound nodes before it gives up being exact
 
   // "default"; "fast" (fewer cuts and passes); "exact" (branch and bound up to 22 groups).
@@ -31,14 +31,14 @@ struct PartitionOptions {
 
 struct PartitionResult {
   Solution best;
-  Solution greedy;              // the HEFT-like baseline
-  Solution baseline;            // all on cpu
-  double lower_bound = 0;       // no feasible plan costs less
+  Solution greedy;         // the HEFT-like baseline
+  Solution baseline;       // all on cpu
+  double lower_bound = 0;  // no feasible plan costs less
   bool proved_optimal = false;
-  std::string method;           // which phase produced `best`
-  int cuts = 0;                 // min-cut solves
+  std::string method;  // which phase produced `best`
+  int cuts = 0;        // min-cut solves
   int refinement_passes = 0;
-  int64_t search_nodes = 0;     // branch-and-bound nodes
+  int64_t search_nodes = 0;  // branch-and-bound nodes
   double gap() const { return best.cost > 0 ? (best.cost - lower_bound) / best.cost : 0.0; }
 };
 

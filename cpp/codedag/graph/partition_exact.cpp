@@ -51,7 +51,8 @@ class Search {
     const double lb_max = std::max(mx, (sum + rest_[i]) / E_);
     const double lb_work = sum + rest_[i];
     if (lb_max > best_.cost && !same_cost(lb_max, best_.cost)) return;
-    if ((same_cost(lb_max, best_.cost) || lb_max > best_.cost) && (lb_work >= best_.work || same_cost(lb_work, best_.work)))
+    if ((same_cost(lb_max, best_.cost) || lb_max > best_.cost) &&
+        (lb_work >= best_.work || same_cost(lb_work, best_.work)))
       return;
 
     const int g = go_.order[i];
@@ -77,8 +78,10 @@ class Search {
       // Place g on e: its time and the transfers to every neighbour already placed.
       std::vector<double> saved = stage_;
       stage_[e] += p_.t(g, e);
-      for (int a = p_.in_begin[g]; a < p_.in_begin[g + 1]; ++a) charge(p_.arcs[p_.in_arcs[a]], p_.arcs[p_.in_arcs[a]].u, e, true);
-      for (int a = p_.out_begin[g]; a < p_.out_begin[g + 1]; ++a) charge(p_.arcs[p_.out_arcs[a]], p_.arcs[p_.out_arcs[a]].v, e, false);
+      for (int a = p_.in_begin[g]; a < p_.in_begin[g + 1]; ++a)
+        charge(p_.arcs[p_.in_arcs[a]], p_.arcs[p_.in_arcs[a]].u, e, true);
+      for (int a = p_.out_begin[g]; a < p_.out_begin[g + 1]; ++a)
+        charge(p_.arcs[p_.out_arcs[a]], p_.arcs[p_.out_arcs[a]].v, e, false);
       exec_[g] = e;
       ++used_[e];
       visit(i + 1);

@@ -125,8 +125,10 @@ std::vector<char> ClosureSolver::solve(const std::vector<double>& w, double& wei
       continue;
     }
     const int64_t c = std::llround(w[g] * scale);
-    if (c < 0) arcs_[source_arc_[g]].cap = -c;
-    else arcs_[sink_arc_[g]].cap = c;
+    if (c < 0)
+      arcs_[source_arc_[g]].cap = -c;
+    else
+      arcs_[sink_arc_[g]].cap = c;
   }
   max_flow();
   // The source side of the minimum cut is the closure.

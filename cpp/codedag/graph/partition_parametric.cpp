@@ -101,9 +101,12 @@ TwoWay two_way(const Problem& p, ClosureSolver& solver, int e, int steps) {
     // No closure lies below the two lines where they meet: lambda maximises the dual; done.
     if (mid.line(lambda) >= meet - 1e-9 * std::max(1.0, std::fabs(meet))) break;
     const double d = mid.s_cpu - mid.s_main;
-    if (d > 0) lo = std::move(mid);
-    else if (d < 0) hi = std::move(mid);
-    else break;  // balanced: max(S_cpu, S_main) equals the dual value
+    if (d > 0)
+      lo = std::move(mid);
+    else if (d < 0)
+      hi = std::move(mid);
+    else
+      break;  // balanced: max(S_cpu, S_main) equals the dual value
   }
   out.lower_bound = std::max(out.lower_bound, others);
   return out;
@@ -219,7 +222,8 @@ ParametricOutcome parametric(const Problem& p, const PartitionOptions& options) 
     out.cuts += tw.cuts;
     bound_two = std::min(bound_two, tw.lower_bound);
     // The two best supported points of each executor are where refinement starts.
-    std::sort(tw.candidates.begin(), tw.candidates.end(), [](const Solution& x, const Solution& y) { return better(x, y); });
+    std::sort(tw.candidates.begin(), tw.candidates.end(),
+              [](const Solution& x, const Solution& y) { return better(x, y); });
     for (size_t i = 0; i < tw.candidates.size() && i < 2; ++i) starts.push_back(std::move(tw.candidates[i]));
   }
   if (p.max_main <= 1) {
@@ -228,7 +232,8 @@ ParametricOutcome parametric(const Problem& p, const PartitionOptions& options) 
     MultiWay mw = multi_way(p, solver, std::max(4, options.lambda_steps / 4));
     out.cuts += mw.cuts;
     out.lower_bound = mw.lower_bound;
-    std::sort(mw.candidates.begin(), mw.candidates.end(), [](const Solution& x, const Solution& y) { return better(x, y); });
+    std::sort(mw.candidates.begin(), mw.candidates.end(),
+              [](const Solution& x, const Solution& y) { return better(x, y); });
     for (size_t i = 0; i < mw.candidates.size() && i < 2; ++i) starts.push_back(std::move(mw.candidates[i]));
   }
   if (p.E() == 1) out.lower_bound = out.best.cost;

@@ -27,10 +27,10 @@ struct Problem {
   int max_main = 1;                    // k - 1: how many main-process executors a plan may use
   std::vector<double> train;           // per executor (0 for cpu)
   int groups = 0;
-  std::vector<int> group_of_node;      // node position -> group
-  std::vector<double> cpu_stage;       // group's contribution to S_cpu (cpu_ns / W)
-  std::vector<double> time;            // groups x executors: time on e (kInfinity: not allowed)
-  std::vector<char> eligible;          // may leave cpu
+  std::vector<int> group_of_node;  // node position -> group
+  std::vector<double> cpu_stage;   // group's contribution to S_cpu (cpu_ns / W)
+  std::vector<double> time;        // groups x executors: time on e (kInfinity: not allowed)
+  std::vector<char> eligible;      // may leave cpu
   std::vector<GroupArc> arcs;
   std::vector<double> latency, ns_per_byte;  // executors x executors
   // CSR adjacency of arcs: out_arcs[out_begin[g] .. out_begin[g+1]) are arc indices leaving g.

@@ -83,8 +83,10 @@ int refine(const Problem& p, Solution& s, int max_passes, uint64_t seed) {
             if (y != 0) trial[y] += c;
           }
         };
-        for (int a = p.in_begin[g]; a < p.in_begin[g + 1]; ++a) shift(p.arcs[p.in_arcs[a]], p.arcs[p.in_arcs[a]].u, true);
-        for (int a = p.out_begin[g]; a < p.out_begin[g + 1]; ++a) shift(p.arcs[p.out_arcs[a]], p.arcs[p.out_arcs[a]].v, false);
+        for (int a = p.in_begin[g]; a < p.in_begin[g + 1]; ++a)
+          shift(p.arcs[p.in_arcs[a]], p.arcs[p.in_arcs[a]].u, true);
+        for (int a = p.out_begin[g]; a < p.out_begin[g + 1]; ++a)
+          shift(p.arcs[p.out_arcs[a]], p.arcs[p.out_arcs[a]].v, false);
         const Potential pot = potential(trial);
         if (lower(pot, best_pot)) {
           best_pot = pot;

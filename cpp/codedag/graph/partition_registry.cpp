@@ -142,7 +142,8 @@ std::vector<std::string> partitioner_names() {
 }
 
 PartitionResult partition(const Problem& p, const PartitionOptions& o) {
-  if (o.max_iterations < 0) throw InputError("max_iterations must not be negative, got " + std::to_string(o.max_iterations));
+  if (o.max_iterations < 0)
+    throw InputError("max_iterations must not be negative, got " + std::to_string(o.max_iterations));
   return partitioner(o.algorithm).partition(p, o);
 }
 

@@ -33,7 +33,9 @@ std::string executor(const json& v, const std::string& origin, const std::string
 
 // cuda:<n> sorts by n, after cpu and batch:cpu.
 bool executor_less(const std::string& a, const std::string& b) {
-  auto rank = [](const std::string& s) -> long { return s == "cpu" ? -2 : s == "batch:cpu" ? -1 : std::stol(s.substr(5)); };
+  auto rank = [](const std::string& s) -> long {
+    return s == "cpu" ? -2 : s == "batch:cpu" ? -1 : std::stol(s.substr(5));
+  };
   return rank(a) < rank(b);
 }
 
@@ -41,21 +43,27 @@ bool executor_less(const std::string& a, const std::string& b) {
 
 MigrationPlan MigrationPlan::from_json(const json& doc, const std::string& origin) {
   if (!doc.is_object()) throw FormatError(origin + ": a plan must be a JSON object, got " + json_type_name(doc));
-  if (!doc.contains("schema")) throw FormatError(origin + ": no 'schema' field; expected \"" + std::string(kPlanSchema) + "\"");
+  if (!doc.contains("schema"))
+    throw FormatError(origin + ": no 'schema' field; expected \"" + std::string(kPlanSchema) + "\"");
   if (doc.at("schema") != kPlanSchema)
-    throw FormatError(origin + ": unknown schema " + doc.at("schema").dump() + "; this version reads \"" + kPlanSchema + "\"");
+    throw FormatError(origin + ": unknown schema " + doc.at("schema").dump() + "; this version reads \"" + kPlanSchema +
+                      "\"");
   MigrationPlan p;
   if (!doc.contains("context_device_map")) bad(origin, "context_device_map", "is missing");
   const json& map = doc.at("context_device_map");
-  if (!map.is_object()) bad(origin, "context_device_map", std::string("must be an object qualname -> executor, got ") + json_type_name(map));
+  if (!map.is_object())
+    bad(origin, "context_device_map",
+        std::string("must be an object qualname -> executor, got ") + json_type_name(map));
   for (const auto& [q, ex] : map.items()) {
     if (q.empty()) bad(origin, "context_device_map", "has an empty qualname");
     p.context_device_map[q] = executor(ex, origin, "context_device_map." + q);
   }
-  p.default_device = doc.contains("default_device") ? executor(doc.at("default_device"), origin, "default_device") : "cpu";
+  p.default_device =
+      doc.contains("default_device") ? executor(doc.at("default_device"), origin, "default_device") : "cpu";
   if (doc.contains("modes")) {
     const json& modes = doc.at("modes");
-    if (!modes.is_object()) bad(origin, "modes", std::string("must be an object qualname -> mode, got ") + json_type_name(modes));
+    if (!modes.is_object())
+      bad(origin, "modes", std::string("must be an object qualname -> mode, got ") + json_type_name(modes));
     for (const auto& [q, m] : modes.items()) {
       if (!m.is_string() || (m != "batched" && m != "inline"))
         bad(origin, "modes." + q, "must be \"batched\" or \"inline\", got " + m.dump());
@@ -73,7 +81,8 @@ MigrationPlan MigrationPlan::from_json(const json& doc, const std::string& origi
       if (!t.is_object()) throw FormatError(where + ": must be an object {src, dst, bytes}");
       TransferPoint tp;
       for (const char* f : {"src", "dst"}) {
-        if (!t.contains(f) || !t.at(f).is_string()) throw FormatError(where + ": '" + f + "' must be a qualname string");
+        if (!t.contains(f) || !t.at(f).is_string())
+          throw FormatError(where + ": '" + f + "' must be a qualname string");
         (std::string(f) == "src" ? tp.src : tp.dst) = t.at(f).get<std::string>();
       }
       tp.bytes = t.contains("bytes") ? number(t, where, "bytes") : 0.0;
@@ -89,9 +98,9 @@ MigrationPlan MigrationPlan::from_json(const json& doc, const std::string& origi
     if (dm.is_object() && !dm.contains("schema")) dm["schema"] = kDeviceModelSchema;
     p.device_model = DeviceModel::from_json(dm, origin + ": device_model");
   }
-  static const std::set<std::string> known = {"schema", "default_device", "context_device_map", "modes",
-                                              "transfer_points", "cost", "baseline_cost", "predicted_speedup",
-                                              "device_model"};
+  static const std::set<std::string> known = {"schema",        "default_device",    "context_device_map",
+                                              "modes",         "transfer_points",   "cost",
+                                              "baseline_cost", "predicted_speedup", "device_model"};
   for (const auto& [key, value] : doc.items())
     if (!known.count(key)) p.extra[key] = value;
   return p;
@@ -106,7 +115,8 @@ json MigrationPlan::to_json() const {
   doc["modes"] = json::object();
   for (const auto& [q, m] : modes) doc["modes"][q] = m;
   doc["transfer_points"] = json::array();
-  for (const TransferPoint& t : transfer_points) doc["transfer_points"].push_back({{"src", t.src}, {"dst", t.dst}, {"bytes", t.bytes}});
+  for (const TransferPoint& t : transfer_points)
+    doc["transfer_points"].push_back({{"src", t.src}, {"dst", t.dst}, {"bytes", t.bytes}});
   doc["cost"] = cost;
   doc["baseline_cost"] = baseline_cost;
   doc["predicted_speedup"] = predicted_speedup;
@@ -118,7 +128,8 @@ MigrationPlan MigrationPlan::load(const std::string& path) { return from_json(lo
 
 void MigrationPlan::save(const std::string& path) const { save_json_file(path, to_json(), 2); }
 
-MigrationPlan make_plan(const Dag& dag, const Placement& placement, const DeviceModel& model, CostBreakdown* breakdown) {
+MigrationPlan make_plan(const Dag& dag, const Placement& placement, const DeviceModel& model,
+                        CostBreakdown* breakdown) {
   CostBreakdown cost = evaluate_placement(dag, model, placement);
   MigrationPlan plan;
   plan.device_model = model;

@@ -17,8 +17,8 @@ Dag random_layered_dag(const RandomDagOptions& o) {
   const int64_t n = o.nodes;
   const int64_t layers = std::max<int64_t>(1, std::llround(o.layers_per_sqrt_node * std::sqrt(static_cast<double>(n))));
   Dag dag;
-  dag.meta = {{"batches", 1}, {"samples", 32}, {"workers", o.workers}, {"generator", "random_layered_dag"},
-              {"seed", o.seed}};
+  dag.meta = {
+      {"batches", 1}, {"samples", 32}, {"workers", o.workers}, {"generator", "random_layered_dag"}, {"seed", o.seed}};
   std::vector<int64_t> layer_of(n);
   std::vector<std::vector<int64_t>> by_layer(layers);
   for (int64_t i = 0; i < n; ++i) {

@@ -11,9 +11,9 @@ namespace codedag::graph {
 struct RandomDagOptions {
   int64_t nodes = 1000;
   uint64_t seed = 0;
-  double layers_per_sqrt_node = 1.0;  // layers ~ this * sqrt(nodes)
-  double shared_function_rate = 0.05; // probability that a context reuses an earlier function
-  double eligible_rate = 0.9;         // past the first fifth of the layers
+  double layers_per_sqrt_node = 1.0;   // layers ~ this * sqrt(nodes)
+  double shared_function_rate = 0.05;  // probability that a context reuses an earlier function
+  double eligible_rate = 0.9;          // past the first fifth of the layers
   int max_in_degree = 3;
   int64_t workers = 4;
 };

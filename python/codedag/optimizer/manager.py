@@ -25,7 +25,9 @@ def _as_dag(dag: _DagLike) -> _core.Dag:
     inner = getattr(dag, "dag", None)
     if isinstance(inner, _core.Dag):
         return inner
-    raise _core.InputError(f"expected a codedag.Dag, a DAG dict or the path of a dag.json, got {type(dag).__name__}")
+    raise _core.InputError(
+        f"expected a codedag.Dag, a DAG dict or the path of a dag.json, got {type(dag).__name__}"
+    )
 
 
 def _as_device_model(model: Any) -> _core.DeviceModel | None:
@@ -81,6 +83,7 @@ class OptimizerManager:
         workers: int | None = None,
         algorithm: str = "auto",
         preset: str = "default",
+        chain_merge_min_nodes: int = 0,
     ):
         self.k = _whole("k", k, 2, allow_none=True)
         self.coarsen_max_depth = _whole("coarsen_max_depth", coarsen_max_depth, 0)
@@ -95,6 +98,8 @@ class OptimizerManager:
             )
         self.algorithm = algorithm
         self.preset = preset
+        # Merge single-producer/single-consumer chains on graphs at least this large (0: never).
+        self.chain_merge_min_nodes = _whole("chain_merge_min_nodes", chain_merge_min_nodes, 0)
         self.last_result: dict | None = None
 
     def optimize(self, dag: _DagLike, export_dir: str | os.PathLike | None = None) -> dict:
@@ -114,7 +119,7 @@ class OptimizerManager:
             self.device_model,
             self.algorithm,
             self.preset,
-            20000,
+            self.chain_merge_min_nodes,
             None if export_dir is None else os.fspath(export_dir),
         )
         result = dict(summary)

@@ -9,7 +9,8 @@ namespace {
 
 using namespace codedag::graph;
 
-Node make(int64_t id, const std::string& q, std::optional<int64_t> parent, int64_t depth, double cpu, bool eligible = true) {
+Node make(int64_t id, const std::string& q, std::optional<int64_t> parent, int64_t depth, double cpu,
+          bool eligible = true) {
   Node n;
   n.id = id;
   n.name = n.qualname = q;

@@ -46,7 +46,8 @@ TEST(DeviceModel, NodeTimeEstimates) {
 TEST(DeviceModel, ExecutorNames) {
   EXPECT_EQ(executor_names(2), (std::vector<std::string>{"cpu", "batch:cpu", "cuda:0", "cuda:1"}));
   for (const char* ok : {"cpu", "batch:cpu", "cuda:0", "cuda:12"}) EXPECT_TRUE(is_executor_name(ok)) << ok;
-  for (const char* bad : {"gpu", "cuda:", "cuda:x", "batch:gpu", "tpu:0", ""}) EXPECT_FALSE(is_executor_name(bad)) << bad;
+  for (const char* bad : {"gpu", "cuda:", "cuda:x", "batch:gpu", "tpu:0", ""})
+    EXPECT_FALSE(is_executor_name(bad)) << bad;
 }
 
 std::string rejection(const std::function<void(json&)>& edit) {
@@ -71,9 +72,16 @@ TEST(DeviceModel, EveryRejectionNamesTheField) {
       {[](json& d) { d["train_ns"]["cuda:0"] = -3; }, "'train_ns.cuda:0' must not be negative"},
       {[](json& d) { d["train_ns"]["cuda:0"] = "fast"; }, "'train_ns.cuda:0' must be a number"},
       {[](json& d) { d["transfer"] = json::array(); }, "'transfer'"},
-      {[](json& d) { d["transfer"]["cpu=>cuda:0"] = {{"latency_ns", 1}}; }, "'transfer.cpu=>cuda:0'"},
-      {[](json& d) { d["transfer"]["cuda:0->cuda:0"] = {{"latency_ns", 1}}; }, "same executor"},
-      {[](json& d) { d["transfer"]["default"]["bytes_per_s"] = 0; }, "'transfer.default.bytes_per_s' must be greater than 0"},
+      {[](json& d) {
+         d["transfer"]["cpu=>cuda:0"] = {{"latency_ns", 1}};
+       },
+       "'transfer.cpu=>cuda:0'"},
+      {[](json& d) {
+         d["transfer"]["cuda:0->cuda:0"] = {{"latency_ns", 1}};
+       },
+       "same executor"},
+      {[](json& d) { d["transfer"]["default"]["bytes_per_s"] = 0; },
+       "'transfer.default.bytes_per_s' must be greater than 0"},
       {[](json& d) { d["transfer"]["default"]["latency_ns"] = -1; }, "'transfer.default.latency_ns'"},
       {[](json& d) { d["transfer"]["default"]["speed"] = 1; }, "'transfer.default.speed'"},
       {[](json& d) { d["transfer"]["default"] = 5; }, "'transfer.default' must be an object"},

@@ -76,7 +76,8 @@ TEST(Plan, MakePlanListsMovedFunctionsAndTransfers) {
   EXPECT_EQ(p.transfer_points[0].src, "pkg.A");
   EXPECT_DOUBLE_EQ(p.cost, 4e6);
   d.meta["workers"] = 0;
-  EXPECT_EQ(make_plan(d, Placement{{"cpu", "batch:cpu"}, {0, 1, 1}}, DeviceModel::defaults(2)).modes.at("pkg.C"), "inline");
+  EXPECT_EQ(make_plan(d, Placement{{"cpu", "batch:cpu"}, {0, 1, 1}}, DeviceModel::defaults(2)).modes.at("pkg.C"),
+            "inline");
 }
 
 TEST(Plan, EveryRejectionNamesTheField) {
@@ -96,7 +97,10 @@ TEST(Plan, EveryRejectionNamesTheField) {
       {[](json& d) { d.erase("cost"); }, "'cost' is missing"},
       {[](json& d) { d["baseline_cost"] = -5; }, "'baseline_cost'"},
       {[](json& d) { d["predicted_speedup"] = "fast"; }, "'predicted_speedup' must be a number"},
-      {[](json& d) { d["device_model"] = {{"workers", 0}}; }, "device_model: 'workers'"},
+      {[](json& d) {
+         d["device_model"] = {{"workers", 0}};
+       },
+       "device_model: 'workers'"},
   };
   for (const auto& [edit, expected] : cases) {
     json doc = plan_doc();

@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <set>
@@ -179,7 +179,8 @@ TEST(OptimizerProperty, EqualsBruteForceOn600RandomDags) {
   EXPECT_GT(shared, 150);
   EXPECT_GT(improved, 250) << "most cases must have a plan better than all-cpu, or the test proves little";
   EXPECT_GT(multi_main, 15) << "some optima must use two main-process executors";
-  std::printf("property: %d with GPUs, %d with k=3, %d with shared functions, %d improvable, %d on 2 main executors\n", with_gpus, k3, shared, improved, multi_main);
+  std::printf("property: %d with GPUs, %d with k=3, %d with shared functions, %d improvable, %d on 2 main executors\n",
+              with_gpus, k3, shared, improved, multi_main);
 }
 
 }  // namespace

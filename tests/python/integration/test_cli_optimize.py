@@ -17,7 +17,14 @@ def test_optimize_prints_the_plan_and_writes_files(run_cli, audio, tmp_path):
     plan_path = tmp_path / "plan.json"
     proc = run_cli("optimize", audio, "--workers", "4", "--export-dir", out, "-o", plan_path, check=True)
     text = proc.stdout
-    for expected in ["CodeDAG optimize", "executors", "predicted speedup", "lower bound", "cost per batch", "✓"]:
+    for expected in [
+        "CodeDAG optimize",
+        "executors",
+        "predicted speedup",
+        "lower bound",
+        "cost per batch",
+        "✓",
+    ]:
         assert expected in text, expected
     assert "batch:cpu" in text
     for name in ["dag.json", "coarsened_dag.json", "partitions.json", "plan.json", "dag.dot", "summary.md"]:
@@ -63,7 +70,9 @@ def test_bad_inputs_exit_2_with_a_clear_message(run_cli, audio, tmp_path):
     assert proc.returncode == 2 and "k must be at least 2" in proc.stderr
 
     broken = tmp_path / "broken.json"
-    broken.write_text('{"schema": "codedag.dag/1", "nodes": [{"id": 1, "name": "a"}], "edges": [{"src": 1, "dst": 9}]}')
+    broken.write_text(
+        '{"schema": "codedag.dag/1", "nodes": [{"id": 1, "name": "a"}], "edges": [{"src": 1, "dst": 9}]}'
+    )
     proc = run_cli("optimize", broken)
     assert proc.returncode == 2 and "edges[0]" in proc.stderr
     assert not (tmp_path / "plan.json").exists()

@@ -12,13 +12,56 @@ PIPE = {
     "schema": "codedag.dag/1",
     "meta": {"batches": 1, "samples": 8, "workers": 2},
     "nodes": [
-        {"id": 1, "name": "load", "qualname": "pkg.load", "calls": 8, "cpu_ns": 4_000_000, "out_bytes": 1_000_000},
-        {"id": 2, "name": "crop", "qualname": "pkg.crop", "calls": 8, "cpu_ns": 1_000_000, "gpu_eligible": True},
-        {"id": 3, "name": "stft", "qualname": "pkg.stft", "calls": 8, "cpu_ns": 20_000_000, "gpu_eligible": True},
-        {"id": 4, "name": "mel", "qualname": "pkg.mel", "calls": 8, "cpu_ns": 8_000_000, "gpu_eligible": True},
-        {"id": 5, "name": "helper", "qualname": "pkg.helper", "parent": 4, "depth": 1, "calls": 8,
-         "cpu_ns": 500_000, "gpu_eligible": True},
-        {"id": 6, "name": "collate", "qualname": "pkg.collate", "calls": 1, "cpu_ns": 1_000_000, "gpu_eligible": True},
+        {
+            "id": 1,
+            "name": "load",
+            "qualname": "pkg.load",
+            "calls": 8,
+            "cpu_ns": 4_000_000,
+            "out_bytes": 1_000_000,
+        },
+        {
+            "id": 2,
+            "name": "crop",
+            "qualname": "pkg.crop",
+            "calls": 8,
+            "cpu_ns": 1_000_000,
+            "gpu_eligible": True,
+        },
+        {
+            "id": 3,
+            "name": "stft",
+            "qualname": "pkg.stft",
+            "calls": 8,
+            "cpu_ns": 20_000_000,
+            "gpu_eligible": True,
+        },
+        {
+            "id": 4,
+            "name": "mel",
+            "qualname": "pkg.mel",
+            "calls": 8,
+            "cpu_ns": 8_000_000,
+            "gpu_eligible": True,
+        },
+        {
+            "id": 5,
+            "name": "helper",
+            "qualname": "pkg.helper",
+            "parent": 4,
+            "depth": 1,
+            "calls": 8,
+            "cpu_ns": 500_000,
+            "gpu_eligible": True,
+        },
+        {
+            "id": 6,
+            "name": "collate",
+            "qualname": "pkg.collate",
+            "calls": 1,
+            "cpu_ns": 1_000_000,
+            "gpu_eligible": True,
+        },
     ],
     "edges": [
         {"src": 1, "dst": 2, "kind": "data", "bytes": 1_000_000, "count": 8},
@@ -154,10 +197,20 @@ def test_bad_device_model_is_rejected_naming_the_field(edit, match):
 
 
 def test_infeasible_plan_to_evaluate_names_the_constraint(dag):
-    plan = {"schema": "codedag.plan/1", "context_device_map": {"pkg.load": "cuda:0"}, "cost": 0, "baseline_cost": 0}
+    plan = {
+        "schema": "codedag.plan/1",
+        "context_device_map": {"pkg.load": "cuda:0"},
+        "cost": 0,
+        "baseline_cost": 0,
+    }
     with pytest.raises(codedag.InfeasiblePlanError, match="non-eligible"):
         codedag.evaluate_plan(dag, plan)
-    back = {"schema": "codedag.plan/1", "context_device_map": {"pkg.crop": "batch:cpu"}, "cost": 0, "baseline_cost": 0}
+    back = {
+        "schema": "codedag.plan/1",
+        "context_device_map": {"pkg.crop": "batch:cpu"},
+        "cost": 0,
+        "baseline_cost": 0,
+    }
     with pytest.raises(codedag.InfeasiblePlanError, match="back to cpu"):
         codedag.evaluate_plan(dag, back)
 
