@@ -24,6 +24,9 @@ def test_closed_loop_end_to_end_decision_matches_measurement(tmp_path):
         assert not result.kept and "nothing to migrate" in result["reason"]
         return
     assert result["predicted_speedup"] is not None
+    if result["verification"] is None:  # the plan named only library/unpatchable contexts
+        assert not result.kept and "no planned context could be applied" in result["reason"]
+        return
     assert result["verification"]["ok"], result["verification"]
     assert result.kept == (result["measured_speedup"] >= 1.05)
     assert (tmp_path / "closed_loop.json").exists() and (tmp_path / "plan.json").exists()
