@@ -174,8 +174,8 @@ def optimize_pipeline(dataloader: DataLoader, plan: Any = None, *, k: int = 2, m
             (term.ok if kept else term.fail)(("kept the plan: " if kept else "plan not kept: ") + reason)
             term.table(["", "predicted", "measured"],
                        [["speedup", _fmt(predicted), _fmt(result.get("measured_speedup"))],
-                        ["batches/s", "", f"{_fmt(result.get('baseline_batches_per_s'))} -> "
-                                          f"{_fmt(result.get('migrated_batches_per_s'))}"]])
+                        ["batches/s", "", f"{_rate(result.get('baseline_batches_per_s'))} -> "
+                                          f"{_rate(result.get('migrated_batches_per_s'))}"]])
             term.summary("closed loop", 1 if kept else 0, 0 if kept else 1, result["seconds"])
         return result
 
@@ -208,6 +208,10 @@ def optimize_pipeline(dataloader: DataLoader, plan: Any = None, *, k: int = 2, m
         return finish(False, f"measured speedup {measured['measured_speedup']:.2f}x is below the required "
                              f"{min_speedup:.2f}x", migrator)
     return finish(True, f"verified and {measured['measured_speedup']:.2f}x faster", migrator)
+
+
+def _rate(x: Any) -> str:
+    return "—" if x is None else f"{x:.2f}"
 
 
 def _fmt(x: Any) -> str:
