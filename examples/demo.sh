@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
-# The demo of the graph engine: optimise a bundled BirdCLEF-style audio pipeline DAG for a machine
-# without a GPU (the main process takes the batched tail) and for one GPU, and print both plans.
+# `make demo`: the seed-001 experiment end to end on the BirdCLEF-like audio pipeline — baseline
+# training, CodeDAG's closed loop (trace one batch, optimize, plan, apply, verify outputs, measure),
+# the same training with the plan applied, the result JSON and the comparison report — then the
+# engine's view of a bundled pipeline DAG on a machine without and with a GPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PY="${PYTHON:-.venv/bin/python}"
 CODEDAG="${CODEDAG:-.venv/bin/codedag}"
-DAG=examples/dags/audio_pipeline.json
+OUT="${OUT:-results/demo}"
 
-"$CODEDAG" dag show "$DAG" --top 8
+echo "== 1. seed-001 experiment: baseline vs CodeDAG-optimised training (a few minutes on 2 cores) =="
+"$PY" examples/audio/optimization.py --out "$OUT"
+
 echo
-"$CODEDAG" optimize "$DAG" --workers 4 --export-dir results/demo
+echo "== 2. the optimizer on a bundled pipeline DAG (batch 32, 4 workers): no GPU, then one GPU =="
+DAG=examples/dags/audio_pipeline.json
+"$CODEDAG" optimize "$DAG" --workers 4 --export-dir "$OUT/dag-plan-cpu"
 echo
-"$CODEDAG" optimize "$DAG" --workers 4 --gpus 1 --export-dir results/demo-gpu
+"$CODEDAG" optimize "$DAG" --workers 4 --gpus 1 --export-dir "$OUT/dag-plan-gpu"
 echo
-echo "plan without a GPU (results/demo/plan.json):"
-grep -E '"(default_device|cost|baseline_cost|predicted_speedup)"|": "(batch:cpu|cuda:[0-9]+)"' results/demo/plan.json || true
-echo
-echo "plan with one GPU (results/demo-gpu/plan.json):"
-grep -E '"(default_device|cost|baseline_cost|predicted_speedup)"|": "(batch:cpu|cuda:[0-9]+)"' results/demo-gpu/plan.json || true
-echo
-echo "human-readable reports: results/demo/summary.md, results/demo-gpu/summary.md"
+echo "✓ demo finished: results, report and plans in $OUT/ (open the .html report in a browser)"
