@@ -24,6 +24,18 @@
 #include "codedag/trace/value_types.hpp"
 
 namespace codedag::bindings::tracehook {
+
+std::string str_of(PyObject* o) {
+  if (!o || !PyUnicode_Check(o)) return {};
+  Py_ssize_t n = 0;
+  const char* s = PyUnicode_AsUTF8AndSize(o, &n);
+  if (!s) {
+    PyErr_Clear();
+    return {};
+  }
+  return std::string(s, static_cast<size_t>(n));
+}
+
 namespace {
 
 Session* g_installed = nullptr;  // the one installed hook's owner (ARCHITECTURE: the only global)
@@ -36,16 +48,6 @@ int64_t now_ns() {
       .count();
 }
 
-std::string str_of(PyObject* o) {
-  if (!o || !PyUnicode_Check(o)) return {};
-  Py_ssize_t n = 0;
-  const char* s = PyUnicode_AsUTF8AndSize(o, &n);
-  if (!s) {
-    PyErr_Clear();
-    return {};
-  }
-  return std::string(s, static_cast<size_t>(n));
-}
 
 std::string attr_str(PyObject* o, const char* name) {
   PyObject* v = PyObject_GetAttrString(o, name);

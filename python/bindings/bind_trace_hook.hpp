@@ -20,6 +20,10 @@
 
 namespace codedag::bindings::tracehook {
 
+// The UTF-8 text of a str object; empty for null, non-str, or text that cannot be encoded
+// (never raises: the hook must not leave a Python error set).
+std::string str_of(PyObject* o);
+
 struct SessionConfig {
   int max_depth = 10;
   bool track_memory = true;

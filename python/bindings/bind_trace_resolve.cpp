@@ -9,17 +9,6 @@
 namespace codedag::bindings::tracehook {
 namespace {
 
-std::string str_of(PyObject* o) {
-  if (!o || !PyUnicode_Check(o)) return {};
-  Py_ssize_t n = 0;
-  const char* s = PyUnicode_AsUTF8AndSize(o, &n);
-  if (!s) {
-    PyErr_Clear();
-    return {};
-  }
-  return std::string(s, static_cast<size_t>(n));
-}
-
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
   size_t start = 0;
