@@ -4,8 +4,6 @@
 // Migration patches live Python functions, so the loop itself runs in Python
 // (codedag.migration.script_runner); this command finds the interpreter that has codedag installed,
 // runs it with the options, and passes its output and exit status through.
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <climits>
@@ -16,9 +14,9 @@
 #include <vector>
 
 #include "codedag/cli/command.hpp"
+#include "codedag/cli/python_interpreter.hpp"
 #include "codedag/common/error.hpp"
 
-extern char** environ;
 
 namespace codedag::cli {
 namespace {
@@ -41,28 +39,13 @@ struct OptimizeRunOptions {
   std::vector<std::string> script_args;
 };
 
-// The interpreter to run: --python, $CODEDAG_PYTHON, a python next to this executable (a venv's
-// bin/), else python3 from PATH.
-std::string find_python(const OptimizeRunOptions& opt) {
-  if (!opt.python.empty()) return opt.python;
-  if (const char* env = std::getenv("CODEDAG_PYTHON"); env && *env) return env;
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    for (const char* name : {"python3", "python"}) {
-      const fs::path candidate = self.parent_path() / name;
-      if (fs::exists(candidate, ec)) return candidate.string();
-    }
-  }
-  return "python3";
-}
 
 int run(const OptimizeRunOptions& opt) {
   if (!fs::is_regular_file(opt.script))
     throw InputError("optimize-run: script '" + opt.script + "' does not exist or is not a file");
   if (opt.batches < 1 || opt.repeats < 1 || opt.verify_batches < 1 || opt.k < 2)
     throw InputError("optimize-run: --batches, --repeats and --verify-batches must be at least 1 and --k at least 2");
-  const std::string python = find_python(opt);
+  const std::string python = find_python(opt.python);
   std::vector<std::string> args = {python,
                                    "-m",
                                    "codedag.migration.script_runner",
@@ -89,23 +72,7 @@ int run(const OptimizeRunOptions& opt) {
     args.emplace_back("--");
     args.insert(args.end(), opt.script_args.begin(), opt.script_args.end());
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  pid_t pid = 0;
-  if (const int rc = posix_spawnp(&pid, python.c_str(), nullptr, nullptr, argv.data(), environ); rc != 0) {
-    errno = rc;
-    throw_system_error("optimize-run: cannot start the Python interpreter (set CODEDAG_PYTHON or --python)",
-                       python);
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw_system_error("optimize-run: waiting for the interpreter failed", python);
-  }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 1;
+  return run_python(args, "optimize-run");
 }
 
 }  // namespace

@@ -1,7 +1,5 @@
 // codedag trace script.py [args...]: run a script under the tracer (Python side:
 // codedag.core.trace_main) and summarise the DAG it wrote.
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,12 +8,12 @@
 #include <memory>
 
 #include "codedag/cli/command.hpp"
+#include "codedag/cli/python_interpreter.hpp"
 #include "codedag/common/error.hpp"
 #include "codedag/common/terminal.hpp"
 #include "codedag/graph/dag.hpp"
 #include "codedag/graph/summary.hpp"
 
-extern char** environ;
 
 namespace codedag::cli {
 namespace {
@@ -29,36 +27,6 @@ struct TraceOptions {
   size_t top = 15;
 };
 
-// The interpreter with codedag installed: the python beside this executable (a venv's bin/), else
-// $CODEDAG_PYTHON, else python3 from PATH.
-std::string find_python() {
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec)
-    for (const char* name : {"python", "python3"}) {
-      const fs::path beside = self.parent_path() / name;
-      if (::access(beside.c_str(), X_OK) == 0) return beside.string();
-    }
-  if (const char* env = std::getenv("CODEDAG_PYTHON"); env && *env) return env;
-  return "python3";
-}
-
-int run_python(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  if (const int rc = ::posix_spawnp(&pid, args[0].c_str(), nullptr, nullptr, argv.data(), environ); rc != 0) {
-    errno = rc;
-    throw_system_error("trace: cannot start the Python interpreter (install codedag in it, or set CODEDAG_PYTHON)",
-                       args[0]);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) throw_system_error("trace: waiting for the interpreter failed", args[0]);
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-}
 
 void summarize(const TraceOptions& opt, const fs::path& dag_path) {
   term::Printer out;
@@ -97,7 +65,7 @@ int run(const TraceOptions& opt, const std::vector<std::string>& rest) {
   for (const auto& p : opt.exclude) args.insert(args.end(), {"--exclude", p});
   args.push_back("--");
   args.insert(args.end(), rest.begin(), rest.end());
-  const int rc = run_python(args);
+  const int rc = run_python(args, "trace");
   const fs::path dag_path = fs::path(opt.out) / "dag.json";
   if (!fs::exists(dag_path)) {
     term::Printer(stderr).fail("trace: no DAG was written (the interpreter exited with " + std::to_string(rc) + ")");
