@@ -1,5 +1,6 @@
 // codedag ls: the recorded runs, filtered, sorted, with chosen columns (or --json).
 #include <algorithm>
+#include <cstdio>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -101,32 +102,8 @@ void run_ls(const LsOptions& o, Context& /*ctx*/) {
   f.metrics = o.metrics;
   f.tags = o.tags;
   std::vector<std::string> warnings;
-  std::vector<json> runs = s.list(f, &warnings, !o.no_sync);
-  term::Printer err(stderr);
-  for (const auto& w : warnings) err.warn(w);
+  std::vector<store::IndexRow> rows = s.list_rows(f, &warnings, !o.no_sync);
 
-  std::string key = o.sort;
-  bool descending = !key.empty() && key[0] == '-';
-  if (descending) key = key.substr(1);
-  if (key != "started" || descending) {
-    std::vector<std::pair<json, size_t>> keyed;
-    for (size_t i = 0; i < runs.size(); ++i) keyed.emplace_back(sort_value(runs[i], key), i);
-    std::stable_sort(keyed.begin(), keyed.end(), [&](const auto& a, const auto& b) {
-      if (a.first.is_null() != b.first.is_null()) return b.first.is_null();  // missing values last
-      return descending ? b.first < a.first : a.first < b.first;
-    });
-    std::vector<json> sorted;
-    for (auto& [k, i] : keyed) sorted.push_back(std::move(runs[i]));
-    runs = std::move(sorted);
-  }
-  if (o.limit && runs.size() > o.limit) runs.resize(o.limit);
-
-  if (o.json_out) {
-    json arr = json::array();
-    for (auto& r : runs) arr.push_back(std::move(r));
-    std::cout << arr.dump(1) << "\n";
-    return;
-  }
   std::vector<std::string> cols;
   const std::string spec = o.columns.empty() ? kDefaultColumns : o.columns;
   for (size_t pos = 0; pos <= spec.size();) {
@@ -136,12 +113,72 @@ void run_ls(const LsOptions& o, Context& /*ctx*/) {
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }
-  std::vector<std::vector<std::string>> rows;
+  std::string key = o.sort;
+  bool descending = !key.empty() && key[0] == '-';
+  if (descending) key = key.substr(1);
+  const bool custom_sort = key != "started" || descending;
+  // The index's listing columns hold everything but info (params) and git; only those make us
+  // parse each run's summary. --json prints the stored summaries as they are.
+  const auto needs_summary = [](const std::string& k) {
+    return k == "git" || k.rfind("param.", 0) == 0 || k.rfind("info.", 0) == 0;
+  };
+  bool full = custom_sort && needs_summary(key);
+  if (!o.json_out)
+    for (const auto& c : cols) full = full || needs_summary(c);
+  std::vector<json> runs;
+  if (!o.json_out || custom_sort) {
+    std::vector<store::IndexRow> kept;
+    kept.reserve(rows.size());
+    runs.reserve(rows.size());
+    for (auto& row : rows) {
+      json r = full ? json::parse(row.summary, nullptr, false) : store::listing_fields(row);
+      if (r.is_discarded() || !r.is_object()) {
+        warnings.push_back(s.layout().index_path() + ": row " + row.test_name + " is damaged, skipped");
+        continue;
+      }
+      runs.push_back(std::move(r));
+      kept.push_back(std::move(row));
+    }
+    rows = std::move(kept);
+  }
+  term::Printer err(stderr);
+  for (const auto& w : warnings) err.warn(w);
+
+  if (custom_sort) {
+    std::vector<std::pair<json, size_t>> keyed;
+    for (size_t i = 0; i < runs.size(); ++i) keyed.emplace_back(sort_value(runs[i], key), i);
+    std::stable_sort(keyed.begin(), keyed.end(), [&](const auto& a, const auto& b) {
+      if (a.first.is_null() != b.first.is_null()) return b.first.is_null();  // missing values last
+      return descending ? b.first < a.first : a.first < b.first;
+    });
+    std::vector<json> sorted;
+    std::vector<store::IndexRow> sorted_rows;
+    for (auto& [k, i] : keyed) {
+      sorted.push_back(std::move(runs[i]));
+      sorted_rows.push_back(std::move(rows[i]));
+    }
+    runs = std::move(sorted);
+    rows = std::move(sorted_rows);
+  }
+  if (o.limit && rows.size() > o.limit) rows.resize(o.limit);
+  if (o.limit && runs.size() > o.limit) runs.resize(o.limit);
+
+  if (o.json_out) {
+    std::vector<std::string> items;
+    items.reserve(rows.size());
+    for (const auto& row : rows) items.push_back(store::run_json_text(row, s.layout().info_dir(row.name, row.test_name)));
+    const std::string text = store::indented_json_array(items, 1);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fputs("\n", stdout);
+    return;
+  }
+  std::vector<std::vector<std::string>> table;
+  table.reserve(runs.size());
   std::map<std::string, int> by_status;
   for (const json& r : runs) {
     std::vector<std::string> row;
     for (const auto& c : cols) row.push_back(cell(r, c));
-    rows.push_back(std::move(row));
+    table.push_back(std::move(row));
     ++by_status[r.value("status", std::string("?"))];
   }
   term::Printer out;
@@ -149,11 +186,11 @@ void run_ls(const LsOptions& o, Context& /*ctx*/) {
   if (!o.name.empty()) fields.emplace_back("name", o.name);
   if (!o.status.empty()) fields.emplace_back("status", o.status);
   out.header("runs", fields);
-  if (rows.empty()) {
+  if (table.empty()) {
     out.info("no runs match (record one with `with codedag.Experiment(\"name\"):` in a script)");
     return;
   }
-  out.table(cols, rows);
+  out.table(cols, table);
   std::string counts;
   for (const auto& [st, n] : by_status) counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + st;
   out.ok(std::to_string(runs.size()) + " run" + (runs.size() == 1 ? "" : "s") + " (" + counts + ")");

@@ -72,6 +72,74 @@ std::string shell_join(const std::vector<std::string>& argv) {
   return out;
 }
 
+namespace {
+
+// Re-indents one compact JSON value (no whitespace outside strings) at nesting `level`.
+void append_indented(std::string& out, const std::string& s, int indent, int level) {
+  bool in_string = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < s.size()) out += s[++i];
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        out += c;
+        break;
+      case '{':
+      case '[':
+        if (i + 1 < s.size() && (s[i + 1] == '}' || s[i + 1] == ']')) {  // {} and [] stay on one line
+          out += c;
+          out += s[++i];
+        } else {
+          ++level;
+          out += c;
+          out += '\n';
+          out.append(static_cast<size_t>(level * indent), ' ');
+        }
+        break;
+      case '}':
+      case ']':
+        --level;
+        out += '\n';
+        out.append(static_cast<size_t>(level * indent), ' ');
+        out += c;
+        break;
+      case ',':
+        out += ",\n";
+        out.append(static_cast<size_t>(level * indent), ' ');
+        break;
+      case ':':
+        out += ": ";
+        break;
+      default:
+        out += c;
+    }
+  }
+}
+
+}  // namespace
+
+std::string indented_json_array(const std::vector<std::string>& items, int indent) {
+  if (items.empty()) return "[]";
+  std::string out;
+  size_t total = 4;
+  for (const auto& it : items) total += it.size() * 2 + 4;
+  out.reserve(total);
+  out += "[\n";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ",\n";
+    out.append(static_cast<size_t>(indent), ' ');
+    append_indented(out, items[i], indent, 1);
+  }
+  out += "\n]";
+  return out;
+}
+
 json flatten(const json& object, const std::string& prefix) {
   json out = json::object();
   if (!object.is_object()) {

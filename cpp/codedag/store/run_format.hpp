@@ -16,6 +16,9 @@ std::string format_value(const json& v);          // numbers to 6 significant di
 double parse_date(const std::string& text, const std::string& option);
 // Quoted so a POSIX shell reads back exactly `argv` (for display and copy-paste only; we never run a shell).
 std::string shell_join(const std::vector<std::string>& argv);
+// Compact JSON texts (as nlohmann dumps them) as one array, laid out exactly as
+// json::array(...).dump(indent) would, without building the values: listing prints 10k runs.
+std::string indented_json_array(const std::vector<std::string>& compact_items, int indent);
 // {"a": {"b": 1}} -> {"a.b": 1}
 json flatten(const json& object, const std::string& prefix = "");
 

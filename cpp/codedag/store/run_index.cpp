@@ -12,6 +12,7 @@
 
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/error.hpp"
+#include "codedag/store/listing_columns.hpp"
 
 namespace codedag::store {
 namespace {
@@ -43,6 +44,13 @@ const char* const kMigrations[] = {
     R"sql(
     ALTER TABLE runs ADD COLUMN file_mtime INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // 3: what the listing table shows, so listing does not parse every summary (backfilled from
+    // the summaries by backfill_listing_columns()). metric_values NULL: parse the summary.
+    R"sql(
+    ALTER TABLE runs ADD COLUMN duration REAL;
+    ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE runs ADD COLUMN metric_values TEXT;
+    )sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kIndexSchemaVersion);
 
@@ -59,6 +67,10 @@ class Statement {
   }
   Statement& bind(int i, double d) {
     sqlite3_bind_double(stmt_, i, d);
+    return *this;
+  }
+  Statement& bind_null(int i) {
+    sqlite3_bind_null(stmt_, i);
     return *this;
   }
   Statement& bind(int i, long long v) {
@@ -83,6 +95,7 @@ class Statement {
   }
   double real(int col) const { return sqlite3_column_double(stmt_, col); }
   long long integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
  private:
   sqlite3* db_;
@@ -107,7 +120,17 @@ std::string format_test_name(const std::string& day, long long number, const std
   return day + "." + buf + "." + suffix;
 }
 
+void bind_listing(Statement& s, int first, const json& summary) {
+  const ListingColumns c = listing_columns(summary);
+  if (c.duration) s.bind(first, *c.duration);
+  else s.bind_null(first);
+  s.bind(first + 1, c.tags);
+  if (c.metric_values) s.bind(first + 2, *c.metric_values);
+  else s.bind_null(first + 2);
+}
+
 void bind_row(Statement& s, const json& run, long long mtime = 0) {
+  const json summary = summarize_run(run);
   s.bind(1, run.value("test_name", std::string()))
       .bind(2, run.value("name", std::string()))
       .bind(3, run.value("status", std::string("running")))
@@ -115,14 +138,38 @@ void bind_row(Statement& s, const json& run, long long mtime = 0) {
       .bind(5, run.value("ended_at", 0.0))
       .bind(6, static_cast<long long>(run.value("deleted", false) ? 1 : 0))
       .bind(7, run.value("host", std::string()))
-      .bind(8, summarize_run(run).dump(-1, ' ', false, json::error_handler_t::replace))
+      .bind(8, summary.dump(-1, ' ', false, json::error_handler_t::replace))
       .bind(9, mtime);
+  bind_listing(s, 10, summary);
+}
+
+// The columns every list/find reads, in the order read_row expects.
+const std::string kRowColumns =
+    "test_name, name, status, started_at, ended_at, deleted, host, summary, duration, tags, metric_values";
+
+IndexRow read_row(const Statement& s) {
+  IndexRow r;
+  r.test_name = s.text(0);
+  r.name = s.text(1);
+  r.status = s.text(2);
+  r.started_at = s.real(3);
+  r.ended_at = s.real(4);
+  r.deleted = s.integer(5) != 0;
+  r.host = s.text(6);
+  r.summary = s.text(7);
+  r.has_duration = !s.is_null(8);
+  r.duration = s.real(8);
+  r.tags = s.text(9);
+  r.has_metric_values = !s.is_null(10);
+  r.metric_values = s.text(10);
+  return r;
 }
 
 const char* kUpsertSql =
-    "INSERT INTO runs(test_name, name, status, started_at, ended_at, deleted, host, summary, file_mtime) "
-    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(test_name) DO UPDATE SET name=?2, status=?3, "
-    "started_at=?4, ended_at=?5, deleted=?6, host=?7, summary=?8, file_mtime=?9";
+    "INSERT INTO runs(test_name, name, status, started_at, ended_at, deleted, host, summary, file_mtime, "
+    "duration, tags, metric_values) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+    "ON CONFLICT(test_name) DO UPDATE SET name=?2, status=?3, started_at=?4, ended_at=?5, deleted=?6, host=?7, "
+    "summary=?8, file_mtime=?9, duration=?10, tags=?11, metric_values=?12";
 
 long long number_of(const std::string& test_name) {
   const size_t a = test_name.find('.');
@@ -207,11 +254,30 @@ void RunIndex::migrate() {
       throw StateError("run index '" + path_ + "' has schema " + std::to_string(from) + ", newer than this codedag (" +
                        std::to_string(kIndexSchemaVersion) + "): upgrade codedag");
     for (int v = from; v < kIndexSchemaVersion; ++v) exec(kMigrations[v]);
+    if (from < 3) backfill_listing_columns();
     exec(("PRAGMA user_version=" + std::to_string(kIndexSchemaVersion)).c_str());
     exec("COMMIT");
   } catch (...) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
+  }
+}
+
+void RunIndex::backfill_listing_columns() {
+  // From the stored summaries, not the files: the same data the rows were listed from before.
+  std::vector<std::pair<std::string, std::string>> rows;
+  {
+    Statement s(db_, "SELECT test_name, summary FROM runs");
+    while (s.step()) rows.emplace_back(s.text(0), s.text(1));
+  }
+  Statement u(db_, "UPDATE runs SET duration=?1, tags=?2, metric_values=?3 WHERE test_name=?4");
+  for (const auto& [test_name, text] : rows) {
+    const json summary = json::parse(text, nullptr, false);
+    if (summary.is_discarded() || !summary.is_object()) continue;  // listing warns about it
+    u.reset();
+    bind_listing(u, 1, summary);
+    u.bind(4, test_name);
+    u.step();
   }
 }
 
@@ -276,7 +342,7 @@ void RunIndex::remove(const std::string& test_name) {
 }
 
 std::vector<IndexRow> RunIndex::list(const IndexQuery& q) const {
-  std::string sql = "SELECT test_name, name, status, started_at, ended_at, deleted, host, summary FROM runs WHERE 1";
+  std::string sql = "SELECT " + kRowColumns + " FROM runs WHERE 1";
   if (!q.name.empty()) sql += " AND name=?1";
   if (!q.status.empty()) sql += " AND status=?2";
   if (q.since > 0) sql += " AND started_at>=?3";
@@ -290,28 +356,15 @@ std::vector<IndexRow> RunIndex::list(const IndexQuery& q) const {
   if (q.since > 0) s.bind(3, q.since);
   if (q.until > 0) s.bind(4, q.until);
   std::vector<IndexRow> rows;
-  while (s.step()) {
-    IndexRow r;
-    r.test_name = s.text(0);
-    r.name = s.text(1);
-    r.status = s.text(2);
-    r.started_at = s.real(3);
-    r.ended_at = s.real(4);
-    r.deleted = s.integer(5) != 0;
-    r.host = s.text(6);
-    r.summary = s.text(7);
-    rows.push_back(std::move(r));
-  }
+  while (s.step()) rows.push_back(read_row(s));
   return rows;
 }
 
 std::optional<IndexRow> RunIndex::find(const std::string& test_name) const {
-  Statement s(db_, "SELECT test_name, name, status, started_at, ended_at, deleted, host, summary FROM runs "
-                   "WHERE test_name=?1");
+  Statement s(db_, ("SELECT " + kRowColumns + " FROM runs WHERE test_name=?1").c_str());
   s.bind(1, test_name);
   if (!s.step()) return std::nullopt;
-  IndexRow r{s.text(0), s.text(1), s.text(2), s.real(3), s.real(4), s.integer(5) != 0, s.text(6), s.text(7)};
-  return r;
+  return read_row(s);
 }
 
 std::vector<std::string> RunIndex::match_prefix(const std::string& prefix) const {

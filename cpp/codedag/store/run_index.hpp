@@ -26,6 +26,12 @@ struct IndexRow {
   bool deleted = false;
   std::string host;
   std::string summary;  // compact JSON (see summarize_run)
+  // Listing columns (schema 3, see listing_columns.hpp): the default table needs no summary parse.
+  bool has_duration = false;
+  double duration = 0;
+  std::string tags = "[]";
+  bool has_metric_values = false;
+  std::string metric_values;
 };
 
 struct IndexQuery {
@@ -38,7 +44,7 @@ struct IndexQuery {
 };
 
 // The newest schema this build knows; older indexes are migrated up on open.
-inline constexpr int kIndexSchemaVersion = 2;
+inline constexpr int kIndexSchemaVersion = 3;
 
 class RunIndex {
  public:
@@ -78,6 +84,7 @@ class RunIndex {
  private:
   void exec(const char* sql) const;
   void migrate();
+  void backfill_listing_columns();
   sqlite3* db_ = nullptr;
   std::string path_;
 };

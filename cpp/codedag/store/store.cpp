@@ -7,6 +7,7 @@
 
 #include "codedag/common/error.hpp"
 #include "codedag/store/heartbeat.hpp"
+#include "codedag/store/listing_columns.hpp"
 #include "codedag/store/metric_log.hpp"
 #include "codedag/store/process_identity.hpp"
 #include "codedag/store/run_file.hpp"
@@ -226,7 +227,48 @@ std::set<std::string> Store::sync(std::vector<std::string>* warnings) {
   return bad;
 }
 
-std::vector<json> Store::list(const RunFilter& filter, std::vector<std::string>* warnings, bool sync_files) {
+json listing_fields(const IndexRow& row) {
+  if (!row.has_metric_values) {
+    json s = json::parse(row.summary, nullptr, false);
+    return s.is_object() ? s : json(json::value_t::discarded);
+  }
+  json r = json::object();
+  r["test_name"] = row.test_name;
+  r["name"] = row.name;
+  r["status"] = row.status;
+  r["started_at"] = row.started_at;
+  r["ended_at"] = row.ended_at;
+  r["deleted"] = row.deleted;
+  r["host"] = row.host;
+  if (row.has_duration) r["duration"] = row.duration;
+  if (row.tags != "[]") {
+    json tags = json::parse(row.tags, nullptr, false);
+    if (tags.is_discarded()) return tags;
+    r["tags"] = std::move(tags);
+  }
+  json best = json::object(), last = json::object();
+  decode_metric_values(row.metric_values, best, last);
+  r["metrics"] = std::move(best);
+  r["last"] = std::move(last);
+  return r;
+}
+
+std::string run_json_text(const IndexRow& row, const std::string& info_dir) {
+  std::string out;
+  const std::string dir = json(info_dir).dump(-1, ' ', false, json::error_handler_t::replace);
+  const size_t close = row.summary.rfind('}');
+  if (close == std::string::npos) return "{\"info_dir\":" + dir + "}";
+  out.reserve(row.summary.size() + dir.size() + 16);
+  out.append(row.summary, 0, close);
+  // "{}" has nothing before the closing brace to separate from.
+  if (row.summary.find_first_not_of(" \t\n\r", row.summary.find('{') + 1) != close) out += ',';
+  out += "\"info_dir\":";
+  out += dir;
+  out += '}';
+  return out;
+}
+
+std::vector<IndexRow> Store::list_rows(const RunFilter& filter, std::vector<std::string>* warnings, bool sync_files) {
   const std::set<std::string> bad = sync_files ? sync(warnings) : std::set<std::string>{};
   // Runs still "running" first get a liveness check (cheap: only they are looked at).
   if (filter.index.status.empty() || filter.index.status == "running" || filter.index.status == "dead") {
@@ -241,31 +283,52 @@ std::vector<json> Store::list(const RunFilter& filter, std::vector<std::string>*
       }
     }
   }
-  std::vector<json> out;
-  const std::vector<IndexRow> rows = index().list(filter.index);
+  std::vector<IndexRow> rows = index().list(filter.index);
+  std::vector<IndexRow> out;
   out.reserve(rows.size());
   const bool filtered = !filter.params.empty() || !filter.metrics.empty() || !filter.tags.empty();
-  for (const IndexRow& row : rows) {
+  for (IndexRow& row : rows) {
     if (bad.count(row.test_name)) continue;
+    // A summary must at least look like an object; it is parsed in full only when a filter reads it
+    // (filters reach any field, e.g. metric extras, which the listing columns do not keep).
+    const size_t first = row.summary.find_first_not_of(" \t\n\r");
+    const size_t last = row.summary.find_last_not_of(" \t\n\r");
+    bool damaged = first == std::string::npos || row.summary[first] != '{' || row.summary[last] != '}';
+    if (!damaged && filtered) {
+      const json s = json::parse(row.summary, nullptr, false);
+      damaged = s.is_discarded() || !s.is_object();
+      if (!damaged) {
+        bool keep = true;
+        const json info = s.value("info", json::object());
+        json metrics = s.value("last", json::object());
+        const json best = s.value("metrics", json::object());  // named: items() of a temporary dangles
+        for (const auto& [k, v] : best.items()) metrics[k] = v;  // best wins over last
+        for (const auto& c : filter.params) keep = keep && matches_condition(info, c, false);
+        for (const auto& c : filter.metrics) keep = keep && matches_condition(metrics, c, true);
+        for (const auto& t : filter.tags) {
+          bool has = false;
+          for (const auto& tag : s.value("tags", json::array())) has = has || tag == t;
+          keep = keep && has;
+        }
+        if (!keep) continue;
+      }
+    }
+    if (damaged) {
+      if (warnings) warnings->push_back(layout_.index_path() + ": row " + row.test_name + " is damaged, skipped");
+      continue;
+    }
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+std::vector<json> Store::list(const RunFilter& filter, std::vector<std::string>* warnings, bool sync_files) {
+  std::vector<json> out;
+  for (const IndexRow& row : list_rows(filter, warnings, sync_files)) {
     json s = json::parse(row.summary, nullptr, false);
     if (s.is_discarded() || !s.is_object()) {
       if (warnings) warnings->push_back(layout_.index_path() + ": row " + row.test_name + " is damaged, skipped");
       continue;
-    }
-    if (filtered) {
-      bool keep = true;
-      const json info = s.value("info", json::object());
-      json metrics = s.value("last", json::object());
-      const json best = s.value("metrics", json::object());  // named: items() of a temporary dangles
-      for (const auto& [k, v] : best.items()) metrics[k] = v;  // best wins over last
-      for (const auto& c : filter.params) keep = keep && matches_condition(info, c, false);
-      for (const auto& c : filter.metrics) keep = keep && matches_condition(metrics, c, true);
-      for (const auto& t : filter.tags) {
-        bool has = false;
-        for (const auto& tag : s.value("tags", json::array())) has = has || tag == t;
-        keep = keep && has;
-      }
-      if (!keep) continue;
     }
     s["info_dir"] = layout_.info_dir(row.name, row.test_name);
     out.push_back(std::move(s));

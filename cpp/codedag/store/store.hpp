@@ -47,6 +47,10 @@ class Store {
   // process is gone (their last metrics are read from metrics.jsonl). Each element is the run's
   // summary (see summarize_run) with "info_dir" added.
   std::vector<json> list(const RunFilter& filter, std::vector<std::string>* warnings = nullptr, bool sync_files = true);
+  // The same runs as index rows, without parsing their summaries unless a param filter needs them:
+  // listing 10k runs must not parse 10k JSON texts. See listing_fields() and run_json_text().
+  std::vector<IndexRow> list_rows(const RunFilter& filter, std::vector<std::string>* warnings = nullptr,
+                                  bool sync_files = true);
 
   // Brings the index in line with the files: runs whose run.json changed (or appeared) since
   // indexing are re-read, rows whose directory is gone are dropped. Unreadable run.json files are
@@ -68,6 +72,14 @@ class Store {
   Layout layout_;
   std::unique_ptr<RunIndex> index_;
 };
+
+// What the listing table, sorting and metric/tag filters read of a row (test_name, name, status,
+// started_at, ended_at, deleted, host, duration, tags, metrics, last with {"value": v} entries),
+// from the index columns; the summary is parsed only for rows those columns cannot hold.
+// Returns a discarded json if that summary is damaged.
+json listing_fields(const IndexRow& row);
+// The row's summary with "info_dir" added, as compact JSON text (spliced, not re-serialised).
+std::string run_json_text(const IndexRow& row, const std::string& info_dir);
 
 // Evaluates one "key<op>value" condition against a JSON object (info or metrics). Exposed for tests.
 bool matches_condition(const json& object, const std::string& condition, bool metric);

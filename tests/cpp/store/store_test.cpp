@@ -247,3 +247,48 @@ TEST(RunFormat, ShellJoinQuotesWhatAShellWouldSplit) {
   EXPECT_THROW(parse_date("yesterday", "--since"), InputError);
   EXPECT_GT(parse_date("2026-03-06", "--since"), 0);
 }
+
+TEST(RunFormat, IndentedJsonArrayIsLaidOutAsNlohmannDumps) {
+  const json items = json::array({json::object(), json::parse(R"({"a":[1,2.5,[]],"b":{"c":"x{,:}\"y\\","d":{}},"e":null})"),
+                                   json::array({json::object({{"k", "v"}}), "s"}), 3});
+  std::vector<std::string> compact;
+  for (const auto& it : items) compact.push_back(it.dump());
+  EXPECT_EQ(indented_json_array(compact, 1), items.dump(1));
+  EXPECT_EQ(indented_json_array(compact, 2), items.dump(2));
+  EXPECT_EQ(indented_json_array({}, 1), json::array().dump(1));
+}
+
+// The listing columns (schema 3) must give listing exactly what the summary holds.
+TEST(Store, ListingColumnsMatchTheSummary) {
+  const std::string home = fresh_home("listing");
+  for (int i = 0; i < 3; ++i) {
+    Experiment e("l", home);
+    e.start(quiet());
+    e.dump_info("params", json{{"lr", 0.1 * (i + 1)}});
+    e.dump_metric("acc", 0.5 + 0.1 * i, "max", json::object());
+    e.log_metric("loss", 1.0 / 3 + i, i);
+    if (i == 1) e.add_tag("best");
+    e.end("finished");
+  }
+  Store s(home);
+  const std::vector<IndexRow> rows = s.list_rows({});
+  ASSERT_EQ(rows.size(), 3u);
+  for (const IndexRow& row : rows) {
+    ASSERT_TRUE(row.has_metric_values);
+    const json full = json::parse(row.summary);
+    json lite = listing_fields(row);
+    for (const char* key : {"test_name", "name", "status", "started_at", "ended_at", "duration"})
+      EXPECT_EQ(lite.value(key, json()), full.value(key, json())) << key;
+    EXPECT_EQ(lite.value("tags", json::array()), full.value("tags", json::array()));
+    for (const char* key : {"metrics", "last"}) {
+      const json values = full.value(key, json::object());  // named: items() of a temporary dangles
+      EXPECT_FALSE(values.empty()) << key;
+      for (const auto& [k, v] : values.items()) EXPECT_EQ(lite[key][k]["value"], v["value"]) << key << "." << k;
+    }
+    json spliced = json::parse(run_json_text(row, "/x/\"y"));
+    EXPECT_EQ(spliced["info_dir"], "/x/\"y");
+    spliced.erase("info_dir");
+    EXPECT_EQ(spliced, full);
+  }
+  EXPECT_EQ(s.index().schema_version(), kIndexSchemaVersion);
+}

@@ -226,3 +226,38 @@ def test_failed_run_exit_code_is_reported_by_rerun(run_cli, tmp_path, monkeypatc
     assert "RuntimeError" in out and "failing on purpose" in out
     r = run_cli("rerun", failed[0]["test_name"])
     assert r.returncode == 1 and "exited with 1" in r.stderr
+
+
+def _downgrade_index_to_schema_2(home):
+    """The index as the previous codedag (schema 2) left it: no listing columns."""
+    import sqlite3
+
+    db = sqlite3.connect(os.path.join(home, "index.sqlite"))
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        for column in ("duration", "tags", "metric_values"):
+            db.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+        db.execute("PRAGMA user_version=2")
+        db.commit()
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    finally:
+        db.close()
+
+
+def test_an_index_of_the_previous_schema_is_migrated_and_lists_the_same_rows(run_cli, demo_runs):
+    home = os.environ["CODEDAG_HOME"]
+    run_cli("tag", demo_runs[1], "keep", check=True)
+    before_json = json.loads(run_cli("ls", "--json", check=True).stdout)
+    before_table = run_cli("ls", "-c", "id,status,duration,metrics,tags,metric.acc,last.loss", check=True).stdout
+    before_load = codedag.Watcher(home).load()
+    _downgrade_index_to_schema_2(home)
+    # --no-sync: the rows must come from the migrated index, not be re-read from the files.
+    assert json.loads(run_cli("ls", "--json", "--no-sync", check=True).stdout) == before_json
+    assert run_cli("ls", "-c", "id,status,duration,metrics,tags,metric.acc,last.loss", check=True).stdout == before_table
+    assert codedag.Watcher(home).load() == before_load
+    assert "keep" in before_table and before_json[1]["tags"] == ["keep"]
+    import sqlite3
+
+    with sqlite3.connect(os.path.join(home, "index.sqlite")) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("SELECT count(*) FROM runs WHERE metric_values IS NULL").fetchone()[0] == 0
