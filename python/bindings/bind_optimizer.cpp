@@ -61,7 +61,8 @@ void add_optimizer(nb::module_& m) {
       "_optimize",
       [](const Dag& dag, int k, int coarsen_max_depth, int max_iterations, uint64_t seed, int gpu_count,
          std::optional<int64_t> workers, std::optional<DeviceModel> device_model, const std::string& algorithm,
-         const std::string& preset, int64_t chain_merge_min_nodes, std::optional<std::string> export_dir) {
+         const std::string& preset, int64_t chain_merge_min_nodes, std::optional<std::string> export_dir,
+         std::optional<std::vector<std::string>> library_modules) {
         graph::OptimizerOptions o;
         o.k = k;
         o.coarsen_max_depth = coarsen_max_depth;
@@ -73,6 +74,7 @@ void add_optimizer(nb::module_& m) {
         o.algorithm = algorithm;
         o.preset = preset;
         o.chain_merge_min_nodes = chain_merge_min_nodes;
+        if (library_modules) o.library_modules = *library_modules;  // None: the engine's default list
         graph::OptimizeResult r;
         {
           nb::gil_scoped_release release;  // pure C++: let other Python threads run
@@ -87,8 +89,8 @@ void add_optimizer(nb::module_& m) {
       },
       nb::arg("dag"), nb::arg("k"), nb::arg("coarsen_max_depth"), nb::arg("max_iterations"), nb::arg("seed"),
       nb::arg("gpu_count"), nb::arg("workers").none(), nb::arg("device_model").none(), nb::arg("algorithm") = "auto",
-      nb::arg("preset") = "default", nb::arg("chain_merge_min_nodes") = 0,
-      nb::arg("export_dir").none() = nb::none());
+      nb::arg("preset") = "default", nb::arg("chain_merge_min_nodes") = 0, nb::arg("export_dir").none() = nb::none(),
+      nb::arg("library_modules").none() = nb::none());
 
   m.def(
       "_migration_plan",
@@ -121,6 +123,8 @@ void add_optimizer(nb::module_& m) {
       "validate_plan", [](nb::handle plan) { return from_json(plan_from(plan).to_json()); }, nb::arg("plan"),
       "Validate a plan (dict or path); returns it normalised.");
 
+  m.def("default_library_modules", &graph::default_library_modules,
+        "Top-level package names whose contexts coarsening folds into their user caller.");
   m.def("partitioner_names", &graph::partitioner_names, "The partitioning algorithms known to the registry.");
   m.def(
       "random_layered_dag",

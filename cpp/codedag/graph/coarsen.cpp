@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <string>
 
 #include "codedag/common/error.hpp"
 #include "codedag/graph/topology.hpp"
@@ -128,40 +129,108 @@ Dag merge_chains(Dag&& dag, size_t& merged, IdMap& map) {
 
 }  // namespace
 
+const std::vector<std::string>& default_library_modules() {
+  // Keep in step with docs/optimizer.md. The migrator (python/codedag/migration/migrator.py) judges
+  // "library" at run time from where a module is installed; this list names what it is bound to find.
+  static const std::vector<std::string> modules = {
+      // the scientific stack pipelines call per sample
+      "torch", "numpy", "PIL", "cv2", "librosa", "scipy", "torchvision", "torchaudio", "soundfile", "pandas", "sklearn",
+      "builtins",
+      // standard-library modules the tracer shows inside pipelines
+      "functools", "collections", "random", "math", "copy", "abc", "typing", "contextlib", "threading",
+      "multiprocessing", "queue", "io", "os", "re", "json", "pickle", "warnings", "weakref", "enum", "dataclasses",
+      "itertools", "operator", "numbers"};
+  return modules;
+}
+
+bool is_library(const Node& node, const std::vector<std::string>& library_modules) {
+  if (node.kind == "builtin") return true;
+  const std::string& dotted = node.module.empty() ? node.qualname : node.module;
+  const std::string top = dotted.substr(0, dotted.find('.'));
+  if (top.empty()) return false;
+  return std::find(library_modules.begin(), library_modules.end(), top) != library_modules.end();
+}
+
 CoarsenResult coarsen(const Dag& dag, const CoarsenOptions& options) {
   if (options.max_depth < 0)
     throw InputError("coarsen_max_depth must be 0 or more, got " + std::to_string(options.max_depth));
   CoarsenResult out;
   const auto& nodes = dag.nodes();
   const size_t n = nodes.size();
+  auto parent_of = [&](size_t i) -> size_t {
+    const Node& node = nodes[i];
+    return node.parent && dag.contains(*node.parent) ? dag.index_of(*node.parent) : SIZE_MAX;
+  };
+  std::vector<char> library(n);
+  for (size_t i = 0; i < n; ++i) library[i] = is_library(nodes[i], options.library_modules);
+  // Both walks below go up the parent links iteratively (traced call trees can be deep), filling
+  // the answer along the path.
+  enum : char { kUnknown = 0, kNo = 1, kYes = 2 };
+  // user_above[i]: some proper ancestor of i is a user (non-library) context.
+  std::vector<char> user_above(n, kUnknown);
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<size_t> path;
+    size_t cur = i;
+    while (user_above[cur] == kUnknown) {
+      const size_t p = parent_of(cur);
+      if (p == SIZE_MAX) {
+        user_above[cur] = kNo;
+        break;
+      }
+      if (!library[p]) {
+        user_above[cur] = kYes;
+        break;
+      }
+      path.push_back(cur);
+      cur = p;
+      if (path.size() > n)
+        throw FormatError("dag: the parent links of node " + std::to_string(nodes[i].id) + " form a loop");
+    }
+    for (const size_t q : path) user_above[q] = user_above[cur];
+  }
+  // A node folds into its parent's representative when it is deeper than max_depth, or a library
+  // context under a user one; otherwise it represents itself.
+  std::vector<char> mode(n, detail::kDescendant);
+  auto folds = [&](size_t i) {
+    if (parent_of(i) == SIZE_MAX) return false;
+    if (nodes[i].depth > options.max_depth) return true;
+    return library[i] && user_above[i] == kYes;
+  };
   std::vector<size_t> rep(n, SIZE_MAX);
-  // The representative of a node deeper than max_depth is its nearest ancestor at max_depth or above.
-  std::function<size_t(size_t)> resolve = [&](size_t i) -> size_t {
+  for (size_t i = 0; i < n; ++i) {
     std::vector<size_t> path;
     size_t cur = i;
     while (rep[cur] == SIZE_MAX) {
-      const Node& node = nodes[cur];
-      if (node.depth <= options.max_depth || !node.parent || !dag.contains(*node.parent)) {
+      if (!folds(cur)) {
         rep[cur] = cur;
         break;
       }
       path.push_back(cur);
-      cur = dag.index_of(*node.parent);
+      cur = parent_of(cur);
       if (path.size() > n)
-        throw FormatError("dag: the parent links of node " + std::to_string(node.id) + " form a loop");
+        throw FormatError("dag: the parent links of node " + std::to_string(nodes[i].id) + " form a loop");
     }
-    for (const size_t p : path) rep[p] = rep[cur];
-    return rep[cur];
-  };
-  for (size_t i = 0; i < n; ++i) resolve(i);
-  for (size_t i = 0; i < n; ++i) out.folded_by_depth += rep[i] != i;
-  Dag coarse = out.folded_by_depth ? detail::merge_nodes(dag, rep, std::vector<char>(n, 0)) : dag;
+    for (const size_t q : path) rep[q] = rep[cur];
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (rep[i] == i) continue;
+    // Beyond max_depth the depth rule (and its eligibility AND) applies as before; a library context
+    // within it folds as a library call of its caller.
+    if (nodes[i].depth > options.max_depth) {
+      ++out.folded_by_depth;
+    } else {
+      ++out.folded_libraries;
+      mode[i] = detail::kLibraryCall;
+    }
+  }
+  Dag coarse = out.folded_by_depth || out.folded_libraries ? detail::merge_nodes(dag, rep, mode) : dag;
   for (size_t i = 0; i < n; ++i) out.representative[nodes[i].id] = nodes[rep[i]].id;
   coarse = fold_cycles(std::move(coarse), out.merged_cycles, out.representative);
   if (options.chain_merge_min_nodes > 0 && static_cast<int64_t>(coarse.nodes().size()) >= options.chain_merge_min_nodes)
     coarse = merge_chains(std::move(coarse), out.merged_chains, out.representative);
   // Folding and merging only shrink; a cycle left over would be a bug, so check when they ran.
-  if (out.folded_by_depth || out.merged_cycles || out.merged_chains) coarse.validate("coarsened dag");
+  if (out.folded_by_depth || out.folded_libraries || out.merged_cycles || out.merged_chains)
+    coarse.validate("coarsened dag");
   out.dag = std::move(coarse);
   return out;
 }

@@ -37,7 +37,10 @@ Dag merge_nodes(const Dag& dag, const std::vector<size_t>& rep, const std::vecto
     const Node& n = nodes[i];
     r.cpu_ns += n.cpu_ns;  // exclusive times add: the representative now runs this work
     r.alloc_bytes += n.alloc_bytes;
-    r.gpu_eligible = r.gpu_eligible && n.gpu_eligible;
+    const bool library_call = absorbed_as_member[i] == kLibraryCall;
+    // A library call does not pin its caller: the caller's gpu_eligible and blocked_by were computed
+    // by the tracer from its library calls (covered by the strategy registry or not).
+    if (!library_call) r.gpu_eligible = r.gpu_eligible && n.gpu_eligible;
     // A measured time is kept only when every merged part was measured; else the model estimates.
     if (r.gpu_ns && n.gpu_ns)
       r.gpu_ns = *r.gpu_ns + *n.gpu_ns;
@@ -48,8 +51,8 @@ Dag merge_nodes(const Dag& dag, const std::vector<size_t>& rep, const std::vecto
     else
       batch_known[rep[i]] = 0;
     add_unique(r.lib_calls, n.lib_calls);
-    add_unique(r.blocked_by, n.blocked_by);
-    if (absorbed_as_member[i]) {
+    if (!library_call) add_unique(r.blocked_by, n.blocked_by);
+    if (absorbed_as_member[i] == kMember) {
       // A sibling: it runs outside the representative, so the plan must patch it too. Its total
       // time adds, and its outputs become the merged node's outputs.
       r.total_ns += n.total_ns;

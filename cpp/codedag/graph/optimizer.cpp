@@ -37,7 +37,7 @@ OptimizeResult optimize(const Dag& dag, const OptimizerOptions& o) {
     r.phase_seconds[phase] = std::chrono::duration<double>(now - last).count();
     last = now;
   };
-  r.coarse = coarsen(dag, CoarsenOptions{o.coarsen_max_depth, o.chain_merge_min_nodes});
+  r.coarse = coarsen(dag, CoarsenOptions{o.coarsen_max_depth, o.chain_merge_min_nodes, o.library_modules});
   const Dag& coarse = r.coarse.dag;
 
   lap("coarsen");

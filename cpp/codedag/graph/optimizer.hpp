@@ -25,7 +25,8 @@ struct OptimizerOptions {
   std::optional<DeviceModel> device_model;  // default: DeviceModel::defaults(workers)
   std::string algorithm = "auto";
   std::string preset = "default";
-  int64_t chain_merge_min_nodes = 0;  // see CoarsenOptions
+  int64_t chain_merge_min_nodes = 0;                                     // see CoarsenOptions
+  std::vector<std::string> library_modules = default_library_modules();  // see CoarsenOptions
 };
 
 struct OptimizeResult {

@@ -30,6 +30,14 @@ def _as_dag(dag: _DagLike) -> _core.Dag:
     )
 
 
+def _names(name: str, value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not all(isinstance(v, str) and v for v in value):
+        raise _core.InputError(f"{name} must be a list of package names (or None), got {value!r}")
+    return list(value)
+
+
 def _as_device_model(model: Any) -> _core.DeviceModel | None:
     if model is None or isinstance(model, _core.DeviceModel):
         return model
@@ -70,6 +78,10 @@ class OptimizerManager:
     ``k`` bounds the partitions (cpu plus k-1 main-process executors; None: 1 + GPUs, at least 2).
     ``gpu_count`` None detects GPUs with torch. ``workers`` overrides the DataLoader worker count of
     the device model and of the DAG's meta. ``device_model`` is a DeviceModel, a dict or a path.
+    ``library_modules``: top-level package names whose contexts fold into the user function that
+    calls them before partitioning (the migrator never patches library code); None: the engine's
+    default list (docs/optimizer.md); to add packages pass
+    ``OptimizerManager.default_library_modules() + ["mypkg"]``.
     """
 
     def __init__(
@@ -84,6 +96,7 @@ class OptimizerManager:
         algorithm: str = "auto",
         preset: str = "default",
         chain_merge_min_nodes: int = 0,
+        library_modules: list[str] | None = None,
     ):
         self.k = _whole("k", k, 2, allow_none=True)
         self.coarsen_max_depth = _whole("coarsen_max_depth", coarsen_max_depth, 0)
@@ -100,7 +113,14 @@ class OptimizerManager:
         self.preset = preset
         # Merge single-producer/single-consumer chains on graphs at least this large (0: never).
         self.chain_merge_min_nodes = _whole("chain_merge_min_nodes", chain_merge_min_nodes, 0)
+        # Top-level packages whose contexts fold into their user caller (None: the engine's list).
+        self.library_modules = _names("library_modules", library_modules)
         self.last_result: dict | None = None
+
+    @staticmethod
+    def default_library_modules() -> list[str]:
+        """The package names treated as libraries when ``library_modules`` is None."""
+        return list(_core.default_library_modules())
 
     def optimize(self, dag: _DagLike, export_dir: str | os.PathLike | None = None) -> dict:
         """Coarsen, partition and plan. Returns a dict with optimized_partitions {node_id: partition},
@@ -121,6 +141,7 @@ class OptimizerManager:
             self.preset,
             self.chain_merge_min_nodes,
             None if export_dir is None else os.fspath(export_dir),
+            self.library_modules,
         )
         result = dict(summary)
         result["executors"] = summary["partition_executors"]
