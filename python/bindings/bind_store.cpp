@@ -73,11 +73,14 @@ void add_store(nb::module_& m) {
           },
           nb::arg("argv"), nb::arg("executable"), nb::arg("cwd"), nb::arg("extra"), nb::arg("heartbeat") = true,
           nb::arg("lease_seconds") = 0.0, nb::arg("flush_interval") = 0.5)
-      .def("end", [](Experiment& e, const std::string& status, nb::handle details) {
-        const json d = to_json(details);
-        nb::gil_scoped_release release;
-        e.end(status, d);
-      }, nb::arg("status"), nb::arg("details"))
+      .def(
+          "end",
+          [](Experiment& e, const std::string& status, nb::handle details) {
+            const json d = to_json(details);
+            nb::gil_scoped_release release;
+            e.end(status, d);
+          },
+          nb::arg("status"), nb::arg("details"))
       .def_prop_ro("name", &Experiment::name)
       .def_prop_ro("test_name", &Experiment::test_name)
       .def_prop_ro("info_dir", &Experiment::info_dir)
@@ -86,25 +89,28 @@ void add_store(nb::module_& m) {
       .def_prop_ro("home", &Experiment::home)
       .def_prop_ro("running", &Experiment::running)
       .def_prop_ro("started", &Experiment::started)
-      .def("dump_info", [](Experiment& e, const std::string& key, nb::handle value) { e.dump_info(key, to_json(value)); })
-      .def("dump_metric", [](Experiment& e, const std::string& key, double value, const std::string& cmp, nb::handle extra) {
-        return from_json(e.dump_metric(key, value, cmp, to_json(extra)));
-      })
+      .def("dump_info",
+           [](Experiment& e, const std::string& key, nb::handle value) { e.dump_info(key, to_json(value)); })
+      .def("dump_metric", [](Experiment& e, const std::string& key, double value, const std::string& cmp,
+                             nb::handle extra) { return from_json(e.dump_metric(key, value, cmp, to_json(extra))); })
       // The hot path: no JSON, no dict, one mutex and a buffer append in C++.
       .def("log_metric", &Experiment::log_metric, nb::arg("key"), nb::arg("value"), nb::arg("step").none())
       .def("flush_metrics", &Experiment::flush_metrics)
       .def("add_tag", &Experiment::add_tag)
       .def("add_note", &Experiment::add_note)
       .def("attach", &Experiment::attach, nb::arg("kind"), nb::arg("path"))
-      .def("snapshot_code", [](Experiment& e, uint64_t max_file_bytes, uint64_t max_total_bytes) {
-        store::SnapshotOptions o{max_file_bytes, max_total_bytes};
-        json r;
-        {
-          nb::gil_scoped_release release;
-          r = e.snapshot_code(o);
-        }
-        return from_json(r);
-      }, nb::arg("max_file_bytes"), nb::arg("max_total_bytes"))
+      .def(
+          "snapshot_code",
+          [](Experiment& e, uint64_t max_file_bytes, uint64_t max_total_bytes) {
+            store::SnapshotOptions o{max_file_bytes, max_total_bytes};
+            json r;
+            {
+              nb::gil_scoped_release release;
+              r = e.snapshot_code(o);
+            }
+            return from_json(r);
+          },
+          nb::arg("max_file_bytes"), nb::arg("max_total_bytes"))
       .def("link_rerun", &Experiment::link_rerun)
       .def("record", [](Experiment& e) { return from_json(e.record()); });
 
@@ -114,32 +120,39 @@ void add_store(nb::module_& m) {
       .def("list", &list_runs, nb::arg("name") = "", nb::arg("status") = "", nb::arg("since") = 0.0,
            nb::arg("until") = 0.0, nb::arg("params") = std::vector<std::string>{},
            nb::arg("metrics") = std::vector<std::string>{}, nb::arg("tags") = std::vector<std::string>{},
-           nb::arg("include_deleted") = false,
-           "Runs matching the filters as (JSON array text, warnings).")
-      .def("retrieve", [](Store& s, const std::string& id) {
-        const store::RunRef ref = s.resolve(id);
-        std::vector<std::string> warnings;
-        json run = s.check_liveness(ref, store::load_run(ref.info_dir), &warnings);
-        run["info_dir"] = ref.info_dir;
-        run["blob_dir"] = s.layout().blob_dir(ref.name, ref.test_name);
-        run["cache_dir"] = s.layout().cache_dir(ref.name, ref.test_name);
-        return nb::make_tuple(from_json(run), nb::cast(warnings));
-      }, nb::arg("id"), "The full run.json of one run (test_name, name/test_name or a unique prefix).")
-      .def("series", [](Store& s, const std::string& id) {
-        const store::RunRef ref = s.resolve(id);
-        std::vector<std::string> warnings;
-        const store::MetricSeries m = store::read_metric_series(ref.info_dir + "/" + store::kMetricsFile, warnings);
-        return nb::make_tuple(from_json(m.series), nb::cast(warnings));
-      }, nb::arg("id"), "Metric series of a run: {key: [[step, value, t], ...]} and warnings.")
-      .def("rebuild", [](Store& s) {
-        std::vector<std::string> warnings;
-        const size_t n = s.rebuild(warnings);
-        return nb::make_tuple(n, nb::cast(warnings));
-      })
+           nb::arg("include_deleted") = false, "Runs matching the filters as (JSON array text, warnings).")
+      .def(
+          "retrieve",
+          [](Store& s, const std::string& id) {
+            const store::RunRef ref = s.resolve(id);
+            std::vector<std::string> warnings;
+            json run = s.check_liveness(ref, store::load_run(ref.info_dir), &warnings);
+            run["info_dir"] = ref.info_dir;
+            run["blob_dir"] = s.layout().blob_dir(ref.name, ref.test_name);
+            run["cache_dir"] = s.layout().cache_dir(ref.name, ref.test_name);
+            return nb::make_tuple(from_json(run), nb::cast(warnings));
+          },
+          nb::arg("id"), "The full run.json of one run (test_name, name/test_name or a unique prefix).")
+      .def(
+          "series",
+          [](Store& s, const std::string& id) {
+            const store::RunRef ref = s.resolve(id);
+            std::vector<std::string> warnings;
+            const store::MetricSeries m = store::read_metric_series(ref.info_dir + "/" + store::kMetricsFile, warnings);
+            return nb::make_tuple(from_json(m.series), nb::cast(warnings));
+          },
+          nb::arg("id"), "Metric series of a run: {key: [[step, value, t], ...]} and warnings.")
+      .def("rebuild",
+           [](Store& s) {
+             std::vector<std::string> warnings;
+             const size_t n = s.rebuild(warnings);
+             return nb::make_tuple(n, nb::cast(warnings));
+           })
       .def("tag", [](Store& s, const std::string& id, const std::string& label) {
         s.update(s.resolve(id), [&](json& r) {
           if (!r["tags"].is_array()) r["tags"] = json::array();
-          for (const auto& t : r["tags"]) if (t == label) return;
+          for (const auto& t : r["tags"])
+            if (t == label) return;
           r["tags"].push_back(label);
         });
       });

@@ -22,33 +22,35 @@ using tracehook::SessionConfig;
 
 void add_trace(nb::module_& m) {
   nb::class_<Session>(m, "TraceSession", "The C++ profiling hook of one EnhancedTracer (internal).")
-      .def("__init__",
-           [](Session* s, int max_depth, bool track_memory, std::vector<std::string> own_prefixes,
-              std::vector<std::string> machinery_prefixes, std::vector<std::string> stdlib_prefixes,
-              std::vector<std::string> stdlib_modules, std::vector<std::string> include,
-              std::vector<std::string> exclude, size_t max_spans) {
-             if (max_depth < 1) throw InputError("max_depth must be at least 1 (got " + std::to_string(max_depth) + ")");
-             SessionConfig c;
-             c.max_depth = max_depth;
-             c.track_memory = track_memory;
-             c.max_spans = max_spans;
-             c.rules.own_prefixes = std::move(own_prefixes);
-             c.rules.machinery_prefixes = std::move(machinery_prefixes);
-             c.rules.stdlib_prefixes = std::move(stdlib_prefixes);
-             c.rules.stdlib_modules = std::move(stdlib_modules);
-             c.rules.include = std::move(include);
-             c.rules.exclude = std::move(exclude);
-             new (s) Session(std::move(c));
-           },
-           nb::arg("max_depth") = 10, nb::arg("track_memory") = true, nb::arg("own_prefixes"),
-           nb::arg("machinery_prefixes"), nb::arg("stdlib_prefixes"), nb::arg("stdlib_modules"),
-           nb::arg("include"), nb::arg("exclude"), nb::arg("max_spans") = 1'000'000)
+      .def(
+          "__init__",
+          [](Session* s, int max_depth, bool track_memory, std::vector<std::string> own_prefixes,
+             std::vector<std::string> machinery_prefixes, std::vector<std::string> stdlib_prefixes,
+             std::vector<std::string> stdlib_modules, std::vector<std::string> include,
+             std::vector<std::string> exclude, size_t max_spans) {
+            if (max_depth < 1) throw InputError("max_depth must be at least 1 (got " + std::to_string(max_depth) + ")");
+            SessionConfig c;
+            c.max_depth = max_depth;
+            c.track_memory = track_memory;
+            c.max_spans = max_spans;
+            c.rules.own_prefixes = std::move(own_prefixes);
+            c.rules.machinery_prefixes = std::move(machinery_prefixes);
+            c.rules.stdlib_prefixes = std::move(stdlib_prefixes);
+            c.rules.stdlib_modules = std::move(stdlib_modules);
+            c.rules.include = std::move(include);
+            c.rules.exclude = std::move(exclude);
+            new (s) Session(std::move(c));
+          },
+          nb::arg("max_depth") = 10, nb::arg("track_memory") = true, nb::arg("own_prefixes"),
+          nb::arg("machinery_prefixes"), nb::arg("stdlib_prefixes"), nb::arg("stdlib_modules"), nb::arg("include"),
+          nb::arg("exclude"), nb::arg("max_spans") = 1'000'000)
       .def("start", [](Session& s) { s.start(nb::find(&s).ptr()); })
       .def("stop", &Session::stop)
       .def_prop_ro("active", &Session::active)
       .def_prop_ro("events", &Session::events)
-      .def("resolve", [](Session& s, nb::handle covered) { return s.resolve(covered.ptr()); },
-           nb::arg("covered") = nb::none(), "The named context tree recorded so far.")
+      .def(
+          "resolve", [](Session& s, nb::handle covered) { return s.resolve(covered.ptr()); },
+          nb::arg("covered") = nb::none(), "The named context tree recorded so far.")
       .def("stream_to", &Session::stream_to, nb::arg("path"), nb::arg("worker"), nb::arg("epoch"), nb::arg("batch"))
       .def("set_covered", [](Session& s, nb::handle covered) { s.set_covered(covered.ptr()); })
       .def("set_batch", &Session::set_batch, nb::arg("epoch"), nb::arg("batch"))
@@ -64,35 +66,38 @@ void add_trace(nb::module_& m) {
       .def("__len__", [](const trace::ResolvedTree& t) { return t.contexts.size(); })
       .def_prop_ro("span_count", [](const trace::ResolvedTree& t) { return t.spans.size(); })
       .def("merge", [](trace::ResolvedTree& t, const trace::ResolvedTree& other) { t.merge(other); })
-      .def("merge_streams",
-           [](trace::ResolvedTree& t, const std::vector<std::string>& paths,
-              const std::vector<std::pair<int64_t, int64_t>>& batches) {
-             const trace::MergeStats st =
-                 trace::merge_streams(t, paths, std::set<std::pair<int64_t, int64_t>>(batches.begin(), batches.end()));
-             nb::dict out;
-             out["records"] = st.records;
-             out["partial_batches"] = st.partial_batches;
-             out["torn_tails"] = st.torn_tails;
-             out["worker_pids"] = std::vector<int64_t>(st.worker_pids.begin(), st.worker_pids.end());
-             return out;
-           },
-           nb::arg("paths"), nb::arg("batches"),
-           "Merge the worker stream records of `batches` [(epoch, batch), ...] from `paths`.")
-      .def("build_dag",
-           [](const trace::ResolvedTree& t, int64_t batches, bool registry_available, nb::handle meta) {
-             trace::DagBuildOptions o;
-             o.batches = batches;
-             o.registry_available = registry_available;
-             if (meta && !meta.is_none()) o.meta = to_json(meta);
-             return trace::build_dag(t, o);
-           },
-           nb::arg("batches") = 1, nb::arg("registry_available") = false, nb::arg("meta") = nb::none())
+      .def(
+          "merge_streams",
+          [](trace::ResolvedTree& t, const std::vector<std::string>& paths,
+             const std::vector<std::pair<int64_t, int64_t>>& batches) {
+            const trace::MergeStats st =
+                trace::merge_streams(t, paths, std::set<std::pair<int64_t, int64_t>>(batches.begin(), batches.end()));
+            nb::dict out;
+            out["records"] = st.records;
+            out["partial_batches"] = st.partial_batches;
+            out["torn_tails"] = st.torn_tails;
+            out["worker_pids"] = std::vector<int64_t>(st.worker_pids.begin(), st.worker_pids.end());
+            return out;
+          },
+          nb::arg("paths"), nb::arg("batches"),
+          "Merge the worker stream records of `batches` [(epoch, batch), ...] from `paths`.")
+      .def(
+          "build_dag",
+          [](const trace::ResolvedTree& t, int64_t batches, bool registry_available, nb::handle meta) {
+            trace::DagBuildOptions o;
+            o.batches = batches;
+            o.registry_available = registry_available;
+            if (meta && !meta.is_none()) o.meta = to_json(meta);
+            return trace::build_dag(t, o);
+          },
+          nb::arg("batches") = 1, nb::arg("registry_available") = false, nb::arg("meta") = nb::none())
       .def("save_chrome_trace", &trace::save_chrome_trace_file, nb::arg("path"), nb::arg("process_names"))
-      .def("apply_coverage",
-           [](trace::ResolvedTree& t, const std::vector<std::string>& names) {
-             t.apply_coverage(std::set<std::string>(names.begin(), names.end()));
-           },
-           nb::arg("registry_names"), "Re-judge coverage against the strategy registry's names.")
+      .def(
+          "apply_coverage",
+          [](trace::ResolvedTree& t, const std::vector<std::string>& names) {
+            t.apply_coverage(std::set<std::string>(names.begin(), names.end()));
+          },
+          nb::arg("registry_names"), "Re-judge coverage against the strategy registry's names.")
       .def("to_dict", [](const trace::ResolvedTree& t) { return from_json(t.to_json()); })
       .def_static("from_dict", [](nb::handle d) { return trace::ResolvedTree::from_json(to_json(d), "dict"); });
 }

@@ -48,7 +48,6 @@ int64_t now_ns() {
       .count();
 }
 
-
 std::string attr_str(PyObject* o, const char* name) {
   PyObject* v = PyObject_GetAttrString(o, name);
   if (!v) {
@@ -126,8 +125,9 @@ void Session::start(PyObject* self) {
     Py_XDECREF(saved_thread_hook_);
     saved_thread_hook_ = PyObject_GetAttrString(threading, "_profile_hook");
     if (!saved_thread_hook_) PyErr_Clear();
-    static PyMethodDef def = {"_codedag_thread_hook", reinterpret_cast<PyCFunction>(reinterpret_cast<void*>(&thread_hook)),
-                              METH_FASTCALL, nullptr};
+    static PyMethodDef def = {"_codedag_thread_hook",
+                              reinterpret_cast<PyCFunction>(reinterpret_cast<void*>(&thread_hook)), METH_FASTCALL,
+                              nullptr};
     PyObject* hook = PyCFunction_New(&def, nullptr);
     if (hook) {
       if (PyObject_SetAttrString(threading, "_profile_hook", hook) < 0) PyErr_Clear();
@@ -283,8 +283,8 @@ FunctionInfo* Session::builtin_info(PyObject* func) {
   return functions_.emplace(ml, std::move(info)).first->second.get();
 }
 
-void Session::push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t ctx, trace::CallSite,
-                   int64_t now, bool builtin) {
+void Session::push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t ctx, trace::CallSite, int64_t now,
+                   bool builtin) {
   Frame f;
   f.key = key;
   f.start = now;

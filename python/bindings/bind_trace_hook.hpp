@@ -28,7 +28,7 @@ struct SessionConfig {
   int max_depth = 10;
   bool track_memory = true;
   size_t max_spans = 1'000'000;  // per session, for the Chrome trace; the DAG never drops anything
-  size_t max_pinned = 16384;  // strong references kept for values without weakref support (a ring)
+  size_t max_pinned = 16384;     // strong references kept for values without weakref support (a ring)
   trace::FilterRules rules;
 };
 
@@ -37,11 +37,11 @@ struct FunctionInfo {
   trace::FuncId id = 0;
   trace::Decision decision;
   bool builtin = false;
-  bool skip_first = false;  // the first argument is self/cls: not data
-  bool bookkeeping = false; // __len__: folded when DataLoader machinery calls it
-  int nargs = 0;            // positional + keyword-only + *args + **kwargs slots
-  PyObject* code = nullptr;      // strong: the code object (python)
-  PyObject* callable = nullptr;  // strong: the function / builtin object first seen
+  bool skip_first = false;                   // the first argument is self/cls: not data
+  bool bookkeeping = false;                  // __len__: folded when DataLoader machinery calls it
+  int nargs = 0;                             // positional + keyword-only + *args + **kwargs slots
+  PyObject* code = nullptr;                  // strong: the code object (python)
+  PyObject* callable = nullptr;              // strong: the function / builtin object first seen
   std::string module, qualname, name, file;  // resolved once, on first sight
   int64_t line = 0;
   // Resolved at the first flush (or at stop, which then drops `callable`: a function object holds
@@ -124,8 +124,8 @@ class Session {
   void on_return(PyFrameObject* frame, PyObject* value, int64_t now);
   void on_c_call(PyFrameObject* frame, PyObject* func, int64_t now);
   void on_c_return(PyObject* func, int64_t now);
-  void push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t ctx_or_neg, trace::CallSite site,
-            int64_t now, bool builtin);
+  void push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t ctx_or_neg, trace::CallSite site, int64_t now,
+            bool builtin);
   void close(ThreadState& ts, int64_t now);
   void take_args(PyFrameObject* frame, const FunctionInfo& info, int32_t ctx, int32_t anc);
   void take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types, bool nested);
@@ -154,7 +154,7 @@ class Session {
   std::vector<PyObject*> pinned_;  // ring order of strong producers
   size_t pinned_head_ = 0;
   std::vector<std::string> keys_;
-  PyObject* tensor_type_ = nullptr;   // borrowed from loaded modules (kept alive by them)
+  PyObject* tensor_type_ = nullptr;  // borrowed from loaded modules (kept alive by them)
   PyObject* ndarray_type_ = nullptr;
   PyObject* pil_type_ = nullptr;
   PyObject* nbytes_name_ = nullptr;

@@ -109,8 +109,10 @@ void run_diff(const DiffOptions& o, Context& ctx) {
     out.info("code: " + code_note);
   }
   out.line();
-  if (sections_differing == 0) out.ok("the runs do not differ in what was recorded");
-  else out.info(std::to_string(sections_differing) + " section(s) differ");
+  if (sections_differing == 0)
+    out.ok("the runs do not differ in what was recorded");
+  else
+    out.info(std::to_string(sections_differing) + " section(s) differ");
   (void)ctx;
 }
 

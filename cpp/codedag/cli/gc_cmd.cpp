@@ -20,7 +20,8 @@ void run_gc(const GcOptions& o) {
   const std::vector<json> marked = s.list(f);
   out.header("gc", {{"store", s.layout().home()}, {"marked deleted", std::to_string(marked.size())}});
   if (o.dry_run) {
-    for (const auto& r : marked) out.info("would erase " + r.value("name", std::string()) + "/" + r.value("test_name", std::string()));
+    for (const auto& r : marked)
+      out.info("would erase " + r.value("name", std::string()) + "/" + r.value("test_name", std::string()));
     return;
   }
   const std::vector<std::string> erased = s.collect_garbage();

@@ -85,7 +85,8 @@ json sort_value(const json& r, const std::string& key) {
     const json* v = key[0] == 'm' && best.contains(k) ? &best[k] : last.contains(k) ? &last[k] : nullptr;
     return v && v->is_object() ? v->value("value", json(nullptr)) : json(nullptr);
   }
-  throw InputError("cannot sort by '" + key + "': use started, ended, duration, name, status, id, param.KEY or metric.KEY "
+  throw InputError("cannot sort by '" + key +
+                   "': use started, ended, duration, name, status, id, param.KEY or metric.KEY "
                    "(prefix '-' for descending)");
 }
 
@@ -166,7 +167,8 @@ void run_ls(const LsOptions& o, Context& /*ctx*/) {
   if (o.json_out) {
     std::vector<std::string> items;
     items.reserve(rows.size());
-    for (const auto& row : rows) items.push_back(store::run_json_text(row, s.layout().info_dir(row.name, row.test_name)));
+    for (const auto& row : rows)
+      items.push_back(store::run_json_text(row, s.layout().info_dir(row.name, row.test_name)));
     const std::string text = store::indented_json_array(items, 1);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fputs("\n", stdout);
@@ -204,12 +206,14 @@ void add_ls_command(CLI::App& app, Context& ctx) {
   cmd->add_option("name", o->name, "Only runs of this experiment name");
   cmd->add_option("-s,--status", o->status, "Only runs with this status: running, finished, failed, killed, dead")
       ->check(CLI::IsMember({"running", "finished", "failed", "killed", "interrupted", "dead"}));
-  cmd->add_option("--since", o->since, "Only runs started at or after this date (2026-03-06, 2026-03-06T12:30, 260306)");
+  cmd->add_option("--since", o->since,
+                  "Only runs started at or after this date (2026-03-06, 2026-03-06T12:30, 260306)");
   cmd->add_option("--until", o->until, "Only runs started before this date");
   cmd->add_option("-p,--param", o->params, "Filter on a dump_info value: lr=0.1, params.epochs>=10 (repeatable)");
   cmd->add_option("-m,--metric", o->metrics, "Filter on a best/last metric: acc>0.9, loss<=0.2 (repeatable)");
   cmd->add_option("-t,--tag", o->tags, "Only runs with this tag (repeatable)");
-  cmd->add_option("--sort", o->sort, "started, ended, duration, name, status, id, param.KEY, metric.KEY; '-' prefix: descending")
+  cmd->add_option("--sort", o->sort,
+                  "started, ended, duration, name, status, id, param.KEY, metric.KEY; '-' prefix: descending")
       ->capture_default_str();
   cmd->add_option("-c,--columns", o->columns,
                   std::string("Comma-separated columns (default ") + kDefaultColumns +

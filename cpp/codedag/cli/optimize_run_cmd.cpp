@@ -17,7 +17,6 @@
 #include "codedag/cli/python_interpreter.hpp"
 #include "codedag/common/error.hpp"
 
-
 namespace codedag::cli {
 namespace {
 
@@ -38,7 +37,6 @@ struct OptimizeRunOptions {
   bool require_kept = false;
   std::vector<std::string> script_args;
 };
-
 
 int run(const OptimizeRunOptions& opt) {
   if (!fs::is_regular_file(opt.script))
@@ -93,12 +91,12 @@ void add_optimize_run_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--batches", opt->batches, "Batches per throughput measurement")->capture_default_str();
   cmd->add_option("--repeats", opt->repeats, "Alternating baseline/migrated measurements (median)")
       ->capture_default_str();
-  cmd->add_option("--min-speedup", opt->min_speedup, "Measured speedup a plan needs to be kept")
-      ->capture_default_str();
+  cmd->add_option("--min-speedup", opt->min_speedup, "Measured speedup a plan needs to be kept")->capture_default_str();
   cmd->add_option("--seed", opt->seed, "Seed for the verified batches")->capture_default_str();
   cmd->add_flag("--require-kept", opt->require_kept, "Exit 1 when the plan is not kept");
-  cmd->add_option("--python", opt->python, "Python interpreter with codedag installed (default: $CODEDAG_PYTHON, "
-                                           "the one beside this executable, python3)");
+  cmd->add_option("--python", opt->python,
+                  "Python interpreter with codedag installed (default: $CODEDAG_PYTHON, "
+                  "the one beside this executable, python3)");
   cmd->add_option("script_args", opt->script_args, "Arguments for the script (after --)");
   cmd->callback([opt, &ctx] { ctx.exit_code = run(*opt); });
 }

@@ -54,8 +54,9 @@ void add_rerun_command(CLI::App& app, Context& ctx) {
                 "Run the recorded code: a temporary checkout of the run's git snapshot, not the working tree");
   cmd->add_flag("--dry-run", o->dry_run, "Print the command that would run, without running it");
   cmd->allow_extras();
-  cmd->footer("Overrides: --key=value replaces --key=old, --key old or key=old in the recorded argv; anything not "
-              "present is appended.");
+  cmd->footer(
+      "Overrides: --key=value replaces --key=old, --key old or key=old in the recorded argv; anything not "
+      "present is appended.");
   cmd->callback([o, cmd, &ctx] {
     std::vector<std::string> overrides = cmd->remaining();
     if (!overrides.empty() && overrides.front() == "--") overrides.erase(overrides.begin());

@@ -22,8 +22,10 @@ void run_rm(const RmOptions& o) {
   for (const auto& ref : refs) {
     s.update(ref, [&](json& r) {
       r["deleted"] = !o.undo;
-      if (o.undo) r.erase("deleted_at");
-      else r["deleted_at"] = store::unix_now();
+      if (o.undo)
+        r.erase("deleted_at");
+      else
+        r["deleted_at"] = store::unix_now();
     });
     out.ok((o.undo ? "restored " : "marked deleted ") + ref.name + "/" + ref.test_name);
   }

@@ -50,24 +50,25 @@ void run_show(const ShowOptions& o) {
   const json git = run.value("git", json::object());
   std::string code = "-";
   if (git.value("present", false))
-    code = git.value("commit", std::string()).substr(0, 12) + (git.value("dirty", false) ? " (dirty working tree)" : "") +
-           "  " + git.value("ref", std::string());
+    code = git.value("commit", std::string()).substr(0, 12) +
+           (git.value("dirty", false) ? " (dirty working tree)" : "") + "  " + git.value("ref", std::string());
   else if (git.contains("reason"))
     code = "absent: " + git.value("reason", std::string());
   std::string tags;
   for (const auto& t : run.value("tags", json::array())) tags += (tags.empty() ? "" : ", ") + store::format_value(t);
-  out.header("run " + ref.name + "/" + ref.test_name,
-             {{"status", run.value("status", std::string("?")) + (run.value("deleted", false) ? " (marked deleted)" : "")},
-              {"started", store::format_time(run.value("started_at", 0.0))},
-              {"ended", store::format_time(run.value("ended_at", 0.0))},
-              {"duration", store::format_duration(run.contains("duration") ? run.value("duration", -1.0) : -1.0)},
-              {"command", store::shell_join(argv)},
-              {"cwd", run.value("cwd", std::string())},
-              {"host / user", run.value("host", std::string()) + " / " + run.value("user", std::string())},
-              {"pid", std::to_string(run.value("pid", 0L))},
-              {"code", code},
-              {"tags", tags.empty() ? "-" : tags},
-              {"info dir", ref.info_dir}});
+  out.header(
+      "run " + ref.name + "/" + ref.test_name,
+      {{"status", run.value("status", std::string("?")) + (run.value("deleted", false) ? " (marked deleted)" : "")},
+       {"started", store::format_time(run.value("started_at", 0.0))},
+       {"ended", store::format_time(run.value("ended_at", 0.0))},
+       {"duration", store::format_duration(run.contains("duration") ? run.value("duration", -1.0) : -1.0)},
+       {"command", store::shell_join(argv)},
+       {"cwd", run.value("cwd", std::string())},
+       {"host / user", run.value("host", std::string()) + " / " + run.value("user", std::string())},
+       {"pid", std::to_string(run.value("pid", 0L))},
+       {"code", code},
+       {"tags", tags.empty() ? "-" : tags},
+       {"info dir", ref.info_dir}});
   section(out, "params (dump_info)", run.value("info", json::object()));
   json best = json::object();
   const json recorded_best = run.value("metrics", json::object());
@@ -84,7 +85,8 @@ void run_show(const ShowOptions& o) {
   section(out, "properties", run.value("properties", json::object()));
   section(out, "attachments", run.value("attachments", json::object()));
   if (o.env) section(out, "environment", run.value("env", json::object()));
-  for (const auto& n : run.value("notes", json::array())) out.info("note: " + store::format_value(n.value("text", json(""))));
+  for (const auto& n : run.value("notes", json::array()))
+    out.info("note: " + store::format_value(n.value("text", json(""))));
   const std::string status = run.value("status", std::string());
   if (run.contains("exception")) {
     const json& e = run["exception"];

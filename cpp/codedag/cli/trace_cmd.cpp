@@ -14,7 +14,6 @@
 #include "codedag/graph/dag.hpp"
 #include "codedag/graph/summary.hpp"
 
-
 namespace codedag::cli {
 namespace {
 namespace fs = std::filesystem;
@@ -26,7 +25,6 @@ struct TraceOptions {
   std::vector<std::string> include, exclude;
   size_t top = 15;
 };
-
 
 void summarize(const TraceOptions& opt, const fs::path& dag_path) {
   term::Printer out;
@@ -53,14 +51,22 @@ int run(const TraceOptions& opt, const std::vector<std::string>& rest) {
   if (opt.max_depth < 1) throw InputError("trace: --max-depth must be >= 1");
   term::Printer out;
   const std::string python = find_python();
-  out.header("codedag trace", {{"script", script},
-                               {"batches", opt.batches ? std::to_string(opt.batches) + " (first DataLoader)" : "whole script"},
-                               {"max depth", std::to_string(opt.max_depth)},
-                               {"out", opt.out},
-                               {"python", python}});
+  out.header("codedag trace",
+             {{"script", script},
+              {"batches", opt.batches ? std::to_string(opt.batches) + " (first DataLoader)" : "whole script"},
+              {"max depth", std::to_string(opt.max_depth)},
+              {"out", opt.out},
+              {"python", python}});
   std::fflush(stdout);
-  std::vector<std::string> args = {python, "-m", "codedag.core.trace_main", "--out", opt.out,
-                                   "--batches", std::to_string(opt.batches), "--max-depth", std::to_string(opt.max_depth)};
+  std::vector<std::string> args = {python,
+                                   "-m",
+                                   "codedag.core.trace_main",
+                                   "--out",
+                                   opt.out,
+                                   "--batches",
+                                   std::to_string(opt.batches),
+                                   "--max-depth",
+                                   std::to_string(opt.max_depth)};
   for (const auto& p : opt.include) args.insert(args.end(), {"--include", p});
   for (const auto& p : opt.exclude) args.insert(args.end(), {"--exclude", p});
   args.push_back("--");
@@ -72,7 +78,8 @@ int run(const TraceOptions& opt, const std::vector<std::string>& rest) {
     return rc ? rc : 1;
   }
   summarize(opt, dag_path);
-  if (rc != 0) term::Printer(stderr).warn("the script exited with status " + std::to_string(rc) + "; the DAG holds what ran");
+  if (rc != 0)
+    term::Printer(stderr).warn("the script exited with status " + std::to_string(rc) + "; the DAG holds what ran");
   return rc;
 }
 

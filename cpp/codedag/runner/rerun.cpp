@@ -50,8 +50,9 @@ std::vector<std::string> merge_overrides(std::vector<std::string> argv, const st
         tok = tok.substr(0, d) + o.key + "=" + *o.value;
         done = true;
       } else if (d > 0 && body == o.key) {  // --key old  or  --flag
-        if (o.value && i + 1 < argv.size() && (argv[i + 1].empty() || argv[i + 1][0] != '-' ||
-                                                std::isdigit(static_cast<unsigned char>(argv[i + 1].size() > 1 ? argv[i + 1][1] : 'x')))) {
+        if (o.value && i + 1 < argv.size() &&
+            (argv[i + 1].empty() || argv[i + 1][0] != '-' ||
+             std::isdigit(static_cast<unsigned char>(argv[i + 1].size() > 1 ? argv[i + 1][1] : 'x')))) {
           argv[i + 1] = *o.value;
         } else if (o.value) {
           tok = tok + "=" + *o.value;
@@ -81,8 +82,10 @@ RerunPlan plan_rerun(store::Store& store, const std::string& id, const std::vect
   plan.program = run.value("executable", std::string());
   // argv[0] becomes the recorded executable (absolute): a relative interpreter path would not
   // resolve inside a snapshot checkout, and Python derives its prefix (venv) from argv[0].
-  if (!plan.program.empty()) argv[0] = plan.program;
-  else plan.program = argv[0];
+  if (!plan.program.empty())
+    argv[0] = plan.program;
+  else
+    plan.program = argv[0];
   plan.argv = merge_overrides(std::move(argv), overrides);
   plan.cwd = run.value("cwd", std::string());
   if (!at_snapshot) return plan;

@@ -17,11 +17,11 @@ namespace codedag::runner {
 std::vector<std::string> merge_overrides(std::vector<std::string> argv, const std::vector<std::string>& overrides);
 
 struct RerunPlan {
-  std::string from;                // test_name of the recorded run
-  std::string program;             // what is executed (the recorded executable)
-  std::vector<std::string> argv;   // argv[0] is the program
+  std::string from;               // test_name of the recorded run
+  std::string program;            // what is executed (the recorded executable)
+  std::vector<std::string> argv;  // argv[0] is the program
   std::string cwd;
-  std::string snapshot_dir;        // non-empty with at_snapshot: removed after the run
+  std::string snapshot_dir;  // non-empty with at_snapshot: removed after the run
   std::string commit;
 };
 

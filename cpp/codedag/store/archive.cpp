@@ -37,14 +37,16 @@ uint64_t get_octal(const char* field, size_t width) {
 
 bool safe_relative(const std::string& p) {
   if (p.empty() || p[0] == '/') return false;
-  for (const auto& part : fs::path(p)) if (part == "..") return false;
+  for (const auto& part : fs::path(p))
+    if (part == "..") return false;
   return true;
 }
 
 void collect(const std::string& root, const std::string& prefix, std::vector<TarEntry>& out) {
   std::error_code ec;
   if (!fs::is_directory(root, ec)) return;
-  for (auto it = fs::recursive_directory_iterator(root, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(root, ec); it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
     if (ec) break;
     if (!it->is_regular_file(ec)) continue;
     const std::string rel = fs::relative(it->path(), root).string();
@@ -110,8 +112,8 @@ std::vector<TarEntry> read_tar(const std::string& bytes, const std::string& orig
     const uint64_t size = get_octal(h + 124, 12);
     pos += 512;
     if (pos + size > bytes.size())
-      throw FormatError(origin + ": truncated archive: '" + name + "' needs " + std::to_string(size) + " bytes at byte " +
-                        std::to_string(pos));
+      throw FormatError(origin + ": truncated archive: '" + name + "' needs " + std::to_string(size) +
+                        " bytes at byte " + std::to_string(pos));
     if (h[156] == '0' || h[156] == 0) {
       if (!safe_relative(name)) throw FormatError(origin + ": unsafe path '" + name + "' in archive");
       out.push_back({name, bytes.substr(pos, size)});
@@ -130,7 +132,8 @@ std::string backup_run(Store& store, const std::string& id, const std::string& d
                                      {"test_name", ref.test_name},
                                      {"created_at", unix_now()},
                                      {"host", run.value("host", std::string())}}
-                                    .dump(1) + "\n"});
+                                        .dump(1) +
+                                    "\n"});
   collect(ref.info_dir, "info/", entries);
   collect(store.layout().blob_dir(ref.name, ref.test_name), "blob/", entries);
   const json git = run.value("git", json::object());
@@ -167,7 +170,8 @@ std::string restore_run(Store& store, const std::string& archive_path, std::vect
   const std::string name = manifest.value("name", std::string());
   const std::string test_name = manifest.value("test_name", std::string());
   validate_experiment_name(name);
-  if (!looks_like_test_name(test_name)) throw FormatError(archive_path + ": bad test_name '" + test_name + "' in manifest");
+  if (!looks_like_test_name(test_name))
+    throw FormatError(archive_path + ": bad test_name '" + test_name + "' in manifest");
   const std::string info_dir = store.layout().info_dir(name, test_name);
   make_directories(store.layout().info_root() + "/" + name);
   if (::mkdir(info_dir.c_str(), 0755) != 0) {
@@ -178,7 +182,8 @@ std::string restore_run(Store& store, const std::string& archive_path, std::vect
   }
   std::string bundle;
   for (const auto& e : entries) {
-    if (e.path.rfind("info/", 0) == 0) write_file_atomic(info_dir + "/" + e.path.substr(5), e.data);
+    if (e.path.rfind("info/", 0) == 0)
+      write_file_atomic(info_dir + "/" + e.path.substr(5), e.data);
     else if (e.path.rfind("blob/", 0) == 0)
       write_file_atomic(store.layout().blob_dir(name, test_name) + "/" + e.path.substr(5), e.data);
     else if (e.path == "snapshot.bundle") {
@@ -203,8 +208,8 @@ std::string restore_run(Store& store, const std::string& archive_path, std::vect
       }
     }
     notes.push_back(r.exit_code == 0 ? "code snapshot restored into " + top
-                                     : "code snapshot kept as " + bundle + " (fetch it with `git fetch " + bundle + " " +
-                                           git.value("ref", std::string()) + "`)");
+                                     : "code snapshot kept as " + bundle + " (fetch it with `git fetch " + bundle +
+                                           " " + git.value("ref", std::string()) + "`)");
   }
   return test_name;
 }

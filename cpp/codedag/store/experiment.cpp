@@ -1,9 +1,9 @@
 #include "codedag/store/experiment.hpp"
 
+#include <sys/stat.h>
 #include <cerrno>
 #include <cmath>
 #include <filesystem>
-#include <sys/stat.h>
 
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/error.hpp"
@@ -27,8 +27,11 @@ Experiment::Experiment(std::string name, std::string home) : name_(std::move(nam
 Experiment::~Experiment() {
   if (running()) {
     try {
-      end("failed", json{{"exception", {{"type", "Abandoned"}, {"message", "the Experiment object was destroyed "
-                                                                          "before end() was called"}}}});
+      end("failed", json{{"exception",
+                          {{"type", "Abandoned"},
+                           {"message",
+                            "the Experiment object was destroyed "
+                            "before end() was called"}}}});
     } catch (...) {
     }
   }
@@ -96,7 +99,8 @@ void Experiment::start(const StartOptions& o) {
   make_directories(cache_dir());
   store_.reindex(run);
   log_ = std::make_unique<MetricLog>(info_dir() + "/" + kMetricsFile);
-  if (o.heartbeat) supervisor_ = std::make_unique<Supervisor>(info_dir(), log_.get(), o.lease_seconds, o.flush_interval);
+  if (o.heartbeat)
+    supervisor_ = std::make_unique<Supervisor>(info_dir(), log_.get(), o.lease_seconds, o.flush_interval);
 }
 
 void Experiment::end(const std::string& status, const json& details) {
@@ -129,7 +133,8 @@ void Experiment::dump_info(const std::string& key, const json& value) {
 json Experiment::dump_metric(const std::string& key, double value, const std::string& cmp, const json& extra) {
   require_running("dump_metric");
   if (key.empty()) throw InputError("dump_metric: the key is empty");
-  if (cmp != "max" && cmp != "min") throw InputError("dump_metric('" + key + "'): cmp must be \"max\" or \"min\", not \"" + cmp + "\"");
+  if (cmp != "max" && cmp != "min")
+    throw InputError("dump_metric('" + key + "'): cmp must be \"max\" or \"min\", not \"" + cmp + "\"");
   if (!std::isfinite(value)) throw InputError("dump_metric('" + key + "'): the value is not a finite number");
   auto it = best_.find(key);
   if (it == best_.end()) {
@@ -168,7 +173,8 @@ void Experiment::flush_metrics() {
 void Experiment::add_tag(const std::string& tag) {
   require_running("add_tag");
   update([&](json& r) {
-    for (const auto& t : r["tags"]) if (t == tag) return;
+    for (const auto& t : r["tags"])
+      if (t == tag) return;
     r["tags"].push_back(tag);
   });
 }
@@ -190,7 +196,8 @@ std::string Experiment::attach(const std::string& kind, const std::string& path)
   update([&](json& r) {
     json& list = r["attachments"][kind];
     if (!list.is_array()) list = json::array();
-    for (const auto& e : list) if (e == rel) return;
+    for (const auto& e : list)
+      if (e == rel) return;
     list.push_back(rel);
   });
   return dest;

@@ -108,7 +108,7 @@ json git_snapshot(const std::string& cwd, const std::string& ref, const std::str
     const std::string rel = untracked_raw.substr(pos, z - pos);
     pos = z + 1;
     if (rel.empty()) continue;
-    struct stat st{};
+    struct stat st {};
     if (::lstat((git.toplevel + "/" + rel).c_str(), &st) != 0) continue;  // vanished meanwhile
     const uint64_t size = static_cast<uint64_t>(st.st_size);
     if (size > options.max_file_bytes || total + size > options.max_total_bytes) {
@@ -132,7 +132,8 @@ json git_snapshot(const std::string& cwd, const std::string& ref, const std::str
   const std::string commit = git.must(commit_args);
   git.must({"update-ref", "-m", "codedag snapshot", ref, commit});
 
-  std::string cwd_rel = fs::relative(fs::weakly_canonical(cwd, ec), fs::weakly_canonical(git.toplevel, ec), ec).string();
+  std::string cwd_rel =
+      fs::relative(fs::weakly_canonical(cwd, ec), fs::weakly_canonical(git.toplevel, ec), ec).string();
   if (cwd_rel.empty()) cwd_rel = ".";
   return json{{"present", true},
               {"commit", commit},
@@ -167,7 +168,8 @@ std::string snapshot_diff(const std::string& toplevel, const std::string& a, con
   args.push_back(b);
   args.push_back("--");
   const SpawnResult r = git.run(args);
-  if (r.exit_code != 0) throw Error("cannot diff snapshots " + a + " and " + b + " in '" + toplevel + "': " + strip(r.err));
+  if (r.exit_code != 0)
+    throw Error("cannot diff snapshots " + a + " and " + b + " in '" + toplevel + "': " + strip(r.err));
   return r.out;
 }
 

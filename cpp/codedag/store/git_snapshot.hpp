@@ -16,7 +16,7 @@
 namespace codedag::store {
 
 struct SnapshotOptions {
-  uint64_t max_file_bytes = 5ull << 20;    // untracked files larger than this are left out (listed)
+  uint64_t max_file_bytes = 5ull << 20;     // untracked files larger than this are left out (listed)
   uint64_t max_total_bytes = 100ull << 20;  // untracked files past this total are left out (listed)
 };
 

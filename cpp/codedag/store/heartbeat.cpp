@@ -11,9 +11,7 @@
 
 namespace codedag::store {
 
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 double default_lease_seconds() {
   if (const char* s = std::getenv("CODEDAG_LEASE_SECONDS"); s && *s) {

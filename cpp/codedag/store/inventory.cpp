@@ -66,10 +66,10 @@ json machine_inventory() {
 }
 
 json environment_subset() {
-  static const char* const prefixes[] = {"CUDA_", "NCCL_", "OMP_", "MKL_", "TORCH", "PYTORCH_", "CODEDAG_",
-                                         "SLURM_", "PYTHON", "CONDA_", "VIRTUAL_ENV", "KMP_", "OPENBLAS_"};
-  static const char* const names[] = {"PATH", "LD_LIBRARY_PATH", "RANK", "LOCAL_RANK", "WORLD_SIZE",
-                                      "MASTER_ADDR", "MASTER_PORT", "HOSTNAME", "LANG"};
+  static const char* const prefixes[] = {"CUDA_",  "NCCL_",  "OMP_",   "MKL_",        "TORCH", "PYTORCH_", "CODEDAG_",
+                                         "SLURM_", "PYTHON", "CONDA_", "VIRTUAL_ENV", "KMP_",  "OPENBLAS_"};
+  static const char* const names[] = {"PATH",        "LD_LIBRARY_PATH", "RANK",     "LOCAL_RANK", "WORLD_SIZE",
+                                      "MASTER_ADDR", "MASTER_PORT",     "HOSTNAME", "LANG"};
   json env = json::object();
   for (char** e = environ; e && *e; ++e) {
     const std::string entry(*e);

@@ -32,7 +32,8 @@ void validate_experiment_name(const std::string& name) {
   if (name.size() > 100)
     throw InputError("experiment name '" + name.substr(0, 20) + "...' is " + std::to_string(name.size()) +
                      " characters long: use at most 100");
-  if (name[0] == '.') throw InputError("experiment name '" + name + "' starts with '.': start it with a letter or digit");
+  if (name[0] == '.')
+    throw InputError("experiment name '" + name + "' starts with '.': start it with a letter or digit");
   if (name.find("..") != std::string::npos || name.ends_with(".lock"))
     throw InputError("experiment name '" + name + "' contains '..' or ends with '.lock' (not allowed in git refs)");
   for (size_t i = 0; i < name.size(); ++i) {

@@ -1,8 +1,8 @@
 #include "codedag/store/listing_columns.hpp"
 
 #include <cmath>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 
 namespace codedag::store {
@@ -85,9 +85,12 @@ void decode_metric_values(const std::string& mv, json& best, json& last) {
       std::string key = mv.substr(pos + 2, sep - pos - 2);
       const std::string text = mv.substr(sep + 1, end - sep - 1);
       json value;
-      if (type == 'f') value = std::strtod(text.c_str(), nullptr);
-      else if (type == 'i') value = static_cast<std::int64_t>(std::strtoll(text.c_str(), nullptr, 10));
-      else if (type == 'u') value = static_cast<std::uint64_t>(std::strtoull(text.c_str(), nullptr, 10));
+      if (type == 'f')
+        value = std::strtod(text.c_str(), nullptr);
+      else if (type == 'i')
+        value = static_cast<std::int64_t>(std::strtoll(text.c_str(), nullptr, 10));
+      else if (type == 'u')
+        value = static_cast<std::uint64_t>(std::strtoull(text.c_str(), nullptr, 10));
       json& target = kind == 'b' ? best : last;
       target[std::move(key)] = json{{"value", std::move(value)}};
     }

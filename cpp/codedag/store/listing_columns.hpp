@@ -10,8 +10,8 @@
 namespace codedag::store {
 
 struct ListingColumns {
-  std::optional<double> duration;    // absent: the run has no "duration"
-  std::string tags = "[]";           // compact JSON array, as in the summary
+  std::optional<double> duration;            // absent: the run has no "duration"
+  std::string tags = "[]";                   // compact JSON array, as in the summary
   std::optional<std::string> metric_values;  // absent: values this form cannot hold; parse the summary
 };
 

@@ -37,8 +37,7 @@ std::string serialize(const json& run) { return run.dump(1, ' ', false, json::er
 json load_run(const std::string& info_dir) {
   const std::string path = info_dir + "/" + kRunFile;
   json run = load_json_file(path);
-  if (!run.is_object())
-    throw FormatError(path + ": a run record must be a JSON object, found " + json_type_name(run));
+  if (!run.is_object()) throw FormatError(path + ": a run record must be a JSON object, found " + json_type_name(run));
   return run;
 }
 

@@ -22,9 +22,12 @@ std::string format_time(double t) {
 std::string format_duration(double s) {
   if (s < 0 || !std::isfinite(s)) return "-";
   char buf[32];
-  if (s < 60) std::snprintf(buf, sizeof buf, "%.1fs", s);
-  else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
-  else std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s) / 3600, static_cast<int>(s) % 3600 / 60);
+  if (s < 60)
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+  else if (s < 3600)
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s) / 3600, static_cast<int>(s) % 3600 / 60);
   return buf;
 }
 
@@ -42,7 +45,7 @@ std::string format_value(const json& v) {
 
 double parse_date(const std::string& text, const std::string& option) {
   static const char* const formats[] = {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M",
-                                        "%Y-%m-%d %H:%M", "%Y-%m-%d", "%y%m%d"};
+                                        "%Y-%m-%d %H:%M",    "%Y-%m-%d",          "%y%m%d"};
   for (const char* f : formats) {
     std::tm tm{};
     const char* end = ::strptime(text.c_str(), f, &tm);
@@ -60,7 +63,8 @@ std::string shell_join(const std::vector<std::string>& argv) {
     if (!out.empty()) out += ' ';
     bool plain = !a.empty();
     for (char c : a)
-      plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || std::string("-_./=:,+@%").find(c) != std::string::npos);
+      plain = plain &&
+              (std::isalnum(static_cast<unsigned char>(c)) || std::string("-_./=:,+@%").find(c) != std::string::npos);
     if (plain) {
       out += a;
       continue;
@@ -81,8 +85,10 @@ void append_indented(std::string& out, const std::string& s, int indent, int lev
     const char c = s[i];
     if (in_string) {
       out += c;
-      if (c == '\\' && i + 1 < s.size()) out += s[++i];
-      else if (c == '"') in_string = false;
+      if (c == '\\' && i + 1 < s.size())
+        out += s[++i];
+      else if (c == '"')
+        in_string = false;
       continue;
     }
     switch (c) {

@@ -8,9 +8,9 @@
 
 namespace codedag::store {
 
-std::string format_time(double unix_seconds);     // "2026-11-22 08:40:05" local time; "-" for 0
-std::string format_duration(double seconds);      // "1h02m", "3m05s", "4.2s"; "-" for < 0
-std::string format_value(const json& v);          // numbers to 6 significant digits, strings bare
+std::string format_time(double unix_seconds);  // "2026-11-22 08:40:05" local time; "-" for 0
+std::string format_duration(double seconds);   // "1h02m", "3m05s", "4.2s"; "-" for < 0
+std::string format_value(const json& v);       // numbers to 6 significant digits, strings bare
 // "2026-03-06", "2026-03-06T12:30", "2026-03-06 12:30:00" or "260306" (local time) -> unix seconds.
 // InputError names the option and the accepted forms.
 double parse_date(const std::string& text, const std::string& option);

@@ -122,11 +122,15 @@ std::string format_test_name(const std::string& day, long long number, const std
 
 void bind_listing(Statement& s, int first, const json& summary) {
   const ListingColumns c = listing_columns(summary);
-  if (c.duration) s.bind(first, *c.duration);
-  else s.bind_null(first);
+  if (c.duration)
+    s.bind(first, *c.duration);
+  else
+    s.bind_null(first);
   s.bind(first + 1, c.tags);
-  if (c.metric_values) s.bind(first + 2, *c.metric_values);
-  else s.bind_null(first + 2);
+  if (c.metric_values)
+    s.bind(first + 2, *c.metric_values);
+  else
+    s.bind_null(first + 2);
 }
 
 void bind_row(Statement& s, const json& run, long long mtime = 0) {
@@ -205,8 +209,8 @@ json summarize_run(const json& run) {
 
 RunIndex::RunIndex(const Layout& layout) : path_(layout.index_path()) {
   make_directories(layout.home());
-  if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
     const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;
@@ -303,8 +307,9 @@ std::string RunIndex::allocate(const std::string& name, double now,
       if (claim(test_name)) break;
       ++number;
     }
-    Statement counter(db_, "INSERT INTO day_counters(name, day, next) VALUES(?1, ?2, ?3) "
-                           "ON CONFLICT(name, day) DO UPDATE SET next=?3");
+    Statement counter(db_,
+                      "INSERT INTO day_counters(name, day, next) VALUES(?1, ?2, ?3) "
+                      "ON CONFLICT(name, day) DO UPDATE SET next=?3");
     counter.bind(1, name).bind(2, day).bind(3, number + 1);
     counter.step();
     Statement row(db_, kUpsertSql);
@@ -347,8 +352,10 @@ std::vector<IndexRow> RunIndex::list(const IndexQuery& q) const {
   if (!q.status.empty()) sql += " AND status=?2";
   if (q.since > 0) sql += " AND started_at>=?3";
   if (q.until > 0) sql += " AND started_at<?4";
-  if (q.only_deleted) sql += " AND deleted=1";
-  else if (!q.include_deleted) sql += " AND deleted=0";
+  if (q.only_deleted)
+    sql += " AND deleted=1";
+  else if (!q.include_deleted)
+    sql += " AND deleted=0";
   sql += " ORDER BY started_at, test_name";
   Statement s(db_, sql.c_str());
   if (!q.name.empty()) s.bind(1, q.name);
@@ -390,8 +397,9 @@ void RunIndex::replace_all(const std::vector<json>& runs) {
       auto& n = next[{run.value("name", std::string()), tn.substr(0, 6)}];
       n = std::max(n, number_of(tn) + 1);
     }
-    Statement counter(db_, "INSERT INTO day_counters(name, day, next) VALUES(?1, ?2, ?3) "
-                           "ON CONFLICT(name, day) DO UPDATE SET next=max(next, ?3)");
+    Statement counter(db_,
+                      "INSERT INTO day_counters(name, day, next) VALUES(?1, ?2, ?3) "
+                      "ON CONFLICT(name, day) DO UPDATE SET next=max(next, ?3)");
     for (const auto& [key, n] : next) {
       counter.reset();
       counter.bind(1, key.first).bind(2, key.second).bind(3, n);

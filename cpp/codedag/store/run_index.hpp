@@ -35,10 +35,10 @@ struct IndexRow {
 };
 
 struct IndexQuery {
-  std::string name;         // exact experiment name; empty: all
-  std::string status;       // exact status; empty: all
-  double since = 0;         // started_at >= since (0: no bound)
-  double until = 0;         // started_at < until (0: no bound)
+  std::string name;    // exact experiment name; empty: all
+  std::string status;  // exact status; empty: all
+  double since = 0;    // started_at >= since (0: no bound)
+  double until = 0;    // started_at < until (0: no bound)
   bool include_deleted = false;
   bool only_deleted = false;
 };

@@ -42,7 +42,7 @@ const json* lookup(const json& object, const std::string& dotted) {
 }
 
 long long mtime_ns(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return -1;
   return static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
 }
@@ -153,7 +153,8 @@ json Store::check_liveness(const RunRef& run, json record, std::vector<std::stri
   const double now = unix_now();
   ProcessIdentity who = hb.beat_at > 0 ? hb.process : ProcessIdentity::from_json(record.value("process", json()));
   if (who.host.empty()) who.host = record.value("host", std::string());
-  const double lease_until = hb.beat_at > 0 ? hb.lease_until : record.value("started_at", 0.0) + default_lease_seconds();
+  const double lease_until =
+      hb.beat_at > 0 ? hb.lease_until : record.value("started_at", 0.0) + default_lease_seconds();
   if (now < lease_until) return record;
   const Liveness l = liveness(who);
   if (l == Liveness::alive) return record;
@@ -168,7 +169,8 @@ json Store::check_liveness(const RunRef& run, json record, std::vector<std::stri
       r["ended_at"] = hb.beat_at > 0 ? hb.beat_at : r.value("started_at", 0.0);
       r["duration"] = r["ended_at"].get<double>() - r.value("started_at", 0.0);
       r["last"] = series.last;
-      r["dead"] = json{{"detected_at", now}, {"last_heartbeat", hb.beat_at}, {"reason", "lease expired and process gone"}};
+      r["dead"] =
+          json{{"detected_at", now}, {"last_heartbeat", hb.beat_at}, {"reason", "lease expired and process gone"}};
     });
   } catch (const std::exception& e) {
     if (warnings) warnings->push_back(run.info_dir + ": cannot mark dead: " + e.what());
@@ -199,11 +201,10 @@ std::set<std::string> Store::sync(std::vector<std::string>* warnings) {
       const std::string test_name = run_entry->d_name;
       if (!looks_like_test_name(test_name)) continue;
       seen.insert(test_name);
-      struct stat st{};
-      const long long mtime =
-          ::fstatat(name_fd, (test_name + "/" + kRunFile).c_str(), &st, 0) != 0
-              ? -1
-              : static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+      struct stat st {};
+      const long long mtime = ::fstatat(name_fd, (test_name + "/" + kRunFile).c_str(), &st, 0) != 0
+                                  ? -1
+                                  : static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
       const auto it = stamps.find(test_name);
       const std::string run_dir = root + "/" + name + "/" + test_name;
       if (mtime < 0) {
@@ -321,7 +322,7 @@ std::vector<IndexRow> Store::list_rows(const RunFilter& filter, std::vector<std:
         bool keep = true;
         const json info = s.value("info", json::object());
         json metrics = s.value("last", json::object());
-        const json best = s.value("metrics", json::object());  // named: items() of a temporary dangles
+        const json best = s.value("metrics", json::object());    // named: items() of a temporary dangles
         for (const auto& [k, v] : best.items()) metrics[k] = v;  // best wins over last
         for (const auto& c : filter.params) keep = keep && matches_condition(info, c, false);
         for (const auto& c : filter.metrics) keep = keep && matches_condition(metrics, c, true);

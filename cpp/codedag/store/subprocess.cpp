@@ -118,9 +118,18 @@ SpawnResult run_process(const std::vector<std::string>& argv, const SpawnOptions
     pollfd fds[3];
     int n = 0;
     int idx_in = -1, idx_out = -1, idx_err = -1;
-    if (in.fd[1] >= 0) { fds[n] = {in.fd[1], POLLOUT, 0}; idx_in = n++; }
-    if (out.fd[0] >= 0) { fds[n] = {out.fd[0], POLLIN, 0}; idx_out = n++; }
-    if (err.fd[0] >= 0) { fds[n] = {err.fd[0], POLLIN, 0}; idx_err = n++; }
+    if (in.fd[1] >= 0) {
+      fds[n] = {in.fd[1], POLLOUT, 0};
+      idx_in = n++;
+    }
+    if (out.fd[0] >= 0) {
+      fds[n] = {out.fd[0], POLLIN, 0};
+      idx_out = n++;
+    }
+    if (err.fd[0] >= 0) {
+      fds[n] = {err.fd[0], POLLIN, 0};
+      idx_err = n++;
+    }
     if (n == 0) break;
     if (::poll(fds, n, -1) < 0) {
       if (errno == EINTR) continue;
@@ -136,8 +145,10 @@ SpawnResult run_process(const std::vector<std::string>& argv, const SpawnOptions
     auto drain = [&](int idx, Pipe& p, std::string& into) {
       if (idx < 0 || !fds[idx].revents) return;
       const ssize_t r = ::read(p.fd[0], buf, sizeof buf);
-      if (r > 0) into.append(buf, static_cast<size_t>(r));
-      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) p.close_end(0);
+      if (r > 0)
+        into.append(buf, static_cast<size_t>(r));
+      else if (r == 0 || (errno != EINTR && errno != EAGAIN))
+        p.close_end(0);
     };
     drain(idx_out, out, result.out);
     drain(idx_err, err, result.err);

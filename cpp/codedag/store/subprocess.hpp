@@ -9,18 +9,18 @@
 namespace codedag::store {
 
 struct SpawnOptions {
-  std::string cwd;                               // empty: the current directory
-  std::map<std::string, std::string> env_set;    // added to / replacing the inherited environment
+  std::string cwd;                             // empty: the current directory
+  std::map<std::string, std::string> env_set;  // added to / replacing the inherited environment
   std::vector<std::string> env_unset;
-  std::optional<std::string> stdin_data;         // nullopt: /dev/null (or inherited, see below)
+  std::optional<std::string> stdin_data;  // nullopt: /dev/null (or inherited, see below)
   bool inherit_stdin = false;
-  bool capture_stdout = true;                    // false: inherit
+  bool capture_stdout = true;  // false: inherit
   bool capture_stderr = true;
-  std::string program;                           // empty: argv[0], searched in PATH
+  std::string program;  // empty: argv[0], searched in PATH
 };
 
 struct SpawnResult {
-  int exit_code = -1;   // -1 when killed by a signal
+  int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;
   std::string out;
   std::string err;

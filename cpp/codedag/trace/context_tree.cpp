@@ -48,9 +48,8 @@ std::vector<Flow> ContextTree::flows() const {
   std::vector<Flow> out;
   out.reserve(flows_.size());
   for (const auto& [key, f] : flows_) out.push_back(f);
-  std::sort(out.begin(), out.end(), [](const Flow& a, const Flow& b) {
-    return a.src != b.src ? a.src < b.src : a.dst < b.dst;
-  });
+  std::sort(out.begin(), out.end(),
+            [](const Flow& a, const Flow& b) { return a.src != b.src ? a.src < b.src : a.dst < b.dst; });
   return out;
 }
 

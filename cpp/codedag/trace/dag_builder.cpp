@@ -28,7 +28,8 @@ void compute_eligibility(const ResolvedTree& tree, bool registry_available, std:
       eligible[k] = c.covered;
       continue;
     }
-    if ((values & movable) == 0) blocked.push_back(registry_available ? "values: no tensor or array" : "values: no tensor");
+    if ((values & movable) == 0)
+      blocked.push_back(registry_available ? "values: no tensor or array" : "values: no tensor");
     if (values & ~kDeviceFriendly & ~movable) blocked.push_back("values: other");
     if (!registry_available && (values & (kNdarray | kPilImage)))
       blocked.push_back("values: ndarray/PIL need codedag.migration.registry");

@@ -9,9 +9,9 @@
 namespace codedag::trace {
 
 struct DagBuildOptions {
-  int64_t batches = 1;               // numbers are divided by this (SPEC: per traced batch)
+  int64_t batches = 1;              // numbers are divided by this (SPEC: per traced batch)
   bool registry_available = false;  // codedag.migration.registry was importable
-  json meta = json::object();        // merged into dag.meta
+  json meta = json::object();       // merged into dag.meta
 };
 
 struct DagBuildReport {

@@ -39,9 +39,8 @@ std::string_view top_level(std::string_view module) { return module.substr(0, mo
 
 bool FilterRules::user_pattern(const std::vector<std::string>& patterns, std::string_view qualified,
                                std::string_view file) const {
-  return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) {
-    return glob_match(p, qualified) || glob_match(p, file);
-  });
+  return std::any_of(patterns.begin(), patterns.end(),
+                     [&](const std::string& p) { return glob_match(p, qualified) || glob_match(p, file); });
 }
 
 Decision FilterRules::python(std::string_view file, std::string_view module, std::string_view qualname,
@@ -51,7 +50,8 @@ Decision FilterRules::python(std::string_view file, std::string_view module, std
   if (starts_with_any(file, own_prefixes)) {
     d = {false, false, false, false, false};
   } else if (starts_with_any(file, machinery_prefixes)) {
-    const bool collate = std::find(recorded_machinery.begin(), recorded_machinery.end(), name) != recorded_machinery.end();
+    const bool collate =
+        std::find(recorded_machinery.begin(), recorded_machinery.end(), name) != recorded_machinery.end();
     d = {collate, false, false, false, false};
   } else if (contains_any(file, library_markers)) {
     d = {!comprehension, true, name == "__call__" || name == "forward", true, false};
@@ -63,8 +63,10 @@ Decision FilterRules::python(std::string_view file, std::string_view module, std
   }
   if (include.empty() && exclude.empty()) return d;
   std::string qualified = std::string(module) + "." + std::string(qualname);
-  if (user_pattern(exclude, qualified, file)) d.record = false;
-  else if (user_pattern(include, qualified, file)) d.record = d.transform_step = true;
+  if (user_pattern(exclude, qualified, file))
+    d.record = false;
+  else if (user_pattern(include, qualified, file))
+    d.record = d.transform_step = true;
   return d;
 }
 
@@ -75,8 +77,10 @@ Decision FilterRules::builtin(std::string_view module, std::string_view qualname
   Decision d{!standard, true, false, !standard, false};
   if (include.empty() && exclude.empty()) return d;
   std::string qualified = std::string(module) + "." + std::string(qualname);
-  if (user_pattern(exclude, qualified, "")) d.record = false;
-  else if (user_pattern(include, qualified, "")) d.record = d.transform_step = true;
+  if (user_pattern(exclude, qualified, ""))
+    d.record = false;
+  else if (user_pattern(include, qualified, ""))
+    d.record = d.transform_step = true;
   return d;
 }
 

@@ -22,11 +22,11 @@ namespace codedag::trace {
 bool glob_match(std::string_view pattern, std::string_view text);
 
 struct Decision {
-  bool record = false;   // a context of its own
-  bool library = false;  // counts as library code (library calls made from it are folded)
+  bool record = false;          // a context of its own
+  bool library = false;         // counts as library code (library calls made from it are folded)
   bool transform_step = false;  // __call__/forward: recorded even when a library calls it
-  bool third_party = false;  // a library call worth reporting in lib_calls (not the standard library)
-  bool user = false;         // user code: the library calls it makes are attributed to its context
+  bool third_party = false;     // a library call worth reporting in lib_calls (not the standard library)
+  bool user = false;            // user code: the library calls it makes are attributed to its context
 };
 
 struct FilterRules {
@@ -34,9 +34,9 @@ struct FilterRules {
   std::vector<std::string> machinery_prefixes;  // torch/utils/data
   std::vector<std::string> stdlib_prefixes;     // sysconfig stdlib / platstdlib
   std::vector<std::string> library_markers{"/site-packages/", "/dist-packages/"};
-  std::vector<std::string> stdlib_modules;      // top-level names of standard modules (builtin functions)
+  std::vector<std::string> stdlib_modules;  // top-level names of standard modules (builtin functions)
   std::vector<std::string> recorded_machinery{"default_collate", "default_convert"};
-  std::vector<std::string> include, exclude;    // matched against "<module>.<qualname>" and the file
+  std::vector<std::string> include, exclude;  // matched against "<module>.<qualname>" and the file
 
   // A Python function: its file, module __name__, co_qualname and co_name.
   Decision python(std::string_view file, std::string_view module, std::string_view qualname,
@@ -45,8 +45,7 @@ struct FilterRules {
   Decision builtin(std::string_view module, std::string_view qualname) const;
 
  private:
-  bool user_pattern(const std::vector<std::string>& patterns, std::string_view qualified,
-                    std::string_view file) const;
+  bool user_pattern(const std::vector<std::string>& patterns, std::string_view qualified, std::string_view file) const;
 };
 
 }  // namespace codedag::trace

@@ -130,7 +130,8 @@ ResolvedTree ResolvedTree::from_json(const json& doc, const std::string& origin)
       ResolvedContext c;
       c.key = j.at("key").get<std::string>();
       c.parent = j.at("parent").get<int64_t>();
-      if (c.parent >= static_cast<int64_t>(i)) throw FormatError("parent " + std::to_string(c.parent) + " does not precede it");
+      if (c.parent >= static_cast<int64_t>(i))
+        throw FormatError("parent " + std::to_string(c.parent) + " does not precede it");
       c.qualname = j.at("qualname").get<std::string>();
       c.name = j.at("name").get<std::string>();
       c.module = j.at("module").get<std::string>();

@@ -14,8 +14,8 @@
 namespace codedag::trace {
 
 struct ResolvedContext {
-  std::string key;     // unique path key
-  int64_t parent = -1; // index in ResolvedTree::contexts, -1 for a root
+  std::string key;      // unique path key
+  int64_t parent = -1;  // index in ResolvedTree::contexts, -1 for a root
   std::string qualname, name, module, file;
   int64_t line = 0;
   bool builtin = false;

@@ -12,8 +12,8 @@
 namespace codedag::trace {
 
 json encode_stream_record(const StreamRecord& r) {
-  return {{"schema", kStreamSchema}, {"worker", r.worker}, {"pid", r.pid},     {"epoch", r.epoch},
-          {"batch", r.batch},        {"final", r.final},   {"tree", r.delta.to_json()}};
+  return {{"schema", kStreamSchema}, {"worker", r.worker},       {"pid", r.pid}, {"epoch", r.epoch}, {"batch", r.batch},
+          {"final", r.final},        {"tree", r.delta.to_json()}};
 }
 
 StreamRecord decode_stream_record(const json& line, const std::string& origin) {

@@ -249,8 +249,9 @@ TEST(RunFormat, ShellJoinQuotesWhatAShellWouldSplit) {
 }
 
 TEST(RunFormat, IndentedJsonArrayIsLaidOutAsNlohmannDumps) {
-  const json items = json::array({json::object(), json::parse(R"({"a":[1,2.5,[]],"b":{"c":"x{,:}\"y\\","d":{}},"e":null})"),
-                                   json::array({json::object({{"k", "v"}}), "s"}), 3});
+  const json items =
+      json::array({json::object(), json::parse(R"({"a":[1,2.5,[]],"b":{"c":"x{,:}\"y\\","d":{}},"e":null})"),
+                   json::array({json::object({{"k", "v"}}), "s"}), 3});
   std::vector<std::string> compact;
   for (const auto& it : items) compact.push_back(it.dump());
   EXPECT_EQ(indented_json_array(compact, 1), items.dump(1));

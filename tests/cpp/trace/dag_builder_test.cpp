@@ -50,7 +50,7 @@ TEST(DagBuilder, NodesEdgesAndPerBatchNumbers) {
       EXPECT_DOUBLE_EQ(e.bytes, 400);
       EXPECT_EQ(e.count, 2);
     }
-  EXPECT_TRUE(aug.gpu_eligible);  // tensors in and out, no library calls
+  EXPECT_TRUE(aug.gpu_eligible);           // tensors in and out, no library calls
   EXPECT_FALSE(dag.node(1).gpu_eligible);  // ints only
 }
 

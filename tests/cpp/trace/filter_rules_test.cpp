@@ -33,8 +33,8 @@ TEST(FilterRules, DefaultsFoldPlumbingAndKeepThePipeline) {
   const auto fetch = r.python("/x/site-packages/torch/utils/data/_utils/fetch.py", "f", "F.fetch", "fetch");
   EXPECT_FALSE(fetch.record);
   EXPECT_FALSE(fetch.library);
-  EXPECT_TRUE(r.python("/x/site-packages/torch/utils/data/_utils/collate.py", "c", "default_collate",
-                       "default_collate").record);
+  EXPECT_TRUE(r.python("/x/site-packages/torch/utils/data/_utils/collate.py", "c", "default_collate", "default_collate")
+                  .record);
   const auto lib = r.python("/x/site-packages/numpy/fft.py", "numpy.fft", "rfft", "rfft");
   EXPECT_TRUE(lib.record && lib.library && lib.third_party && !lib.transform_step);
   EXPECT_TRUE(r.python("/x/site-packages/tv/t.py", "tv", "ToTensor.__call__", "__call__").transform_step);
