@@ -29,6 +29,7 @@ std::string find_python(const std::string& explicit_choice) {
 
 int run_python(const std::vector<std::string>& args, const std::string& who) {
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid = 0;
