@@ -468,6 +468,21 @@ bool trackable(PyObject* v) {
 }
 bool is_container(PyObject* v) { return PyTuple_CheckExact(v) || PyList_CheckExact(v) || PyDict_CheckExact(v); }
 constexpr Py_ssize_t kMaxElements = 256;  // one level into containers, bounded
+
+// Calls f(item) for the first kMaxElements values of a tuple, list or dict (dict: its values).
+// A template, so the per-event walk inlines like the loops it replaces.
+template <class F>
+void for_each_element(PyObject* container, F&& f) {
+  if (PyDict_CheckExact(container)) {
+    Py_ssize_t pos = 0, seen = 0;
+    PyObject *k, *item;
+    while (PyDict_Next(container, &pos, &k, &item) && seen++ < kMaxElements) f(item);
+  } else {
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(container);
+    PyObject** items = PySequence_Fast_ITEMS(container);
+    for (Py_ssize_t i = 0; i < n && i < kMaxElements; ++i) f(items[i]);
+  }
+}
 }  // namespace
 
 uint32_t Session::classify(PyObject* v) const {
@@ -514,30 +529,14 @@ double Session::value_bytes(PyObject* v) const {
 double Session::edge_bytes(PyObject* v) const {
   if (!config_.track_memory || !is_container(v)) return value_bytes(v);
   double bytes = 0;
-  if (PyDict_CheckExact(v)) {
-    Py_ssize_t pos = 0, seen = 0;
-    PyObject *k, *item;
-    while (PyDict_Next(v, &pos, &k, &item) && seen++ < kMaxElements) bytes += value_bytes(item);
-  } else {
-    const Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
-    PyObject** items = PySequence_Fast_ITEMS(v);
-    for (Py_ssize_t i = 0; i < n && i < kMaxElements; ++i) bytes += value_bytes(items[i]);
-  }
+  for_each_element(v, [&](PyObject* item) { bytes += value_bytes(item); });
   return bytes;
 }
 
 void Session::produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, bool nested) {
   types |= classify(v);
   if (!nested && is_container(v)) {
-    if (PyDict_CheckExact(v)) {
-      Py_ssize_t pos = 0, seen = 0;
-      PyObject *k, *item;
-      while (PyDict_Next(v, &pos, &k, &item) && seen++ < kMaxElements) produce(item, ctx, types, bytes, true);
-    } else {
-      const Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
-      PyObject** items = PySequence_Fast_ITEMS(v);
-      for (Py_ssize_t i = 0; i < n && i < kMaxElements; ++i) produce(items[i], ctx, types, bytes, true);
-    }
+    for_each_element(v, [&](PyObject* item) { produce(item, ctx, types, bytes, true); });
   } else {
     bytes += value_bytes(v);
   }
@@ -598,15 +597,7 @@ void Session::take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types,
     // An unproduced container (built by the caller): follow what it holds.
     uint32_t inner = 0;
     const int64_t flows_before = tree_.flow_events();
-    if (PyDict_CheckExact(v)) {
-      Py_ssize_t pos = 0, seen = 0;
-      PyObject *k, *item;
-      while (PyDict_Next(v, &pos, &k, &item) && seen++ < kMaxElements) take_value(item, ctx, anc, inner, true);
-    } else {
-      const Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
-      PyObject** items = PySequence_Fast_ITEMS(v);
-      for (Py_ssize_t i = 0; i < n && i < kMaxElements; ++i) take_value(items[i], ctx, anc, inner, true);
-    }
+    for_each_element(v, [&](PyObject* item) { take_value(item, ctx, anc, inner, true); });
     types |= inner;
     if (tree_.flow_events() != flows_before) return;
   }
