@@ -14,19 +14,17 @@ size_t ContextTree::KeyHash::operator()(const Key& k) const noexcept {
 }
 
 int32_t ContextTree::child(int32_t parent, FuncId func, CallSite site, bool builtin) {
-  const Key key{parent, func, site};
-  auto it = index_.find(key);
-  if (it != index_.end()) return it->second;
+  const auto next = static_cast<int32_t>(contexts_.size());
+  // One probe for both the lookup and the insert: a context is created at most once per key.
+  if (auto [id, inserted] = index_.try_emplace(Key{parent, func, site}, next); !inserted) return *id;
   Context c;
   c.parent = parent;
   c.depth = parent < 0 ? 1 : contexts_[static_cast<size_t>(parent)].depth + 1;
   c.func = func;
   c.site = site;
   c.builtin = builtin;
-  const auto id = static_cast<int32_t>(contexts_.size());
   contexts_.push_back(std::move(c));
-  index_.emplace(key, id);
-  return id;
+  return next;
 }
 
 void ContextTree::add_flow(int32_t src, int32_t dst, double bytes) {
@@ -47,7 +45,7 @@ void ContextTree::add_lib_call(int32_t ctx, FuncId func) {
 std::vector<Flow> ContextTree::flows() const {
   std::vector<Flow> out;
   out.reserve(flows_.size());
-  for (const auto& [key, f] : flows_) out.push_back(f);
+  flows_.for_each([&](uint64_t, const Flow& f) { out.push_back(f); });
   std::sort(out.begin(), out.end(),
             [](const Flow& a, const Flow& b) { return a.src != b.src ? a.src < b.src : a.dst < b.dst; });
   return out;

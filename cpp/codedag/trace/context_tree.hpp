@@ -8,8 +8,9 @@
 // alive); names are resolved once, when the tree is flushed into a ResolvedTree.
 #include <cstddef>
 #include <cstdint>
-#include <unordered_map>
 #include <vector>
+
+#include "codedag/common/flat_map.hpp"
 
 namespace codedag::trace {
 
@@ -79,8 +80,10 @@ class ContextTree {
     size_t operator()(const Key& k) const noexcept;
   };
   std::vector<Context> contexts_;
-  std::unordered_map<Key, int32_t, KeyHash> index_;
-  std::unordered_map<uint64_t, Flow> flows_;  // (src << 32 | dst)
+  // Flat maps: child() and add_flow() run once per traced call, where node allocations would
+  // dominate the hook's cost.
+  FlatMap<Key, int32_t, KeyHash> index_;
+  FlatMap<uint64_t, Flow> flows_;  // (src << 32 | dst)
   int64_t flow_events_ = 0;
 };
 
