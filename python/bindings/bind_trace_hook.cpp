@@ -1,25 +1,11 @@
-// The profiling hook: per-event work of the tracer (see bind_trace_hook.hpp). Python 3.11 uses
-// PyEval_SetProfile, whose C callback receives call/return events for Python frames and for builtin
-// (C) functions; threads started while tracing get the hook through threading.setprofile.
-// Python 3.12+ would use sys.monitoring (see bind_trace_monitoring.cpp) — this file is the 3.11 path.
+// The tracer's per-event work (see bind_trace_hook.hpp): the same for every Python version. How the
+// events arrive is the installer's business (bind_trace_profile.cpp on 3.11, bind_trace_monitoring.cpp
+// on 3.12+); how a frame is read is bind_trace_frame.hpp's.
 #include "bind_trace_hook.hpp"
-
-// The hook reads 3.11's private frame layout (_PyInterpreterFrame, cframe, c_profilefunc), which
-// changed in 3.12; the sys.monitoring hook for 3.12+ is not written yet. Fail the build with a
-// reason rather than miscompile against another layout. pyproject.toml pins requires-python to match.
-#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
-#error "CodeDAG's tracer hook supports CPython 3.11 only for now (sys.monitoring for 3.12+ is not written yet)"
-#endif
-
-#define Py_BUILD_CORE 1
-#include <internal/pycore_code.h>   // _PyLocals_GetKind, CO_FAST_CELL
-#include <internal/pycore_frame.h>  // _PyInterpreterFrame: read arguments without materialising locals
-#undef Py_BUILD_CORE
 
 #include <unistd.h>
 
-#include <chrono>
-
+#include "bind_trace_frame.hpp"
 #include "codedag/common/error.hpp"
 #include "codedag/trace/value_types.hpp"
 
@@ -43,11 +29,6 @@ uint64_t g_generation = 0;
 thread_local ThreadState* t_state = nullptr;
 thread_local uint64_t t_generation = 0;
 
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string attr_str(PyObject* o, const char* name) {
   PyObject* v = PyObject_GetAttrString(o, name);
   if (!v) {
@@ -57,12 +38,6 @@ std::string attr_str(PyObject* o, const char* name) {
   std::string s = str_of(v);
   Py_DECREF(v);
   return s;
-}
-
-// The thread hook threading.setprofile installs in new threads: it swaps itself for the C hook.
-PyObject* thread_hook(PyObject*, PyObject* const*, Py_ssize_t) {
-  if (Session* s = Session::installed()) PyEval_SetProfile(&Session::profile_callback, s->self_object());
-  Py_RETURN_NONE;
 }
 
 }  // namespace
@@ -80,28 +55,9 @@ Session::~Session() {
   clear();
   Py_XDECREF(nbytes_name_);
   Py_XDECREF(covered_);
-  Py_XDECREF(saved_thread_hook_);
 }
 
 bool Session::active() const { return g_installed == this; }
-
-void Session::refresh_types() {
-  PyObject* modules = PyImport_GetModuleDict();
-  auto find_type = [&](const char* module, const char* name) -> PyObject* {
-    PyObject* m = PyDict_GetItemString(modules, module);
-    if (!m) return nullptr;
-    PyObject* t = PyObject_GetAttrString(m, name);
-    if (!t) {
-      PyErr_Clear();
-      return nullptr;
-    }
-    Py_DECREF(t);  // the module keeps the type alive for the life of the process
-    return PyType_Check(t) ? t : nullptr;
-  };
-  if (!tensor_type_) tensor_type_ = find_type("torch", "Tensor");
-  if (!ndarray_type_) ndarray_type_ = find_type("numpy", "ndarray");
-  if (!pil_type_) pil_type_ = find_type("PIL.Image", "Image");
-}
 
 void Session::start(PyObject* self) {
   if (g_installed == this) throw StateError("this tracer is already tracing; stop() it before start() again");
@@ -109,69 +65,50 @@ void Session::start(PyObject* self) {
     throw StateError(
         "another CodeDAG tracer is already active in this process; stop it (or use nested "
         "tracing_context() of the same tracer) before starting a second one");
-  PyThreadState* ts = PyThreadState_Get();
-  if (ts->c_profilefunc != nullptr && ts->c_profilefunc != &Session::profile_callback)
-    throw StateError(
-        "another profiler (sys.setprofile / cProfile / a debugger) is installed on this thread; CodeDAG's "
-        "tracer cannot run under it — disable it first");
   refresh_types();
   self_ = self;
   generation_ = ++g_generation;
+  last_pythread_ = nullptr;
+  last_thread_ = nullptr;
   g_installed = this;
-  PyEval_SetProfile(&Session::profile_callback, self_);
-  // New threads: threading calls sys.setprofile(hook) in each thread it starts.
-  PyObject* threading = PyImport_ImportModule("threading");
-  if (threading) {
-    Py_XDECREF(saved_thread_hook_);
-    saved_thread_hook_ = PyObject_GetAttrString(threading, "_profile_hook");
-    if (!saved_thread_hook_) PyErr_Clear();
-    static PyMethodDef def = {"_codedag_thread_hook",
-                              reinterpret_cast<PyCFunction>(reinterpret_cast<void*>(&thread_hook)), METH_FASTCALL,
-                              nullptr};
-    PyObject* hook = PyCFunction_New(&def, nullptr);
-    if (hook) {
-      if (PyObject_SetAttrString(threading, "_profile_hook", hook) < 0) PyErr_Clear();
-      Py_DECREF(hook);
-    }
-    Py_DECREF(threading);
-  } else {
-    PyErr_Clear();
+  try {
+    install::attach(*this);
+  } catch (...) {
+    g_installed = nullptr;
+    throw;
   }
 }
 
 void Session::stop() {
   if (g_installed != this) return;
   const int64_t now = now_ns();
-  PyEval_SetProfile(nullptr, nullptr);
+  install::detach();
   g_installed = nullptr;
-  PyObject* threading = PyImport_ImportModule("threading");
-  if (threading) {
-    PyObject* restore = saved_thread_hook_ ? saved_thread_hook_ : Py_None;
-    if (PyObject_SetAttrString(threading, "_profile_hook", restore) < 0) PyErr_Clear();
-    Py_DECREF(threading);
-  } else {
-    PyErr_Clear();
-  }
   for (auto& ts : threads_) close(*ts, now);
   if (stream_) flush_stream(false);
   // Values are followed for the life of the traced block only; functions are named now so the
   // session stops holding function objects (and through their globals, possibly its own owner).
   release_producers();
-  for (auto& [key, f] : functions_) {
+  functions_.for_each([this](const void*, std::unique_ptr<FunctionInfo>& f) {
     ensure_named(*f);
     Py_CLEAR(f->callable);
-  }
+  });
 }
 
 void Session::discard_after_fork() {
   // The child inherited the parent's hook and session memory; the parent still owns that session.
-  if (g_installed) PyEval_SetProfile(nullptr, nullptr);
+  if (g_installed) install::forget_after_fork();
   g_installed = nullptr;
   t_state = nullptr;
   t_generation = 0;
 }
 
 ThreadState& Session::thread_state() {
+  // Most events come from the thread of the previous one: compare the interpreter's thread state
+  // (an exported function) before the thread_local, which in a dlopen'ed module costs a
+  // __tls_get_addr call per access.
+  PyThreadState* py = PyThreadState_Get();
+  if (py == last_pythread_ && last_thread_ && last_thread_->ident == py->thread_id) return *last_thread_;
   if (t_generation != generation_ || !t_state) {
     threads_.push_back(std::make_unique<ThreadState>());
     t_state = threads_.back().get();
@@ -180,48 +117,22 @@ ThreadState& Session::thread_state() {
     t_state->spans.reserve(1 << 16);
     t_generation = generation_;
   }
+  t_state->ident = py->thread_id;
+  last_pythread_ = py;
+  last_thread_ = t_state;
   return *t_state;
 }
 
-int Session::profile_callback(PyObject* obj, PyFrameObject* frame, int what, PyObject* arg) {
-  Session* s = g_installed;
-  if (!s || obj != s->self_) {  // a hook left behind in another thread by a stopped session
-    PyEval_SetProfile(nullptr, nullptr);
-    return 0;
-  }
-  const int64_t now = now_ns();
-  ++s->events_;
-  switch (what) {
-    case PyTrace_CALL:
-      s->on_call(frame, now);
-      break;
-    case PyTrace_RETURN:
-      s->on_return(frame, arg, now);
-      break;
-    case PyTrace_C_CALL:
-      s->on_c_call(frame, arg, now);
-      break;
-    case PyTrace_C_RETURN:
-    case PyTrace_C_EXCEPTION:
-      s->on_c_return(arg, now);
-      break;
-    default:
-      break;
-  }
-  if (PyErr_Occurred()) PyErr_Clear();  // the hook never changes the traced program's exceptions
-  return 0;
-}
-
-FunctionInfo* Session::python_info(PyFrameObject* frame) {
-  PyCodeObject* code = frame->f_frame->f_code;
+FunctionInfo* Session::python_info(frames::IFrame* frame) {
+  PyCodeObject* code = frames::code(frame);
   if (code == last_key_) return last_info_;
-  auto it = functions_.find(code);
-  if (it == functions_.end()) {
+  std::unique_ptr<FunctionInfo>* found = functions_.find(code);
+  if (!found) {
     auto info = std::make_unique<FunctionInfo>();
     info->id = reinterpret_cast<uint64_t>(code);
     info->code = reinterpret_cast<PyObject*>(code);
     Py_INCREF(info->code);
-    PyObject* globals = frame->f_frame->f_globals;
+    PyObject* globals = frame->f_globals;
     PyObject* modname = globals ? PyDict_GetItemString(globals, "__name__") : nullptr;
     info->module = modname ? str_of(modname) : std::string();
     info->name = str_of(code->co_qualname);
@@ -236,34 +147,51 @@ FunctionInfo* Session::python_info(PyFrameObject* frame) {
       const std::string first = str_of(PyTuple_GET_ITEM(code->co_localsplusnames, 0));
       info->skip_first = first == "self" || first == "cls";
     }
-    if (frame->f_frame->f_func && active()) {
-      info->callable = reinterpret_cast<PyObject*>(frame->f_frame->f_func);
+    if (frames::function(frame) && active()) {
+      info->callable = frames::function(frame);
       Py_INCREF(info->callable);
     }
     if (!tensor_type_ || !ndarray_type_ || !pil_type_) refresh_types();
     by_id_[info->id] = info.get();
-    it = functions_.emplace(code, std::move(info)).first;
+    found = functions_.try_emplace(code, std::move(info)).first;
   }
   last_key_ = code;
-  last_info_ = it->second.get();
+  last_info_ = found->get();
   return last_info_;
 }
 
-FunctionInfo* Session::builtin_info(PyObject* func) {
-  if (!PyCFunction_Check(func)) return nullptr;
-  PyMethodDef* ml = reinterpret_cast<PyCFunctionObject*>(func)->m_ml;
-  auto it = functions_.find(ml);
-  if (it != functions_.end()) return it->second.get();
+namespace {
+// The method table entry behind a builtin callable: a PyCFunction (len, np.add, a bound C method)
+// or a method descriptor (list.append as 3.12+'s CALL event reports `xs.append(v)`). Null otherwise.
+PyMethodDef* method_def(PyObject* callable) {
+  if (PyCFunction_Check(callable)) return reinterpret_cast<PyCFunctionObject*>(callable)->m_ml;
+  if (Py_IS_TYPE(callable, &PyMethodDescr_Type)) return reinterpret_cast<PyMethodDescrObject*>(callable)->d_method;
+  return nullptr;
+}
+}  // namespace
+
+const void* Session::builtin_key(PyObject* callable) {
+  PyMethodDef* ml = method_def(callable);
+  return ml ? static_cast<const void*>(ml) : static_cast<const void*>(callable);
+}
+
+FunctionInfo* Session::builtin_info(PyObject* callable) {
+  PyMethodDef* ml = method_def(callable);
+  if (!ml) return nullptr;
+  if (std::unique_ptr<FunctionInfo>* found = functions_.find(ml)) return found->get();
   auto info = std::make_unique<FunctionInfo>();
   info->id = reinterpret_cast<uint64_t>(ml);
   info->builtin = true;
-  PyObject* self = PyCFunction_GET_SELF(func);
-  PyObject* module = reinterpret_cast<PyCFunctionObject*>(func)->m_module;
   const std::string method = ml->ml_name ? ml->ml_name : "?";
-  if (module && PyUnicode_Check(module)) {
+  if (!PyCFunction_Check(callable)) {  // a method descriptor: named by the type that defines it
+    PyObject* type = reinterpret_cast<PyObject*>(PyDescr_TYPE(callable));
+    info->module = attr_str(type, "__module__");
+    info->name = attr_str(type, "__qualname__") + "." + method;
+  } else if (PyObject* module = reinterpret_cast<PyCFunctionObject*>(callable)->m_module;
+             module && PyUnicode_Check(module)) {
     info->module = str_of(module);
     info->name = method;
-  } else if (self && PyModule_Check(self)) {
+  } else if (PyObject* self = PyCFunction_GET_SELF(callable); self && PyModule_Check(self)) {
     info->module = PyModule_GetName(self) ? PyModule_GetName(self) : "";
     PyErr_Clear();
     info->name = method;
@@ -277,10 +205,10 @@ FunctionInfo* Session::builtin_info(PyObject* func) {
   }
   info->qualname = info->module.empty() ? info->name : info->module + "." + info->name;
   info->decision = config_.rules.builtin(info->module, info->name);
-  info->callable = func;
-  Py_INCREF(func);
+  info->callable = callable;
+  Py_INCREF(callable);
   by_id_[info->id] = info.get();
-  return functions_.emplace(ml, std::move(info)).first->second.get();
+  return functions_.try_emplace(ml, std::move(info)).first->get();
 }
 
 void Session::push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t ctx, trace::CallSite, int64_t now,
@@ -307,14 +235,46 @@ void Session::push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t
 }
 
 namespace {
-// The frame's caller, as a call site: (its code object, its instruction offset).
-trace::CallSite caller_site(_PyInterpreterFrame* caller) {
+// A call made by `caller`, as a call site: (its code object, its instruction offset).
+trace::CallSite site_in(frames::IFrame* caller) {
   if (!caller) return {};
-  return {reinterpret_cast<uint64_t>(caller->f_code), _PyInterpreterFrame_LASTI(caller)};
+  return {reinterpret_cast<uint64_t>(frames::code(caller)), frames::last_instruction(caller)};
+}
+
+// One offset per call expression: the first instruction with the same source span. The interpreter
+// reports different offsets for one call depending on the instruction variant that made it (3.12
+// resumes a generator from FOR_ITER's cache entry once FOR_ITER is specialised), and a context must
+// not split on that.
+trace::CallSite canonical(trace::CallSite raw) {
+  if (!raw.code || raw.offset <= 0) return raw;
+  auto* code = reinterpret_cast<PyCodeObject*>(raw.code);
+  constexpr int kUnit = sizeof(_Py_CODEUNIT);
+  int line = 0, col = 0, end_line = 0, end_col = 0;
+  if (!PyCode_Addr2Location(code, raw.offset * kUnit, &line, &col, &end_line, &end_col) || line < 0) return raw;
+  for (int32_t i = 0; i < raw.offset; ++i) {
+    int l = 0, c = 0, el = 0, ec = 0;
+    if (PyCode_Addr2Location(code, i * kUnit, &l, &c, &el, &ec) && l == line && c == col && el == end_line &&
+        ec == end_col)
+      return {raw.code, i};
+  }
+  return raw;
 }
 }  // namespace
 
-void Session::on_call(PyFrameObject* frame, int64_t now) {
+int32_t Session::context_for(int32_t anc, const FunctionInfo& info, trace::CallSite raw, bool builtin) {
+  if (const int32_t known = tree_.find(anc, info.id, raw); known >= 0) return known;
+  const trace::CallSite site = canonical(raw);
+  const size_t before = tree_.size();
+  const int32_t ctx = tree_.child(anc, info.id, site, builtin);
+  if (!(site == raw)) tree_.alias(anc, info.id, raw, ctx);
+  if (tree_.size() != before && site.code) {  // the site's code object is named at flush: keep it
+    site_codes_.push_back(reinterpret_cast<PyObject*>(site.code));
+    Py_INCREF(site_codes_.back());
+  }
+  return ctx;
+}
+
+void Session::on_call(frames::IFrame* frame, int64_t now) {
   ThreadState& ts = thread_state();
   FunctionInfo* info = python_info(frame);
   const Frame* top = ts.stack.empty() ? nullptr : &ts.stack.back();
@@ -335,13 +295,7 @@ void Session::on_call(PyFrameObject* frame, int64_t now) {
   // DataLoader bookkeeping (samplers asking the Dataset for its length) is not the pipeline.
   if (caller_machinery && info->bookkeeping) wanted = false;
   if (d.record && !beyond && wanted) {
-    const trace::CallSite site = caller_site(frame->f_frame->previous);
-    const size_t before = tree_.size();
-    ctx = tree_.child(anc, info->id, site, false);
-    if (tree_.size() != before && site.code) {
-      site_codes_.push_back(reinterpret_cast<PyObject*>(site.code));
-      Py_INCREF(site_codes_.back());
-    }
+    ctx = context_for(anc, *info, site_in(frames::caller(frame)), false);
     take_args(frame, *info, ctx, anc);
   }
   push(ts, frame, info, ctx, {}, now, false);
@@ -363,7 +317,7 @@ void Session::close(ThreadState& ts, int64_t now) {
   }
 }
 
-void Session::on_return(PyFrameObject* frame, PyObject* value, int64_t now) {
+void Session::on_return(frames::IFrame* frame, PyObject* value, int64_t now) {
   ThreadState& ts = thread_state();
   if (ts.stack.empty()) return;  // a frame entered before tracing started
   // Builtin frames left open (should not happen) and mismatches: find this frame near the top.
@@ -398,13 +352,13 @@ void Session::on_return(PyFrameObject* frame, PyObject* value, int64_t now) {
   if (stream_ && tree_[f.ctx].depth == 1) flush_stream(false);
 }
 
-void Session::on_c_call(PyFrameObject*, PyObject* func, int64_t now) {
+void Session::on_c_call(PyObject* callable, int64_t now) {
   ThreadState& ts = thread_state();
-  FunctionInfo* info = builtin_info(func);
+  FunctionInfo* info = builtin_info(callable);
   const Frame* top = ts.stack.empty() ? nullptr : &ts.stack.back();
   const int32_t anc = top ? top->anc : -1;
   if (!info) {
-    push(ts, func, nullptr, -1, {}, now, true);
+    push(ts, callable, nullptr, -1, {}, now, true);
     return;
   }
   const trace::Decision& d = info->decision;
@@ -415,16 +369,9 @@ void Session::on_c_call(PyFrameObject*, PyObject* func, int64_t now) {
   const bool beyond = (top && top->beyond) || (d.record && depth > config_.max_depth);
   if (d.record && !beyond && (caller_user || d.transform_step)) {
     // The C call is made by the frame on top of the interpreter's stack.
-    PyThreadState* tstate = PyThreadState_Get();
-    const trace::CallSite site = caller_site(tstate->cframe->current_frame);
-    const size_t before = tree_.size();
-    ctx = tree_.child(anc, info->id, site, true);
-    if (tree_.size() != before && site.code) {
-      site_codes_.push_back(reinterpret_cast<PyObject*>(site.code));
-      Py_INCREF(site_codes_.back());
-    }
+    ctx = context_for(anc, *info, site_in(frames::current(PyThreadState_Get())), true);
   }
-  push(ts, reinterpret_cast<PyCFunctionObject*>(func)->m_ml, info, ctx, {}, now, true);
+  push(ts, builtin_key(callable), info, ctx, {}, now, true);
   Frame& pushed = ts.stack.back();
   if (beyond) pushed.beyond = true;
   if (ctx < 0 && top) {  // a folded builtin (len, map, sorted) acts for its caller
@@ -434,12 +381,10 @@ void Session::on_c_call(PyFrameObject*, PyObject* func, int64_t now) {
   }
 }
 
-void Session::on_c_return(PyObject* func, int64_t now) {
+void Session::on_c_return(PyObject* callable, int64_t now) {
   ThreadState& ts = thread_state();
   if (ts.stack.empty() || !ts.stack.back().builtin) return;
-  const void* key = PyCFunction_Check(func) ? static_cast<const void*>(reinterpret_cast<PyCFunctionObject*>(func)->m_ml)
-                                            : static_cast<const void*>(func);
-  if (ts.stack.back().key != key) return;
+  if (ts.stack.back().key != builtin_key(callable)) return;
   const Frame f = ts.stack.back();
   ts.stack.pop_back();
   if (f.ctx < 0) return;
@@ -456,174 +401,16 @@ void Session::on_c_return(PyObject* func, int64_t now) {
   }
 }
 
-// ---- values: types, bytes, producers ------------------------------------------------------------
-
-namespace {
-// Scalars and singletons are shared by unrelated code (small ints, interned strings): following
-// them by identity would invent edges, so they are not data for the DAG.
-bool trackable(PyObject* v) {
-  return !(v == Py_None || PyBool_Check(v) || PyLong_CheckExact(v) || PyFloat_CheckExact(v) ||
-           PyUnicode_CheckExact(v) || PyType_Check(v) || PyModule_Check(v) || PyFunction_Check(v) ||
-           PyCFunction_Check(v) || PyMethod_Check(v));
-}
-bool is_container(PyObject* v) { return PyTuple_CheckExact(v) || PyList_CheckExact(v) || PyDict_CheckExact(v); }
-constexpr Py_ssize_t kMaxElements = 256;  // one level into containers, bounded
-
-// Calls f(item) for the first kMaxElements values of a tuple, list or dict (dict: its values).
-// A template, so the per-event walk inlines like the loops it replaces.
-template <class F>
-void for_each_element(PyObject* container, F&& f) {
-  if (PyDict_CheckExact(container)) {
-    Py_ssize_t pos = 0, seen = 0;
-    PyObject *k, *item;
-    while (PyDict_Next(container, &pos, &k, &item) && seen++ < kMaxElements) f(item);
-  } else {
-    const Py_ssize_t n = PySequence_Fast_GET_SIZE(container);
-    PyObject** items = PySequence_Fast_ITEMS(container);
-    for (Py_ssize_t i = 0; i < n && i < kMaxElements; ++i) f(items[i]);
-  }
-}
-}  // namespace
-
-uint32_t Session::classify(PyObject* v) const {
-  using namespace trace;
-  PyTypeObject* t = Py_TYPE(v);
-  if (v == Py_None) return kNone;
-  if (t == &PyBool_Type) return kBool;
-  if (t == &PyLong_Type) return kInt;
-  if (t == &PyFloat_Type) return kFloat;
-  if (t == &PyUnicode_Type) return kStr;
-  if (t == &PyTuple_Type) return kTuple;
-  if (t == &PyList_Type) return kList;
-  if (t == &PyDict_Type) return kDict;
-  if (t == &PyBytes_Type || t == &PyByteArray_Type) return kBytes;
-  if (tensor_type_ && PyObject_TypeCheck(v, reinterpret_cast<PyTypeObject*>(tensor_type_))) return kTensor;
-  if (ndarray_type_ && PyObject_TypeCheck(v, reinterpret_cast<PyTypeObject*>(ndarray_type_))) return kNdarray;
-  if (pil_type_ && PyObject_TypeCheck(v, reinterpret_cast<PyTypeObject*>(pil_type_))) return kPilImage;
-  if (PyLong_Check(v)) return kInt;
-  if (PyFloat_Check(v)) return kFloat;
-  if (PyUnicode_Check(v)) return kStr;
-  return kOther;
-}
-
-double Session::value_bytes(PyObject* v) const {
-  if (!config_.track_memory) return 0;
-  PyTypeObject* t = Py_TYPE(v);
-  if (t == &PyBytes_Type) return static_cast<double>(PyBytes_GET_SIZE(v));
-  if (t == &PyByteArray_Type) return static_cast<double>(PyByteArray_GET_SIZE(v));
-  const bool array = (tensor_type_ && PyObject_TypeCheck(v, reinterpret_cast<PyTypeObject*>(tensor_type_))) ||
-                     (ndarray_type_ && PyObject_TypeCheck(v, reinterpret_cast<PyTypeObject*>(ndarray_type_)));
-  if (!array) return 0;
-  // nbytes is a C getter on both torch.Tensor and numpy.ndarray: no Python frame runs.
-  PyObject* n = PyObject_GetAttr(v, nbytes_name_);
-  if (!n) {
-    PyErr_Clear();
-    return 0;
-  }
-  const double bytes = PyLong_Check(n) ? PyLong_AsDouble(n) : 0;
-  Py_DECREF(n);
-  if (PyErr_Occurred()) PyErr_Clear();
-  return bytes;
-}
-
-double Session::edge_bytes(PyObject* v) const {
-  if (!config_.track_memory || !is_container(v)) return value_bytes(v);
-  double bytes = 0;
-  for_each_element(v, [&](PyObject* item) { bytes += value_bytes(item); });
-  return bytes;
-}
-
-void Session::produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, bool nested) {
-  types |= classify(v);
-  if (!nested && is_container(v)) {
-    for_each_element(v, [&](PyObject* item) { produce(item, ctx, types, bytes, true); });
-  } else {
-    bytes += value_bytes(v);
-  }
-  if (!trackable(v)) return;
-  auto found = producers_.find(v);
-  if (found != producers_.end()) {
-    Producer& old = found->second;
-    if (old.strong || PyWeakref_GET_OBJECT(old.guard) == v) {  // the same live object, passed on
-      old.ctx = ctx;
-      return;
-    }
-    Py_DECREF(old.guard);  // a dead object whose address was reused
-    producers_.erase(found);
-  }
-  Producer p;
-  p.ctx = ctx;
-  if (PyType_SUPPORTS_WEAKREFS(Py_TYPE(v))) {
-    p.guard = PyWeakref_NewRef(v, nullptr);
-    if (!p.guard) {
-      PyErr_Clear();
-      return;
-    }
-  } else {
-    // No weakref support (tuples, lists, dicts, bytes): hold the value so its id cannot be reused;
-    // a bounded ring forgets the oldest (losing an edge, never inventing one).
-    Py_INCREF(v);
-    p.guard = v;
-    p.strong = true;
-    if (pinned_.size() < config_.max_pinned) {
-      pinned_.push_back(v);
-    } else {
-      PyObject* old = pinned_[pinned_head_];
-      auto it = producers_.find(old);
-      if (it != producers_.end() && it->second.strong && it->second.guard == old) {
-        producers_.erase(it);
-        Py_DECREF(old);
-      }
-      pinned_[pinned_head_] = v;
-      pinned_head_ = (pinned_head_ + 1) % pinned_.size();
-    }
-  }
-  producers_.emplace(v, p);
-}
-
-void Session::take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types, bool nested) {
-  types |= classify(v);
-  if (!trackable(v)) return;
-  auto it = producers_.find(v);
-  if (it != producers_.end()) {
-    const Producer& p = it->second;
-    // A weakref that no longer points at this object means the id was reused: not the producer.
-    if (p.strong || PyWeakref_GET_OBJECT(p.guard) == v) {
-      tree_.add_flow(p.ctx, ctx, edge_bytes(v));
-      return;
-    }
-  }
-  if (!nested && is_container(v)) {
-    // An unproduced container (built by the caller): follow what it holds.
-    uint32_t inner = 0;
-    const int64_t flows_before = tree_.flow_events();
-    for_each_element(v, [&](PyObject* item) { take_value(item, ctx, anc, inner, true); });
-    types |= inner;
-    if (tree_.flow_events() != flows_before) return;
-  }
-  // Produced by no traced call: attributed to the caller's context.
-  if (anc >= 0 && anc != ctx) tree_.add_flow(anc, ctx, edge_bytes(v));
-}
-
-void Session::take_args(PyFrameObject* frame, const FunctionInfo& info, int32_t ctx, int32_t anc) {
-  _PyInterpreterFrame* f = frame->f_frame;
-  PyCodeObject* code = f->f_code;
+void Session::take_args(frames::IFrame* frame, const FunctionInfo& info, int32_t ctx, int32_t anc) {
   uint32_t types = 0;
   for (int i = info.skip_first ? 1 : 0; i < info.nargs; ++i) {
-    PyObject* v = f->localsplus[i];
-    if (!v) continue;
-    // Arguments captured by closures live in cells (after MAKE_CELL): read the cell's content.
-    if ((_PyLocals_GetKind(code->co_localspluskinds, i) & CO_FAST_CELL) && PyCell_Check(v)) {
-      v = PyCell_GET(v);
-      if (!v) continue;
-    }
-    take_value(v, ctx, anc, types, false);
+    if (PyObject* v = frames::argument(frame, i)) take_value(v, ctx, anc, types, false);
   }
   tree_[ctx].stats.arg_types |= types;
 }
 
 void Session::release_producers() {
-  for (auto& [obj, p] : producers_) Py_XDECREF(p.guard);
+  producers_.for_each([](PyObject*, Producer& p) { Py_XDECREF(p.guard); });
   producers_.clear();
   pinned_.clear();
   pinned_head_ = 0;
@@ -631,11 +418,12 @@ void Session::release_producers() {
 
 void Session::clear() {
   release_producers();
-  for (auto& [key, info] : functions_) {
+  functions_.for_each([](const void*, std::unique_ptr<FunctionInfo>& info) {
     Py_XDECREF(info->code);
     Py_XDECREF(info->callable);
-  }
+  });
   functions_.clear();
+  forget_type_facts();
   by_id_.clear();
   last_key_ = nullptr;
   last_info_ = nullptr;

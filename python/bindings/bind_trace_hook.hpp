@@ -6,6 +6,8 @@
 // context, a produced value), and resolves names only when the tree is flushed.
 #include <Python.h>
 
+#include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -13,12 +15,20 @@
 #include <unordered_map>
 #include <vector>
 
+#include "codedag/common/flat_map.hpp"
 #include "codedag/trace/context_tree.hpp"
 #include "codedag/trace/filter_rules.hpp"
 #include "codedag/trace/resolved_tree.hpp"
 #include "codedag/trace/worker_stream.hpp"
 
+struct _PyInterpreterFrame;  // the interpreter's frame (bind_trace_frame.hpp reads it per version)
+
 namespace codedag::bindings::tracehook {
+
+inline int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // The UTF-8 text of a str object; empty for null, non-str, or text that cannot be encoded
 // (never raises: the hook must not leave a Python error set).
@@ -52,7 +62,7 @@ struct FunctionInfo {
 };
 
 struct Frame {
-  const void* key = nullptr;  // PyFrameObject* (python) or PyMethodDef* (builtin)
+  const void* key = nullptr;  // _PyInterpreterFrame* (python) or PyMethodDef* (builtin)
   int32_t ctx = -1;           // this call's context, -1 when not recorded
   int32_t anc = -1;           // nearest recorded context at or above this frame
   int32_t anc_pos = -1;       // stack index of the frame owning `anc`
@@ -71,12 +81,25 @@ struct ThreadState {
   std::vector<Frame> stack;
   std::vector<RawSpan> spans;
   int64_t tid = 0;
+  unsigned long ident = 0;  // PyThreadState::thread_id of the thread that last used it
+};
+
+// What the hook needs to know about a value's type. Subtype checks walk the MRO, so they are
+// answered once per type (Session::facts) instead of once per value.
+struct TypeFacts {
+  enum Size : uint8_t { kNoSize, kBytesSize, kByteArraySize, kNbytes };
+  uint32_t kind = 0;       // a trace::ValueType bit
+  bool trackable = false;  // followed by identity (not a scalar, singleton, type, module or function)
+  bool container = false;  // exact tuple/list/dict: followed one level into its elements
+  bool weakref = false;    // identity guarded by a weakref; otherwise by a pinned strong reference
+  Size size = kNoSize;     // how its bytes are measured
 };
 
 struct Producer {
   int32_t ctx = -1;
   PyObject* guard = nullptr;  // a weakref to the value, or (strong) the value itself
   bool strong = false;
+  double bytes = 0;  // measured when produced (containers: their elements)
 };
 
 struct StreamTarget {
@@ -108,31 +131,39 @@ class Session {
   const SessionConfig& config() const { return config_; }
   int64_t events() const { return events_; }
 
-  // The hook itself (static so it can be passed to the interpreter).
-  static int profile_callback(PyObject* obj, PyFrameObject* frame, int what, PyObject* arg);
   // In a forked child: forget the inherited hook without touching what the parent owns.
   static void discard_after_fork();
   static Session* installed();
   PyObject* self_object() const { return self_; }
 
+  // The events, as the version's installer (see namespace install) delivers them. A Python frame
+  // starts or resumes / returns, yields or unwinds (value: what it returned, or null); a builtin
+  // (PyCFunction or method descriptor) is called / returns or raises.
+  void on_call(_PyInterpreterFrame* frame, int64_t now);
+  void on_return(_PyInterpreterFrame* frame, PyObject* value, int64_t now);
+  void on_c_call(PyObject* callable, int64_t now);
+  void on_c_return(PyObject* callable, int64_t now);
+  void count_event() { ++events_; }
+
  private:
   ThreadState& thread_state();
-  FunctionInfo* python_info(PyFrameObject* frame);
-  FunctionInfo* builtin_info(PyObject* func);
+  FunctionInfo* python_info(_PyInterpreterFrame* frame);
+  FunctionInfo* builtin_info(PyObject* callable);
+  static const void* builtin_key(PyObject* callable);  // a builtin frame's key: its PyMethodDef
   void refresh_types();
-  void on_call(PyFrameObject* frame, int64_t now);
-  void on_return(PyFrameObject* frame, PyObject* value, int64_t now);
-  void on_c_call(PyFrameObject* frame, PyObject* func, int64_t now);
-  void on_c_return(PyObject* func, int64_t now);
+  // The context of `info` called at `raw` under `anc`, created on first sight under the canonical site.
+  int32_t context_for(int32_t anc, const FunctionInfo& info, trace::CallSite raw, bool builtin);
   void push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t ctx_or_neg, trace::CallSite site, int64_t now,
             bool builtin);
   void close(ThreadState& ts, int64_t now);
-  void take_args(PyFrameObject* frame, const FunctionInfo& info, int32_t ctx, int32_t anc);
+  void take_args(_PyInterpreterFrame* frame, const FunctionInfo& info, int32_t ctx, int32_t anc);
   void take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types, bool nested);
   void produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, bool nested);
-  uint32_t classify(PyObject* v) const;
-  double value_bytes(PyObject* v) const;
-  double edge_bytes(PyObject* v) const;  // containers: their elements summed (one level)
+  TypeFacts facts(PyTypeObject* t);
+  TypeFacts compute_facts(PyTypeObject* t) const;
+  void forget_type_facts();
+  double value_bytes(PyObject* v, const TypeFacts& f) const;
+  double edge_bytes(PyObject* v, const TypeFacts& f);  // containers: their elements summed (one level)
   void flush_stream(bool final);
   void resolve_into(trace::ResolvedTree& out, bool delta);
   const std::string& context_key(int32_t ctx);
@@ -145,26 +176,46 @@ class Session {
   uint64_t generation_ = 0;
   trace::ContextTree tree_;
   std::vector<std::unique_ptr<ThreadState>> threads_;
-  std::unordered_map<const void*, std::unique_ptr<FunctionInfo>> functions_;
+  PyThreadState* last_pythread_ = nullptr;  // the thread of the last event, and its state
+  ThreadState* last_thread_ = nullptr;
+  FlatMap<const void*, std::unique_ptr<FunctionInfo>> functions_;
   std::unordered_map<uint64_t, FunctionInfo*> by_id_;
   const void* last_key_ = nullptr;
   FunctionInfo* last_info_ = nullptr;
   std::vector<PyObject*> site_codes_;  // strong: callers' code objects named by call sites
-  std::unordered_map<PyObject*, Producer> producers_;
+  FlatMap<PyObject*, Producer> producers_;
   std::vector<PyObject*> pinned_;  // ring order of strong producers
   size_t pinned_head_ = 0;
   std::vector<std::string> keys_;
+  FlatMap<PyTypeObject*, TypeFacts> type_facts_;  // strong references to the types
+  struct FactsSlot {
+    PyTypeObject* type = nullptr;
+    TypeFacts facts;
+  };
+  std::array<FactsSlot, 64> recent_facts_{};
   PyObject* tensor_type_ = nullptr;  // borrowed from loaded modules (kept alive by them)
   PyObject* ndarray_type_ = nullptr;
   PyObject* pil_type_ = nullptr;
   PyObject* nbytes_name_ = nullptr;
   PyObject* covered_ = nullptr;  // strong
-  PyObject* saved_thread_hook_ = nullptr;
   std::optional<StreamTarget> stream_;
   size_t span_count_ = 0;
   int64_t dropped_spans_ = 0;
   int64_t events_ = 0;
   int64_t pid_ = 0;
 };
+
+// How the hook is attached to the interpreter, one implementation per version:
+// bind_trace_profile.cpp (3.11, PyEval_SetProfile) and bind_trace_monitoring.cpp (3.12+,
+// sys.monitoring). Both deliver the same Session::on_* events.
+namespace install {
+// Attaches `s` (already marked installed). StateError when another profiler holds the slot.
+void attach(Session& s);
+void detach();
+// In a forked child: the inherited attachment is dropped without calling back into the session.
+void forget_after_fork();
+// Which interpreter mechanism this build uses (for messages and docs).
+const char* mechanism();
+}  // namespace install
 
 }  // namespace codedag::bindings::tracehook

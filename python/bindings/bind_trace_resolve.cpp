@@ -175,8 +175,9 @@ void Session::resolve_into(trace::ResolvedTree& out, bool delta) {
 trace::ResolvedTree Session::resolve(PyObject* covered) {
   if (covered && covered != Py_None) {
     set_covered(covered);
-    for (auto& [key, f] : functions_)
+    functions_.for_each([](const void*, std::unique_ptr<FunctionInfo>& f) {
       if (f->callable) f->named = false;  // coverage changed: name again where still possible
+    });
   }
   trace::ResolvedTree out;
   resolve_into(out, false);
@@ -218,10 +219,7 @@ void Session::finish_batch() {
   if (active()) throw StateError("finish_batch() while tracing: stop() first");
   flush_stream(true);
   // The next batch starts with no producers: values do not flow between batches.
-  for (auto& [obj, p] : producers_) Py_XDECREF(p.guard);
-  producers_.clear();
-  pinned_.clear();
-  pinned_head_ = 0;
+  release_producers();
 }
 
 }  // namespace codedag::bindings::tracehook

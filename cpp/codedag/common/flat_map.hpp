@@ -20,7 +20,7 @@ namespace codedag {
 // splitmix64's finaliser: the slot is `hash & mask`, so every input bit must reach the low bits.
 // Addresses share their low zero bits (alignment) and their high bits (one heap), which would
 // otherwise pile onto a few slots.
-inline uint64_t mix64(uint64_t x) noexcept {
+[[gnu::always_inline]] inline uint64_t mix64(uint64_t x) noexcept {
   x ^= x >> 30;
   x *= 0xBF58476D1CE4E5B9ull;
   x ^= x >> 27;
@@ -83,7 +83,7 @@ class FlatMap {
   size_t capacity() const { return slots_ ? mask_ + 1 : 0; }
 
   // No iterator object: the hook's lookups compile down to a probe loop and a pointer test.
-  V* find(const K& k) {
+  [[gnu::always_inline]] V* find(const K& k) {
     if (size_ == 0) return nullptr;  // also covers the unallocated map (mask_ is meaningless then)
     for (size_t i = hash_(k) & mask_; used_[i]; i = (i + 1) & mask_) {
       if (slots_[i].key == k) return &slots_[i].value;

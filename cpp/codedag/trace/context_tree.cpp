@@ -27,6 +27,15 @@ int32_t ContextTree::child(int32_t parent, FuncId func, CallSite site, bool buil
   return next;
 }
 
+int32_t ContextTree::find(int32_t parent, FuncId func, CallSite site) const {
+  const int32_t* id = index_.find(Key{parent, func, site});
+  return id ? *id : -1;
+}
+
+void ContextTree::alias(int32_t parent, FuncId func, CallSite site, int32_t ctx) {
+  index_.try_emplace(Key{parent, func, site}, ctx);
+}
+
 void ContextTree::add_flow(int32_t src, int32_t dst, double bytes) {
   const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(src)) << 32) | static_cast<uint32_t>(dst);
   ++flow_events_;

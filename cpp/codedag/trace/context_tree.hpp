@@ -51,6 +51,12 @@ class ContextTree {
  public:
   // The context for `func` called at `site` under `parent` (-1 for a root), created on first sight.
   int32_t child(int32_t parent, FuncId func, CallSite site, bool builtin);
+  // The context already known for that key, or -1 (no context is created).
+  int32_t find(int32_t parent, FuncId func, CallSite site) const;
+  // Makes (parent, func, site) a second key of context `ctx`: the hook finds a context by the raw
+  // call site the interpreter reports and creates it under the normalised one (the same call
+  // reached through a specialised instruction reports another offset).
+  void alias(int32_t parent, FuncId func, CallSite site, int32_t ctx);
 
   Context& operator[](int32_t i) { return contexts_[static_cast<size_t>(i)]; }
   const Context& operator[](int32_t i) const { return contexts_[static_cast<size_t>(i)]; }

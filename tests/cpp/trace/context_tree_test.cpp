@@ -39,3 +39,17 @@ TEST(ContextTree, FlowsAccumulateSortedAndClearNumbersKeepsStructure) {
   EXPECT_TRUE(t.flows().empty());
   EXPECT_TRUE(t[z].builtin);
 }
+
+TEST(ContextTree, AliasedRawSiteFindsTheCanonicalContextWithoutCreatingOne) {
+  ContextTree tree;
+  const CallSite canonical{0x1000, 4}, raw{0x1000, 5};
+  EXPECT_EQ(tree.find(-1, 7, raw), -1);
+  const int32_t ctx = tree.child(-1, 7, canonical, false);
+  tree.alias(-1, 7, raw, ctx);
+  EXPECT_EQ(tree.find(-1, 7, raw), ctx);
+  EXPECT_EQ(tree.find(-1, 7, canonical), ctx);
+  EXPECT_EQ(tree.child(-1, 7, raw, false), ctx);  // the alias is a key like any other
+  EXPECT_EQ(tree.size(), 1u);
+  EXPECT_EQ(tree.find(-1, 8, raw), -1);  // another function at that site is not aliased
+  EXPECT_EQ(tree.find(ctx, 7, raw), -1);  // nor the same call under another parent
+}

@@ -1,0 +1,217 @@
+// Values seen by the hook: their kind, their bytes, and who produced them. This is the tracer's
+// data-flow half; it runs on every traced call, so the per-type questions (is it a tensor? can it be
+// weak-referenced? is it a scalar not worth following?) are answered once per type and cached.
+#include "bind_trace_hook.hpp"
+#include "codedag/trace/value_types.hpp"
+
+namespace codedag::bindings::tracehook {
+
+namespace {
+constexpr Py_ssize_t kMaxElements = 256;  // one level into containers, bounded
+
+// Calls f(item) for the first kMaxElements values of a tuple, list or dict (dict: its values).
+// A template, so the per-event walk inlines like the loops it replaces.
+template <class F>
+void for_each_element(PyObject* container, F&& f) {
+  if (PyDict_CheckExact(container)) {
+    Py_ssize_t pos = 0, seen = 0;
+    PyObject *k, *item;
+    while (PyDict_Next(container, &pos, &k, &item) && seen++ < kMaxElements) f(item);
+  } else {
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(container);
+    PyObject** items = PySequence_Fast_ITEMS(container);
+    for (Py_ssize_t i = 0; i < n && i < kMaxElements; ++i) f(items[i]);
+  }
+}
+
+bool subtype(PyTypeObject* t, PyObject* base) {
+  return base && PyType_IsSubtype(t, reinterpret_cast<PyTypeObject*>(base));
+}
+}  // namespace
+
+void Session::refresh_types() {
+  PyObject* modules = PyImport_GetModuleDict();
+  auto find_type = [&](const char* module, const char* name) -> PyObject* {
+    PyObject* m = PyDict_GetItemString(modules, module);
+    if (!m) return nullptr;
+    PyObject* t = PyObject_GetAttrString(m, name);
+    if (!t) {
+      PyErr_Clear();
+      return nullptr;
+    }
+    Py_DECREF(t);  // the module keeps the type alive for the life of the process
+    return PyType_Check(t) ? t : nullptr;
+  };
+  const bool had_all = tensor_type_ && ndarray_type_ && pil_type_;
+  PyObject* before[] = {tensor_type_, ndarray_type_, pil_type_};
+  if (!tensor_type_) tensor_type_ = find_type("torch", "Tensor");
+  if (!ndarray_type_) ndarray_type_ = find_type("numpy", "ndarray");
+  if (!pil_type_) pil_type_ = find_type("PIL.Image", "Image");
+  // A library imported mid-trace: facts computed without its types are stale.
+  if (!had_all && (before[0] != tensor_type_ || before[1] != ndarray_type_ || before[2] != pil_type_))
+    forget_type_facts();
+}
+
+TypeFacts Session::compute_facts(PyTypeObject* t) const {
+  using namespace trace;
+  TypeFacts f;
+  // Scalars and singletons are shared by unrelated code (small ints, interned strings): following
+  // them by identity would invent edges, so they are not data for the DAG. Nor are types, modules
+  // and functions.
+  f.trackable = !(t == Py_TYPE(Py_None) || t == &PyBool_Type || t == &PyLong_Type || t == &PyFloat_Type ||
+                  t == &PyUnicode_Type || PyType_IsSubtype(t, &PyType_Type) || PyType_IsSubtype(t, &PyModule_Type) ||
+                  t == &PyFunction_Type || PyType_IsSubtype(t, &PyCFunction_Type) || t == &PyMethod_Type);
+  f.container = t == &PyTuple_Type || t == &PyList_Type || t == &PyDict_Type;
+  f.weakref = PyType_SUPPORTS_WEAKREFS(t);
+  if (t == Py_TYPE(Py_None)) f.kind = kNone;
+  else if (t == &PyBool_Type) f.kind = kBool;
+  else if (t == &PyLong_Type) f.kind = kInt;
+  else if (t == &PyFloat_Type) f.kind = kFloat;
+  else if (t == &PyUnicode_Type) f.kind = kStr;
+  else if (t == &PyTuple_Type) f.kind = kTuple;
+  else if (t == &PyList_Type) f.kind = kList;
+  else if (t == &PyDict_Type) f.kind = kDict;
+  else if (t == &PyBytes_Type || t == &PyByteArray_Type) f.kind = kBytes;
+  else if (subtype(t, tensor_type_)) f.kind = kTensor;
+  else if (subtype(t, ndarray_type_)) f.kind = kNdarray;
+  else if (subtype(t, pil_type_)) f.kind = kPilImage;
+  else if (PyType_IsSubtype(t, &PyLong_Type)) f.kind = kInt;
+  else if (PyType_IsSubtype(t, &PyFloat_Type)) f.kind = kFloat;
+  else if (PyType_IsSubtype(t, &PyUnicode_Type)) f.kind = kStr;
+  else f.kind = kOther;
+  if (t == &PyBytes_Type) f.size = TypeFacts::kBytesSize;
+  else if (t == &PyByteArray_Type) f.size = TypeFacts::kByteArraySize;
+  else if (f.kind == kTensor || f.kind == kNdarray) f.size = TypeFacts::kNbytes;
+  return f;
+}
+
+TypeFacts Session::facts(PyTypeObject* t) {
+  // A direct-mapped cache in front of the map: a pipeline passes a handful of types around, and
+  // this keeps the common case to one index and one compare.
+  FactsSlot& slot = recent_facts_[(reinterpret_cast<uintptr_t>(t) >> 4) % recent_facts_.size()];
+  if (slot.type == t) return slot.facts;
+  TypeFacts* f = type_facts_.find(t);
+  if (!f) {
+    // Held so the address cannot be reused by another type while its facts are cached.
+    Py_INCREF(t);
+    f = type_facts_.try_emplace(t, compute_facts(t)).first;
+  }
+  slot = {t, *f};
+  return slot.facts;
+}
+
+void Session::forget_type_facts() {
+  type_facts_.for_each([](PyTypeObject* t, TypeFacts&) { Py_DECREF(t); });
+  type_facts_.clear();
+  recent_facts_.fill({});
+}
+
+double Session::value_bytes(PyObject* v, const TypeFacts& f) const {
+  if (!config_.track_memory) return 0;
+  switch (f.size) {
+    case TypeFacts::kBytesSize:
+      return static_cast<double>(PyBytes_GET_SIZE(v));
+    case TypeFacts::kByteArraySize:
+      return static_cast<double>(PyByteArray_GET_SIZE(v));
+    case TypeFacts::kNbytes:
+      break;
+    default:
+      return 0;
+  }
+  // nbytes is a C getter on both torch.Tensor and numpy.ndarray: no Python frame runs.
+  PyObject* n = PyObject_GetAttr(v, nbytes_name_);
+  if (!n) {
+    PyErr_Clear();
+    return 0;
+  }
+  const double bytes = PyLong_Check(n) ? PyLong_AsDouble(n) : 0;
+  Py_DECREF(n);
+  if (PyErr_Occurred()) PyErr_Clear();
+  return bytes;
+}
+
+double Session::edge_bytes(PyObject* v, const TypeFacts& f) {
+  if (!config_.track_memory) return 0;
+  if (!f.container) return value_bytes(v, f);
+  double bytes = 0;
+  for_each_element(v, [&](PyObject* item) { bytes += value_bytes(item, facts(Py_TYPE(item))); });
+  return bytes;
+}
+
+void Session::produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, bool nested) {
+  const TypeFacts f = facts(Py_TYPE(v));
+  types |= f.kind;
+  double own = 0;  // this value's bytes (a container: its elements'), kept for the edges it feeds
+  if (!nested && f.container) {
+    for_each_element(v, [&](PyObject* item) { produce(item, ctx, types, own, true); });
+  } else {
+    own = value_bytes(v, f);
+  }
+  bytes += own;
+  if (!f.trackable) return;
+  if (Producer* old = producers_.find(v)) {
+    if (old->strong || PyWeakref_GET_OBJECT(old->guard) == v) {  // the same live object, passed on
+      old->ctx = ctx;
+      old->bytes = own;
+      return;
+    }
+    Py_DECREF(old->guard);  // a dead object whose address was reused
+    producers_.erase(v);
+  }
+  Producer p;
+  p.ctx = ctx;
+  p.bytes = own;
+  if (f.weakref) {
+    p.guard = PyWeakref_NewRef(v, nullptr);
+    if (!p.guard) {
+      PyErr_Clear();
+      return;
+    }
+  } else {
+    // No weakref support (tuples, lists, dicts, bytes): hold the value so its id cannot be reused;
+    // a bounded ring forgets the oldest (losing an edge, never inventing one).
+    Py_INCREF(v);
+    p.guard = v;
+    p.strong = true;
+    if (pinned_.size() < config_.max_pinned) {
+      pinned_.push_back(v);
+    } else {
+      PyObject* old = pinned_[pinned_head_];
+      const Producer* held = producers_.find(old);
+      if (held && held->strong && held->guard == old) {
+        producers_.erase(old);
+        Py_DECREF(old);
+      }
+      pinned_[pinned_head_] = v;
+      pinned_head_ = (pinned_head_ + 1) % pinned_.size();
+    }
+  }
+  producers_.try_emplace(v, p);
+}
+
+void Session::take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types, bool nested) {
+  const TypeFacts f = facts(Py_TYPE(v));
+  types |= f.kind;
+  if (!f.trackable) return;
+  if (const Producer* p = producers_.find(v)) {
+    // A weakref that no longer points at this object means the id was reused: not the producer.
+    // The edge carries the bytes measured when the value was produced (a container mutated in
+    // between is not measured again: that would walk it on every call that takes it).
+    if (p->strong || PyWeakref_GET_OBJECT(p->guard) == v) {
+      tree_.add_flow(p->ctx, ctx, p->bytes);
+      return;
+    }
+  }
+  if (!nested && f.container) {
+    // An unproduced container (built by the caller): follow what it holds.
+    uint32_t inner = 0;
+    const int64_t flows_before = tree_.flow_events();
+    for_each_element(v, [&](PyObject* item) { take_value(item, ctx, anc, inner, true); });
+    types |= inner;
+    if (tree_.flow_events() != flows_before) return;
+  }
+  // Produced by no traced call: attributed to the caller's context.
+  if (anc >= 0 && anc != ctx) tree_.add_flow(anc, ctx, edge_bytes(v, f));
+}
+
+}  // namespace codedag::bindings::tracehook
