@@ -60,6 +60,14 @@ void add_trace(nb::module_& m) {
   m.def("_trace_after_fork", &Session::discard_after_fork,
         "In a forked child: drop the hook inherited from the parent (os.register_at_fork).");
   m.def("_trace_installed", [] { return Session::installed() != nullptr; });
+  m.def("_trace_mechanism", [] { return std::string(tracehook::install::mechanism()); });
+  m.def(
+      "_trace_floor",
+      [](bool on) {
+        if (Session::installed()) throw StateError("a tracer is active; the floor hook is for the benchmark alone");
+        on ? tracehook::install::attach_floor() : tracehook::install::detach_floor();
+      },
+      nb::arg("on"), "Benchmark only: the hook's mechanism with no work per event.");
 
   nb::class_<trace::ResolvedTree>(m, "TraceTree", "A named context tree (what the tracer recorded).")
       .def(nb::init<>())

@@ -46,6 +46,8 @@ Session* Session::installed() { return g_installed; }
 
 Session::Session(SessionConfig config) : config_(std::move(config)) {
   nbytes_name_ = PyUnicode_InternFromString("nbytes");
+  pil_size_name_ = PyUnicode_InternFromString("_size");
+  pil_mode_name_ = PyUnicode_InternFromString("_mode");
   pid_ = static_cast<int64_t>(::getpid());
   pinned_.reserve(64);
 }
@@ -54,6 +56,8 @@ Session::~Session() {
   if (g_installed == this) stop();
   clear();
   Py_XDECREF(nbytes_name_);
+  Py_XDECREF(pil_size_name_);
+  Py_XDECREF(pil_mode_name_);
   Py_XDECREF(covered_);
 }
 
@@ -261,8 +265,18 @@ trace::CallSite canonical(trace::CallSite raw) {
 }
 }  // namespace
 
-int32_t Session::context_for(int32_t anc, const FunctionInfo& info, trace::CallSite raw, bool builtin) {
-  if (const int32_t known = tree_.find(anc, info.id, raw); known >= 0) return known;
+int32_t Session::context_for(int32_t anc, FunctionInfo& info, trace::CallSite raw, bool builtin) {
+  // A loop calls one function from one place under one parent, again and again: remember the last.
+  if (info.last_parent == anc && info.last_site == raw && info.last_ctx >= 0) return info.last_ctx;
+  int32_t ctx = tree_.find(anc, info.id, raw);
+  if (ctx < 0) ctx = new_context(anc, info, raw, builtin);
+  info.last_parent = anc;
+  info.last_site = raw;
+  info.last_ctx = ctx;
+  return ctx;
+}
+
+int32_t Session::new_context(int32_t anc, const FunctionInfo& info, trace::CallSite raw, bool builtin) {
   const trace::CallSite site = canonical(raw);
   const size_t before = tree_.size();
   const int32_t ctx = tree_.child(anc, info.id, site, builtin);

@@ -59,6 +59,9 @@ struct FunctionInfo {
   bool named = false;
   std::string public_name;
   bool covered = false;
+  // The context of the last call (parent, raw call site): a loop hits it every time.
+  int32_t last_parent = -2, last_ctx = -1;
+  trace::CallSite last_site;
 };
 
 struct Frame {
@@ -87,7 +90,7 @@ struct ThreadState {
 // What the hook needs to know about a value's type. Subtype checks walk the MRO, so they are
 // answered once per type (Session::facts) instead of once per value.
 struct TypeFacts {
-  enum Size : uint8_t { kNoSize, kBytesSize, kByteArraySize, kNbytes };
+  enum Size : uint8_t { kNoSize, kBytesSize, kByteArraySize, kNbytes, kPilPixels };
   uint32_t kind = 0;       // a trace::ValueType bit
   bool trackable = false;  // followed by identity (not a scalar, singleton, type, module or function)
   bool container = false;  // exact tuple/list/dict: followed one level into its elements
@@ -152,7 +155,8 @@ class Session {
   static const void* builtin_key(PyObject* callable);  // a builtin frame's key: its PyMethodDef
   void refresh_types();
   // The context of `info` called at `raw` under `anc`, created on first sight under the canonical site.
-  int32_t context_for(int32_t anc, const FunctionInfo& info, trace::CallSite raw, bool builtin);
+  int32_t context_for(int32_t anc, FunctionInfo& info, trace::CallSite raw, bool builtin);
+  int32_t new_context(int32_t anc, const FunctionInfo& info, trace::CallSite raw, bool builtin);
   void push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t ctx_or_neg, trace::CallSite site, int64_t now,
             bool builtin);
   void close(ThreadState& ts, int64_t now);
@@ -163,6 +167,7 @@ class Session {
   TypeFacts compute_facts(PyTypeObject* t) const;
   void forget_type_facts();
   double value_bytes(PyObject* v, const TypeFacts& f) const;
+  double pil_bytes(PyObject* v) const;
   double edge_bytes(PyObject* v, const TypeFacts& f);  // containers: their elements summed (one level)
   void flush_stream(bool final);
   void resolve_into(trace::ResolvedTree& out, bool delta);
@@ -197,6 +202,8 @@ class Session {
   PyObject* ndarray_type_ = nullptr;
   PyObject* pil_type_ = nullptr;
   PyObject* nbytes_name_ = nullptr;
+  PyObject* pil_size_name_ = nullptr;  // PIL.Image.Image's plain instance attributes _size, _mode
+  PyObject* pil_mode_name_ = nullptr;
   PyObject* covered_ = nullptr;  // strong
   std::optional<StreamTarget> stream_;
   size_t span_count_ = 0;
@@ -216,6 +223,10 @@ void detach();
 void forget_after_fork();
 // Which interpreter mechanism this build uses (for messages and docs).
 const char* mechanism();
+// For the benchmark: the same mechanism and events with no session behind them (every callback
+// returns at once), so the hook's own floor can be told apart from the tracer's work.
+void attach_floor();
+void detach_floor();
 }  // namespace install
 
 }  // namespace codedag::bindings::tracehook

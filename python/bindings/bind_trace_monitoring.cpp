@@ -172,7 +172,8 @@ std::string holder_of(long tool) {
 
 const char* mechanism() { return "sys.monitoring"; }
 
-void attach(Session&) {
+// Registers every callback and turns the events on; StateError when the profiler slot is taken.
+static void attach_callbacks() {
   PyThreadState* ts = PyThreadState_Get();
   if (ts->c_profilefunc != nullptr)
     throw StateError(
@@ -214,6 +215,10 @@ void attach(Session&) {
   }
   Py_DECREF(events);
 }
+
+void attach(Session&) { attach_callbacks(); }
+void attach_floor() { attach_callbacks(); }  // no session installed: every callback returns at once
+void detach_floor() { release_tool(); }
 
 void detach() { release_tool(); }
 

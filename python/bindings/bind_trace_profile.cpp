@@ -1,7 +1,8 @@
 // Python 3.11: the hook is a PyEval_SetProfile C callback. It sees Python calls and returns
-// (generator resumes and yields included) and builtin (C) calls, on the thread that installed it;
-// threads started while tracing get it through threading's profile hook. Threads already running
-// when tracing starts are not seen: 3.11 has no interpreter-wide hook.
+// (generator resumes and yields included) and builtin (C) calls. 3.11 sets it per thread: on attach
+// it goes onto every thread of the interpreter (what 3.12's PyEval_SetProfileAllThreads does, with
+// the private _PyEval_SetProfile; the other threads are parked on the GIL we hold), and threads
+// started while tracing get it through threading's profile hook.
 #include "bind_trace_frame.hpp"
 #include "bind_trace_hook.hpp"
 
@@ -49,6 +50,12 @@ PyObject* thread_hook(PyObject*, PyObject* const*, Py_ssize_t) {
   Py_RETURN_NONE;
 }
 
+template <class F>
+void for_each_thread(F&& f) {
+  for (PyThreadState* t = PyInterpreterState_ThreadHead(PyThreadState_Get()->interp); t; t = PyThreadState_Next(t))
+    f(t);
+}
+
 void set_thread_hook(PyObject* hook) {
   PyObject* threading = PyImport_ImportModule("threading");
   if (!threading) {
@@ -69,7 +76,11 @@ void attach(Session& s) {
     throw StateError(
         "another profiler (sys.setprofile / cProfile / a debugger) is installed on this thread; CodeDAG's "
         "tracer cannot run under it — disable it first");
-  PyEval_SetProfile(&profile_callback, s.self_object());
+  // Running threads: those with a profiler of their own keep it (and are not traced).
+  for_each_thread([&](PyThreadState* t) {
+    if (t->c_profilefunc != nullptr && t->c_profilefunc != &profile_callback) return;
+    if (_PyEval_SetProfile(t, &profile_callback, s.self_object()) < 0) PyErr_Clear();
+  });
   // New threads: threading calls sys.setprofile(hook) in each thread it starts.
   if (PyObject* threading = PyImport_ImportModule("threading")) {
     Py_XDECREF(g_saved_thread_hook);
@@ -91,10 +102,19 @@ void attach(Session& s) {
 }
 
 void detach() {
-  PyEval_SetProfile(nullptr, nullptr);
+  for_each_thread([](PyThreadState* t) {
+    if (t->c_profilefunc == &profile_callback && _PyEval_SetProfile(t, nullptr, nullptr) < 0) PyErr_Clear();
+  });
   set_thread_hook(g_saved_thread_hook ? g_saved_thread_hook : Py_None);
   Py_CLEAR(g_saved_thread_hook);
 }
+
+namespace {
+int floor_callback(PyObject*, PyFrameObject*, int, PyObject*) { return 0; }
+}  // namespace
+
+void attach_floor() { PyEval_SetProfile(&floor_callback, nullptr); }
+void detach_floor() { PyEval_SetProfile(nullptr, nullptr); }
 
 void forget_after_fork() {
   PyEval_SetProfile(nullptr, nullptr);

@@ -82,6 +82,7 @@ TypeFacts Session::compute_facts(PyTypeObject* t) const {
   if (t == &PyBytes_Type) f.size = TypeFacts::kBytesSize;
   else if (t == &PyByteArray_Type) f.size = TypeFacts::kByteArraySize;
   else if (f.kind == kTensor || f.kind == kNdarray) f.size = TypeFacts::kNbytes;
+  else if (f.kind == kPilImage) f.size = TypeFacts::kPilPixels;
   return f;
 }
 
@@ -115,6 +116,8 @@ double Session::value_bytes(PyObject* v, const TypeFacts& f) const {
       return static_cast<double>(PyByteArray_GET_SIZE(v));
     case TypeFacts::kNbytes:
       break;
+    case TypeFacts::kPilPixels:
+      return pil_bytes(v);
     default:
       return 0;
   }
@@ -126,6 +129,34 @@ double Session::value_bytes(PyObject* v, const TypeFacts& f) const {
   }
   const double bytes = PyLong_Check(n) ? PyLong_AsDouble(n) : 0;
   Py_DECREF(n);
+  if (PyErr_Occurred()) PyErr_Clear();
+  return bytes;
+}
+
+namespace {
+// Bytes per pixel of a PIL mode (Pillow's Image.getmodebase/bands and its raw storage).
+double pil_pixel_bytes(const std::string& mode) {
+  if (mode == "1" || mode == "L" || mode == "P") return 1;
+  if (mode == "LA" || mode == "PA" || mode == "La" || mode.rfind("I;16", 0) == 0) return 2;
+  if (mode == "RGB" || mode == "YCbCr" || mode == "LAB" || mode == "HSV") return 3;
+  if (mode == "RGBA" || mode == "RGBa" || mode == "RGBX" || mode == "CMYK" || mode == "I" || mode == "F") return 4;
+  return 0;  // an unknown mode: not measured rather than guessed
+}
+}  // namespace
+
+// A PIL image's pixel bytes from its plain instance attributes (_size, _mode). Generic lookup only:
+// `size` and `mode` are Python properties, and running Python code from the hook is not allowed.
+double Session::pil_bytes(PyObject* v) const {
+  PyObject* size = PyObject_GenericGetAttr(v, pil_size_name_);
+  PyObject* mode = size ? PyObject_GenericGetAttr(v, pil_mode_name_) : nullptr;
+  double bytes = 0;
+  if (size && mode && PyTuple_Check(size) && PyTuple_GET_SIZE(size) == 2) {
+    const long long w = PyLong_AsLongLong(PyTuple_GET_ITEM(size, 0));
+    const long long h = PyLong_AsLongLong(PyTuple_GET_ITEM(size, 1));
+    if (w > 0 && h > 0) bytes = static_cast<double>(w) * static_cast<double>(h) * pil_pixel_bytes(str_of(mode));
+  }
+  Py_XDECREF(size);
+  Py_XDECREF(mode);
   if (PyErr_Occurred()) PyErr_Clear();
   return bytes;
 }

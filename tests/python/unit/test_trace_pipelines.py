@@ -127,6 +127,39 @@ def test_return_types_and_bytes_with_track_memory():
     assert nodes["run/sample/read"].blocked_by  # says why
 
 
+def test_returned_bytes_of_arrays_bytes_and_pil_images():
+    np = pytest.importorskip("numpy")
+    Image = pytest.importorskip("PIL.Image")
+
+    def make_array():
+        return np.zeros((8, 16), dtype=np.float32)
+
+    def make_bytes():
+        return b"x" * 100
+
+    def make_image():
+        return Image.new("RGB", (40, 30))
+
+    def make_gray():
+        return Image.new("L", (40, 30))
+
+    def pipeline():
+        return make_array(), make_bytes(), make_image(), make_gray()
+
+    tracer = codedag.EnhancedTracer(track_memory=True)
+    with tracer.tracing_context():
+        pipeline()
+    out = {n.name.rsplit(".", 1)[-1]: n.out_bytes for n in tracer.dag.nodes}
+    assert out["make_array"] == 8 * 16 * 4
+    assert out["make_bytes"] == 100
+    assert out["make_image"] == 40 * 30 * 3
+    assert out["make_gray"] == 40 * 30
+    untracked = codedag.EnhancedTracer(track_memory=False)
+    with untracked.tracing_context():
+        pipeline()
+    assert all(n.out_bytes == 0 for n in untracked.dag.nodes)
+
+
 def test_include_and_exclude_patterns():
     _, dag, _ = trace(pp.run, 2, exclude=["*pure_pipeline.pair", "*.Blob.__init__"])
     assert not [n for n in dag.nodes if n.qualname.endswith(".pair")]
