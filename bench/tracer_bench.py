@@ -124,19 +124,24 @@ class CodeDagRun:
         CodeDagRun.build_ns.append(time.perf_counter_ns() - start)
 
 
-def timed(make_runner, work, repeats):
+def timed(runners, work, repeats):
+    """Median wall time of `work` under each runner. Every round runs each runner once, in an order
+    that rotates from round to round, so drift in the machine's speed (a shared VM) lands on all
+    runners alike instead of on whichever ran during a slow spell."""
     work()  # warm-up: caches, lazy imports, allocator
-    samples = []
-    for _ in range(repeats):
-        gc.collect()
-        runner = make_runner()
-        start = time.perf_counter_ns()
-        with runner:
-            work()
-        samples.append(time.perf_counter_ns() - start)
-        if hasattr(runner, "finish"):
-            runner.finish()
-    return statistics.median(samples)
+    names = list(runners)
+    samples = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            gc.collect()
+            runner = runners[name]()
+            start = time.perf_counter_ns()
+            with runner:
+                work()
+            samples[name].append(time.perf_counter_ns() - start)
+            if hasattr(runner, "finish"):
+                runner.finish()
+    return {name: statistics.median(s) for name, s in samples.items()}
 
 
 def main() -> int:
@@ -146,8 +151,10 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     term = Terminal()
-    term.header("tracer benchmark", {"python": platform.python_version(), "iterations": args.calls,
-                                     "repeats": args.repeats})
+    term.header(
+        "tracer benchmark",
+        {"python": platform.python_version(), "iterations": args.calls, "repeats": args.repeats},
+    )
 
     n = args.calls
     calls = n * CALLS_PER_ITERATION
@@ -161,7 +168,7 @@ def main() -> int:
     runners["hook floor"] = FloorRun
     runners["codedag"] = CodeDagRun
     codedag.core._integrations.covered_functions()  # the registry's one-time import, outside timing
-    micro = {name: timed(make, lambda: loop(n), args.repeats) for name, make in runners.items()}
+    micro = timed(runners, lambda: loop(n), args.repeats)
     base = micro["untraced"]
     added = {name: (t - base) / calls for name, t in micro.items() if name != "untraced"}
     for name, ns in added.items():
@@ -188,7 +195,7 @@ def main() -> int:
         if "viztracer" in batch_runners:
             batch_runners["viztracer"] = lambda: VizRun(2_000_000)
         CodeDagRun.build_ns.clear()
-        batch = {name: timed(make, one_batch, args.repeats * 2 + 1) for name, make in batch_runners.items()}
+        batch = timed(batch_runners, one_batch, args.repeats * 4 + 1)
         ratio = {name: t / batch["untraced"] for name, t in batch.items() if name != "untraced"}
         for name, r in ratio.items():
             term.info(f"batch: {name} {r:.3f}x untraced")
@@ -229,8 +236,10 @@ def main() -> int:
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)
-    term.table(["tracer", "added ns/call", "batch ratio"],
-               [[k, f"{added[k]:.0f}", f"{ratio[k]:.3f}" if k in ratio else "-"] for k in added])
+    term.table(
+        ["tracer", "added ns/call", "batch ratio"],
+        [[k, f"{added[k]:.0f}", f"{ratio[k]:.3f}" if k in ratio else "-"] for k in added],
+    )
     term.ok(f"wrote {args.out}")
     return 0
 

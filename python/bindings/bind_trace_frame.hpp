@@ -7,10 +7,12 @@
 #include <Python.h>
 
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030E0000
-#error "CodeDAG's tracer reads CPython's private frame layout and supports 3.11, 3.12 and 3.13; add the new layout to bind_trace_frame.hpp before building for another version"
+#error \
+    "CodeDAG's tracer reads CPython's private frame layout and supports 3.11, 3.12 and 3.13; add the new layout to bind_trace_frame.hpp before building for another version"
 #endif
 #ifdef Py_GIL_DISABLED
-#error "CodeDAG's tracer assumes the GIL (its per-session state is not locked); the free-threaded build is not supported"
+#error \
+    "CodeDAG's tracer assumes the GIL (its per-session state is not locked); the free-threaded build is not supported"
 #endif
 
 #define Py_BUILD_CORE 1

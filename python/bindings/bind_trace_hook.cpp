@@ -245,23 +245,25 @@ trace::CallSite site_in(frames::IFrame* caller) {
   return {reinterpret_cast<uint64_t>(frames::code(caller)), frames::last_instruction(caller)};
 }
 
-// One offset per call expression: the first instruction with the same source span. The interpreter
-// reports different offsets for one call depending on the instruction variant that made it (3.12
-// resumes a generator from FOR_ITER's cache entry once FOR_ITER is specialised), and a context must
-// not split on that.
+// One offset per call expression: the start of the run of code units with the same source span
+// (an instruction, its inline caches, and the instructions of the same expression next to it). The
+// interpreter reports different offsets for one call depending on the instruction variant that made
+// it (3.12 resumes a generator from FOR_ITER's cache entry once FOR_ITER is specialised), and a
+// context must not split on that. Walking back only over the run keeps this a few look-ups.
 trace::CallSite canonical(trace::CallSite raw) {
   if (!raw.code || raw.offset <= 0) return raw;
   auto* code = reinterpret_cast<PyCodeObject*>(raw.code);
   constexpr int kUnit = sizeof(_Py_CODEUNIT);
   int line = 0, col = 0, end_line = 0, end_col = 0;
   if (!PyCode_Addr2Location(code, raw.offset * kUnit, &line, &col, &end_line, &end_col) || line < 0) return raw;
-  for (int32_t i = 0; i < raw.offset; ++i) {
+  int32_t start = raw.offset;
+  for (; start > 0; --start) {
     int l = 0, c = 0, el = 0, ec = 0;
-    if (PyCode_Addr2Location(code, i * kUnit, &l, &c, &el, &ec) && l == line && c == col && el == end_line &&
-        ec == end_col)
-      return {raw.code, i};
+    if (!PyCode_Addr2Location(code, (start - 1) * kUnit, &l, &c, &el, &ec) || l != line || c != col || el != end_line ||
+        ec != end_col)
+      break;
   }
-  return raw;
+  return {raw.code, start};
 }
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "codedag/common/flat_map.hpp"
@@ -103,6 +104,10 @@ struct Producer {
   PyObject* guard = nullptr;  // a weakref to the value, or (strong) the value itself
   bool strong = false;
   double bytes = 0;  // measured when produced (containers: their elements)
+  // A container too heavy to pin is "anchored": it is the same value while its element at
+  // anchor_index is still `anchor` (borrowed), itself followed through a weakref.
+  PyObject* anchor = nullptr;
+  Py_ssize_t anchor_index = 0;
 };
 
 struct StreamTarget {
@@ -147,6 +152,7 @@ class Session {
   void on_c_call(PyObject* callable, int64_t now);
   void on_c_return(PyObject* callable, int64_t now);
   void count_event() { ++events_; }
+  bool followable(PyObject* v);  // followed by identity (see TypeFacts::trackable)
 
  private:
   ThreadState& thread_state();
@@ -164,6 +170,9 @@ class Session {
   void take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types, bool nested);
   void produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, bool nested);
   TypeFacts facts(PyTypeObject* t);
+  bool alive(const Producer& p, PyObject* v);  // is p still about the object at v?
+  // Adds the flow from v's producer into ctx; false when v has no live producer.
+  bool flow_from_producer(PyObject* v, const TypeFacts& f, int32_t ctx);
   TypeFacts compute_facts(PyTypeObject* t) const;
   void forget_type_facts();
   double value_bytes(PyObject* v, const TypeFacts& f) const;
@@ -204,7 +213,8 @@ class Session {
   PyObject* nbytes_name_ = nullptr;
   PyObject* pil_size_name_ = nullptr;  // PIL.Image.Image's plain instance attributes _size, _mode
   PyObject* pil_mode_name_ = nullptr;
-  PyObject* covered_ = nullptr;  // strong
+  PyObject* covered_ = nullptr;                    // strong: {callable: registry name}
+  std::unordered_set<std::string> covered_names_;  // its values
   std::optional<StreamTarget> stream_;
   size_t span_count_ = 0;
   int64_t dropped_spans_ = 0;

@@ -29,9 +29,7 @@ frames::IFrame* event_frame(PyObject* code) {
   return f && reinterpret_cast<PyObject*>(frames::code(f)) == code ? f : nullptr;
 }
 
-bool is_builtin(PyObject* callable) {
-  return PyCFunction_Check(callable) || Py_IS_TYPE(callable, &PyMethodDescr_Type);
-}
+bool is_builtin(PyObject* callable) { return PyCFunction_Check(callable) || Py_IS_TYPE(callable, &PyMethodDescr_Type); }
 
 // Every callback receives (code, instruction_offset, ...). They never raise: an exception from a
 // monitoring callback would disable the tool for the rest of the run.
@@ -63,7 +61,7 @@ PyObject* unwind(PyObject*, PyObject* const* args, Py_ssize_t n) {  // PY_UNWIND
 }
 
 PyObject* call(PyObject*, PyObject* const* args, Py_ssize_t n) {  // CALL: (code, offset, callable, arg0)
-  if (n < 3 || !is_builtin(args[2])) Py_RETURN_NONE;  // Python callees arrive as PY_START
+  if (n < 3 || !is_builtin(args[2])) Py_RETURN_NONE;              // Python callees arrive as PY_START
   if (Session* s = Session::installed()) {
     const int64_t now = now_ns();
     s->count_event();

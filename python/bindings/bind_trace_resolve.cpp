@@ -48,7 +48,9 @@ bool same_function(PyObject* candidate, const FunctionInfo& f) {
 // "numpy.fft._pocketfft.rfft" -> "numpy.fft.rfft": the shortest module prefix from which the
 // qualified name reaches the same function.
 std::string public_name(const FunctionInfo& f) {
-  if (!f.callable || f.module.empty()) return f.qualname;
+  // Only library calls are matched against the registry and reported by public name; walking the
+  // module path of every user and standard-library function made stop() cost ~0.5 ms a batch.
+  if (!f.callable || f.module.empty() || !f.decision.third_party) return f.qualname;
   PyObject* modules = PyImport_GetModuleDict();
   const std::vector<std::string> parts = split(f.module, '.');
   const std::vector<std::string> names = split(f.name, '.');
@@ -77,12 +79,32 @@ std::string public_name(const FunctionInfo& f) {
 
 std::string top_level(const std::string& name) { return name.substr(0, name.find('.')); }
 
+// Public names found by walking modules, kept for the process: every tracer (one per batch in the
+// benchmark and in `codedag trace --batches`) would otherwise walk the same paths again, and a failed
+// attribute look-up costs an exception. Keyed by the function's id and checked against its qualified
+// name, so an id reused by another function is not mistaken for it.
+struct KnownName {
+  std::string qualname, public_name;
+};
+std::unordered_map<uint64_t, KnownName>& known_names() {
+  static std::unordered_map<uint64_t, KnownName> names;
+  return names;
+}
+
+std::string cached_public_name(const FunctionInfo& f) {
+  auto& names = known_names();
+  if (auto it = names.find(f.id); it != names.end() && it->second.qualname == f.qualname) return it->second.public_name;
+  std::string name = public_name(f);
+  if (f.callable) names[f.id] = {f.qualname, name};  // without the callable the walk was skipped
+  return name;
+}
+
 }  // namespace
 
 void Session::ensure_named(FunctionInfo& f) {
   if (f.named) return;
   f.named = true;
-  f.public_name = public_name(f);
+  f.public_name = cached_public_name(f);
   f.covered = top_level(f.module) == "torch" || top_level(f.public_name) == "torch";
   if (f.covered || !covered_ || !f.callable) return;
   PyObject* registry_name = PyDict_GetItemWithError(covered_, f.callable);
@@ -93,15 +115,19 @@ void Session::ensure_named(FunctionInfo& f) {
   }
   PyErr_Clear();
   // The registry may key the public wrapper (np.fft.rfft) while the hook saw the implementation.
-  PyObject *k, *v;
-  Py_ssize_t pos = 0;
-  while (!f.covered && PyDict_Next(covered_, &pos, &k, &v)) f.covered = str_of(v) == f.public_name;
+  f.covered = covered_names_.count(f.public_name) > 0;
 }
 
 void Session::set_covered(PyObject* covered) {
   Py_XDECREF(covered_);
   covered_ = (covered && covered != Py_None && PyDict_Check(covered)) ? covered : nullptr;
   Py_XINCREF(covered_);
+  // Names looked up by value for every function not found by identity: a set, not a dict scan.
+  covered_names_.clear();
+  if (!covered_) return;
+  PyObject *k, *v;
+  Py_ssize_t pos = 0;
+  while (PyDict_Next(covered_, &pos, &k, &v)) covered_names_.insert(str_of(v));
 }
 
 const std::string& Session::context_key(int32_t ctx) {

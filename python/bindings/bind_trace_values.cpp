@@ -1,6 +1,8 @@
 // Values seen by the hook: their kind, their bytes, and who produced them. This is the tracer's
 // data-flow half; it runs on every traced call, so the per-type questions (is it a tensor? can it be
 // weak-referenced? is it a scalar not worth following?) are answered once per type and cached.
+#include <algorithm>
+
 #include "bind_trace_hook.hpp"
 #include "codedag/trace/value_types.hpp"
 
@@ -22,6 +24,17 @@ void for_each_element(PyObject* container, F&& f) {
     PyObject** items = PySequence_Fast_ITEMS(container);
     for (Py_ssize_t i = 0; i < n && i < kMaxElements; ++i) f(items[i]);
   }
+}
+
+// Pinning a container keeps everything in it alive until the ring forgets it: fine for a tuple of
+// numbers, not for one holding an image tensor (16k pinned samples would be gigabytes). A container
+// holding any followable value is therefore not pinned: the values in it carry the edge (take_value
+// walks into containers). Nor is a long one.
+bool pinnable_container(PyObject* container, Session& s) {
+  if (Py_SIZE(container) > kMaxElements) return false;  // tuple/list: length; dict: ma_used
+  bool followable = false;
+  for_each_element(container, [&](PyObject* item) { followable = followable || s.followable(item); });
+  return !followable;
 }
 
 bool subtype(PyTypeObject* t, PyObject* base) {
@@ -63,26 +76,46 @@ TypeFacts Session::compute_facts(PyTypeObject* t) const {
                   t == &PyFunction_Type || PyType_IsSubtype(t, &PyCFunction_Type) || t == &PyMethod_Type);
   f.container = t == &PyTuple_Type || t == &PyList_Type || t == &PyDict_Type;
   f.weakref = PyType_SUPPORTS_WEAKREFS(t);
-  if (t == Py_TYPE(Py_None)) f.kind = kNone;
-  else if (t == &PyBool_Type) f.kind = kBool;
-  else if (t == &PyLong_Type) f.kind = kInt;
-  else if (t == &PyFloat_Type) f.kind = kFloat;
-  else if (t == &PyUnicode_Type) f.kind = kStr;
-  else if (t == &PyTuple_Type) f.kind = kTuple;
-  else if (t == &PyList_Type) f.kind = kList;
-  else if (t == &PyDict_Type) f.kind = kDict;
-  else if (t == &PyBytes_Type || t == &PyByteArray_Type) f.kind = kBytes;
-  else if (subtype(t, tensor_type_)) f.kind = kTensor;
-  else if (subtype(t, ndarray_type_)) f.kind = kNdarray;
-  else if (subtype(t, pil_type_)) f.kind = kPilImage;
-  else if (PyType_IsSubtype(t, &PyLong_Type)) f.kind = kInt;
-  else if (PyType_IsSubtype(t, &PyFloat_Type)) f.kind = kFloat;
-  else if (PyType_IsSubtype(t, &PyUnicode_Type)) f.kind = kStr;
-  else f.kind = kOther;
-  if (t == &PyBytes_Type) f.size = TypeFacts::kBytesSize;
-  else if (t == &PyByteArray_Type) f.size = TypeFacts::kByteArraySize;
-  else if (f.kind == kTensor || f.kind == kNdarray) f.size = TypeFacts::kNbytes;
-  else if (f.kind == kPilImage) f.size = TypeFacts::kPilPixels;
+  if (t == Py_TYPE(Py_None))
+    f.kind = kNone;
+  else if (t == &PyBool_Type)
+    f.kind = kBool;
+  else if (t == &PyLong_Type)
+    f.kind = kInt;
+  else if (t == &PyFloat_Type)
+    f.kind = kFloat;
+  else if (t == &PyUnicode_Type)
+    f.kind = kStr;
+  else if (t == &PyTuple_Type)
+    f.kind = kTuple;
+  else if (t == &PyList_Type)
+    f.kind = kList;
+  else if (t == &PyDict_Type)
+    f.kind = kDict;
+  else if (t == &PyBytes_Type || t == &PyByteArray_Type)
+    f.kind = kBytes;
+  else if (subtype(t, tensor_type_))
+    f.kind = kTensor;
+  else if (subtype(t, ndarray_type_))
+    f.kind = kNdarray;
+  else if (subtype(t, pil_type_))
+    f.kind = kPilImage;
+  else if (PyType_IsSubtype(t, &PyLong_Type))
+    f.kind = kInt;
+  else if (PyType_IsSubtype(t, &PyFloat_Type))
+    f.kind = kFloat;
+  else if (PyType_IsSubtype(t, &PyUnicode_Type))
+    f.kind = kStr;
+  else
+    f.kind = kOther;
+  if (t == &PyBytes_Type)
+    f.size = TypeFacts::kBytesSize;
+  else if (t == &PyByteArray_Type)
+    f.size = TypeFacts::kByteArraySize;
+  else if (f.kind == kTensor || f.kind == kNdarray)
+    f.size = TypeFacts::kNbytes;
+  else if (f.kind == kPilImage)
+    f.size = TypeFacts::kPilPixels;
   return f;
 }
 
@@ -169,6 +202,26 @@ double Session::edge_bytes(PyObject* v, const TypeFacts& f) {
   return bytes;
 }
 
+bool Session::alive(const Producer& p, PyObject* v) {
+  if (p.strong) return true;
+  if (p.guard) return PyWeakref_GET_OBJECT(p.guard) == v;
+  // An anchored container: still this one while it holds the same live element at the same place.
+  if (!(PyTuple_CheckExact(v) || PyList_CheckExact(v)) || p.anchor_index >= PySequence_Fast_GET_SIZE(v) ||
+      PySequence_Fast_ITEMS(v)[p.anchor_index] != p.anchor)
+    return false;
+  const Producer* a = producers_.find(p.anchor);
+  return a && a->guard && !a->strong && PyWeakref_GET_OBJECT(a->guard) == p.anchor;
+}
+
+bool Session::flow_from_producer(PyObject* v, const TypeFacts& f, int32_t ctx) {
+  const Producer* p = f.trackable ? producers_.find(v) : nullptr;
+  if (!p || !alive(*p, v)) return false;
+  tree_.add_flow(p->ctx, ctx, p->bytes);
+  return true;
+}
+
+bool Session::followable(PyObject* v) { return facts(Py_TYPE(v)).trackable; }
+
 void Session::produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, bool nested) {
   const TypeFacts f = facts(Py_TYPE(v));
   types |= f.kind;
@@ -180,18 +233,37 @@ void Session::produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, 
   }
   bytes += own;
   if (!f.trackable) return;
+  Producer p;
+  p.ctx = ctx;
+  p.bytes = own;
+  if (!f.weakref && f.container && !pinnable_container(v, *this)) {
+    // Not pinned (it holds followable values): anchored to its first weak-referenced element, which
+    // nested production has just registered. A dict, or a container with none, is not followed.
+    if (nested || PyDict_CheckExact(v)) return;
+    const Py_ssize_t n = std::min(PySequence_Fast_GET_SIZE(v), kMaxElements);
+    PyObject** items = PySequence_Fast_ITEMS(v);
+    for (Py_ssize_t i = 0; i < n && !p.anchor; ++i) {
+      const Producer* e = producers_.find(items[i]);
+      if (e && e->guard && !e->strong) {
+        p.anchor = items[i];
+        p.anchor_index = i;
+      }
+    }
+    if (!p.anchor) return;
+  }
   if (Producer* old = producers_.find(v)) {
-    if (old->strong || PyWeakref_GET_OBJECT(old->guard) == v) {  // the same live object, passed on
+    if (alive(*old, v) && !p.anchor) {  // the same live object, passed on
       old->ctx = ctx;
       old->bytes = own;
       return;
     }
-    Py_DECREF(old->guard);  // a dead object whose address was reused
+    Py_XDECREF(old->guard);  // a dead object whose address was reused (or a re-anchored container)
     producers_.erase(v);
   }
-  Producer p;
-  p.ctx = ctx;
-  p.bytes = own;
+  if (p.anchor) {
+    producers_.try_emplace(v, p);
+    return;
+  }
   if (f.weakref) {
     p.guard = PyWeakref_NewRef(v, nullptr);
     if (!p.guard) {
@@ -199,8 +271,9 @@ void Session::produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, 
       return;
     }
   } else {
-    // No weakref support (tuples, lists, dicts, bytes): hold the value so its id cannot be reused;
-    // a bounded ring forgets the oldest (losing an edge, never inventing one).
+    // No weakref support (tuples, lists, dicts, bytes) and only numbers or strings inside: hold the
+    // value so its id cannot be reused; a bounded ring forgets the oldest (losing an edge, never
+    // inventing one).
     Py_INCREF(v);
     p.guard = v;
     p.strong = true;
@@ -224,22 +297,26 @@ void Session::take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types,
   const TypeFacts f = facts(Py_TYPE(v));
   types |= f.kind;
   if (!f.trackable) return;
-  if (const Producer* p = producers_.find(v)) {
-    // A weakref that no longer points at this object means the id was reused: not the producer.
-    // The edge carries the bytes measured when the value was produced (a container mutated in
-    // between is not measured again: that would walk it on every call that takes it).
-    if (p->strong || PyWeakref_GET_OBJECT(p->guard) == v) {
-      tree_.add_flow(p->ctx, ctx, p->bytes);
-      return;
-    }
-  }
+  // A producer whose guard no longer matches means the id was reused: not the producer. The edge
+  // carries the bytes measured when the value was produced (a container mutated in between is not
+  // measured again: that would walk it on every call that takes it).
+  if (flow_from_producer(v, f, ctx)) return;
   if (!nested && f.container) {
-    // An unproduced container (built by the caller): follow what it holds.
-    uint32_t inner = 0;
-    const int64_t flows_before = tree_.flow_events();
-    for_each_element(v, [&](PyObject* item) { take_value(item, ctx, anc, inner, true); });
-    types |= inner;
-    if (tree_.flow_events() != flows_before) return;
+    // A container nobody traced produced (the caller built it): what it holds feeds this call, one
+    // flow per element. Two levels, because a batch is a list of samples and a sample a tuple
+    // (image, label).
+    bool found = false;
+    for_each_element(v, [&](PyObject* item) {
+      const TypeFacts fi = facts(Py_TYPE(item));
+      types |= fi.kind;
+      if (flow_from_producer(item, fi, ctx)) {
+        found = true;
+      } else if (fi.container) {
+        for_each_element(item,
+                         [&](PyObject* inner) { found |= flow_from_producer(inner, facts(Py_TYPE(inner)), ctx); });
+      }
+    });
+    if (found) return;
   }
   // Produced by no traced call: attributed to the caller's context.
   if (anc >= 0 && anc != ctx) tree_.add_flow(anc, ctx, edge_bytes(v, f));

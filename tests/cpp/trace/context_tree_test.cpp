@@ -50,6 +50,6 @@ TEST(ContextTree, AliasedRawSiteFindsTheCanonicalContextWithoutCreatingOne) {
   EXPECT_EQ(tree.find(-1, 7, canonical), ctx);
   EXPECT_EQ(tree.child(-1, 7, raw, false), ctx);  // the alias is a key like any other
   EXPECT_EQ(tree.size(), 1u);
-  EXPECT_EQ(tree.find(-1, 8, raw), -1);  // another function at that site is not aliased
+  EXPECT_EQ(tree.find(-1, 8, raw), -1);   // another function at that site is not aliased
   EXPECT_EQ(tree.find(ctx, 7, raw), -1);  // nor the same call under another parent
 }

@@ -50,8 +50,14 @@ def test_known_shape_contexts_counts_and_edges():
     _, dag, _ = trace(pp.run, 5)
     nodes = by_name(dag)
     # Two call sites of `double` in `sample` are two contexts; the 5 samples aggregate.
-    assert set(nodes) == {"run", "run/sample", "run/sample/read", "run/sample/double", "run/sample/pair",
-                          "run/sample/merge"}
+    assert set(nodes) == {
+        "run",
+        "run/sample",
+        "run/sample/read",
+        "run/sample/double",
+        "run/sample/pair",
+        "run/sample/merge",
+    }
     assert len(dag.nodes) == 7  # the two `double` call sites share a path name but are two nodes
     doubles = [n for n in dag.nodes if n.qualname == P + "double"]
     assert len(doubles) == 2 and all(n.calls == 5 for n in doubles)
@@ -60,8 +66,11 @@ def test_known_shape_contexts_counts_and_edges():
     assert nodes["run/sample"].depth == 2 and nodes["run/sample/read"].depth == 3
     first, second = sorted(doubles, key=lambda n: n.id)
     ids = {n.id: n for n in dag.nodes}
-    edges = {(ids[e.src].qualname, e.src, ids[e.dst].qualname, e.dst): e.count
-             for e in dag.edges if e.kind == codedag.EdgeKind.data}
+    edges = {
+        (ids[e.src].qualname, e.src, ids[e.dst].qualname, e.dst): e.count
+        for e in dag.edges
+        if e.kind == codedag.EdgeKind.data
+    }
     expected = {
         (P + "read", nodes["run/sample/read"].id, P + "double", first.id): 5,
         (P + "double", first.id, P + "pair", nodes["run/sample/pair"].id): 5,
@@ -158,6 +167,40 @@ def test_returned_bytes_of_arrays_bytes_and_pil_images():
     with untracked.tracing_context():
         pipeline()
     assert all(n.out_bytes == 0 for n in untracked.dag.nodes)
+
+
+def test_tracing_does_not_keep_produced_samples_alive():
+    # A sample tuple (image, label) is followed through its image, not pinned: pinning it would keep
+    # every image of the trace alive until the tracer stops.
+    import weakref
+
+    class Image:
+        pass
+
+    def load(i):
+        return Image(), i
+
+    def consume(sample):
+        return sample[1]
+
+    def run(n):
+        refs = []
+        for i in range(n):
+            sample = load(i)
+            consume(sample)
+            refs.append(weakref.ref(sample[0]))
+        return refs
+
+    tracer = codedag.EnhancedTracer()
+    with tracer.tracing_context():
+        refs = run(50)
+        alive_while_tracing = sum(r() is not None for r in refs)
+    assert alive_while_tracing == 0
+    names = {n.id: n.name.rsplit(".", 1)[-1] for n in tracer.dag.nodes}
+    edges = {
+        (names[e.src], names[e.dst]): e.count for e in tracer.dag.edges if e.kind == codedag.EdgeKind.data
+    }
+    assert edges[("load", "consume")] == 50  # the tuple is still followed, once per call
 
 
 def test_include_and_exclude_patterns():
