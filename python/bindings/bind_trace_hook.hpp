@@ -170,7 +170,7 @@ class Session {
             bool builtin);
   void close(ThreadState& ts, int64_t now);
   void take_args(_PyInterpreterFrame* frame, const FunctionInfo& info, int32_t ctx, int32_t anc);
-  void take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types, bool nested);
+  void take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types);
   void produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, bool nested);
   TypeFacts facts(PyTypeObject* t);
   bool alive(const Producer& p, PyObject* v);  // is p still about the object at v?

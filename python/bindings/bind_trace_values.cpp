@@ -9,7 +9,7 @@
 namespace codedag::bindings::tracehook {
 
 namespace {
-constexpr Py_ssize_t kMaxElements = 256;  // one level into containers, bounded
+constexpr Py_ssize_t kMaxElements = 256;  // elements looked at per container, bounded
 
 // Calls f(item) for the first kMaxElements values of a tuple, list or dict (dict: its values).
 // A template, so the per-event walk inlines like the loops it replaces.
@@ -293,7 +293,7 @@ void Session::produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, 
   producers_.try_emplace(v, p);
 }
 
-void Session::take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types, bool nested) {
+void Session::take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types) {
   const TypeFacts f = facts(Py_TYPE(v));
   types |= f.kind;
   if (!f.trackable) return;
@@ -301,7 +301,7 @@ void Session::take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types,
   // carries the bytes measured when the value was produced (a container mutated in between is not
   // measured again: that would walk it on every call that takes it).
   if (flow_from_producer(v, f, ctx)) return;
-  if (!nested && f.container) {
+  if (f.container) {
     // A container nobody traced produced (the caller built it): what it holds feeds this call, one
     // flow per element. Two levels, because a batch is a list of samples and a sample a tuple
     // (image, label).
