@@ -11,10 +11,10 @@ struct Context {
   int exit_code = 0;
 };
 
-void add_graph_commands(CLI::App& app, Context& ctx);      // dag, optimize
-void add_trace_commands(CLI::App& app, Context& ctx);      // trace
-void add_monitor_commands(CLI::App& app, Context& ctx);    // report, monitor
-void add_store_commands(CLI::App& app, Context& ctx);      // ls, show, diff, rerun, tag, rm, gc, backup, ...
-void add_migration_commands(CLI::App& app, Context& ctx);  // (closed loop options of optimize, verify)
+void add_graph_commands(CLI::App& app, Context& ctx);     // dag, optimize
+void add_trace_commands(CLI::App& app, Context& ctx);     // trace
+void add_monitor_commands(CLI::App& app, Context& ctx);   // report, monitor
+void add_store_commands(CLI::App& app, Context& ctx);     // ls, show, diff, rerun, tag, rm, gc, backup, ...
+void add_pipeline_commands(CLI::App& app, Context& ctx);  // optimize-run (the closed loop)
 
 }  // namespace codedag::cli

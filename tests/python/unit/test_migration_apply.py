@@ -111,9 +111,13 @@ def test_bad_plans_get_clear_errors(tmp_path):
         PipelineMigrator.from_plan({"schema": "codedag.plan/1"})
     with pytest.raises(codedag.InputError, match="modes"):
         PipelineMigrator.from_plan(plan({f"{M}.scale": "batch:cpu"}, {f"{M}.scale": "sideways"}))
-    with pytest.raises(codedag.InputError, match="unknown executor"):
-        PipelineMigrator.from_plan(plan({f"{M}.scale": "tpu:0"})).apply()
-    with pytest.raises(codedag.InputError, match="does not exist"):
+    with pytest.raises(codedag.FormatError, match="executors are cpu, batch:cpu and cuda:<n>"):
+        PipelineMigrator.from_plan(plan({f"{M}.scale": "tpu:0"}))
+    with pytest.raises(codedag.FormatError, match="executors are cpu, batch:cpu and cuda:<n>"):
+        PipelineMigrator.from_plan(plan({f"{M}.scale": "cuda"}))  # the C++ reader's set, no aliases
+    with pytest.raises(codedag.InputError, match="default_device"):
+        PipelineMigrator.from_plan(plan({f"{M}.scale": "batch:cpu"}), default_device="gpu")
+    with pytest.raises(codedag.NotFoundError, match="no such file"):
         PipelineMigrator.from_plan(tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema": "codedag.plan/1",\n "context_device_map": {,}}')
