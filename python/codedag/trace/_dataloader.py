@@ -26,7 +26,7 @@ import weakref
 
 from .. import dataloader_hooks
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a tracer collected during register() runs _tracer_gone here
 _tracers: weakref.WeakSet = weakref.WeakSet()  # tracers alive: iterators created now are armed
 _alive = 0  # tracers not yet collected; the hook stays registered while any is
 _active = None  # the tracer currently tracing in this process (set by EnhancedTracer.start)

@@ -97,13 +97,7 @@ def run_every_order(workers: int) -> int:
 
 @pytest.mark.parametrize("workers", [0, 1])
 def test_tracer_and_migrator_in_every_order_leave_torch_as_it_was(workers):
-    here = Path(__file__).parent
-    code = (f"import sys; sys.path[:0] = [{str(here)!r}, {str(here.parent)!r}]\n"
-            f"import test_dataloader_hooks as t\nprint('orders', t.run_every_order({workers}))")
-    proc = subprocess.run([sys.executable, "-c", code], env=python_env(), capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    assert "orders 6" in proc.stdout
+    assert "result 6" in _in_fresh_interpreter(f"run_every_order({workers})")
 
 
 class Recorder(dataloader_hooks.LoaderHook):
@@ -131,9 +125,9 @@ def test_hooks_nest_by_rank_whatever_order_they_were_added_in():
     assert log == ["enter 20", "enter 0", "leave 0", "leave 20"]
 
 
-def test_a_wrapper_someone_else_wrapped_is_left_in_place_and_not_doubled():
-    if dataloader_hooks.installed():
-        pytest.skip("another test's tracer is still alive in this process")
+def run_wrapped_by_someone_else() -> str:
+    """Another library wraps our wrapper: removing our hook leaves theirs (and ours inside it) in
+    place, adding it again does not wrap twice, and putting torch's own method back is noticed."""
     hook = Recorder(0, [])
     dataloader_hooks.add(hook)
     ours = dataloader._BaseDataLoaderIter.__next__
@@ -142,18 +136,34 @@ def test_a_wrapper_someone_else_wrapped_is_left_in_place_and_not_doubled():
         return ours(self)
 
     dataloader._BaseDataLoaderIter.__next__ = theirs
-    try:
-        dataloader_hooks.remove(hook)
-        assert dataloader._BaseDataLoaderIter.__next__ is theirs  # theirs survives our removal
-        dataloader_hooks.add(hook)
-        assert dataloader._BaseDataLoaderIter.__next__ is theirs  # and ours is not wrapped twice
-        hook.log.clear()
-        next(iter(DataLoader(list(range(4)), batch_size=2)))
-        assert hook.log == ["enter 0", "leave 0"]
-    finally:
-        dataloader_hooks.remove(hook)
-        dataloader._BaseDataLoaderIter.__next__ = ours.__wrapped__
+    dataloader_hooks.remove(hook)
+    assert dataloader._BaseDataLoaderIter.__next__ is theirs  # theirs survives our removal
+    dataloader_hooks.add(hook)
+    assert dataloader._BaseDataLoaderIter.__next__ is theirs  # and ours is not wrapped twice
+    next(iter(DataLoader(list(range(4)), batch_size=2)))
+    assert hook.log == ["enter 0", "leave 0"]
+    dataloader_hooks.remove(hook)
+    dataloader._BaseDataLoaderIter.__next__ = ours.__wrapped__  # they restore torch's own
     assert not dataloader_hooks.installed()
+    dataloader_hooks.add(hook)  # a stale entry is wrapped anew
+    assert dataloader._BaseDataLoaderIter.__next__ is not ours.__wrapped__
+    dataloader_hooks.remove(hook)
+    assert dataloader._BaseDataLoaderIter.__next__ is ours.__wrapped__
+    return "ok"
+
+
+def _in_fresh_interpreter(call: str) -> str:
+    here = Path(__file__).parent
+    code = (f"import sys; sys.path[:0] = [{str(here)!r}, {str(here.parent)!r}]\n"
+            f"import test_dataloader_hooks as t\nprint('result', t.{call})")
+    proc = subprocess.run([sys.executable, "-c", code], env=python_env(), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc.stdout
+
+
+def test_a_wrapper_someone_else_wrapped_is_left_in_place_and_not_doubled():
+    assert "result ok" in _in_fresh_interpreter("run_wrapped_by_someone_else()")
 
 
 def test_collate_entries_put_back_what_was_there():

@@ -101,7 +101,8 @@ def test_no_module_imports_another_packages_private_names():
             source_package = source.split(".")[1] if "." in source else ""
             if source_package == package:
                 continue
-            private = [a.name for a in node.names if a.name.startswith("_") and f"{source}.{a.name}" not in shared]
+            private = [a.name for a in node.names if a.name.startswith("_") and not a.name.endswith("__")
+                       and f"{source}.{a.name}" not in shared]
             private += [p for p in source.split(".")[1:] if p.startswith("_")]
             if private:
                 offences.append(f"{module}: from {source} import {', '.join(private)}")
