@@ -1,7 +1,8 @@
-// codedag dag show FILE | codedag dag dot FILE: look at a pipeline DAG.
+// codedag dag show FILE | dot FILE | svg FILE [--plan plan.json]: look at a pipeline DAG.
 #include <algorithm>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "codedag/cli/command.hpp"
 #include "codedag/common/atomic_file.hpp"
@@ -9,6 +10,8 @@
 #include "codedag/graph/model/dag.hpp"
 #include "codedag/graph/model/dot.hpp"
 #include "codedag/graph/model/summary.hpp"
+#include "codedag/graph/plan/plan.hpp"
+#include "codedag/report/dag_svg.hpp"
 
 namespace codedag::cli {
 namespace {
@@ -17,6 +20,9 @@ struct DagOptions {
   std::string file;
   std::string output;
   size_t top = 15;
+  std::string plan;  // svg: colour by this plan's placement
+  std::string title;
+  bool no_calls = false;
 };
 
 void show(const DagOptions& opt) {
@@ -53,7 +59,36 @@ void dot(const DagOptions& opt) {
     return;
   }
   write_file_atomic(opt.output, text);
-  term::Printer(stderr).ok("wrote " + opt.output + " (render: dot -Tsvg " + opt.output + " -o dag.svg)");
+  term::Printer(stderr).ok("wrote " + opt.output + " (render with Graphviz: dot -Tsvg " + opt.output + " -o dag.svg; without it: codedag dag svg " + opt.file + " -o dag.svg)");
+}
+
+void svg(const DagOptions& opt) {
+  term::Printer err(stderr);
+  const graph::Dag dag = graph::Dag::load(opt.file);
+  std::optional<graph::MigrationPlan> plan;
+  if (!opt.plan.empty()) plan = graph::MigrationPlan::load(opt.plan);
+  report::DagSvgOptions so;
+  so.title = opt.title.empty() ? opt.file + (plan ? " with " + opt.plan : std::string()) : opt.title;
+  so.call_edges = !opt.no_calls;
+  const std::string text = report::render_dag_svg(dag, plan ? &*plan : nullptr, so);
+  if (opt.output == "-") {
+    std::cout << text;
+  } else {
+    write_file_atomic(opt.output, text);
+  }
+  if (dag.nodes().empty()) {
+    err.warn("the DAG has no context (an empty trace): the picture only says so");
+    return;
+  }
+  const report::NodePlacementInfo where = report::node_executors(dag, plan ? &*plan : nullptr);
+  size_t moved = 0;
+  for (const std::string& e : where.executor) moved += e != "cpu";
+  const std::string placement =
+      plan ? std::to_string(moved) + " of " + std::to_string(dag.nodes().size()) + " contexts off the cpu workers"
+           : "no plan: every context on cpu";
+  if (plan && moved == 0) err.warn("the plan moves no context of this DAG (are they the same pipeline?)");
+  if (opt.output != "-")
+    err.ok("wrote " + opt.output + ": " + std::to_string(dag.nodes().size()) + " contexts, " + placement);
 }
 
 }  // namespace
@@ -72,6 +107,15 @@ void add_dag_command(CLI::App& app, Context& /*ctx*/) {
   dot_cmd->add_option("file", opt->file, "DAG file (dag.json)")->required();
   dot_cmd->add_option("-o,--output", opt->output, "Where to write (default: standard output)");
   dot_cmd->callback([opt] { dot(*opt); });
+
+  auto* svg_cmd = dag->add_subcommand(
+      "svg", "Draw a DAG as SVG (layered layout; contexts coloured by the executor a plan gives them)");
+  svg_cmd->add_option("file", opt->file, "DAG file (dag.json)")->required();
+  svg_cmd->add_option("--plan", opt->plan, "Migration plan (plan.json) whose placement colours the contexts");
+  svg_cmd->add_option("-o,--output", opt->output, "Where to write the SVG ('-': standard output)")->required();
+  svg_cmd->add_option("--title", opt->title, "Title above the picture (default: the file names)");
+  svg_cmd->add_flag("--no-calls", opt->no_calls, "Leave out the parent -> child call edges");
+  svg_cmd->callback([opt] { svg(*opt); });
 }
 
 }  // namespace codedag::cli

@@ -13,6 +13,7 @@
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/error.hpp"
 #include "codedag/store/listing_columns.hpp"
+#include "codedag/store/run_values_schema.hpp"
 
 namespace codedag::store {
 namespace {
@@ -51,6 +52,8 @@ const char* const kMigrations[] = {
     ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE runs ADD COLUMN metric_values TEXT;
     )sql",
+    // 4: typed param/metric values kept by triggers, for the panel's filters and sorts (run_values_schema.hpp).
+    kRunValuesMigration,
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kIndexSchemaVersion);
 

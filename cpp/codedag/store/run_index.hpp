@@ -44,7 +44,7 @@ struct IndexQuery {
 };
 
 // The newest schema this build knows; older indexes are migrated up on open.
-inline constexpr int kIndexSchemaVersion = 3;
+inline constexpr int kIndexSchemaVersion = 4;
 
 class RunIndex {
  public:
