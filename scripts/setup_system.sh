@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(g++ make git pkg-config nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
           libsqlite3-dev sqlite3
           clang-format  # make lint
-          chromium)  # chromium: headless rendering checks of the HTML reports (tests skip without it)
+          chromium chromium-driver)  # headless checks of the HTML reports and the panel's browser tests
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

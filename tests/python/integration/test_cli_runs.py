@@ -229,12 +229,18 @@ def test_failed_run_exit_code_is_reported_by_rerun(run_cli, tmp_path, monkeypatc
 
 
 def _downgrade_index_to_schema_2(home):
-    """The index as the previous codedag (schema 2) left it: no listing columns."""
+    """The index as the previous codedag (schema 2) left it: no listing columns, no value tables."""
     import sqlite3
 
     db = sqlite3.connect(os.path.join(home, "index.sqlite"))
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+        for trigger in ("runs_values_insert", "runs_values_update", "runs_values_delete"):
+            db.execute(f"DROP TRIGGER {trigger}")
+        for table in ("run_values", "value_keys"):
+            db.execute(f"DROP TABLE {table}")
+        for index in ("runs_by_start", "runs_by_change"):
+            db.execute(f"DROP INDEX {index}")
         for column in ("duration", "tags", "metric_values"):
             db.execute(f"ALTER TABLE runs DROP COLUMN {column}")
         db.execute("PRAGMA user_version=2")
@@ -259,5 +265,8 @@ def test_an_index_of_the_previous_schema_is_migrated_and_lists_the_same_rows(run
     import sqlite3
 
     with sqlite3.connect(os.path.join(home, "index.sqlite")) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
         assert db.execute("SELECT count(*) FROM runs WHERE metric_values IS NULL").fetchone()[0] == 0
+        # Migration 4 filled the panel's value tables from the rows already there.
+        runs_with_values = db.execute("SELECT count(DISTINCT test_name) FROM run_values").fetchone()[0]
+        assert runs_with_values == db.execute("SELECT count(*) FROM runs").fetchone()[0]
