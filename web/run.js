@@ -138,7 +138,7 @@ class RunView {
       const logs = await Api.get(`/api/runs/${encodeURIComponent(run.test_name)}/logs`);
       const box = el('div');
       if (logs.exception && logs.exception.traceback) box.append(el('h3', {}, 'Exception'), el('pre', {class: 'code'}, logs.exception.traceback));
-      if (logs.notes.length) box.append(el('h3', {}, 'Notes'), el('ul', {}, logs.notes.map((n) => el('li', {}, typeof n === 'string' ? n : `${fmtTime(n.t || n.time)} ${n.note || n.text || JSON.stringify(n)}`))));
+      if (logs.notes.length) box.append(el('h3', {}, 'Notes'), el('ul', {}, logs.notes.map((n) => el('li', {}, typeof n === 'string' ? n : `${fmtTime(n.at || n.t)} ${n.text || n.note || JSON.stringify(n)}`))));
       for (const f of logs.files) box.append(el('h3', {}, `${f.kind}${f.truncated ? ' (last 64 KiB)' : ''}`), f.error ? notice('error', f.error) : el('pre', {class: 'code'}, f.tail));
       if (box.childNodes.length) this.extra.append(el('h2', {}, 'Logs and notes'), box);
     } catch (e) { this.extra.append(notice('error', 'logs: ' + e.message)); }

@@ -22,10 +22,8 @@ double now_seconds() {
 
 }  // namespace
 
-EventFeed::EventFeed(std::string index_path,
-                     std::function<void(const std::function<void(store::Store&)>&)> with_store,
-                     EventFeedOptions options)
-    : index_path_(std::move(index_path)), with_store_(std::move(with_store)), options_(options) {}
+EventFeed::EventFeed(const std::string& home, std::string index_path, EventFeedOptions options)
+    : store_(home), index_path_(std::move(index_path)), options_(options) {}
 
 EventFeed::~EventFeed() { stop(); }
 
@@ -104,12 +102,10 @@ void EventFeed::poll() {
     last_sync_ = now;
     // Files changed behind the index (copied, restored), and runs whose process died: the same
     // work `codedag ls` does before it lists.
-    with_store_([](store::Store& s) {
-      std::vector<std::string> warnings;
-      store::RunFilter running;
-      running.index.status = "running";
-      s.list_rows(running, &warnings, true);
-    });
+    std::vector<std::string> warnings;
+    store::RunFilter running;
+    running.index.status = "running";
+    store_.list_rows(running, &warnings, true);
   }
   store::SqlReader reader(index_path_);
   const long long version = reader.data_version();
@@ -133,9 +129,7 @@ void EventFeed::poll() {
   data_version_ = version;
 
   // Running runs: tail their metric files and read their heartbeats.
-  std::string home;
-  with_store_([&](store::Store& s) { home = s.layout().home(); });
-  const store::Layout layout(home);
+  const store::Layout& layout = store_.layout();
   std::map<std::string, Tail> still_running;
   store::SqlRows running(reader, "SELECT test_name, name FROM runs WHERE status = 'running' AND deleted = 0");
   while (running.next()) {

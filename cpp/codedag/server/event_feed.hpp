@@ -12,7 +12,6 @@
 // numbers and live in a bounded ring; a page that fell behind the ring gets "reset" and reloads.
 #include <condition_variable>
 #include <deque>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -33,9 +32,9 @@ struct EventFeedOptions {
 
 class EventFeed {
  public:
-  // `with_store` runs a function with the (not thread-safe) Store under the caller's lock.
-  EventFeed(std::string index_path, std::function<void(const std::function<void(store::Store&)>&)> with_store,
-            EventFeedOptions options = {});
+  // The watcher keeps its own Store of `home` (its own index connection), so a sync of 100k run
+  // directories never holds up the requests served from the panel's Store meanwhile.
+  EventFeed(const std::string& home, std::string index_path, EventFeedOptions options = {});
   ~EventFeed();
   EventFeed(const EventFeed&) = delete;
   EventFeed& operator=(const EventFeed&) = delete;
@@ -53,8 +52,8 @@ class EventFeed {
   void publish(json event);
   void loop();
 
+  store::Store store_;  // used by poll() only
   std::string index_path_;
-  std::function<void(const std::function<void(store::Store&)>&)> with_store_;
   EventFeedOptions options_;
 
   mutable std::mutex mutex_;

@@ -19,10 +19,7 @@ PanelContext::PanelContext(const std::string& home) : store_(home) {
   std::vector<std::string> warnings;
   store_.sync(&warnings);
   table_ = std::make_unique<store::RunTable>(index_path);
-  events_ = std::make_unique<EventFeed>(index_path, [this](const std::function<void(store::Store&)>& use) {
-    std::lock_guard<std::mutex> lock(store_mutex_);
-    use(store_);
-  });
+  events_ = std::make_unique<EventFeed>(home_, index_path);
 }
 
 std::string PanelContext::self_executable() const {

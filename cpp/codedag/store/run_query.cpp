@@ -373,44 +373,66 @@ RunPage RunTable::query(const RunQuery& q) {
   const bool descending = sort_key[0] == '-';
   if (descending || sort_key[0] == '+') sort_key = sort_key.substr(1);
   const std::string dir = descending ? " DESC" : " ASC";
-  std::string join, order;
-  std::vector<SqlValue> params = where.params;
-  if (const RunField* f = run_field(sort_key)) {
-    order = std::string(f->sql) + dir + ", r.test_name" + dir;
-  } else if (const std::optional<Key> k = find_key(sort_key)) {
-    params.push_back(k->id);
-    join = " LEFT JOIN run_values s ON s.test_name = r.test_name AND s.key_id = ?" + std::to_string(params.size());
-    order = "s.test_name IS NULL, s.num" + dir + ", s.txt" + dir + ", r.test_name" + dir;
-  } else {
-    page.warnings.push_back("cannot sort by '" + sort_key + "': no run has it; newest first instead");
-    order = "r.started_at DESC, r.test_name DESC";
-  }
   const size_t limit = std::min(q.limit, kMaxPageSize);
-  params.push_back(static_cast<long long>(limit));
-  params.push_back(static_cast<long long>(q.offset));
-  const std::string n = std::to_string(params.size());
-  SqlRows rows(reader_,
-               "SELECT r.test_name, r.name, r.status, r.started_at, r.ended_at, r.duration, r.host, r.tags, r.deleted "
-               "FROM runs r" +
-                   join + " WHERE " + where.where + " ORDER BY " + order + " LIMIT ?" +
-                   std::to_string(params.size() - 1) + " OFFSET ?" + n,
-               params);
+  static const std::string kColumns =
+      "SELECT r.test_name, r.name, r.status, r.started_at, r.ended_at, r.duration, r.host, r.tags, r.deleted ";
   std::map<std::string, size_t> position;
-  while (rows.next()) {
-    json r = json::object();
-    r["test_name"] = rows.text(0);
-    r["name"] = rows.text(1);
-    r["status"] = rows.text(2);
-    r["started_at"] = rows.real(3);
-    r["ended_at"] = rows.real(4);
-    r["duration"] = rows.null(5) ? json(nullptr) : json(rows.real(5));
-    r["host"] = rows.text(6);
-    json tags = json::parse(rows.text(7), nullptr, false);
-    r["tags"] = tags.is_array() ? tags : json::array();
-    r["deleted"] = rows.int64(8) != 0;
-    r["values"] = json::object();
-    position[rows.text(0)] = page.runs.size();
-    page.runs.push_back(std::move(r));
+  // Appends the rows of a page query whose last two parameters are LIMIT and OFFSET.
+  auto read_page = [&](const std::string& from_where_order, std::vector<SqlValue> params, size_t lim, size_t off) {
+    params.push_back(static_cast<long long>(lim));
+    params.push_back(static_cast<long long>(off));
+    const std::string n = std::to_string(params.size());
+    SqlRows rows(reader_, kColumns + from_where_order + " LIMIT ?" + std::to_string(params.size() - 1) + " OFFSET ?" + n,
+                 params);
+    size_t read = 0;
+    while (rows.next()) {
+      json r = json::object();
+      r["test_name"] = rows.text(0);
+      r["name"] = rows.text(1);
+      r["status"] = rows.text(2);
+      r["started_at"] = rows.real(3);
+      r["ended_at"] = rows.real(4);
+      r["duration"] = rows.null(5) ? json(nullptr) : json(rows.real(5));
+      r["host"] = rows.text(6);
+      json tags = json::parse(rows.text(7), nullptr, false);
+      r["tags"] = tags.is_array() ? tags : json::array();
+      r["deleted"] = rows.int64(8) != 0;
+      r["values"] = json::object();
+      position[rows.text(0)] = page.runs.size();
+      page.runs.push_back(std::move(r));
+      ++read;
+    }
+    return read;
+  };
+  const RunField* field = run_field(sort_key);
+  const std::optional<Key> key = field ? std::nullopt : find_key(sort_key);
+  if (!field && !key) page.warnings.push_back("cannot sort by '" + sort_key + "': no run has it; newest first instead");
+  if (key) {
+    // Runs with the key, walked in the value index's order (no sort of every run: a page costs
+    // about offset + limit rows), then the runs without it.
+    std::vector<SqlValue> params = where.params;
+    params.push_back(key->id);
+    const std::string kid = "?" + std::to_string(params.size());
+    const std::string with_key = "FROM run_values s CROSS JOIN runs r ON r.test_name = s.test_name WHERE s.key_id = " +
+                                 kid + " AND " + where.where;
+    const size_t got = read_page(with_key + " ORDER BY s.num" + dir + ", s.txt" + dir + ", s.test_name" + dir, params,
+                                 limit, q.offset);
+    if (got < limit) {
+      size_t skip = 0;  // runs without the key to skip: the offset beyond the runs with it
+      if (got == 0 && q.offset > 0) {
+        SqlRows count(reader_, "SELECT count(*) " + with_key, params);
+        const size_t with = count.next() ? static_cast<size_t>(count.int64(0)) : 0;
+        skip = q.offset > with ? q.offset - with : 0;
+      }
+      read_page("FROM runs r WHERE " + where.where +
+                    " AND NOT EXISTS (SELECT 1 FROM run_values s WHERE s.test_name = r.test_name AND s.key_id = " + kid +
+                    ") ORDER BY r.test_name" + dir,
+                params, limit - got, skip);
+    }
+  } else {
+    const std::string order = field ? std::string(field->sql) + dir + ", r.test_name" + dir
+                                    : std::string("r.started_at DESC, r.test_name DESC");
+    read_page("FROM runs r WHERE " + where.where + " ORDER BY " + order, where.params, limit, q.offset);
   }
   if (!page.runs.empty() && !shown.empty()) {
     // The shown values of the page's runs: one indexed lookup per run.
@@ -456,9 +478,17 @@ void RunTable::fill_groups(const RunQuery& q, const Sql& where, RunPage& page, s
     join += " LEFT JOIN run_values " + g + " ON " + g + ".test_name = r.test_name AND " + g +
             ".key_id = ?" + std::to_string(params.size());
   }
-  std::map<std::string, std::string> group_of;  // test_name -> group (its values as JSON text)
-  std::map<std::string, json> group_values;
-  std::map<std::string, size_t> group_runs;
+  // Groups ordered by their values (numbers numerically, then strings): json's own ordering.
+  struct Moments {
+    size_t n = 0;
+    double sum = 0, sum_sq = 0;
+  };
+  struct Group {
+    size_t runs = 0;
+    std::map<std::string, Moments> metrics;
+  };
+  std::map<json, Group> groups;
+  std::map<std::string, Group*> group_of;  // test_name -> its group
   {
     SqlRows rows(reader_, sql + " FROM runs r" + join + " WHERE " + where.where, params);
     while (rows.next()) {
@@ -467,18 +497,12 @@ void RunTable::fill_groups(const RunQuery& q, const Sql& where, RunPage& page, s
         const int col = 1 + 2 * static_cast<int>(i);
         values[keys[i].display] = value_of_row(rows.null(col), rows.real(col), rows.null(col + 1), rows.text(col + 1));
       }
-      const std::string id = values.dump();
-      group_of[rows.text(0)] = id;
-      group_values.emplace(id, std::move(values));
-      ++group_runs[id];
+      Group& g = groups[std::move(values)];
+      ++g.runs;
+      group_of[rows.text(0)] = &g;
     }
   }
   // ... then every metric of those runs, folded into mean and standard deviation per group.
-  struct Moments {
-    size_t n = 0;
-    double sum = 0, sum_sq = 0;
-  };
-  std::map<std::string, std::map<std::string, Moments>> moments;
   {
     SqlRows rows(reader_,
                  "SELECT r.test_name, v.key_id, v.num FROM runs r JOIN run_values v ON v.test_name = r.test_name "
@@ -489,28 +513,28 @@ void RunTable::fill_groups(const RunQuery& q, const Sql& where, RunPage& page, s
       const auto g = group_of.find(rows.text(0));
       const auto k = keys_by_id_.find(rows.int64(1));
       if (g == group_of.end() || k == keys_by_id_.end()) continue;
-      Moments& m = moments[g->second][k->second.display];
+      Moments& m = g->second->metrics[k->second.display];
       const double x = rows.real(2);
       ++m.n;
       m.sum += x;
       m.sum_sq += x * x;
     }
   }
-  page.total_groups = group_values.size();
+  page.total_groups = groups.size();
   size_t index = 0;
   const size_t limit = std::min(q.limit, kMaxPageSize);
-  for (const auto& [id, values] : group_values) {
+  for (const auto& [values, g] : groups) {
     if (index++ < q.offset) continue;
     if (page.groups.size() >= limit) break;
     json metrics = json::object();
-    for (const auto& [key, m] : moments[id]) {
+    for (const auto& [key, m] : g.metrics) {
       const double mean = m.sum / static_cast<double>(m.n);
       // Sample standard deviation (n-1): repeats of a cell are a sample of its seeds.
       const double var =
           m.n > 1 ? std::max(0.0, (m.sum_sq - m.sum * mean) / static_cast<double>(m.n - 1)) : 0.0;
       metrics[key] = json{{"mean", mean}, {"std", m.n > 1 ? json(std::sqrt(var)) : json(nullptr)}, {"n", m.n}};
     }
-    page.groups.push_back(json{{"values", values}, {"runs", group_runs[id]}, {"metrics", std::move(metrics)}});
+    page.groups.push_back(json{{"values", values}, {"runs", g.runs}, {"metrics", std::move(metrics)}});
   }
 }
 

@@ -27,13 +27,9 @@ TEST(EventFeed, TailsMetricsAndSeesRunsEnd) {
   const fs::path home = fs::temp_directory_path() / ("codedag_events_" + std::to_string(::getpid()));
   fs::remove_all(home);
   store::Store store(home.string());
-  std::mutex mutex;
   EventFeedOptions o;
   o.sync_seconds = 1e9;  // no file sync in this test: the run writes the index itself
-  EventFeed feed(store.index().path(), [&](const std::function<void(store::Store&)>& use) {
-    std::lock_guard<std::mutex> lock(mutex);
-    use(store);
-  }, o);
+  EventFeed feed(home.string(), store.index().path(), o);
 
   store::Experiment e("live", home.string());
   store::StartOptions so;
