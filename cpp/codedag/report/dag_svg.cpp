@@ -139,9 +139,10 @@ std::string render_dag_svg(const graph::Dag& dag, const graph::MigrationPlan* pl
   if (!options.element_id.empty()) s += " id=\"" + xml_escape(options.element_id) + "\"";
   s += " width=\"" + fmt(width) + "\" height=\"" + fmt(height) + "\" viewBox=\"0 0 " + fmt(width) + " " +
        fmt(height) + "\" font-family=\"system-ui, -apple-system, 'Segoe UI', sans-serif\">\n";
-  s += "<defs><marker id=\"dag-arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"6\" "
-       "markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M0 0 L10 5 L0 10 z\" fill=\"#666\"/></marker>"
-       "</defs>\n";
+  // Arrow heads in user units: the same size on a 1 px call edge and a 7 px data edge.
+  s += "<defs><marker id=\"dag-arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerUnits=\"userSpaceOnUse\" "
+       "markerWidth=\"9\" markerHeight=\"9\" orient=\"auto-start-reverse\"><path d=\"M0 0 L10 5 L0 10 z\" "
+       "fill=\"#666\"/></marker></defs>\n";
   s += "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
 
   // Title and legend: the executors present, with how many contexts each runs.

@@ -7,6 +7,8 @@
 //   run_values(test_name, key_id, num, txt)
 //       numbers: num; booleans: num 1/0 and txt 'true'/'false'; strings: txt; arrays: txt (JSON);
 //       null: both NULL. Indexed by (key_id, num, txt) for range filters and sorted pages.
+// Conflict clauses (OR IGNORE) inside a trigger are overridden by the writing statement's (the
+// store's upsert aborts), so new keys are added with NOT EXISTS and each key once (GROUP BY).
 // Triggers on `runs` keep them in step with each row's summary, whoever writes the row (a training
 // process, `codedag ls`, `index rebuild`, the sqlite3 shell), so no writer has to know about them;
 // the migration fills them for existing rows by touching every summary. A summary that is not
@@ -20,30 +22,34 @@ namespace codedag::store {
 // A summary that is not valid JSON reads as {} (json_tree would fail the write).
 #define SUMMARY(ROW) "(CASE WHEN json_valid(" ROW ".summary) THEN " ROW ".summary ELSE '{}' END)"
 #define CODEDAG_RUN_VALUES_INSERT(ROW)                                                                       \
-  "INSERT OR IGNORE INTO value_keys(kind, key) SELECT 'p', substr(fullkey, 8) FROM json_tree(" SUMMARY(ROW) ", '$.info')" \
-  "  WHERE type != 'object' AND typeof(key) = 'text' AND path NOT GLOB '*]' AND path NOT GLOB '*].*' AND path NOT GLOB '*][*';" \
-  "INSERT OR REPLACE INTO run_values(test_name, key_id, num, txt)"                                              \
+  "INSERT INTO value_keys(kind, key) SELECT DISTINCT 'p', substr(fullkey, 8) FROM json_tree(" SUMMARY(ROW) ", '$.info')" \
+  "  WHERE type != 'object' AND typeof(key) = 'text' AND path NOT GLOB '*]' AND path NOT GLOB '*].*' AND path NOT GLOB '*][*'" \
+  "  AND NOT EXISTS (SELECT 1 FROM value_keys v WHERE v.kind = 'p' AND v.key = substr(fullkey, 8));" \
+  "INSERT INTO run_values(test_name, key_id, num, txt)"                                              \
   "  SELECT " ROW ".test_name, k.id,"                                                                          \
   "    CASE WHEN t.type IN ('integer', 'real') THEN t.atom WHEN t.type = 'true' THEN 1 WHEN t.type = 'false' THEN 0 END," \
   "    CASE WHEN t.type = 'text' THEN t.atom WHEN t.type IN ('true', 'false') THEN t.type WHEN t.type = 'array' THEN t.value END" \
   "  FROM json_tree(" SUMMARY(ROW) ", '$.info') t CROSS JOIN value_keys k ON k.kind = 'p' AND k.key = substr(t.fullkey, 8)" \
-  "  WHERE t.type != 'object' AND typeof(t.key) = 'text' AND t.path NOT GLOB '*]' AND t.path NOT GLOB '*].*' AND t.path NOT GLOB '*][*';" \
-  "INSERT OR IGNORE INTO value_keys(kind, key) SELECT 's', substr(fullkey, 14) FROM json_tree(" SUMMARY(ROW) ", '$.properties.sweep')" \
-  "  WHERE type != 'object' AND typeof(key) = 'text' AND path NOT GLOB '*]' AND path NOT GLOB '*].*' AND path NOT GLOB '*][*';" \
-  "INSERT OR REPLACE INTO run_values(test_name, key_id, num, txt)"                                              \
+  "  WHERE t.type != 'object' AND typeof(t.key) = 'text' AND t.path NOT GLOB '*]' AND t.path NOT GLOB '*].*' AND t.path NOT GLOB '*][*' GROUP BY k.id;" \
+  "INSERT INTO value_keys(kind, key) SELECT DISTINCT 's', substr(fullkey, 14) FROM json_tree(" SUMMARY(ROW) ", '$.properties.sweep')" \
+  "  WHERE type != 'object' AND typeof(key) = 'text' AND path NOT GLOB '*]' AND path NOT GLOB '*].*' AND path NOT GLOB '*][*'" \
+  "  AND NOT EXISTS (SELECT 1 FROM value_keys v WHERE v.kind = 's' AND v.key = substr(fullkey, 14));" \
+  "INSERT INTO run_values(test_name, key_id, num, txt)"                                              \
   "  SELECT " ROW ".test_name, k.id,"                                                                          \
   "    CASE WHEN t.type IN ('integer', 'real') THEN t.atom WHEN t.type = 'true' THEN 1 WHEN t.type = 'false' THEN 0 END," \
   "    CASE WHEN t.type = 'text' THEN t.atom WHEN t.type IN ('true', 'false') THEN t.type WHEN t.type = 'array' THEN t.value END" \
   "  FROM json_tree(" SUMMARY(ROW) ", '$.properties.sweep') t CROSS JOIN value_keys k ON k.kind = 's' AND k.key = substr(t.fullkey, 14)" \
-  "  WHERE t.type != 'object' AND typeof(t.key) = 'text' AND t.path NOT GLOB '*]' AND t.path NOT GLOB '*].*' AND t.path NOT GLOB '*][*';" \
-  "INSERT OR IGNORE INTO value_keys(kind, key) SELECT 'b', key FROM json_each(" SUMMARY(ROW) ", '$.metrics') WHERE type = 'object';" \
-  "INSERT OR REPLACE INTO run_values(test_name, key_id, num, txt)"                                              \
+  "  WHERE t.type != 'object' AND typeof(t.key) = 'text' AND t.path NOT GLOB '*]' AND t.path NOT GLOB '*].*' AND t.path NOT GLOB '*][*' GROUP BY k.id;" \
+  "INSERT INTO value_keys(kind, key) SELECT DISTINCT 'b', key FROM json_each(" SUMMARY(ROW) ", '$.metrics') m WHERE type = 'object'" \
+  "  AND NOT EXISTS (SELECT 1 FROM value_keys v WHERE v.kind = 'b' AND v.key = m.key);" \
+  "INSERT INTO run_values(test_name, key_id, num, txt)"                                              \
   "  SELECT " ROW ".test_name, k.id, CASE WHEN json_type(m.value, '$.value') IN ('integer', 'real') THEN json_extract(m.value, '$.value') END, NULL" \
-  "  FROM json_each(" SUMMARY(ROW) ", '$.metrics') m CROSS JOIN value_keys k ON k.kind = 'b' AND k.key = m.key WHERE m.type = 'object';" \
-  "INSERT OR IGNORE INTO value_keys(kind, key) SELECT 'l', key FROM json_each(" SUMMARY(ROW) ", '$.last') WHERE type = 'object';" \
-  "INSERT OR REPLACE INTO run_values(test_name, key_id, num, txt)"                                              \
+  "  FROM json_each(" SUMMARY(ROW) ", '$.metrics') m CROSS JOIN value_keys k ON k.kind = 'b' AND k.key = m.key WHERE m.type = 'object' GROUP BY k.id;" \
+  "INSERT INTO value_keys(kind, key) SELECT DISTINCT 'l', key FROM json_each(" SUMMARY(ROW) ", '$.last') m WHERE type = 'object'" \
+  "  AND NOT EXISTS (SELECT 1 FROM value_keys v WHERE v.kind = 'l' AND v.key = m.key);" \
+  "INSERT INTO run_values(test_name, key_id, num, txt)"                                              \
   "  SELECT " ROW ".test_name, k.id, CASE WHEN json_type(m.value, '$.value') IN ('integer', 'real') THEN json_extract(m.value, '$.value') END, NULL" \
-  "  FROM json_each(" SUMMARY(ROW) ", '$.last') m CROSS JOIN value_keys k ON k.kind = 'l' AND k.key = m.key WHERE m.type = 'object';"
+  "  FROM json_each(" SUMMARY(ROW) ", '$.last') m CROSS JOIN value_keys k ON k.kind = 'l' AND k.key = m.key WHERE m.type = 'object' GROUP BY k.id;"
 
 inline constexpr const char* kRunValuesMigration =
     "CREATE TABLE value_keys(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, UNIQUE(kind, key));"

@@ -95,10 +95,10 @@ TEST_F(PanelTest, RefusesWithoutTokenOrWithAForeignHost) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 401);
   EXPECT_NE(json::parse(r->body)["error"].get<std::string>().find("token"), std::string::npos);
-  r = client().Get("/", {{"Host", "evil.example.com"}, {"Authorization", "Bearer " + kToken}});
+  r = client().Get("/", httplib::Headers{{"Host", "evil.example.com"}, {"Authorization", "Bearer " + kToken}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 403);
-  r = client().Get("/api/runs", {{"Authorization", "Bearer nope"}});
+  r = client().Get("/api/runs", httplib::Headers{{"Authorization", "Bearer nope"}});
   EXPECT_EQ(r->status, 401);
   EXPECT_FALSE(r->has_header("Access-Control-Allow-Origin"));
 }
@@ -111,12 +111,12 @@ TEST_F(PanelTest, TheLinkSetsACookieAndLeavesTheTokenOutOfTheUrl) {
   const std::string cookie = r->get_header_value("Set-Cookie");
   EXPECT_NE(cookie.find("HttpOnly"), std::string::npos);
   const std::string pair = cookie.substr(0, cookie.find(';'));
-  r = client().Get("/", {{"Cookie", pair}});
+  r = client().Get("/", httplib::Headers{{"Cookie", pair}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_NE(r->body.find("<script src=\"/app.js\">"), std::string::npos);
   EXPECT_NE(r->get_header_value("Content-Security-Policy").find("default-src 'none'"), std::string::npos);
-  r = client().Get("/app.js", {{"Cookie", pair}});
+  r = client().Get("/app.js", httplib::Headers{{"Cookie", pair}});
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->get_header_value("Content-Type").rfind("text/javascript", 0), 0u);
 }
