@@ -107,7 +107,8 @@ void EventFeed::poll() {
     running.index.status = "running";
     store_.list_rows(running, &warnings, true);
   }
-  store::SqlReader reader(index_path_);
+  if (!reader_) reader_ = std::make_unique<store::SqlReader>(index_path_);
+  store::SqlReader& reader = *reader_;
   const long long version = reader.data_version();
   if (!primed_) {  // start from now: no flood of old changes
     store::SqlRows m(reader, "SELECT coalesce(max(file_mtime), 0) FROM runs");

@@ -13,11 +13,13 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "codedag/common/json_file.hpp"
+#include "codedag/store/sqlite_query.hpp"
 #include "codedag/store/store.hpp"
 
 namespace codedag::server {
@@ -66,6 +68,8 @@ class EventFeed {
 
   // Watcher state (only poll() touches it; poll() runs on one thread at a time).
   std::mutex poll_mutex_;
+  // One connection for the feed's life: PRAGMA data_version only compares within one connection.
+  std::unique_ptr<store::SqlReader> reader_;
   bool primed_ = false;
   long long data_version_ = -1;
   long long mtime_mark_ = 0;

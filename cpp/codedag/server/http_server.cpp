@@ -93,6 +93,12 @@ HttpServer::HttpServer(AccessGuard guard, HttpLimits limits) : impl_(std::make_u
   s.set_read_timeout(limits.read_timeout_s, 0);
   s.set_write_timeout(limits.write_timeout_s, 0);
   s.set_keep_alive_max_count(1000);
+  // SO_REUSEADDR only: cpp-httplib's default, SO_REUSEPORT, would let a second panel (or any
+  // process of this user) bind the same port and take half of the requests, tokens included.
+  s.set_socket_options([](httplib::socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   // The guard runs before routing: a request without the token or with a foreign Host never
   // reaches a handler (or learns which paths exist).
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {

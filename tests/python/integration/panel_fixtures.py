@@ -83,7 +83,7 @@ class Panel:
     proc: subprocess.Popen
     base: str   # http://127.0.0.1:PORT
     link: str   # the printed link, with ?token=
-    header: str  # what the panel printed before the link
+    header: str  # what the panel printed around the link
 
     def request(self, path: str, *, token: str | None = TOKEN, host: str | None = None, method: str = "GET",
                 body: dict | None = None, headers: dict | None = None) -> tuple[int, dict | str]:
@@ -127,6 +127,7 @@ def start_panel(home: Path, *extra: str) -> Panel:
             raise AssertionError("codedag panel exited before printing its link:\n" + "".join(header))
         m = re.match(r"codedag panel: (http://[^/]+)(/\?token=\S+)$", line.strip())
         if m:
+            header.append(proc.stdout.readline())  # the ssh -L hint
             return Panel(proc, m.group(1), m.group(1) + m.group(2), "".join(header))
         header.append(line)
     proc.kill()

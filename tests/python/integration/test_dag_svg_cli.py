@@ -39,7 +39,8 @@ def test_svg_errors_and_empty_dags(run_cli, tmp_path):
     r = run_cli("dag", "svg", tmp_path / "empty.json", "-o", tmp_path / "empty.svg", check=True)
     assert "no context" in r.stderr and "empty DAG" in (tmp_path / "empty.svg").read_text()
     (tmp_path / "other_plan.json").write_text(json.dumps(
-        {"schema": "codedag.plan/1", "context_device_map": {"somewhere.else": "cuda:0"}}))
+        {"schema": "codedag.plan/1", "context_device_map": {"somewhere.else": "cuda:0"},
+         "cost": 1, "baseline_cost": 1, "predicted_speedup": 1}))
     r = run_cli("dag", "svg", AUDIO, "--plan", tmp_path / "other_plan.json", "-o", tmp_path / "o.svg", check=True)
     assert "moves no context of this DAG" in r.stderr
 
