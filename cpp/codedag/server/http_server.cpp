@@ -95,7 +95,7 @@ HttpServer::HttpServer(AccessGuard guard, HttpLimits limits) : impl_(std::make_u
   s.set_keep_alive_max_count(1000);
   // SO_REUSEADDR only: cpp-httplib's default, SO_REUSEPORT, would let a second panel (or any
   // process of this user) bind the same port and take half of the requests, tokens included.
-  s.set_socket_options([](httplib::socket_t sock) {
+  s.set_socket_options([](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
