@@ -95,7 +95,7 @@ class Chart {
       const rows = s.data.buckets;
       // The min-max band of merged buckets.
       if (rows.some((r) => r[5] > 1)) {
-        g.fillStyle = s.colour; g.globalAlpha = 0.18;
+        g.fillStyle = s.colour; g.globalAlpha = 0.25;
         g.beginPath();
         let started = false;
         for (const r of rows) if (r[3] !== null) { const x = X((r[0] + r[1]) / 2); started ? g.lineTo(x, Y(r[3])) : g.moveTo(x, Y(r[3])); started = true; }
@@ -113,6 +113,12 @@ class Chart {
         pen = true;
       }
       g.stroke();
+      // A point with no neighbour on the line (a single logged value) gets a dot, or it would not show.
+      g.fillStyle = s.colour;
+      rows.forEach((r, i) => {
+        const alone = r[4] !== null && (i === 0 || rows[i - 1][4] === null) && (i === rows.length - 1 || rows[i + 1][4] === null);
+        if (alone) { g.beginPath(); g.arc(X(r[1]), Y(r[4]), 3, 0, 2 * Math.PI); g.fill(); }
+      });
       // NaN/inf values: red marks on the axis, never hidden by the bucketing.
       g.fillStyle = '#c0392b';
       for (const r of rows) if (r[6] > 0) g.fillRect(X(r[0]) - 1, h - B - 6, 3, 6);

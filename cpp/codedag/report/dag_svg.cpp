@@ -130,7 +130,15 @@ std::string render_dag_svg(const graph::Dag& dag, const graph::MigrationPlan* pl
 
   double max_bytes = 0;
   for (const graph::Edge* e : edges) max_bytes = std::max(max_bytes, e->bytes);
-  const double width = std::max(layout.width, 420.0);
+  // The legend: the executors present, with how many contexts each runs; the drawing is at least
+  // as wide as its line.
+  std::map<std::string, size_t> per_executor;
+  for (const std::string& e : where.executor) ++per_executor[e];
+  static const std::string kEdgeNote = "edge width: bytes per batch · dashed: calls · red: moves between executors";
+  double legend_width = 12 + 6 + 5.6 * static_cast<double>(kEdgeNote.size());
+  for (const auto& [executor, count] : per_executor)
+    legend_width += 24 + kCharWidth * static_cast<double>((executor + " (" + std::to_string(count) + ")").size());
+  const double width = std::max({layout.width, legend_width, 420.0});
   const double height = layout.height + kHeaderHeight;
 
   std::string s;
@@ -145,9 +153,6 @@ std::string render_dag_svg(const graph::Dag& dag, const graph::MigrationPlan* pl
        "fill=\"#666\"/></marker></defs>\n";
   s += "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
 
-  // Title and legend: the executors present, with how many contexts each runs.
-  std::map<std::string, size_t> per_executor;
-  for (const std::string& e : where.executor) ++per_executor[e];
   double lx = 12;
   if (!options.title.empty()) {
     s += "<text x=\"12\" y=\"18\" font-size=\"13\" font-weight=\"600\" fill=\"#222\">" + xml_escape(options.title) +
@@ -161,9 +166,8 @@ std::string render_dag_svg(const graph::Dag& dag, const graph::MigrationPlan* pl
          "\" font-size=\"11\" fill=\"#333\">" + xml_escape(label) + "</text>\n";
     lx += 24 + kCharWidth * static_cast<double>(label.size());
   }
-  s += "<text x=\"" + fmt(lx + 6) + "\" y=\"" + fmt(ly) +
-       "\" font-size=\"10\" fill=\"#777\">edge width: bytes per batch · dashed: calls · red: moves between "
-       "executors</text>\n";
+  s += "<text x=\"" + fmt(lx + 6) + "\" y=\"" + fmt(ly) + "\" font-size=\"10\" fill=\"#777\">" + kEdgeNote +
+       "</text>\n";
   if (dag.nodes().empty())
     s += "<text x=\"12\" y=\"" + fmt(kHeaderHeight + 20) +
          "\" font-size=\"12\" fill=\"#a33\">empty DAG: the trace recorded no context</text>\n";
