@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "codedag/graph/dag.hpp"
+#include "codedag/graph/model/dag.hpp"
 #include "codedag/graph/layout/layered_layout.hpp"
-#include "codedag/graph/plan.hpp"
+#include "codedag/graph/plan/plan.hpp"
 
 namespace codedag::report {
 

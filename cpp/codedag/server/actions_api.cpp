@@ -26,7 +26,7 @@ constexpr size_t kMaxOverrides = 64;
 
 json body_of(const HttpRequest& req) {
   if (req.body.empty()) return json::object();
-  json body = json::parse(req.body, nullptr, false);
+  const json body = parse_json(req.body, "request body", {16, 1 << 20});  // FormatError: a 400
   if (!body.is_object()) throw InputError("the request body must be a JSON object");
   return body;
 }

@@ -6,8 +6,8 @@
 
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/error.hpp"
-#include "codedag/graph/dag.hpp"
-#include "codedag/graph/plan.hpp"
+#include "codedag/graph/model/dag.hpp"
+#include "codedag/graph/plan/plan.hpp"
 #include "codedag/report/comparison.hpp"
 #include "codedag/report/dag_svg.hpp"
 #include "codedag/server/panel_context.hpp"
@@ -162,7 +162,7 @@ void add_artifact_routes(HttpServer& http, PanelContext& ctx) {
       series.push_back(series_json("process_memory_mb", m.resources.process_memory));
       for (const auto& [gpu, s] : m.resources.gpu_usage) series.push_back(series_json("gpu" + gpu + "_percent", s));
       for (const auto& [gpu, s] : m.resources.gpu_memory) series.push_back(series_json("gpu" + gpu + "_memory_mb", s));
-      modes.push_back(json{{"name", m.name}, {"summary", json::parse(m.summary().dump())}, {"series", series}});
+      modes.push_back(json{{"name", m.name}, {"summary", parse_json(m.summary().dump(), "summary of mode " + m.name)}, {"series", series}});
     }
     out["modes"] = std::move(modes);
     if (!result.modes.empty()) {

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "codedag/common/error.hpp"
-#include "codedag/graph/plan.hpp"
+#include "codedag/graph/plan/plan.hpp"
 #include "codedag/server/panel_context.hpp"
 #include "codedag/store/run_diff.hpp"
 

@@ -111,8 +111,9 @@ size_t append_metric_lines(MetricFile& file, const std::string& chunk) {
     if (nl == std::string::npos) break;  // a line still being written: read it next time
     const size_t len = nl - pos;
     if (len > 0 && len <= kMaxLineBytes) {
-      const json j = json::parse(chunk.begin() + static_cast<long>(pos), chunk.begin() + static_cast<long>(nl),
-                                 nullptr, false);
+      // The common bounded parser; a metric line is a flat object, so a small nesting limit.
+      const std::optional<json> parsed = try_parse_json(std::string_view(chunk.data() + pos, len), {8, kMaxLineBytes});
+      const json j = parsed ? *parsed : json();
       const auto key = j.is_object() ? j.find("key") : j.end();
       const auto value = j.is_object() ? j.find("value") : j.end();
       if (j.is_object() && key != j.end() && key->is_string() && value != j.end() &&

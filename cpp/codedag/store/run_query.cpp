@@ -394,8 +394,8 @@ RunPage RunTable::query(const RunQuery& q) {
       r["ended_at"] = rows.real(4);
       r["duration"] = rows.null(5) ? json(nullptr) : json(rows.real(5));
       r["host"] = rows.text(6);
-      json tags = json::parse(rows.text(7), nullptr, false);
-      r["tags"] = tags.is_array() ? tags : json::array();
+      const std::optional<json> tags = try_parse_json(rows.text(7));
+      r["tags"] = tags && tags->is_array() ? *tags : json::array();
       r["deleted"] = rows.int64(8) != 0;
       r["values"] = json::object();
       position[rows.text(0)] = page.runs.size();

@@ -4,8 +4,8 @@
 
 #include <regex>
 
-#include "codedag/graph/dag.hpp"
-#include "codedag/graph/plan.hpp"
+#include "codedag/graph/model/dag.hpp"
+#include "codedag/graph/plan/plan.hpp"
 #include "codedag/report/dag_svg.hpp"
 
 using namespace codedag;

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "codedag/graph/dag.hpp"
+#include "codedag/graph/model/dag.hpp"
 #include "codedag/server/panel_server.hpp"
 #include "codedag/store/experiment.hpp"
 
