@@ -59,7 +59,8 @@ void dot(const DagOptions& opt) {
     return;
   }
   write_file_atomic(opt.output, text);
-  term::Printer(stderr).ok("wrote " + opt.output + " (render with Graphviz: dot -Tsvg " + opt.output + " -o dag.svg; without it: codedag dag svg " + opt.file + " -o dag.svg)");
+  term::Printer(stderr).ok("wrote " + opt.output + " (render with Graphviz: dot -Tsvg " + opt.output +
+                           " -o dag.svg; without it: codedag dag svg " + opt.file + " -o dag.svg)");
 }
 
 void svg(const DagOptions& opt) {

@@ -44,10 +44,10 @@ void run_panel(PanelCmdOptions o) {
   const int port = panel.start();
   const bool loopback = server::is_loopback_host(server::host_without_port(o.panel.host));
   term::Printer out;
-  out.header("panel", {{"store", panel.context().home()},
-                       {"listening", o.panel.host + ":" + std::to_string(port)},
-                       {"token", o.panel.token.empty() ? "new, random (CODEDAG_PANEL_TOKEN or --token to choose)"
-                                                       : "given"}});
+  out.header("panel",
+             {{"store", panel.context().home()},
+              {"listening", o.panel.host + ":" + std::to_string(port)},
+              {"token", o.panel.token.empty() ? "new, random (CODEDAG_PANEL_TOKEN or --token to choose)" : "given"}});
   if (!loopback)
     out.warn("listening on " + o.panel.host +
              ", not only on loopback: anyone who can reach this port still needs the token");

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <cstdlib>
+#include <map>
 
 #include "codedag/common/terminal.hpp"
 #include "codedag/report/svg_chart.hpp"
@@ -145,8 +145,8 @@ std::string render_dag_svg(const graph::Dag& dag, const graph::MigrationPlan* pl
   s.reserve(512 + dag.nodes().size() * 700);
   s += "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"codedag-dag\"";
   if (!options.element_id.empty()) s += " id=\"" + xml_escape(options.element_id) + "\"";
-  s += " width=\"" + fmt(width) + "\" height=\"" + fmt(height) + "\" viewBox=\"0 0 " + fmt(width) + " " +
-       fmt(height) + "\" font-family=\"system-ui, -apple-system, 'Segoe UI', sans-serif\">\n";
+  s += " width=\"" + fmt(width) + "\" height=\"" + fmt(height) + "\" viewBox=\"0 0 " + fmt(width) + " " + fmt(height) +
+       "\" font-family=\"system-ui, -apple-system, 'Segoe UI', sans-serif\">\n";
   // Arrow heads in user units: the same size on a 1 px call edge and a 7 px data edge.
   s += "<defs><marker id=\"dag-arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerUnits=\"userSpaceOnUse\" "
        "markerWidth=\"9\" markerHeight=\"9\" orient=\"auto-start-reverse\"><path d=\"M0 0 L10 5 L0 10 z\" "
@@ -166,8 +166,8 @@ std::string render_dag_svg(const graph::Dag& dag, const graph::MigrationPlan* pl
          "\" font-size=\"11\" fill=\"#333\">" + xml_escape(label) + "</text>\n";
     lx += 24 + kCharWidth * static_cast<double>(label.size());
   }
-  s += "<text x=\"" + fmt(lx + 6) + "\" y=\"" + fmt(ly) + "\" font-size=\"10\" fill=\"#777\">" + kEdgeNote +
-       "</text>\n";
+  s +=
+      "<text x=\"" + fmt(lx + 6) + "\" y=\"" + fmt(ly) + "\" font-size=\"10\" fill=\"#777\">" + kEdgeNote + "</text>\n";
   if (dag.nodes().empty())
     s += "<text x=\"12\" y=\"" + fmt(kHeaderHeight + 20) +
          "\" font-size=\"12\" fill=\"#a33\">empty DAG: the trace recorded no context</text>\n";
@@ -180,8 +180,14 @@ std::string render_dag_svg(const graph::Dag& dag, const graph::MigrationPlan* pl
     const bool transfer = !call && where.executor[r.from] != where.executor[r.to];
     double w = 1;
     if (!call && max_bytes > 0) w = 1 + 6 * std::log1p(e.bytes) / std::log1p(max_bytes);
-    s += "<path class=\"" + std::string(call ? "call" : transfer ? "data transfer" : "data") + "\" d=\"" +
-         path_of(r.points) + "\" stroke=\"" + (call ? "#b8b8b8" : transfer ? "#c0392b" : "#555") +
+    s += "<path class=\"" +
+         std::string(call       ? "call"
+                     : transfer ? "data transfer"
+                                : "data") +
+         "\" d=\"" + path_of(r.points) + "\" stroke=\"" +
+         (call       ? "#b8b8b8"
+          : transfer ? "#c0392b"
+                     : "#555") +
          "\" stroke-opacity=\"" + (call ? "0.9" : "0.65") + "\" stroke-width=\"" + fmt(w) + "\"" +
          (call ? " stroke-dasharray=\"4 3\"" : "") + " marker-end=\"url(#dag-arrow)\"><title>" +
          xml_escape(dag.node(e.src).name + " → " + dag.node(e.dst).name + (call ? " (call)" : "") +
@@ -195,9 +201,8 @@ std::string render_dag_svg(const graph::Dag& dag, const graph::MigrationPlan* pl
     const graph::layout::NodePlacement& p = layout.nodes[i];
     const std::string colour = executor_colour(where.executor[i]);
     const double left = p.x - p.width / 2, top = p.y - p.height / 2;
-    s += "<g class=\"node\" data-id=\"" + std::to_string(n.id) + "\" data-executor=\"" +
-         xml_escape(where.executor[i]) + "\"><title>" + xml_escape(tooltip(n, where.executor[i], where.inherited[i])) +
-         "</title>";
+    s += "<g class=\"node\" data-id=\"" + std::to_string(n.id) + "\" data-executor=\"" + xml_escape(where.executor[i]) +
+         "\"><title>" + xml_escape(tooltip(n, where.executor[i], where.inherited[i])) + "</title>";
     s += "<rect x=\"" + fmt(left) + "\" y=\"" + fmt(top) + "\" width=\"" + fmt(p.width) + "\" height=\"" +
          fmt(p.height) + "\" rx=\"5\" fill=\"" + colour + "\" fill-opacity=\"" +
          (where.inherited[i] ? "0.14" : "0.24") + "\" stroke=\"" + colour + "\" stroke-width=\"1.4\"" +

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "codedag/graph/model/dag.hpp"
 #include "codedag/graph/layout/layered_layout.hpp"
+#include "codedag/graph/model/dag.hpp"
 #include "codedag/graph/plan/plan.hpp"
 
 namespace codedag::report {
@@ -26,9 +26,9 @@ NodePlacementInfo node_executors(const graph::Dag& dag, const graph::MigrationPl
 std::string executor_colour(const std::string& executor);
 
 struct DagSvgOptions {
-  std::string title;        // shown at the top; empty: none
-  bool call_edges = true;   // draw parent -> child call edges too
-  std::string element_id;   // id attribute of the <svg>, for pages that embed several
+  std::string title;       // shown at the top; empty: none
+  bool call_edges = true;  // draw parent -> child call edges too
+  std::string element_id;  // id attribute of the <svg>, for pages that embed several
 };
 
 // The layout of `dag` as render_dag_svg draws it (node order = dag.nodes(); edges: data edges,

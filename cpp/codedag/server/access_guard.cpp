@@ -102,8 +102,11 @@ AccessVerdict AccessGuard::check(const RequestFacts& r) const {
   const std::string host = host_without_port(r.host);
   if (host.empty() || (!is_loopback_host(host) &&
                        std::find(allowed_hosts_.begin(), allowed_hosts_.end(), host) == allowed_hosts_.end()))
-    return {403, "Host '" + r.host + "' is not this panel's (open it as http://127.0.0.1:<port>/ or allow the name "
-                 "with --allow-host)", false};
+    return {403,
+            "Host '" + r.host +
+                "' is not this panel's (open it as http://127.0.0.1:<port>/ or allow the name "
+                "with --allow-host)",
+            false};
   bool set_cookie = false;
   bool ok = false;
   if (r.authorization.rfind("Bearer ", 0) == 0) ok = tokens_equal(r.authorization.substr(7), token_);
@@ -114,8 +117,10 @@ AccessVerdict AccessGuard::check(const RequestFacts& r) const {
   if (!ok)
     if (const auto c = cookie_value(r.cookie, cookie_name_)) ok = tokens_equal(*c, token_);
   if (!ok)
-    return {401, "a token is needed: open the link `codedag panel` printed (it carries ?token=...) or send "
-                 "Authorization: Bearer <token>", false};
+    return {401,
+            "a token is needed: open the link `codedag panel` printed (it carries ?token=...) or send "
+            "Authorization: Bearer <token>",
+            false};
   if (r.method != "GET" && r.method != "HEAD" && r.method != "POST")
     return {405, "only GET and POST are served", false};
   if (r.method == "POST" && r.csrf_header != "1")

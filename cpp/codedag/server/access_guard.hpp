@@ -29,18 +29,18 @@ bool tokens_equal(const std::string& a, const std::string& b);
 std::optional<std::string> cookie_value(const std::string& cookie_header, const std::string& name);
 
 struct RequestFacts {
-  std::string method;         // GET, POST, ...
-  std::string host;           // Host header ("" when absent)
-  std::string authorization;  // Authorization header
-  std::string cookie;         // Cookie header
+  std::string method;                      // GET, POST, ...
+  std::string host;                        // Host header ("" when absent)
+  std::string authorization;               // Authorization header
+  std::string cookie;                      // Cookie header
   std::optional<std::string> token_param;  // ?token=
-  std::string csrf_header;    // X-CodeDAG-Request
+  std::string csrf_header;                 // X-CodeDAG-Request
 };
 
 struct AccessVerdict {
-  int status = 200;             // 200: allowed; 401, 403, 405
-  std::string reason;           // for the error body
-  bool set_cookie = false;      // the token came in the URL: give the browser its cookie
+  int status = 200;         // 200: allowed; 401, 403, 405
+  std::string reason;       // for the error body
+  bool set_cookie = false;  // the token came in the URL: give the browser its cookie
 };
 
 class AccessGuard {

@@ -9,8 +9,8 @@
 
 #include <cerrno>
 #include <chrono>
-#include <thread>
 #include <cstring>
+#include <thread>
 
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/error.hpp"
@@ -109,15 +109,16 @@ void add_action_routes(HttpServer& http, PanelContext& ctx) {
     if (!overrides.is_array() || overrides.size() > kMaxOverrides)
       throw InputError("overrides: a list of at most " + std::to_string(kMaxOverrides) + " \"--key=value\" strings");
     for (const json& o : overrides) {
-      if (!o.is_string() || o.get<std::string>().rfind("--", 0) != 0 || o.get<std::string>().find('=') == std::string::npos)
+      if (!o.is_string() || o.get<std::string>().rfind("--", 0) != 0 ||
+          o.get<std::string>().find('=') == std::string::npos)
         throw InputError("overrides: each one is \"--key=value\" (got " + o.dump() + ")");
       argv.push_back(o.get<std::string>());
     }
     if (body.value("at_snapshot", false)) argv.push_back("--at-snapshot");
-    const long long stamp = std::chrono::duration_cast<std::chrono::seconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count();
-    const std::string log = ctx.home() + "/cache/panel-reruns/" + run.ref.test_name + "." + std::to_string(stamp) + ".log";
+    const long long stamp =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const std::string log =
+        ctx.home() + "/cache/panel-reruns/" + run.ref.test_name + "." + std::to_string(stamp) + ".log";
     const pid_t pid = spawn_detached(ctx.self_executable(), argv, log, ctx.home());
     return HttpResponse::json_body(dump(json{{"ok", true}, {"pid", pid}, {"log", log}, {"argv", argv}}), 202);
   });

@@ -32,8 +32,9 @@ RunDag load_run_dag(const LoadedRun& run) {
   d.plan_file = attachment_path(run, "plan");
   d.closed_loop_file = attachment_path(run, "closed_loop");
   if (d.dag_file.empty()) {
-    d.problem = "this run recorded no pipeline DAG (a DAG is attached when a tracer or codedag.optimize_pipeline "
-                "runs inside the Experiment)";
+    d.problem =
+        "this run recorded no pipeline DAG (a DAG is attached when a tracer or codedag.optimize_pipeline "
+        "runs inside the Experiment)";
     return d;
   }
   d.dag = graph::Dag::load(d.dag_file);
@@ -45,8 +46,8 @@ RunDag load_run_dag(const LoadedRun& run) {
 json closed_loop_summary(const json& c) {
   if (!c.is_object()) return nullptr;
   json out = json::object();
-  for (const char* key : {"kept", "reason", "predicted_speedup", "measured_speedup", "baseline_batches_per_s",
-                          "migrated_batches_per_s"})
+  for (const char* key :
+       {"kept", "reason", "predicted_speedup", "measured_speedup", "baseline_batches_per_s", "migrated_batches_per_s"})
     if (c.contains(key)) out[key] = c[key];
   return out;
 }
@@ -68,7 +69,8 @@ std::string tail_of(const std::string& path, size_t max_bytes, bool& truncated) 
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return "";
   const std::streamoff size = in.tellg();
-  const std::streamoff start = size > static_cast<std::streamoff>(max_bytes) ? size - static_cast<std::streamoff>(max_bytes) : 0;
+  const std::streamoff start =
+      size > static_cast<std::streamoff>(max_bytes) ? size - static_cast<std::streamoff>(max_bytes) : 0;
   truncated = start > 0;
   in.seekg(start);
   std::string text(static_cast<size_t>(size - start), '\0');
@@ -145,8 +147,9 @@ void add_artifact_routes(HttpServer& http, PanelContext& ctx) {
     const std::string path = attachment_path(run, "monitor_result");
     json out = json{{"test_name", run.ref.test_name}, {"present", !path.empty()}};
     if (path.empty()) {
-      out["reason"] = "this run attached no monitor result (ExperimentMonitor.save_json inside the Experiment "
-                      "attaches one)";
+      out["reason"] =
+          "this run attached no monitor result (ExperimentMonitor.save_json inside the Experiment "
+          "attaches one)";
       return HttpResponse::json_body(dump(out));
     }
     const report::ExperimentResult result = report::ExperimentResult::load(path);
@@ -162,7 +165,9 @@ void add_artifact_routes(HttpServer& http, PanelContext& ctx) {
       series.push_back(series_json("process_memory_mb", m.resources.process_memory));
       for (const auto& [gpu, s] : m.resources.gpu_usage) series.push_back(series_json("gpu" + gpu + "_percent", s));
       for (const auto& [gpu, s] : m.resources.gpu_memory) series.push_back(series_json("gpu" + gpu + "_memory_mb", s));
-      modes.push_back(json{{"name", m.name}, {"summary", parse_json(m.summary().dump(), "summary of mode " + m.name)}, {"series", series}});
+      modes.push_back(json{{"name", m.name},
+                           {"summary", parse_json(m.summary().dump(), "summary of mode " + m.name)},
+                           {"series", series}});
     }
     out["modes"] = std::move(modes);
     if (!result.modes.empty()) {

@@ -175,10 +175,8 @@ void EventFeed::poll() {
     const store::Heartbeat hb = store::read_heartbeat(dir);
     if (hb.beat_at > 0 && hb.beat_at != tail.beat_at) {
       if (!first_look)
-        publish(json{{"type", "heartbeat"},
-                     {"test_name", test_name},
-                     {"beat_at", hb.beat_at},
-                     {"lease_until", hb.lease_until}});
+        publish(json{
+            {"type", "heartbeat"}, {"test_name", test_name}, {"beat_at", hb.beat_at}, {"lease_until", hb.lease_until}});
       tail.beat_at = hb.beat_at;
     }
     still_running[test_name] = tail;

@@ -26,9 +26,9 @@ namespace codedag::server {
 
 struct EventFeedOptions {
   double poll_seconds = 1.0;
-  double sync_seconds = 15.0;   // index sync with the files and liveness check
-  double idle_after = 60.0;     // no page asked for this long: stop polling
-  size_t ring = 2000;           // events kept
+  double sync_seconds = 15.0;       // index sync with the files and liveness check
+  double idle_after = 60.0;         // no page asked for this long: stop polling
+  size_t ring = 2000;               // events kept
   size_t max_tail_bytes = 1 << 20;  // read at most this much of one file per poll
 };
 

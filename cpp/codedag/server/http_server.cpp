@@ -152,8 +152,8 @@ void HttpServer::post(const std::string& pattern, HttpHandler handler) {
 int HttpServer::bind(const std::string& host, int port) {
   if (port < 0 || port > 65535) throw InputError("--port " + std::to_string(port) + " is not a port (0-65535)");
   errno = 0;
-  const int got = port == 0 ? impl_->server.bind_to_any_port(host)
-                            : (impl_->server.bind_to_port(host, port) ? port : -1);
+  const int got =
+      port == 0 ? impl_->server.bind_to_any_port(host) : (impl_->server.bind_to_port(host, port) ? port : -1);
   if (got < 0)
     throw SystemCallError("cannot listen on " + host + ":" + std::to_string(port) +
                           (errno ? std::string(": ") + std::strerror(errno) : std::string()) +

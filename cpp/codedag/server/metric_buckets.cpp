@@ -34,8 +34,8 @@ void sort_by_step(SeriesPoints& s) {
 
 }  // namespace
 
-BucketedSeries bucket_series(const std::string& key, const SeriesPoints& s, size_t buckets,
-                             std::optional<double> from, std::optional<double> to) {
+BucketedSeries bucket_series(const std::string& key, const SeriesPoints& s, size_t buckets, std::optional<double> from,
+                             std::optional<double> to) {
   BucketedSeries out;
   out.key = key;
   out.raw_points = s.step.size();
@@ -121,8 +121,8 @@ size_t append_metric_lines(MetricFile& file, const std::string& chunk) {
         SeriesPoints& s = file.series[key->get<std::string>()];
         const auto step = j.find("step");
         const double x = step != j.end() && step->is_number() ? step->get<double>()
-                         : s.step.empty()                       ? 0.0
-                                                                : s.step.back() + 1;
+                         : s.step.empty()                     ? 0.0
+                                                              : s.step.back() + 1;
         if (!s.step.empty() && x < s.step.back()) s.sorted = false;
         s.step.push_back(x);
         s.value.push_back(value->is_number() ? value->get<double>() : kNaN);

@@ -39,7 +39,7 @@ struct BucketedSeries {
   size_t raw_points = 0;       // points of the series in the file
   size_t points_in_range = 0;  // of them, within [from, to]
   std::vector<Bucket> buckets;
-  double last_time = 0;        // time of the series' newest point (0: none)
+  double last_time = 0;  // time of the series' newest point (0: none)
 };
 
 inline constexpr size_t kMaxBuckets = 20000;

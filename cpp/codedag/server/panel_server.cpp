@@ -56,8 +56,8 @@ void PanelServer::stop() {
 std::string PanelServer::url() const {
   const bool v6 = options_.host.find(':') != std::string::npos;
   const std::string host = options_.host == "0.0.0.0" || options_.host == "::" ? "127.0.0.1"
-                           : v6                                              ? "[" + options_.host + "]"
-                                                                             : options_.host;
+                           : v6                                                ? "[" + options_.host + "]"
+                                                                               : options_.host;
   return "http://" + host + ":" + std::to_string(port_) + "/?token=" + token_;
 }
 

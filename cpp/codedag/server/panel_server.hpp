@@ -11,7 +11,7 @@
 namespace codedag::server {
 
 struct PanelOptions {
-  std::string home;                        // store; empty: CODEDAG_HOME or ~/.codedag
+  std::string home;  // store; empty: CODEDAG_HOME or ~/.codedag
   std::string host = "127.0.0.1";
   int port = 0;                            // 0: a free port
   std::string token;                       // empty: a new random one

@@ -55,8 +55,8 @@ json bucketed(PanelContext& ctx, const std::string& info_dir, const std::string&
   return ctx.metrics().with_file(info_dir + "/" + store::kMetricsFile, [&](const MetricFile& f) {
     const auto it = f.series.find(key);
     static const SeriesPoints kEmpty;
-    json out = to_json(bucket_series(key, it == f.series.end() ? kEmpty : it->second, std::max<size_t>(points, 1),
-                                     from, to));
+    json out =
+        to_json(bucket_series(key, it == f.series.end() ? kEmpty : it->second, std::max<size_t>(points, 1), from, to));
     out["present"] = it != f.series.end();
     return out;
   });
@@ -78,8 +78,9 @@ void add_run_routes(HttpServer& http, PanelContext& ctx) {
   });
 
   http.get("/api/keys", [&](const HttpRequest&) {
-    return HttpResponse::json_body(
-        ctx.with_store([&](store::Store&, store::RunTable& t) { return dump(json{{"keys", t.keys()}}); }));
+    return HttpResponse::json_body(ctx.with_store([&](store::Store&, store::RunTable& t) {
+      return dump(json{{"keys", t.keys()}});
+    }));
   });
 
   http.get("/api/runs", [&](const HttpRequest& req) {
@@ -94,13 +95,8 @@ void add_run_routes(HttpServer& http, PanelContext& ctx) {
     q.group_by = split_list(req.param("group"));
     return HttpResponse::json_body(ctx.with_store([&](store::Store&, store::RunTable& t) {
       const store::RunPage p = t.query(q);
-      json out = json{{"total", p.total},
-                      {"offset", q.offset},
-                      {"limit", q.limit},
-                      {"runs", p.runs},
-                      {"columns", json::array()},
-                      {"constant", p.constant},
-                      {"warnings", p.warnings}};
+      json out = json{{"total", p.total},         {"offset", q.offset},     {"limit", q.limit},      {"runs", p.runs},
+                      {"columns", json::array()}, {"constant", p.constant}, {"warnings", p.warnings}};
       for (const store::ColumnInfo& c : p.columns) out["columns"].push_back(column_json(c));
       if (!q.group_by.empty()) {
         out["groups"] = p.groups.is_null() ? json::array() : p.groups;
@@ -156,8 +152,8 @@ void add_run_routes(HttpServer& http, PanelContext& ctx) {
     const std::string key = req.param("key");
     if (key.empty()) throw InputError("parameter key is needed: /api/metrics?runs=A,B&key=loss");
     if (ids.size() > kMaxOverlayRuns)
-      throw InputError("at most " + std::to_string(kMaxOverlayRuns) + " runs at once (" +
-                       std::to_string(ids.size()) + " given); group them instead");
+      throw InputError("at most " + std::to_string(kMaxOverlayRuns) + " runs at once (" + std::to_string(ids.size()) +
+                       " given); group them instead");
     json series = json::array();
     for (const std::string& id : ids) {
       const LoadedRun run = load_run_record(ctx, id);

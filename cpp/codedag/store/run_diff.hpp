@@ -15,9 +15,9 @@ json differing(const json& a, const json& b);
 json metric_values(const json& run);
 
 struct RunDiffOptions {
-  bool code = true;              // diff the git snapshots
-  bool code_stat = false;        // only which files changed
-  size_t max_code_bytes = 0;     // 0: unbounded; else the code diff is cut there (code_truncated)
+  bool code = true;           // diff the git snapshots
+  bool code_stat = false;     // only which files changed
+  size_t max_code_bytes = 0;  // 0: unbounded; else the code diff is cut there (code_truncated)
 };
 
 // {a, b, status, argv, params, versions, env, metrics, code, code_note?, code_truncated?}

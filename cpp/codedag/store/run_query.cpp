@@ -24,11 +24,11 @@ struct RunField {
   bool date;
 };
 constexpr RunField kRunFields[] = {
-    {"id", "r.test_name", false, false},       {"test_name", "r.test_name", false, false},
-    {"name", "r.name", false, false},          {"status", "r.status", false, false},
-    {"host", "r.host", false, false},          {"started", "r.started_at", true, true},
+    {"id", "r.test_name", false, false},        {"test_name", "r.test_name", false, false},
+    {"name", "r.name", false, false},           {"status", "r.status", false, false},
+    {"host", "r.host", false, false},           {"started", "r.started_at", true, true},
     {"started_at", "r.started_at", true, true}, {"ended", "r.ended_at", true, true},
-    {"ended_at", "r.ended_at", true, true},    {"duration", "r.duration", true, false},
+    {"ended_at", "r.ended_at", true, true},     {"duration", "r.duration", true, false},
 };
 
 const RunField* run_field(const std::string& key) {
@@ -39,10 +39,14 @@ const RunField* run_field(const std::string& key) {
 
 const char* kind_name(char kind) {
   switch (kind) {
-    case 'b': return "best";
-    case 'l': return "last";
-    case 's': return "sweep";
-    default: return "param";
+    case 'b':
+      return "best";
+    case 'l':
+      return "last";
+    case 's':
+      return "sweep";
+    default:
+      return "param";
   }
 }
 
@@ -81,8 +85,7 @@ struct Bound {
   double num = 0;
   std::string txt;
   bool operator==(const Bound& o) const {
-    return num_null == o.num_null && txt_null == o.txt_null && (num_null || num == o.num) &&
-           (txt_null || txt == o.txt);
+    return num_null == o.num_null && txt_null == o.txt_null && (num_null || num == o.num) && (txt_null || txt == o.txt);
   }
 };
 
@@ -127,7 +130,8 @@ std::vector<FilterCondition> parse_filter(const std::string& text) {
       }
       token += c;
     }
-    if (quoted) throw InputError("filter: the quote opened at character " + std::to_string(start + 1) + " is not closed");
+    if (quoted)
+      throw InputError("filter: the quote opened at character " + std::to_string(start + 1) + " is not closed");
     // The operator: the first of ~ ! < > = in the token (keys do not contain them).
     const size_t at = token.find_first_of("~!<>=");
     FilterCondition c;
@@ -301,10 +305,10 @@ RunTable::Varying RunTable::varying(const Sql& where, bool plain, const std::str
   } else {
     // Filtered: one pass over the matching runs' values, folded per key.
     std::map<long long, Bound> first;
-    SqlRows rows(reader_,
-                 "SELECT v.key_id, v.num, v.txt FROM runs r JOIN run_values v ON v.test_name = r.test_name WHERE " +
-                     where.where,
-                 where.params);
+    SqlRows rows(
+        reader_,
+        "SELECT v.key_id, v.num, v.txt FROM runs r JOIN run_values v ON v.test_name = r.test_name WHERE " + where.where,
+        where.params);
     while (rows.next()) {
       const long long id = rows.int64(0);
       const auto k = keys_by_id_.find(id);
@@ -335,8 +339,8 @@ RunPage RunTable::query(const RunQuery& q) {
   refresh_keys();
   const std::vector<FilterCondition> conditions = parse_filter(q.filter);
   const Sql where = where_clause(conditions, q.include_deleted, page.warnings);
-  const Varying var = varying(where, conditions.empty() && !q.include_deleted,
-                              (q.include_deleted ? "D|" : "|") + q.filter);
+  const Varying var =
+      varying(where, conditions.empty() && !q.include_deleted, (q.include_deleted ? "D|" : "|") + q.filter);
   page.total = var.total;
 
   // Which value columns the page shows.
@@ -355,7 +359,9 @@ RunPage RunTable::query(const RunQuery& q) {
   }
   // Params first, then sweep fields, best and last metrics; each by key.
   std::vector<std::pair<long long, ColumnInfo>> ordered(shown.begin(), shown.end());
-  auto rank = [](const std::string& kind) { return kind == "param" ? 0 : kind == "sweep" ? 1 : kind == "best" ? 2 : 3; };
+  auto rank = [](const std::string& kind) {
+    return kind == "param" ? 0 : kind == "sweep" ? 1 : kind == "best" ? 2 : 3;
+  };
   std::stable_sort(ordered.begin(), ordered.end(), [&](const auto& a, const auto& b) {
     return std::make_pair(rank(a.second.kind), a.second.key) < std::make_pair(rank(b.second.kind), b.second.key);
   });
@@ -382,7 +388,8 @@ RunPage RunTable::query(const RunQuery& q) {
     params.push_back(static_cast<long long>(lim));
     params.push_back(static_cast<long long>(off));
     const std::string n = std::to_string(params.size());
-    SqlRows rows(reader_, kColumns + from_where_order + " LIMIT ?" + std::to_string(params.size() - 1) + " OFFSET ?" + n,
+    SqlRows rows(reader_,
+                 kColumns + from_where_order + " LIMIT ?" + std::to_string(params.size() - 1) + " OFFSET ?" + n,
                  params);
     size_t read = 0;
     while (rows.next()) {
@@ -413,8 +420,9 @@ RunPage RunTable::query(const RunQuery& q) {
     std::vector<SqlValue> params = where.params;
     params.push_back(key->id);
     const std::string kid = "?" + std::to_string(params.size());
-    const std::string with_key = "FROM run_values s CROSS JOIN runs r ON r.test_name = s.test_name WHERE s.key_id = " +
-                                 kid + " AND " + where.where;
+    const std::string with_key =
+        "FROM run_values s CROSS JOIN runs r ON r.test_name = s.test_name WHERE s.key_id = " + kid + " AND " +
+        where.where;
     const size_t got = read_page(with_key + " ORDER BY s.num" + dir + ", s.txt" + dir + ", s.test_name" + dir, params,
                                  limit, q.offset);
     if (got < limit) {
@@ -425,8 +433,8 @@ RunPage RunTable::query(const RunQuery& q) {
         skip = q.offset > with ? q.offset - with : 0;
       }
       read_page("FROM runs r WHERE " + where.where +
-                    " AND NOT EXISTS (SELECT 1 FROM run_values s WHERE s.test_name = r.test_name AND s.key_id = " + kid +
-                    ") ORDER BY r.test_name" + dir,
+                    " AND NOT EXISTS (SELECT 1 FROM run_values s WHERE s.test_name = r.test_name AND s.key_id = " +
+                    kid + ") ORDER BY r.test_name" + dir,
                 params, limit - got, skip);
     }
   } else {
@@ -454,8 +462,7 @@ RunPage RunTable::query(const RunQuery& q) {
 }
 
 void RunTable::fill_groups(const RunQuery& q, const Sql& where, RunPage& page, std::vector<std::string>& warnings) {
-  if (q.group_by.size() > kMaxGroupKeys)
-    throw InputError("group: at most " + std::to_string(kMaxGroupKeys) + " keys");
+  if (q.group_by.size() > kMaxGroupKeys) throw InputError("group: at most " + std::to_string(kMaxGroupKeys) + " keys");
   std::vector<Key> keys;
   for (const std::string& name : q.group_by) {
     const std::optional<Key> k = find_key(name);
@@ -475,8 +482,8 @@ void RunTable::fill_groups(const RunQuery& q, const Sql& where, RunPage& page, s
     params.push_back(keys[i].id);
     const std::string g = "g" + std::to_string(i);
     sql += ", " + g + ".num, " + g + ".txt";
-    join += " LEFT JOIN run_values " + g + " ON " + g + ".test_name = r.test_name AND " + g +
-            ".key_id = ?" + std::to_string(params.size());
+    join += " LEFT JOIN run_values " + g + " ON " + g + ".test_name = r.test_name AND " + g + ".key_id = ?" +
+            std::to_string(params.size());
   }
   // Groups ordered by their values (numbers numerically, then strings): json's own ordering.
   struct Moments {
@@ -530,8 +537,7 @@ void RunTable::fill_groups(const RunQuery& q, const Sql& where, RunPage& page, s
     for (const auto& [key, m] : g.metrics) {
       const double mean = m.sum / static_cast<double>(m.n);
       // Sample standard deviation (n-1): repeats of a cell are a sample of its seeds.
-      const double var =
-          m.n > 1 ? std::max(0.0, (m.sum_sq - m.sum * mean) / static_cast<double>(m.n - 1)) : 0.0;
+      const double var = m.n > 1 ? std::max(0.0, (m.sum_sq - m.sum * mean) / static_cast<double>(m.n - 1)) : 0.0;
       metrics[key] = json{{"mean", mean}, {"std", m.n > 1 ? json(std::sqrt(var)) : json(nullptr)}, {"n", m.n}};
     }
     page.groups.push_back(json{{"values", values}, {"runs", g.runs}, {"metrics", std::move(metrics)}});

@@ -33,9 +33,9 @@ struct RunQuery {
   std::string filter;
   std::string sort;  // "key" ascending, "-key" descending; empty: "-started" (newest first)
   size_t offset = 0;
-  size_t limit = 50;                  // at most kMaxPageSize
-  std::vector<std::string> columns;   // value columns shown besides those that vary
-  bool all_columns = false;           // every value column, not only those that vary
+  size_t limit = 50;                 // at most kMaxPageSize
+  std::vector<std::string> columns;  // value columns shown besides those that vary
+  bool all_columns = false;          // every value column, not only those that vary
   bool include_deleted = false;
   std::vector<std::string> group_by;  // value keys: one row per distinct combination, metrics as mean ± std
 };
@@ -50,13 +50,14 @@ struct ColumnInfo {
 };
 
 struct RunPage {
-  size_t total = 0;        // matching runs
-  json runs = json::array();  // this page: {test_name, name, status, started_at, ended_at, duration, host, tags, deleted, values}
-  std::vector<ColumnInfo> columns;   // shown: varying (or all / requested), in key order per kind
-  json constant = json::object();    // key -> value, for keys every matching run has with one value
-  json groups;                       // with group_by: [{values, runs, metrics: {key: {mean, std, n}}}]
+  size_t total = 0;                 // matching runs
+  json runs = json::array();        // this page: {test_name, name, status, started_at, ended_at, duration, host, tags,
+                                    // deleted, values}
+  std::vector<ColumnInfo> columns;  // shown: varying (or all / requested), in key order per kind
+  json constant = json::object();   // key -> value, for keys every matching run has with one value
+  json groups;                      // with group_by: [{values, runs, metrics: {key: {mean, std, n}}}]
   size_t total_groups = 0;
-  std::vector<std::string> warnings; // unknown keys and the like: the page still answers
+  std::vector<std::string> warnings;  // unknown keys and the like: the page still answers
 };
 
 class RunTable {

@@ -82,9 +82,10 @@ TEST(DagSvg, EdgeWidthFollowsBytes) {
   const std::string svg = report::render_dag_svg(pipeline(), nullptr, {"", false, ""});
   std::regex width("class=\"data\"[^>]*stroke-width=\"([0-9.]+)\"");
   std::vector<double> widths;
-  for (std::sregex_iterator it(svg.begin(), svg.end(), width), end; it != end; ++it) widths.push_back(std::stod((*it)[1]));
+  for (std::sregex_iterator it(svg.begin(), svg.end(), width), end; it != end; ++it)
+    widths.push_back(std::stod((*it)[1]));
   ASSERT_EQ(widths.size(), 2u);
-  EXPECT_LT(widths[0], widths[1]);  // 4 KiB thinner than 5 MiB
+  EXPECT_LT(widths[0], widths[1]);              // 4 KiB thinner than 5 MiB
   EXPECT_EQ(count(svg, "class=\"call\""), 0u);  // call edges left out
 }
 

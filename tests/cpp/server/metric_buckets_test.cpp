@@ -39,8 +39,8 @@ void append(const std::string& path, const std::string& text) {
 
 TEST(Buckets, AtMostPBucketsCoveringEveryPoint) {
   SeriesPoints s = ramp(100000);
-  s.value[54321] = 1e6;   // a spike
-  s.value[70000] = NAN;   // a NaN
+  s.value[54321] = 1e6;  // a spike
+  s.value[70000] = NAN;  // a NaN
   const BucketedSeries b = bucket_series("loss", s, 500, std::nullopt, std::nullopt);
   EXPECT_EQ(b.raw_points, 100000u);
   EXPECT_EQ(b.points_in_range, 100000u);

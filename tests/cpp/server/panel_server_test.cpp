@@ -59,7 +59,8 @@ class PanelTest : public ::testing::Test {
     server_ = new PanelServer(po);
     port_ = server_->start();
     thread_ = new std::thread([] { server_->serve(); });
-    for (int i = 0; i < 200 && !client().Get("/api/info"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (int i = 0; i < 200 && !client().Get("/api/info"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   static void TearDownTestSuite() {
     server_->stop();

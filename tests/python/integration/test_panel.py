@@ -10,9 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from panel_fixtures import TOKEN, make_run, start_panel, stop_panel
-
 from conftest import python_env
+from panel_fixtures import TOKEN, make_run, start_panel, stop_panel
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ namespace codedag::graph::layout::detail {
 
 struct ProperGraph {
   size_t real = 0;
-  std::vector<int> layer;               // per vertex
-  std::vector<double> width;            // per vertex
-  std::vector<std::vector<int>> up;     // neighbours one layer above
-  std::vector<std::vector<int>> down;   // neighbours one layer below
-  std::vector<std::vector<int>> layers; // vertices of each layer, left to right
+  std::vector<int> layer;                // per vertex
+  std::vector<double> width;             // per vertex
+  std::vector<std::vector<int>> up;      // neighbours one layer above
+  std::vector<std::vector<int>> down;    // neighbours one layer below
+  std::vector<std::vector<int>> layers;  // vertices of each layer, left to right
   // One chain per distinct (top, bottom) pair after cycle breaking: its vertices top to bottom.
   std::vector<std::vector<int>> chains;
   int layer_count() const { return static_cast<int>(layers.size()); }

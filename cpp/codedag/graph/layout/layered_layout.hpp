@@ -22,13 +22,13 @@ struct Point {
 };
 
 struct LayoutOptions {
-  double node_height = 34;   // every node's height
-  double layer_gap = 56;     // vertical space between two layers' boxes
-  double node_gap = 22;      // minimum horizontal space between two boxes of a layer
-  double dummy_width = 8;    // room a long edge takes where it passes a layer
-  double padding = 16;       // around the drawing
-  int ordering_sweeps = 24;  // barycenter passes (each down or up)
-  int placement_sweeps = 16; // coordinate passes
+  double node_height = 34;    // every node's height
+  double layer_gap = 56;      // vertical space between two layers' boxes
+  double node_gap = 22;       // minimum horizontal space between two boxes of a layer
+  double dummy_width = 8;     // room a long edge takes where it passes a layer
+  double padding = 16;        // around the drawing
+  int ordering_sweeps = 24;   // barycenter passes (each down or up)
+  int placement_sweeps = 16;  // coordinate passes
 };
 
 // The graph to draw: node i has width widths[i]; edges are (from, to) node indexes. Self loops
