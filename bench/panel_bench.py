@@ -180,7 +180,7 @@ def start_mlflow(db: Path, artifacts: Path) -> tuple[subprocess.Popen, str]:
         try:
             urllib.request.urlopen(base + "/health", timeout=5)
             return proc, base
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, OSError):  # refused, reset or timed out while it starts
             if proc.poll() is not None:
                 raise RuntimeError("mlflow server exited: " + proc.stderr.read()) from None
             time.sleep(1)
