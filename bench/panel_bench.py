@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import importlib.util
 import json
 import os
 import random
@@ -52,7 +53,8 @@ def cli() -> str:
 
 def template_run(tmp: Path) -> dict:
     """The record of one real run, as codedag.Experiment writes it (fields, nesting, sizes)."""
-    sys.path.insert(0, str(REPO / "python"))
+    if importlib.util.find_spec("codedag") is None:  # not installed: the source tree's package
+        sys.path.insert(0, str(REPO / "python"))
     import codedag
 
     home = tmp / "template"
