@@ -321,7 +321,11 @@ def main() -> int:
     load_before = os.getloadavg()
     try:
         template = template_run(tmp)
-        results = [bench_size(tmp, size, args.repeats, template, rng) for size in sizes]
+        results = []
+        for size in sizes:  # written after each size, so a long run leaves what it measured
+            results.append(bench_size(tmp, size, args.repeats, template, rng))
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(json.dumps({"benchmark": "panel", "partial": True, "sizes": results}, indent=1))
     finally:
         if args.keep:
             print("kept:", tmp)
