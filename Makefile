@@ -131,10 +131,10 @@ endif
 
 lint: setup
 	@$(VENV)/bin/ruff check python tests bench examples
-	@git ls-files '*.cpp' '*.hpp' ':!third_party' | xargs clang-format --dry-run --Werror
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
 
 format:
-	@git ls-files '*.cpp' '*.hpp' ':!third_party' | xargs clang-format -i
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 	@$(VENV)/bin/ruff format python tests bench examples
 
 bench: setup

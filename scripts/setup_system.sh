@@ -3,6 +3,7 @@
 set -euo pipefail
 packages=(g++ make git pkg-config nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
           libsqlite3-dev sqlite3
+          libcpp-httplib-dev  # the panel's HTTP server (header + libcpp-httplib.so, pkg-config cpp-httplib)
           clang-format  # make lint
           chromium chromium-driver)  # headless checks of the HTML reports and the panel's browser tests
 missing=()

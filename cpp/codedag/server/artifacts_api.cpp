@@ -119,9 +119,9 @@ void add_artifact_routes(HttpServer& http, PanelContext& ctx) {
     out["moved"] = std::move(moved);
     if (d.plan)
       out["plan"] = json{{"file", d.plan_file},
-                         {"predicted_speedup", d.plan->predicted_speedup},
-                         {"cost_ns", d.plan->cost},
-                         {"baseline_cost_ns", d.plan->baseline_cost},
+                         {"predicted_speedup", number_or_null(d.plan->predicted_speedup)},
+                         {"cost_ns", number_or_null(d.plan->cost)},
+                         {"baseline_cost_ns", number_or_null(d.plan->baseline_cost)},
                          {"default_device", d.plan->default_device}};
     else
       out["plan"] = nullptr;

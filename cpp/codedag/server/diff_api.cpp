@@ -29,7 +29,7 @@ PlanSide plan_side(const LoadedRun& run) {
 
 json speedups(const PlanSide& s) {
   json out = json::object();
-  out["predicted"] = s.plan ? json(s.plan->predicted_speedup) : json(nullptr);
+  out["predicted"] = s.plan ? number_or_null(s.plan->predicted_speedup) : json(nullptr);
   out["measured"] = s.closed_loop.is_object() ? s.closed_loop.value("measured_speedup", json(nullptr)) : json(nullptr);
   out["kept"] = s.closed_loop.is_object() ? s.closed_loop.value("kept", json(nullptr)) : json(nullptr);
   return out;

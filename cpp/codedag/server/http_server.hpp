@@ -1,7 +1,7 @@
 #pragma once
-// The panel's HTTP layer: cpp-httplib (vendored single header, third_party/cpp-httplib; no
-// OpenSSL, no compression) behind a small interface, so only http_server.cpp compiles its 20k
-// lines and the rest of the panel deals in plain request/response values. Every request passes
+// The panel's HTTP layer: cpp-httplib (Debian's libcpp-httplib-dev, 0.11.4; plain HTTP only, its
+// TLS is never used) behind a small interface, so only http_server.cpp includes it and the rest
+// of the panel deals in plain request/response values. Every request passes
 // the AccessGuard before any handler runs; handlers' codedag errors become JSON error bodies
 // (InputError 400, NotFoundError 404, StateError 409, anything else 500), never a dropped
 // connection.

@@ -74,4 +74,6 @@ std::optional<double> number_param(const HttpRequest& req, const std::string& na
 
 std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+json number_or_null(const std::optional<double>& value) { return value ? json(*value) : json(nullptr); }
+
 }  // namespace codedag::server

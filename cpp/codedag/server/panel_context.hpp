@@ -66,5 +66,7 @@ size_t size_param(const HttpRequest& req, const std::string& name, size_t fallba
 std::optional<double> number_param(const HttpRequest& req, const std::string& name);
 // Compact JSON text for a response (invalid UTF-8 replaced, never thrown on).
 std::string dump(const json& value);
+// A number a file may leave out (a plan's costs and speedup), null when it did.
+json number_or_null(const std::optional<double>& value);
 
 }  // namespace codedag::server
