@@ -39,6 +39,9 @@ void add_graph(nb::module_& m) {
       .def_rw("out_bytes", &Node::out_bytes)
       .def_rw("alloc_bytes", &Node::alloc_bytes)
       .def_rw("gpu_eligible", &Node::gpu_eligible)
+      .def_rw("library", &Node::library, "Library code (decided by codedag.libraries when traced).")
+      .def_rw("distribution", &Node::distribution, nb::arg().none(),
+              "The distribution providing the code (\"torch\", \"stdlib\"), None for the user's own.")
       .def_rw("gpu_ns", &Node::gpu_ns, nb::arg().none())
       .def_rw("batch_ns", &Node::batch_ns, nb::arg().none())
       .def_rw("arg_types", &Node::arg_types)

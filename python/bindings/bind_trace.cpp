@@ -2,6 +2,7 @@
 // codedag._core.TraceTree (a named context tree: merge worker streams, build the DAG, write the
 // Chrome trace). The Python face is codedag.core.tracer.EnhancedTracer.
 #include <nanobind/stl/map.h>
+#include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
@@ -91,14 +92,19 @@ void add_trace(nb::module_& m) {
           "Merge the worker stream records of `batches` [(epoch, batch), ...] from `paths`.")
       .def(
           "build_dag",
-          [](const trace::ResolvedTree& t, int64_t batches, bool registry_available, nb::handle meta) {
+          [](const trace::ResolvedTree& t, int64_t batches, bool registry_available, nb::handle meta,
+             const std::map<std::string, std::pair<bool, std::optional<std::string>>>& libraries) {
             trace::DagBuildOptions o;
             o.batches = batches;
             o.registry_available = registry_available;
             if (meta && !meta.is_none()) o.meta = to_json(meta);
+            for (const auto& [module, decision] : libraries) o.libraries[module] = {decision.first, decision.second};
             return trace::build_dag(t, o);
           },
-          nb::arg("batches") = 1, nb::arg("registry_available") = false, nb::arg("meta") = nb::none())
+          nb::arg("batches") = 1, nb::arg("registry_available") = false, nb::arg("meta") = nb::none(),
+          nb::arg("libraries") = std::map<std::string, std::pair<bool, std::optional<std::string>>>{},
+          "The DAG; `libraries` maps module -> (library, distribution) from codedag.libraries.decide.")
+      .def("modules", &trace::context_modules, "The distinct modules of the recorded contexts.")
       .def("save_chrome_trace", &trace::save_chrome_trace_file, nb::arg("path"), nb::arg("process_names"))
       .def(
           "apply_coverage",

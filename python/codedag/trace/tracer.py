@@ -13,7 +13,7 @@ import sys
 import threading
 import warnings
 
-from codedag import _core
+from codedag import _core, libraries
 
 from . import _dataloader
 from ._integrations import attach_to_experiment, covered_functions
@@ -206,8 +206,13 @@ class EnhancedTracer:
             }
             if torch is not None:
                 meta["torch"] = str(torch.__version__).split("+")[0]
+            # The one library decision, made once per module and carried on every node.
+            decisions = {module: tuple(libraries.decide(module)[:2]) for module in tree.modules()}
             self._dag = tree.build_dag(
-                batches=max(self._batches, 1), registry_available=self._registry_available, meta=meta
+                batches=max(self._batches, 1),
+                registry_available=self._registry_available,
+                meta=meta,
+                libraries=decisions,
             )
         return self._dag
 
