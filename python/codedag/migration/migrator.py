@@ -209,6 +209,12 @@ class PipelineMigrator:
                     continue
                 devices[key], tensor_path[key] = executor.device, arrays
                 continue
+            library = _library_of_key(key)
+            if library is not None:  # judged before resolving: C types of libraries cannot be resolved
+                stats["skipped"].append(key)
+                stats["reasons"][key] = (f"library code ({library}): it runs where the planned code that calls "
+                                         "it runs; the library itself is never patched")
+                continue
             try:
                 target = resolve(key)
             except Unresolvable as exc:
@@ -416,6 +422,20 @@ def _rewrap(raw: Any, wrapper: Any) -> Any:
     if isinstance(raw, classmethod):
         return classmethod(wrapper)
     return wrapper
+
+
+def _library_of_key(key: str) -> str | None:
+    """The library a plan key's module is (codedag.libraries, on its longest loaded module prefix),
+    None for the user's code or a module not loaded here."""
+    import sys
+
+    parts = key.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        module = ".".join(parts[:cut])
+        if module in sys.modules:
+            decision = libraries.decide(module)
+            return (decision.distribution or "a library") if decision.library else None
+    return None
 
 
 def _library_of(fn: Any) -> str | None:
