@@ -87,6 +87,7 @@ graph::Dag build_dag(const ResolvedTree& tree, const DagBuildOptions& options, D
     node.ret_types = value_type_names(c.ret_types);
     node.lib_calls = c.lib_calls;
     node.blocked_by = blocked[i];
+    node.extra["library"] = c.library;  // library code (no plan moves it; graph::check_pipeline reads it)
     dag.add_node(std::move(node));
   }
   for (size_t i = 0; i < n; ++i)
