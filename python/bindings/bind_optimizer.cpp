@@ -12,6 +12,7 @@
 #include "codedag/common/error.hpp"
 #include "codedag/graph/cost/device_model.hpp"
 #include "codedag/graph/model/dag.hpp"
+#include "codedag/graph/model/pipeline_check.hpp"
 #include "codedag/graph/model/random_dag.hpp"
 #include "codedag/graph/optimizer.hpp"
 #include "codedag/graph/partition/partition.hpp"
@@ -83,6 +84,7 @@ void add_optimizer(nb::module_& m) {
   m.def(
       "_optimize",
       [](const Dag& dag, const OptimizerOptions& options, std::optional<std::string> export_dir) {
+        graph::require_pipeline(dag, "OptimizerManager.optimize");  // nothing to place: say why
         graph::OptimizeResult r;
         {
           nb::gil_scoped_release release;  // pure C++: let other Python threads run

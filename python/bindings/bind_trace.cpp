@@ -56,7 +56,18 @@ void add_trace(nb::module_& m) {
       .def("set_covered", [](Session& s, nb::handle covered) { s.set_covered(covered.ptr()); })
       .def("set_batch", &Session::set_batch, nb::arg("epoch"), nb::arg("batch"))
       .def("finish_batch", &Session::finish_batch)
-      .def("clear", &Session::clear);
+      .def("clear", &Session::clear)
+      .def_prop_ro(
+          "failure",
+          [](const Session& s) -> std::optional<std::string> {
+            if (s.failure().empty()) return std::nullopt;
+            return s.failure();
+          },
+          "The hook's failure since start() (it then stopped recording), or None.")
+      .def_prop_ro("diagnostics", &Session::diagnostics)
+      .def("add_diagnostic", &Session::add_diagnostic, nb::arg("message"))
+      .def("_fail_after_contexts", &Session::fail_after_contexts, nb::arg("n"),
+           "Tests only: the hook throws when it creates context n (and later ones); -1: never.");
 
   m.def("_trace_after_fork", &Session::discard_after_fork,
         "In a forked child: drop the hook inherited from the parent (os.register_at_fork).");
@@ -74,6 +85,7 @@ void add_trace(nb::module_& m) {
       .def(nb::init<>())
       .def("__len__", [](const trace::ResolvedTree& t) { return t.contexts.size(); })
       .def_prop_ro("span_count", [](const trace::ResolvedTree& t) { return t.spans.size(); })
+      .def_prop_ro("diagnostics", [](const trace::ResolvedTree& t) { return t.diagnostics; })
       .def("merge", [](trace::ResolvedTree& t, const trace::ResolvedTree& other) { t.merge(other); })
       .def(
           "merge_streams",
@@ -85,6 +97,7 @@ void add_trace(nb::module_& m) {
             out["records"] = st.records;
             out["partial_batches"] = st.partial_batches;
             out["torn_tails"] = st.torn_tails;
+            out["batches_found"] = st.batches_found;
             out["worker_pids"] = std::vector<int64_t>(st.worker_pids.begin(), st.worker_pids.end());
             return out;
           },

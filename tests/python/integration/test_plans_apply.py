@@ -51,10 +51,6 @@ def _examples(tmp: Path) -> dict:
 
 def _corpus() -> dict:
     out = {}
-    from pipelines import callsite_pipeline, image_pipeline
-
-    out["tests/python/pipelines/image"] = lambda: DataLoader(image_pipeline.ImageDataset(n=8), batch_size=4)
-    out["tests/python/pipelines/callsite"] = callsite_pipeline.make_loader
     for path in sorted((ROOT / "tests" / "pipelines").glob("*.py")):
         module = _module(path)
         if callable(getattr(module, "make_loader", None)):

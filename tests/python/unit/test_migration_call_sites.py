@@ -4,7 +4,6 @@ planned caller; every other call site runs the original; restore is exact."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,6 @@ torch = pytest.importorskip("torch")
 librosa = pytest.importorskip("librosa")
 from torch.utils.data import DataLoader  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipelines import callsite_pipeline as p  # noqa: E402
 
 import codedag  # noqa: E402

@@ -124,3 +124,49 @@ def closure_user(blob):
         return blob.data  # `blob` is a cell variable of closure_user
 
     return inner()
+
+
+# ---- generated code, properties, views --------------------------------------------------------
+
+
+def step(blob):
+    return Blob(blob.data + [0])
+
+
+def generated_caller(source: str):
+    """A function compiled from "<string>" source, as dataclasses, namedtuple and numba make them."""
+    namespace = {"step": step}
+    exec(source, namespace)  # noqa: S102 - generated code is what this fixture is about
+    return namespace["call"]
+
+
+SAME = "def call(blob):\n    return step(blob)\n"
+OTHER = "def call(blob):\n    blob = step(blob)\n    return step(blob)\n"
+
+
+def run_generated(callers, n):
+    """The same place calls several generated functions; each of them calls `step`."""
+    out = []
+    for i in range(n):
+        for call in callers:  # one call site, several code objects
+            out.append(call(Blob([i])))
+    return out
+
+
+class Frame:
+    def __init__(self, width, height):
+        self._width, self._height = width, height
+
+    @property
+    def area(self):
+        return self._width * self._height
+
+    def scaled(self, k):
+        return Frame(self._width * k, self._height * k)
+
+
+def use_properties(n):
+    total = 0
+    for i in range(n):
+        total += Frame(i, 2).scaled(2).area
+    return total

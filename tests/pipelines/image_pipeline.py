@@ -1,5 +1,6 @@
 """A small, realistic torch pipeline with a known shape: Dataset.__getitem__ loads a sample and
-runs three per-sample transforms; collation is torch's default_collate.
+runs three per-sample transforms; collation is torch's default_collate. The tracer's DataLoader tests
+use it (exact counts and bytes, a worker killed mid-batch); two forked workers in the corpus.
 
     __getitem__ -> load -> Normalize.__call__ -> random_crop -> to_chw
 """
@@ -10,7 +11,17 @@ import os
 import time
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
+
+EXPECTED_CONTEXTS = (
+    "ImageDataset.__getitem__",
+    "load",
+    "Normalize.__call__",
+    "random_crop",
+    "to_chw",
+    "default_collate",
+)
+EXPECTED_EDGES = (("load", "Normalize.__call__"), ("random_crop", "to_chw"))
 
 
 def load(index: int) -> torch.Tensor:
@@ -55,3 +66,8 @@ class ImageDataset(Dataset):
         image = self.normalize(image)
         image = random_crop(image, self.size, index)
         return to_chw(image), index % 10
+
+
+def make_loader(num_workers: int = 0) -> DataLoader:
+    context = "fork" if num_workers else None
+    return DataLoader(ImageDataset(), batch_size=4, num_workers=num_workers, multiprocessing_context=context)
