@@ -54,9 +54,13 @@ _VERSIONED = ("torch", "numpy", "pandas", "scipy", "sklearn", "lightning", "pyto
 
 
 class LockFile(Hook):
-    """Records the versions of Python and of the libraries imported at start (lumo's LockFile)."""
+    """Records the versions of Python and of the libraries imported (lumo's LockFile): at start, and
+    again at the end for the libraries the run imported meanwhile (``import torch`` inside ``main()``)."""
 
     name = "LockFile"
+
+    def on_end(self, exp, status, details):
+        exp._core.merge_fields(self.start_fields(exp))
 
     def start_fields(self, exp):
         versions: dict[str, Any] = {"python": sys.version.split()[0]}
