@@ -16,7 +16,7 @@ SCRIPT = textwrap.dedent(
     """
     import json, os, sys, time, warnings
     import codedag
-    from codedag.experiments.monitor import ExperimentMonitor
+    from codedag.monitor import ExperimentMonitor
 
     home = os.environ["CODEDAG_HOME"]
     space_comes_back = sys.argv[1] == "recover"

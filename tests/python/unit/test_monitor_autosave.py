@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from codedag.experiments.monitor import ExperimentMonitor
+from codedag.monitor import ExperimentMonitor
 
 
 def test_autosave_keeps_its_interval_under_a_tight_logging_loop(tmp_path):
