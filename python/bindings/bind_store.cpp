@@ -125,7 +125,8 @@ void add_store(nb::module_& m) {
             }
             return problems_of(e);
           },
-          nb::arg("status"), nb::arg("details"), "Ends the run; returns what could not be written (see write_problems).")
+          nb::arg("status"), nb::arg("details"),
+          "Ends the run; returns what could not be written (see write_problems).")
       .def_prop_ro("name", &Experiment::name)
       .def_prop_ro("test_name", &Experiment::test_name)
       .def_prop_ro("info_dir", &Experiment::info_dir)

@@ -4,7 +4,6 @@
 #include "fuzz_common.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  return codedag::fuzz::accept_or_reject(data, size, [](const std::string& bytes) {
-    (void)codedag::store::check_archive(bytes, "fuzz.tar");
-  });
+  return codedag::fuzz::accept_or_reject(
+      data, size, [](const std::string& bytes) { (void)codedag::store::check_archive(bytes, "fuzz.tar"); });
 }

@@ -67,7 +67,19 @@ NASTY_VALUES = [
     '{"value": "x"}',
     '"' + "x" * 100000 + '"',
 ]
-RAW_BYTES = [b"\x00", b"\xff", b"\xfe\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\x1b[2J", b"\n", b'"', b"\\", b"{", b"]"]
+RAW_BYTES = [
+    b"\x00",
+    b"\xff",
+    b"\xfe\xff",
+    b"\xc0\xaf",
+    b"\xed\xa0\x80",
+    b"\x1b[2J",
+    b"\n",
+    b'"',
+    b"\\",
+    b"{",
+    b"]",
+]
 
 
 def json_paths(value, prefix=()):
@@ -108,10 +120,14 @@ def mutate_json(data: bytes, rng: random.Random) -> bytes | None:
             if rng.random() < 0.5:
                 del parent[key]
             else:
-                parent[rng.choice(["../../x", "", "\u0000", "\u001b[31m", "a.b", "name", "status"])] = parent.pop(key)
+                parent[rng.choice(["../../x", "", "\u0000", "\u001b[31m", "a.b", "name", "status"])] = (
+                    parent.pop(key)
+                )
             return json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogatepass")
     doc = replace_at(doc, path, token)
-    text = json.dumps(doc, ensure_ascii=False).replace(json.dumps(token, ensure_ascii=False), rng.choice(NASTY_VALUES))
+    text = json.dumps(doc, ensure_ascii=False).replace(
+        json.dumps(token, ensure_ascii=False), rng.choice(NASTY_VALUES)
+    )
     return text.encode("utf-8", "surrogatepass")
 
 
@@ -185,7 +201,15 @@ def mutate_archive(data: bytes, rng: random.Random) -> bytes:
             members[manifest_index][1] = json.dumps(man).encode()
     elif op < 0.55:
         members[i][0] = rng.choice(
-            [b"info/../../x", b"/etc/passwd", b"blob/./x", b"info//run.json", b"other/file", b"info/\x1b[2J", b"info/run.json"]
+            [
+                b"info/../../x",
+                b"/etc/passwd",
+                b"blob/./x",
+                b"info//run.json",
+                b"other/file",
+                b"info/\x1b[2J",
+                b"info/run.json",
+            ]
         )
     elif op < 0.7:
         typeflag = rng.choice([b"1", b"2", b"3", b"5", b"x", b"g", b"L", b"\0"])
@@ -320,8 +344,12 @@ class PythonWorker:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True, env=self.env,
+            [sys.executable, "-c", WORKER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=self.env,
         )
 
     def run(self, task: dict) -> str | None:
@@ -393,8 +421,13 @@ def main(argv=None) -> int:
                 counts[fmt]["cli_runs"] += 1
                 try:
                     proc = subprocess.run(
-                        [cli, *cmd], capture_output=True, text=True, errors="replace", timeout=args.timeout,
-                        env=dict(env, CODEDAG_HOME=str(home)), cwd=case,
+                        [cli, *cmd],
+                        capture_output=True,
+                        text=True,
+                        errors="replace",
+                        timeout=args.timeout,
+                        env=dict(env, CODEDAG_HOME=str(home)),
+                        cwd=case,
                     )
                 except subprocess.TimeoutExpired:
                     proc = None
@@ -413,13 +446,20 @@ def main(argv=None) -> int:
             else:
                 counts[fmt]["rejected_or_ok"] += 1
             if (n + 1) % 1000 == 0:
-                print(f"· {n + 1}/{args.inputs} inputs, {len(findings)} with findings, "
-                      f"{time.time() - started:.0f} s", flush=True)
+                print(
+                    f"· {n + 1}/{args.inputs} inputs, {len(findings)} with findings, "
+                    f"{time.time() - started:.0f} s",
+                    flush=True,
+                )
     finally:
         worker.close()
     elapsed = time.time() - started
-    crashes = sum(1 for f in findings for p in f["problems"] if "signal" in p["finding"] or "died" in p["finding"])
-    tracebacks = sum(1 for f in findings for p in f["problems"] if p["finding"].startswith(("traceback", "Traceback")))
+    crashes = sum(
+        1 for f in findings for p in f["problems"] if "signal" in p["finding"] or "died" in p["finding"]
+    )
+    tracebacks = sum(
+        1 for f in findings for p in f["problems"] if p["finding"].startswith(("traceback", "Traceback"))
+    )
     summary = {
         "inputs": args.inputs,
         "seed": args.seed,
@@ -438,9 +478,11 @@ def main(argv=None) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")
     mark = "✓" if not findings else "✗"
-    print(f"{mark} {args.inputs} mutated inputs over {len(FORMATS)} formats: {summary['cli_runs']} CLI runs, "
-          f"{summary['python_runs']} Python API runs; {crashes} crashes, {tracebacks} tracebacks, "
-          f"{summary['other_findings']} other findings ({elapsed:.0f} s)")
+    print(
+        f"{mark} {args.inputs} mutated inputs over {len(FORMATS)} formats: {summary['cli_runs']} CLI runs, "
+        f"{summary['python_runs']} Python API runs; {crashes} crashes, {tracebacks} tracebacks, "
+        f"{summary['other_findings']} other findings ({elapsed:.0f} s)"
+    )
     for f in findings[:10]:
         print(f"  ✗ {f['format']}: {f['input']}: {f['problems'][0]['finding'][:200]}")
     if not findings:

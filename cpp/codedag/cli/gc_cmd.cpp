@@ -25,7 +25,8 @@ void run_gc(const GcOptions& o) {
   if (o.dry_run) {
     print_warnings(warnings);
     for (const auto& r : marked)
-      out.info("would erase " + term::printable(r.value("name", std::string()) + "/" + r.value("test_name", std::string())));
+      out.info("would erase " +
+               term::printable(r.value("name", std::string()) + "/" + r.value("test_name", std::string())));
     if (marked.empty()) out.info("nothing is marked deleted (`codedag rm ID` marks a run)");
     return;
   }
@@ -36,14 +37,16 @@ void run_gc(const GcOptions& o) {
   const std::vector<std::string> swept = s.sweep_leftovers();
   for (const auto& p : swept) out.info("removed leftover " + term::printable(p));
   if (erased.empty() && swept.empty()) out.info("nothing to erase (`codedag rm ID` marks a run for gc)");
-  out.summary("gc", static_cast<int>(erased.size()), static_cast<int>(marked.size() - std::min(marked.size(), erased.size())));
+  out.summary("gc", static_cast<int>(erased.size()),
+              static_cast<int>(marked.size() - std::min(marked.size(), erased.size())));
 }
 
 }  // namespace
 
 void add_gc_command(CLI::App& app, Context& /*ctx*/) {
   auto o = std::make_shared<GcOptions>();
-  auto* cmd = app.add_subcommand("gc", "Erase for good the runs marked deleted by codedag rm, and leftovers of killed processes");
+  auto* cmd = app.add_subcommand(
+      "gc", "Erase for good the runs marked deleted by codedag rm, and leftovers of killed processes");
   cmd->add_flag("--dry-run", o->dry_run, "List what would be erased");
   cmd->callback([o] { run_gc(*o); });
 }

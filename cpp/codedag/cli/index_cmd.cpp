@@ -22,7 +22,8 @@ void run_rebuild(Context& ctx) {
   for (const auto& p : swept) out.info("removed leftover " + term::printable(p));
   out.ok("index " + term::printable(s.index().path()) + " rebuilt from " + std::to_string(n) + " run file" +
          (n == 1 ? "" : "s"));
-  if (n == 0 && warnings.empty()) out.info("the store has no runs yet (" + term::printable(s.layout().info_root()) + ")");
+  if (n == 0 && warnings.empty())
+    out.info("the store has no runs yet (" + term::printable(s.layout().info_root()) + ")");
   out.summary("runs indexed", static_cast<int>(n), static_cast<int>(warnings.size()), secs);
   if (!warnings.empty()) ctx.exit_code = 1;
 }
@@ -51,8 +52,9 @@ void add_index_command(CLI::App& app, Context& ctx) {
   cmd->require_subcommand(1);
   cmd->add_subcommand("rebuild", "Recreate the index from the run files (after copying runs in, or damage)")
       ->callback([&ctx] { run_rebuild(ctx); });
-  cmd->add_subcommand("status", "Where the index is (and why), its journal, schema version and size")
-      ->callback([] { run_status(); });
+  cmd->add_subcommand("status", "Where the index is (and why), its journal, schema version and size")->callback([] {
+    run_status();
+  });
 }
 
 }  // namespace codedag::cli

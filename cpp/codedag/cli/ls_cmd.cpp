@@ -205,7 +205,8 @@ void add_ls_command(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<LsOptions>();
   auto* cmd = app.add_subcommand("ls", "List recorded runs (filter, sort, choose columns, --json)");
   cmd->add_option("name", o->name, "Only runs of this experiment name");
-  cmd->add_option("-s,--status", o->status, "Only runs with this status: running, finished, failed, killed, interrupted, dead, queued, pending")
+  cmd->add_option("-s,--status", o->status,
+                  "Only runs with this status: running, finished, failed, killed, interrupted, dead, queued, pending")
       ->check(CLI::IsMember({"running", "finished", "failed", "killed", "interrupted", "dead", "queued", "pending"}));
   cmd->add_option("--since", o->since,
                   "Only runs started at or after this date (2026-03-06, 2026-03-06T12:30, 260306)");

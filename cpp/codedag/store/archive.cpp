@@ -164,9 +164,10 @@ bool next_header(Source& src, const std::string& origin, MemberHeader& m) {
   } else if (type == '0' || type == '\0') {
     m.regular = true;
   } else {
-    throw FormatError(origin + ": member '" + term::printable(name) + "' at byte " + std::to_string(at) +
-                      " is a " + (type == '1' || type == '2' ? "link" : "special entry (type '" + term::printable(std::string(1, type)) + "')") +
-                      "; codedag backups hold regular files only");
+    throw FormatError(
+        origin + ": member '" + term::printable(name) + "' at byte " + std::to_string(at) + " is a " +
+        (type == '1' || type == '2' ? "link" : "special entry (type '" + term::printable(std::string(1, type)) + "')") +
+        "; codedag backups hold regular files only");
   }
   while (!name.empty() && name.back() == '/') name.pop_back();
   if (!is_safe_relative_path(name))
@@ -190,7 +191,8 @@ void read_data(Source& src, const std::string& origin, const MemberHeader& m,
     left -= n;
   }
   const size_t pad = (kBlock - m.size % kBlock) % kBlock;
-  if (pad && !src.read(buf, pad)) throw FormatError(origin + ": truncated archive after '" + term::printable(m.path) + "'");
+  if (pad && !src.read(buf, pad))
+    throw FormatError(origin + ": truncated archive after '" + term::printable(m.path) + "'");
 }
 
 bool is_member_path(const std::string& p) {
@@ -222,10 +224,12 @@ Scan scan_archive(Source& src, const std::string& origin,
       read_data(src, origin, m, [](const char*, size_t) {});
       continue;
     }
-    if (scan.seen.size() >= kMaxMembers) throw FormatError(origin + ": more than " + std::to_string(kMaxMembers) + " members");
+    if (scan.seen.size() >= kMaxMembers)
+      throw FormatError(origin + ": more than " + std::to_string(kMaxMembers) + " members");
     if (manifest_seen) throw FormatError(origin + ": member '" + term::printable(m.path) + "' after the manifest");
     if (m.path == kBackupManifest) {
-      if (m.size > kMaxManifestBytes) throw FormatError(origin + ": the manifest is larger than " + std::to_string(kMaxManifestBytes) + " bytes");
+      if (m.size > kMaxManifestBytes)
+        throw FormatError(origin + ": the manifest is larger than " + std::to_string(kMaxManifestBytes) + " bytes");
       read_data(src, origin, m, [&](const char* p, size_t n) { scan.manifest.append(p, n); });
       manifest_seen = true;
       continue;
@@ -323,7 +327,8 @@ RunId parse_backup_manifest(const std::string& text, const std::string& origin, 
   }
   const auto list = m.find("members");
   if (list == m.end() || !list->is_array())
-    throw doc.error("/members", "must list the archive's members (archives written before member lists are not accepted)");
+    throw doc.error("/members",
+                    "must list the archive's members (archives written before member lists are not accepted)");
   members.clear();
   for (size_t i = 0; i < list->size(); ++i) {
     const json& e = (*list)[i];
@@ -395,8 +400,8 @@ std::string backup_run(Store& store, const std::string& id_text, const std::stri
   const json git = run.value("git", json::object());
   if (git.value("present", false)) {
     // The bundle holds the run's own ref only (checked by load_run); made in the cache, then streamed.
-    const std::string bundle = store.layout().cache_root() + "/backup." + std::to_string(::getpid()) + "." +
-                               random_token() + ".bundle";
+    const std::string bundle =
+        store.layout().cache_root() + "/backup." + std::to_string(::getpid()) + "." + random_token() + ".bundle";
     make_directories(store.layout().cache_root());
     SpawnResult r;
     try {
@@ -438,8 +443,7 @@ std::string restore_run(Store& store, const std::string& archive_path, std::vect
   }
   DirFd archive_fd(fd);  // closes it
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-    throw FormatError(archive_path + ": not a regular file");
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw FormatError(archive_path + ": not a regular file");
   const std::string& origin = archive_path;
   // Staging directories next to the store's roots (same file system, so the final move is a rename).
   const std::string token = ".restore." + std::to_string(::getpid()) + "." + random_token();
@@ -448,7 +452,8 @@ std::string restore_run(Store& store, const std::string& archive_path, std::vect
   make_directories(layout.blob_root());
   DirFd info_root = open_dir_under(layout.info_root(), {});
   DirFd blob_root = open_dir_under(layout.blob_root(), {});
-  if (::mkdirat(info_root.get(), token.c_str(), 0700) != 0) throw_system_error("cannot create", layout.info_root() + "/" + token);
+  if (::mkdirat(info_root.get(), token.c_str(), 0700) != 0)
+    throw_system_error("cannot create", layout.info_root() + "/" + token);
   bool blob_staged = false;
   struct Cleanup {
     int info, blob;
@@ -527,10 +532,10 @@ std::string restore_run(Store& store, const std::string& archive_path, std::vect
   if (scan.seen.count("snapshot.bundle")) {
     const json git = run.value("git", json::object());
     const std::string bundle = info_dir + "/snapshot.bundle";
-    const std::string why =
-        git.value("present", false)
-            ? fetch_snapshot_ref(git.value("toplevel", std::string()), bundle, id.ref(), git.value("commit", std::string()))
-            : std::string("the record has no snapshot");
+    const std::string why = git.value("present", false)
+                                ? fetch_snapshot_ref(git.value("toplevel", std::string()), bundle, id.ref(),
+                                                     git.value("commit", std::string()))
+                                : std::string("the record has no snapshot");
     notes.push_back(why.empty() ? "code snapshot " + id.ref() + " restored into " + git.value("toplevel", std::string())
                                 : "code snapshot kept as " + bundle + " (" + why + "; fetch it with `git fetch " +
                                       bundle + " " + id.ref() + ":" + id.ref() + "`)");

@@ -187,7 +187,8 @@ void Experiment::end(const std::string& status, const json& details) {
   update([status, details, last, now](json& r) {
     r["status"] = status;
     r["ended_at"] = now;
-    const double started = r.contains("started_at") && r["started_at"].is_number() ? r["started_at"].get<double>() : now;
+    const double started =
+        r.contains("started_at") && r["started_at"].is_number() ? r["started_at"].get<double>() : now;
     r["duration"] = now - started;
     if (!r["last"].is_object()) r["last"] = json::object();
     for (const auto& [k, v] : last.items()) r["last"][k] = v;
@@ -305,9 +306,11 @@ std::string Experiment::attach(const std::string& kind, const std::string& path)
   require_started("attach");
   if (view_) require_running("attach");
   if (kind.empty() || kind.find('/') != std::string::npos || kind[0] == '.' || kind.find('\0') != std::string::npos)
-    throw InputError("attach: kind '" + term::printable(kind) + "' must be a plain word such as \"dag\" or \"monitor\"");
+    throw InputError("attach: kind '" + term::printable(kind) +
+                     "' must be a plain word such as \"dag\" or \"monitor\"");
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) throw NotFoundError("attach(" + kind + "): no file '" + term::printable(path) + "'");
+  if (!fs::is_regular_file(path, ec))
+    throw NotFoundError("attach(" + kind + "): no file '" + term::printable(path) + "'");
   const std::string dest = info_dir() + "/attachments/" + kind + "/" + fs::path(path).filename().string();
   write_file_atomic(dest, read_file(path));
   const std::string rel = fs::relative(dest, info_dir()).string();

@@ -39,7 +39,7 @@ bool is_end_status(const std::string& status);
 
 // What could not be written (yet) during a run; empty() when nothing failed.
 struct WriteProblems {
-  std::string error;                // the last error met
+  std::string error;                  // the last error met
   size_t record_changes_pending = 0;  // run.json changes kept in memory
   size_t metric_bytes_pending = 0;    // metric lines kept in memory
   size_t metric_lines_dropped = 0;    // past the in-memory limit

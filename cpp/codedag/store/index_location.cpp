@@ -19,14 +19,13 @@ struct FsMagic {
   const char* name;
 };
 constexpr FsMagic kNetworkFilesystems[] = {
-    {0x6969, "nfs"},          {0xFF534D42, "cifs"},     {0xFE534D42, "smb2"},    {0x517B, "smb"},
-    {0x0BD00BD0, "lustre"},   {0x47504653, "gpfs"},     {0x00C36400, "ceph"},    {0x19830326, "beegfs"},
-    {0x5346414F, "afs"},      {0x6B414653, "kafs"},     {0x73757245, "coda"},    {0x564C, "ncp"},
-    {0x01021997, "9p"},       {0x013111A8, "ibrix"},    {0x61636673, "acfs"},    {0xA501FCF5, "vxfs"},
-    {0x65735546, "fuse"},
+    {0x6969, "nfs"},      {0xFF534D42, "cifs"}, {0xFE534D42, "smb2"},   {0x517B, "smb"},       {0x0BD00BD0, "lustre"},
+    {0x47504653, "gpfs"}, {0x00C36400, "ceph"}, {0x19830326, "beegfs"}, {0x5346414F, "afs"},   {0x6B414653, "kafs"},
+    {0x73757245, "coda"}, {0x564C, "ncp"},      {0x01021997, "9p"},     {0x013111A8, "ibrix"}, {0x61636673, "acfs"},
+    {0xA501FCF5, "vxfs"}, {0x65735546, "fuse"},
 };
 constexpr FsMagic kOtherFilesystems[] = {
-    {0xEF53, "ext4"}, {0x58465342, "xfs"}, {0x9123683E, "btrfs"}, {0x01021994, "tmpfs"},
+    {0xEF53, "ext4"},          {0x58465342, "xfs"}, {0x9123683E, "btrfs"}, {0x01021994, "tmpfs"},
     {0x794C7630, "overlayfs"}, {0x2FC12FC1, "zfs"}, {0xF2F52010, "f2fs"},
 };
 

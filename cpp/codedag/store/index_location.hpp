@@ -33,10 +33,10 @@ std::string user_cache_dir();
 // What is known about the file systems involved; place_index() reads it from the machine.
 struct PlacementFacts {
   long home_fs_type = 0;
-  bool home_writable = true;   // the home (or its index file) can be written by this process
-  std::string cache_dir;       // user_cache_dir()
+  bool home_writable = true;  // the home (or its index file) can be written by this process
+  std::string cache_dir;      // user_cache_dir()
   long cache_fs_type = 0;
-  bool cache_usable = true;    // cache_dir exists or can be made, and is writable
+  bool cache_usable = true;  // cache_dir exists or can be made, and is writable
 };
 
 // The decision, from facts (unit-tested with each file system's real magic number).

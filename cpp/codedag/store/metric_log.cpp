@@ -38,8 +38,7 @@ class LineWarnings {
  public:
   LineWarnings(const std::string& origin, std::vector<std::string>& out) : origin_(origin), out_(out) {}
   ~LineWarnings() {
-    if (count_ > kShown)
-      out_.push_back(origin_ + ": " + std::to_string(count_ - kShown) + " more bad lines skipped");
+    if (count_ > kShown) out_.push_back(origin_ + ": " + std::to_string(count_ - kShown) + " more bad lines skipped");
   }
   void add(size_t line, const std::string& why) {
     if (++count_ <= kShown) out_.push_back(origin_ + ":" + std::to_string(line) + ": " + why + ", skipped");
@@ -205,7 +204,7 @@ MetricSeries read_metric_series(const std::string& path, std::vector<std::string
     return out;
   }
   LineWarnings bad(path, warnings);
-  std::string carry;  // the unfinished line of the previous chunk
+  std::string carry;      // the unfinished line of the previous chunk
   bool skipping = false;  // inside a line longer than kMaxMetricLineBytes
   size_t line_no = 0;
   char chunk[1 << 16];

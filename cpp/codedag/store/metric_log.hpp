@@ -41,7 +41,7 @@ class MetricLog {
   size_t pending_bytes() const;
 
   struct Health {
-    std::string error;        // the last write error ("" when every flush succeeded)
+    std::string error;  // the last write error ("" when every flush succeeded)
     size_t failed_flushes = 0;
     size_t pending_bytes = 0;  // not yet on disk
     size_t dropped_lines = 0;  // past kMaxPendingBytes while the disk failed

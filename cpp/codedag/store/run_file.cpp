@@ -31,7 +31,8 @@ class RecordChecker {
     throw doc_.error(pointer, message);
   }
   // The member `key` of object `o` (at `pointer`), if present, must have one of the given kinds.
-  const json* member(const json& o, const std::string& pointer, const char* key, std::initializer_list<const char*> kinds) const {
+  const json* member(const json& o, const std::string& pointer, const char* key,
+                     std::initializer_list<const char*> kinds) const {
     const auto it = o.find(key);
     if (it == o.end()) return nullptr;
     const std::string type = json_type_name(*it);
@@ -119,7 +120,8 @@ class RecordChecker {
     for (const char* k : {"commit", "tree"})
       if (const json* h = member(g, "/git", k, {"string"}); h && !is_hex_id(h->get<std::string>()))
         fail(std::string("/git/") + k, "is not a git object id (40 or 64 hexadecimal digits)");
-    if (const json* p = member(g, "/git", "parent", {"string", "null"}); p && p->is_string() && !is_hex_id(p->get<std::string>()))
+    if (const json* p = member(g, "/git", "parent", {"string", "null"});
+        p && p->is_string() && !is_hex_id(p->get<std::string>()))
       fail("/git/parent", "is not a git object id (40 or 64 hexadecimal digits)");
     if (const json* t = member(g, "/git", "toplevel", {"string"})) {
       const std::string top = t->get<std::string>();
@@ -128,7 +130,8 @@ class RecordChecker {
     }
     if (const json* c = member(g, "/git", "cwd_rel", {"string"})) {
       const std::string rel = c->get<std::string>();
-      if (rel != "." && !is_safe_relative_path(rel)) fail("/git/cwd_rel", "must be a relative path inside the repository");
+      if (rel != "." && !is_safe_relative_path(rel))
+        fail("/git/cwd_rel", "must be a relative path inside the repository");
     }
     member(g, "/git", "dirty", {"boolean"});
     member(g, "/git", "branch", {"string", "null"});

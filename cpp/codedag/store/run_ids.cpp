@@ -1,6 +1,5 @@
 #include "codedag/store/run_ids.hpp"
 
-#include <dirent.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,15 +37,9 @@ std::string number_text(long long n) {
 
 // The largest number among `dir`'s entries: "<nnn>" (claims) or "<day>.<nnn>.<rand>" (runs of `day`).
 long long highest_number(int dir, const std::string& day) {
-  const int dup = ::dup(dir);
-  DIR* d = dup >= 0 ? ::fdopendir(dup) : nullptr;
-  if (!d) {
-    if (dup >= 0) ::close(dup);
-    return 0;
-  }
   long long best = 0;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
+  for (const DirEntry& e : directory_entries(dir)) {
+    std::string n = e.name;
     if (!day.empty()) {
       if (n.rfind(day + ".", 0) != 0 || !looks_like_test_name(n)) continue;
       n = n.substr(7, n.find('.', 7) - 7);
@@ -54,7 +47,6 @@ long long highest_number(int dir, const std::string& day) {
     if (n.empty() || n.size() > 9 || n.find_first_not_of("0123456789") != std::string::npos) continue;
     best = std::max(best, std::atoll(n.c_str()));
   }
-  ::closedir(d);
   return best;
 }
 
@@ -88,7 +80,8 @@ RunId claim_run_id(const Layout& layout, const std::string& name, double now) {
   // existed, or restored): numbers continue after them.
   const bool new_day = make_exclusive(claims.get(), day, claims_shown);
   DirFd day_claims = open_dir_under(root, {name, ".claims", day});
-  if (!day_claims) throw SystemCallError("the claims directory '" + claims_shown + "' vanished while claiming a run id");
+  if (!day_claims)
+    throw SystemCallError("the claims directory '" + claims_shown + "' vanished while claiming a run id");
   long long number = highest_number(day_claims.get(), "");
   if (new_day) number = std::max(number, highest_number(name_dir.get(), day));
   for (int attempts = 0;; ++attempts) {
@@ -101,8 +94,7 @@ RunId claim_run_id(const Layout& layout, const std::string& name, double now) {
       const std::string test_name = day + "." + number_text(number) + "." + random_suffix();
       const std::string id_claim = test_name.substr(7);
       if (!make_exclusive(ids.get(), id_claim, root + "/.ids/" + day + "/" + id_claim)) continue;
-      if (make_exclusive(name_dir.get(), test_name, root + "/" + name + "/" + test_name))
-        return RunId{name, test_name};
+      if (make_exclusive(name_dir.get(), test_name, root + "/" + name + "/" + test_name)) return RunId{name, test_name};
     }
   }
 }

@@ -204,7 +204,7 @@ json summarize_run(const json& run) {
   return s;
 }
 
-RunIndex::RunIndex(IndexPlacement placement) : placement_(std::move(placement)) {
+RunIndex::RunIndex(IndexPlacement placement) : placement_(std::move(placement)), owner_pid_(::getpid()) {
   const bool memory = placement_.path == ":memory:";
   struct stat st {};
   fresh_ = memory || ::stat(placement_.path.c_str(), &st) != 0 || st.st_size == 0;
@@ -218,9 +218,8 @@ RunIndex::RunIndex(IndexPlacement placement) : placement_(std::move(placement)) 
       }
     }
   }
-  const int rc =
-      sqlite3_open_v2(placement_.path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr);
+  const int rc = sqlite3_open_v2(placement_.path.c_str(), &db_,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -471,7 +470,13 @@ std::shared_ptr<RunIndex> open_shared_index(const IndexPlacement& placement) {
   if (placement.path == ":memory:") return std::make_shared<RunIndex>(placement);
   std::lock_guard lock(g_shared_mutex);
   auto& slot = shared_indexes()[placement.path];
-  if (auto existing = slot.lock()) return existing;
+  if (auto existing = slot.lock()) {
+    if (existing->owner_pid() == ::getpid()) return existing;
+    // Inherited through fork(): SQLite connections must not cross it, and closing it here could
+    // disturb the parent's locks. It is kept (never used, never closed) and the child opens its own.
+    static std::vector<std::shared_ptr<RunIndex>> inherited;
+    inherited.push_back(std::move(existing));
+  }
   auto created = std::make_shared<RunIndex>(placement);
   slot = created;
   return created;

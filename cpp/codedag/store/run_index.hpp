@@ -112,6 +112,8 @@ class RunIndex {
   int schema_version() const;
   const std::string& path() const { return placement_.path; }
   const IndexPlacement& placement() const { return placement_; }
+  // The process that opened the connection (a forked child must open its own).
+  long owner_pid() const { return owner_pid_; }
 
  private:
   friend class Transaction;
@@ -123,6 +125,7 @@ class RunIndex {
   sqlite3* db_ = nullptr;
   IndexPlacement placement_;
   bool fresh_ = false;
+  long owner_pid_ = 0;
   mutable std::recursive_mutex mutex_;
 };
 

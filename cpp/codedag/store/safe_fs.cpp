@@ -66,7 +66,8 @@ struct Walk {
 };
 
 // Opens `fd` as a regular file and hands it to the visitor; closes it whatever happens.
-void visit_open_file(const Walk& w, int fd, const std::string& rel, const std::function<void(const std::string&)>& refuse) {
+void visit_open_file(const Walk& w, int fd, const std::string& rel,
+                     const std::function<void(const std::string&)>& refuse) {
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
@@ -131,21 +132,8 @@ void visit_symlink(const Walk& w, int dir, const std::string& name, const std::s
 
 void walk(const Walk& w, int dir, const std::string& prefix, int depth) {
   if (depth > 64) throw InputError("cannot back up " + term::printable(w.root + "/" + prefix) + ": nested too deep");
-  const int dup = ::dup(dir);
-  if (dup < 0) throw_system_error("cannot read the directory", w.root + "/" + prefix);
-  DIR* d = ::fdopendir(dup);
-  if (!d) {
-    ::close(dup);
-    throw_system_error("cannot read the directory", w.root + "/" + prefix);
-  }
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  for (const auto& name : names) {
+  for (const DirEntry& entry : directory_entries(dir)) {
+    const std::string& name = entry.name;
     const std::string rel = prefix.empty() ? name : prefix + "/" + name;
     if (w.skip && w.skip(rel)) continue;
     struct stat st {};
@@ -171,6 +159,23 @@ void walk(const Walk& w, int dir, const std::string& prefix, int depth) {
 }
 
 }  // namespace
+
+std::vector<DirEntry> directory_entries(int dir) {
+  std::vector<DirEntry> out;
+  const int dup = ::dup(dir);  // closedir closes its descriptor: keep the caller's
+  DIR* d = dup >= 0 ? ::fdopendir(dup) : nullptr;
+  if (!d) {
+    if (dup >= 0) ::close(dup);
+    return out;
+  }
+  while (dirent* e = ::readdir(d)) {
+    const std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back({n, e->d_type});
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  return out;
+}
 
 DirFd::~DirFd() {
   if (fd_ >= 0) ::close(fd_);
@@ -234,21 +239,7 @@ bool remove_tree_at(int dir, const std::string& name, const std::string& shown_p
       throw_system_error("cannot open the directory", shown_path);
     }
     DirFd guard(sub);
-    std::vector<std::string> names;
-    {
-      const int dup = ::dup(sub);
-      DIR* d = dup >= 0 ? ::fdopendir(dup) : nullptr;
-      if (!d) {
-        if (dup >= 0) ::close(dup);
-        throw_system_error("cannot read the directory", shown_path);
-      }
-      while (dirent* e = ::readdir(d)) {
-        const std::string n = e->d_name;
-        if (n != "." && n != "..") names.push_back(n);
-      }
-      ::closedir(d);
-    }
-    for (const auto& n : names) remove_tree_at(sub, n, shown_path + "/" + n);
+    for (const DirEntry& e : directory_entries(sub)) remove_tree_at(sub, e.name, shown_path + "/" + e.name);
     if (::unlinkat(dir, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
       throw_system_error("cannot remove the directory", shown_path);
     return true;

@@ -28,6 +28,16 @@ class DirFd {
   int fd_ = -1;
 };
 
+// An entry of a directory: its name and readdir's d_type (DT_DIR, DT_REG, DT_LNK, or DT_UNKNOWN on
+// file systems that do not say, where the caller stats it).
+struct DirEntry {
+  std::string name;
+  unsigned char type = 0;
+};
+
+// The entries of an open directory ("." and ".." left out), sorted by name; empty when unreadable.
+std::vector<DirEntry> directory_entries(int dir);
+
 // Opens `root` (following symlinks: the user chose it) and then each of `components` below it
 // without following symlinks. `create`: missing components are made (mode 0755). Returns an empty
 // DirFd when a component is missing (and !create); throws SystemCallError when a component is a

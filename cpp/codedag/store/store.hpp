@@ -35,9 +35,9 @@ struct RunFilter {
 
 // Whether the process recording a run still holds it.
 enum class Lease {
-  not_running,  // the run is not "running" (ended, dead, queued ...)
-  alive,        // lease valid, or the process is seen alive on this host
-  expired_gone, // lease expired and the process is gone: the run is dead
+  not_running,      // the run is not "running" (ended, dead, queued ...)
+  alive,            // lease valid, or the process is seen alive on this host
+  expired_gone,     // lease expired and the process is gone: the run is dead
   expired_unknown,  // lease expired, the process is on another host and cannot be checked (yet)
 };
 

@@ -26,22 +26,6 @@ std::string describe_lease(const json& record, const Heartbeat& hb) {
   return who;
 }
 
-std::vector<std::string> names_in(int dir) {
-  std::vector<std::string> out;
-  const int dup = ::dup(dir);
-  DIR* d = dup >= 0 ? ::fdopendir(dup) : nullptr;
-  if (!d) {
-    if (dup >= 0) ::close(dup);
-    return out;
-  }
-  while (dirent* e = ::readdir(d)) {
-    const std::string n = e->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
-  ::closedir(d);
-  return out;
-}
-
 // Temporary names our writers use: "<file>.tmp.<pid>.<n>" (atomic_file) and ".tmp.<file>.<pid>.<n>"
 // (safe_fs), and restore's staging directories ".restore.<test_name>.<pid>".
 bool is_leftover(const std::string& n) {
@@ -116,8 +100,8 @@ std::vector<std::string> Store::collect_garbage(std::vector<std::string>& warnin
       const json git = record.value("git", json::object());
       if (git.value("present", false)) {
         // Only the run's own ref (checked by load_run), only if it still names the recorded commit.
-        const std::string note = delete_snapshot_ref(git.value("toplevel", std::string()), id.ref(),
-                                                     git.value("commit", std::string()));
+        const std::string note =
+            delete_snapshot_ref(git.value("toplevel", std::string()), id.ref(), git.value("commit", std::string()));
         if (!note.empty()) warnings.push_back("run " + id.str() + ": " + note);
       }
       for (const std::string& root : {layout_.blob_root(), layout_.cache_root()}) {
@@ -150,7 +134,8 @@ std::vector<std::string> Store::sweep_leftovers(double min_age_seconds) {
   for (const std::string& root : {layout_.info_root(), layout_.blob_root()}) {
     DirFd top = open_dir_under(root, {});
     if (!top) continue;
-    for (const std::string& name : names_in(top.get())) {
+    for (const DirEntry& top_entry : directory_entries(top.get())) {
+      const std::string& name = top_entry.name;
       if (is_leftover(name)) {  // restore's staging directories live at the top
         try {
           if (old_enough(top.get(), name) && remove_tree_at(top.get(), name, root + "/" + name))
@@ -167,20 +152,22 @@ std::vector<std::string> Store::sweep_leftovers(double min_age_seconds) {
         continue;
       }
       if (!name_dir) continue;
-      for (const std::string& entry : names_in(name_dir.get())) {
+      for (const DirEntry& name_entry : directory_entries(name_dir.get())) {
+        const std::string& entry = name_entry.name;
         const std::string shown = root + "/" + name + "/" + entry;
         try {
           if (is_leftover(entry)) {
-            if (old_enough(name_dir.get(), entry) && remove_tree_at(name_dir.get(), entry, shown)) removed.push_back(shown);
+            if (old_enough(name_dir.get(), entry) && remove_tree_at(name_dir.get(), entry, shown))
+              removed.push_back(shown);
             continue;
           }
           if (!looks_like_test_name(entry)) continue;
           DirFd run_dir = open_dir_under(root, {name, entry});
           if (!run_dir) continue;
-          for (const std::string& file : names_in(run_dir.get()))
-            if (is_leftover(file) && old_enough(run_dir.get(), file) &&
-                remove_tree_at(run_dir.get(), file, shown + "/" + file))
-              removed.push_back(shown + "/" + file);
+          for (const DirEntry& file : directory_entries(run_dir.get()))
+            if (is_leftover(file.name) && old_enough(run_dir.get(), file.name) &&
+                remove_tree_at(run_dir.get(), file.name, shown + "/" + file.name))
+              removed.push_back(shown + "/" + file.name);
         } catch (const Error&) {
           // A link or an unreadable entry: not ours to remove.
         }

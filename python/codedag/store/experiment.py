@@ -76,8 +76,15 @@ class Experiment:
         if isinstance(info_dir, str) and info_dir:
             # <root>/info/<name>/<test_name>: the row says which store it came from.
             parts = os.path.normpath(info_dir).split(os.sep)
-            if len(parts) < 4 or parts[-1] != test_name or parts[-3] != "info" or (name and parts[-2] != name):
-                raise _core.InputError(f"from_cache: info_dir {info_dir!r} is not <root>/info/<name>/{test_name}")
+            if (
+                len(parts) < 4
+                or parts[-1] != test_name
+                or parts[-3] != "info"
+                or (name and parts[-2] != name)
+            ):
+                raise _core.InputError(
+                    f"from_cache: info_dir {info_dir!r} is not <root>/info/<name>/{test_name}"
+                )
             name = parts[-2]
             root = os.sep.join(parts[:-3]) or os.sep
         run_id = f"{name}/{test_name}" if isinstance(name, str) and name else test_name
@@ -165,7 +172,9 @@ class Experiment:
             try:
                 self._core.link_rerun(rerun_from)
             except _core.Error as e:
-                warnings.warn(f"codedag: cannot link this rerun to {rerun_from}: {e}", StoreWarning, stacklevel=2)
+                warnings.warn(
+                    f"codedag: cannot link this rerun to {rerun_from}: {e}", StoreWarning, stacklevel=2
+                )
         for hook in self._hooks:
             hook.on_start(self)
         return self
@@ -220,7 +229,9 @@ class Experiment:
         """Stores ``value`` (JSON-able: dicts, lists, numbers, strings; other objects as str) under info.key."""
         self._core.dump_info(key, value)
 
-    def dump_metric(self, key: str, value: float, *args: Any, cmp: str | None = None, flush: bool = True, **extra: Any):
+    def dump_metric(
+        self, key: str, value: float, *args: Any, cmp: str | None = None, flush: bool = True, **extra: Any
+    ):
         """Keeps the best ``value`` of ``key`` and returns the best so far.
 
         ``dump_metric("acc", acc, "max", cls_acc=cls_acc)``; lumo's form ``dump_metric("acc", acc,
@@ -238,9 +249,11 @@ class Experiment:
                 f"dump_metric({key!r}, value, ...): after the value give 'max'/'min' and name, value pairs "
                 f"(got {len(rest)} extra argument{'s' if len(rest) != 1 else ''})"
             )
-        for name, extra_value in zip(rest[::2], rest[1::2]):
+        for name, extra_value in zip(rest[::2], rest[1::2], strict=True):
             if not isinstance(name, str):
-                raise TypeError(f"dump_metric({key!r}): extra names must be strings, got {type(name).__name__}")
+                raise TypeError(
+                    f"dump_metric({key!r}): extra names must be strings, got {type(name).__name__}"
+                )
             extra[name] = extra_value
         best = self._core.dump_metric(key, float(value), cmp or "max", extra)
         for hook in self._hooks:

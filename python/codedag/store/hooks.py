@@ -49,8 +49,24 @@ class LastCmd(Hook):
 
 
 # Libraries whose version matters to a training run, recorded when (and only when) imported.
-_VERSIONED = ("torch", "numpy", "pandas", "scipy", "sklearn", "lightning", "pytorch_lightning", "torchvision",
-              "transformers", "timm", "accelerate", "jax", "tensorflow", "PIL", "cv2", "albumentations")
+_VERSIONED = (
+    "torch",
+    "numpy",
+    "pandas",
+    "scipy",
+    "sklearn",
+    "lightning",
+    "pytorch_lightning",
+    "torchvision",
+    "transformers",
+    "timm",
+    "accelerate",
+    "jax",
+    "tensorflow",
+    "PIL",
+    "cv2",
+    "albumentations",
+)
 
 
 class LockFile(Hook):
@@ -121,7 +137,9 @@ class RecordAbort(Hook):
             if exp.running:
                 exp.end("killed", signal=signal.Signals(signum).name)
             previous = self._previous.get(sig)
-            signal.signal(sig, previous if callable(previous) or previous in (signal.SIG_IGN,) else signal.SIG_DFL)
+            signal.signal(
+                sig, previous if callable(previous) or previous in (signal.SIG_IGN,) else signal.SIG_DFL
+            )
             if callable(previous):
                 previous(signum, frame)
             else:

@@ -29,8 +29,12 @@ def _timestamp(value: Any, what: str) -> float:
         try:
             return _dt.datetime.fromisoformat(value).timestamp()
         except ValueError:
-            raise _core.InputError(f"{what}={value!r}: use a date such as 2024-03-06 or 2024-03-06T12:00") from None
-    raise _core.InputError(f"{what}: expected a date, datetime, ISO string or unix time, got {type(value).__name__}")
+            raise _core.InputError(
+                f"{what}={value!r}: use a date such as 2024-03-06 or 2024-03-06T12:00"
+            ) from None
+    raise _core.InputError(
+        f"{what}: expected a date, datetime, ISO string or unix time, got {type(value).__name__}"
+    )
 
 
 def _warn_all(problems: list[str]) -> None:
@@ -119,7 +123,9 @@ class Watcher:
         Experiment: ``.properties``, ``.record()``, ``.info_dir`` ... (lumo's ``w.retrieve``). A
         ``running`` run whose lease expired and whose process is gone is marked ``dead`` first."""
         record = self.record(test_name)
-        return Experiment._view(_core._Experiment.open(f"{record['name']}/{record['test_name']}", self._store.home))
+        return Experiment._view(
+            _core._Experiment.open(f"{record['name']}/{record['test_name']}", self._store.home)
+        )
 
     def record(self, test_name: str) -> dict[str, Any]:
         """The full record of one run: run.json plus ``info_dir``, ``blob_dir`` and ``cache_dir``,

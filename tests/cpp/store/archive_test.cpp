@@ -156,8 +156,11 @@ TEST(Archive, RestoreChecksMembersAgainstTheManifest) {
   EXPECT_NE(restore_error(home, planted, manifest_of("m", kId, planted)).find("refs/codedag/m/" + kId),
             std::string::npos);
   // Unsafe paths and links.
-  for (const Member& bad : std::vector<Member>{{"info/../../x", "x"}, {"/etc/passwd", "x"}, {"blob/l", "", '2'},
-                                               {"blob/h", "", '1'}, {"other/file", "x"}}) {
+  for (const Member& bad : std::vector<Member>{{"info/../../x", "x"},
+                                               {"/etc/passwd", "x"},
+                                               {"blob/l", "", '2'},
+                                               {"blob/h", "", '1'},
+                                               {"other/file", "x"}}) {
     std::vector<Member> with = good;
     with.push_back(bad);
     EXPECT_FALSE(restore_error(home, with, manifest_of("m", kId, good)).empty()) << bad.path;
@@ -192,8 +195,9 @@ TEST(Archive, SnapshotComesBackAsTheRunsOwnRefOnly) {
   const std::string home = fresh_home("restore_git"), other = fresh_home("restore_git_b");
   const std::string repo = home + "/repo";
   fs::create_directories(repo);
-  ASSERT_EQ(sh("cd '" + repo + "' && git init -q -b main . && echo a > f && git add f && "
-                "git -c user.name=t -c user.email=t@t commit -q -m init"),
+  ASSERT_EQ(sh("cd '" + repo +
+               "' && git init -q -b main . && echo a > f && git add f && "
+               "git -c user.name=t -c user.email=t@t commit -q -m init"),
             0);
   Experiment e("g", home);
   StartOptions o = quiet();

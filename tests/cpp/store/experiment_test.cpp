@@ -34,9 +34,9 @@ TEST(MetricLog, UnreadableLinesAreBoundedAndNamed) {
   const std::string path = home + "/metrics.jsonl";
   std::string text = "{\"key\":\"a\",\"value\":1}\n";
   text += "{\"key\":\"a\",\"value\":" + std::string(20000, '[') + "}\n";  // nested: refused, not recursed
-  text += "{\"key\":\"a\",\"value\":\"\xff\"}\n";                        // not UTF-8
+  text += "{\"key\":\"a\",\"value\":\"\xff\"}\n";                         // not UTF-8
   text += "{\"key\":\"a\",\"value\":1" + std::string(400, '0') + "}\n";   // out of range
-  text += std::string(kMaxMetricLineBytes + 10, 'x') + "\n";             // too long
+  text += std::string(kMaxMetricLineBytes + 10, 'x') + "\n";              // too long
   for (int i = 0; i < 50; ++i) text += "junk\n";
   text += "{\"key\":\"a\",\"step\":7,\"value\":2}\n";
   write_text(path, text);
@@ -82,8 +82,7 @@ TEST(Experiment, FullDiskNeverInterruptsTrainingAndIsWrittenLater) {
     const WriteProblems after = e.write_problems();
     if (after.record_changes_pending != 0 || after.metric_bytes_pending != 0) return 13;
     const json r = load_run(e.info_dir());
-    if (r["status"] != "finished" || r["info"]["params"]["lr"] != 0.1 || r["metrics"]["acc"]["value"] != 0.9)
-      return 14;
+    if (r["status"] != "finished" || r["info"]["params"]["lr"] != 0.1 || r["metrics"]["acc"]["value"] != 0.9) return 14;
     std::vector<std::string> warnings;
     if (read_metric_series(e.info_dir() + "/metrics.jsonl", warnings).lines != 2000) return 15;
     return 0;

@@ -8,10 +8,10 @@ using namespace codedag::store;
 
 TEST(IndexLocation, NetworkFileSystemsByMagicNumber) {
   EXPECT_TRUE(is_network_filesystem(NFS_SUPER_MAGIC));
-  EXPECT_TRUE(is_network_filesystem(0x0BD00BD0));  // Lustre
-  EXPECT_TRUE(is_network_filesystem(0x47504653));  // GPFS
+  EXPECT_TRUE(is_network_filesystem(0x0BD00BD0));                     // Lustre
+  EXPECT_TRUE(is_network_filesystem(0x47504653));                     // GPFS
   EXPECT_TRUE(is_network_filesystem(static_cast<long>(0xFF534D42)));  // CIFS
-  EXPECT_TRUE(is_network_filesystem(0x00C36400));  // CephFS
+  EXPECT_TRUE(is_network_filesystem(0x00C36400));                     // CephFS
   EXPECT_FALSE(is_network_filesystem(EXT4_SUPER_MAGIC));
   EXPECT_FALSE(is_network_filesystem(TMPFS_MAGIC));
   EXPECT_FALSE(is_network_filesystem(0x58465342));  // XFS

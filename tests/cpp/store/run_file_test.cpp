@@ -36,7 +36,8 @@ TEST(RunFile, WrongTypesNameFileFieldAndLine) {
             "run.json:3:2: field /status: must be string, found number");
   EXPECT_NE(error_of(R"({"name": "m", "test_name": "230306.012.d5t", "status": "exploded"})").find("not a status"),
             std::string::npos);
-  EXPECT_NE(error_of(R"({"name": "m", "test_name": "230306.012.d5t", "tags": [1]})").find("/tags/0"), std::string::npos);
+  EXPECT_NE(error_of(R"({"name": "m", "test_name": "230306.012.d5t", "tags": [1]})").find("/tags/0"),
+            std::string::npos);
   EXPECT_NE(error_of(R"({"name": "m", "test_name": "230306.012.d5t", "argv": "rm -rf /"})").find("/argv"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"name": "m", "test_name": "230306.012.d5t", "metrics": {"a": 1}})").find("/metrics/a"),
@@ -70,8 +71,8 @@ TEST(RunFile, DeepNestingAndHugeNumbersAreFormatErrors) {
   write_text(dir + "/run.json", R"({"name": "m", "test_name": "230306.012.d5t", "info": )" + std::string(50000, '[') +
                                     std::string(50000, ']') + "}");
   EXPECT_THROW(load_run(dir), FormatError);
-  write_text(dir + "/run.json", R"({"name": "m", "test_name": "230306.012.d5t", "info": {"x": 1)" +
-                                    std::string(400, '0') + "}}");
+  write_text(dir + "/run.json",
+             R"({"name": "m", "test_name": "230306.012.d5t", "info": {"x": 1)" + std::string(400, '0') + "}}");
   EXPECT_THROW(load_run(dir), FormatError);
   write_text(dir + "/run.json", "{\"name\": \"m\", \"test_name\": \"230306.012.d5t\", \"info\": {\"x\": \"\xff\"}}");
   EXPECT_THROW(load_run(dir), FormatError);

@@ -10,8 +10,8 @@ using namespace codedag::store;
 
 TEST(RunIdentity, NamesFollowTheCreationRules) {
   for (const char* ok : {"moco", "moco_v2-1.0", "_private", "A1"}) EXPECT_NO_THROW(validate_experiment_name(ok)) << ok;
-  for (const char* bad : {"", "a/b", ".hidden", "-flag", "x..y", "end.", "x.lock", "has space", "../../x", "refs/heads/main",
-                          "a\nb", "tab\t"})
+  for (const char* bad : {"", "a/b", ".hidden", "-flag", "x..y", "end.", "x.lock", "has space", "../../x",
+                          "refs/heads/main", "a\nb", "tab\t"})
     EXPECT_THROW(validate_experiment_name(bad), InputError) << bad;
   EXPECT_THROW(validate_experiment_name(std::string(101, 'a')), InputError);
   EXPECT_THROW(validate_experiment_name(std::string("nul\0byte", 8)), InputError);
@@ -36,9 +36,9 @@ TEST(RunIdentity, NonAsciiNameIsAClearErrorNamingTheWholeCharacter) {
 TEST(RunIdentity, TestNames) {
   for (const char* ok : {"230306.012.d5t", "230306.1000.abc", "230306.001.a", "991231.123456789.0123456789abcdef"})
     EXPECT_TRUE(looks_like_test_name(ok)) << ok;
-  for (const char* bad : {"230306.d5t", "run.json", "230306.12.d5t", "230306.012.D5T", "230306.012.d5t/..",
-                          "23030a.012.d5t", "230306.012.", "230306.0123456789.x", "230306.012.0123456789abcdefg",
-                          "230306.012.d5t ", ""})
+  for (const char* bad :
+       {"230306.d5t", "run.json", "230306.12.d5t", "230306.012.D5T", "230306.012.d5t/..", "23030a.012.d5t",
+        "230306.012.", "230306.0123456789.x", "230306.012.0123456789abcdefg", "230306.012.d5t ", ""})
     EXPECT_FALSE(looks_like_test_name(bad)) << bad;
 }
 

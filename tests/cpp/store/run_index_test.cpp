@@ -66,8 +66,9 @@ TEST(RunIndex, ForeignDatabaseIsNeverMigratedButMovedAside) {
   const std::string home = home_with_runs("heal_foreign", 2);
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((home + "/index.sqlite").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE users(id, name); INSERT INTO users VALUES(1, 'keep');", nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "CREATE TABLE users(id, name); INSERT INTO users VALUES(1, 'keep');", nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(db);
   Store s(home);
   std::vector<std::string> warnings;
@@ -80,10 +81,13 @@ TEST(RunIndex, ForeignDatabaseIsNeverMigratedButMovedAside) {
       sqlite3* old = nullptr;
       ASSERT_EQ(sqlite3_open(e.path().c_str(), &old), SQLITE_OK);
       int rows = 0;
-      sqlite3_exec(old, "SELECT count(*) FROM users", [](void* n, int, char** v, char**) {
-        *static_cast<int*>(n) = std::atoi(v[0]);
-        return 0;
-      }, &rows, nullptr);
+      sqlite3_exec(
+          old, "SELECT count(*) FROM users",
+          [](void* n, int, char** v, char**) {
+            *static_cast<int*>(n) = std::atoi(v[0]);
+            return 0;
+          },
+          &rows, nullptr);
       sqlite3_close(old);
       EXPECT_EQ(rows, 1);  // the other program's data is intact
     }
@@ -137,10 +141,13 @@ TEST(RunIndex, RollbackJournalWithLockFile) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(p.path.c_str(), &db), SQLITE_OK);
   std::string mode;
-  sqlite3_exec(db, "PRAGMA journal_mode", [](void* m, int, char** v, char**) {
-    *static_cast<std::string*>(m) = v[0];
-    return 0;
-  }, &mode, nullptr);
+  sqlite3_exec(
+      db, "PRAGMA journal_mode",
+      [](void* m, int, char** v, char**) {
+        *static_cast<std::string*>(m) = v[0];
+        return 0;
+      },
+      &mode, nullptr);
   sqlite3_close(db);
   EXPECT_EQ(mode, "delete");
 }

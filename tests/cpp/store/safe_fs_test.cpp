@@ -52,7 +52,7 @@ TEST(SafeFs, CreateNewFileNeverReplacesOrEscapes) {
   ::close(fd);
   EXPECT_EQ(read_text(home + "/stage/sub/dir/f.txt"), "hi");
   EXPECT_THROW(create_new_file_at(stage.get(), "sub/dir/f.txt", home + "/stage"), SystemCallError);  // exists
-  EXPECT_THROW(create_new_file_at(stage.get(), "escape/x", home + "/stage"), SystemCallError);      // a link
+  EXPECT_THROW(create_new_file_at(stage.get(), "escape/x", home + "/stage"), SystemCallError);       // a link
   EXPECT_THROW(create_new_file_at(stage.get(), "../x", home + "/stage"), InputError);
 }
 
@@ -62,8 +62,8 @@ TEST(SafeFs, RunFilesStoreLinksInsideTheRunAsTheirTargetAndRefuseOthers) {
   const std::string info = home + "/info/m/run", blob = home + "/blob/m/run";
   write_text(info + "/run.json", "{}");
   write_text(blob + "/weights/best.pt", "BEST");
-  fs::create_symlink("weights/best.pt", blob + "/latest.pt");          // relative, inside
-  fs::create_symlink(info + "/run.json", blob + "/record.json");       // absolute, into the other directory
+  fs::create_symlink("weights/best.pt", blob + "/latest.pt");     // relative, inside
+  fs::create_symlink(info + "/run.json", blob + "/record.json");  // absolute, into the other directory
   std::map<std::string, std::string> seen;
   for_each_run_file(blob, {info}, nullptr, [&](const std::string& rel, int fd, uint64_t size) {
     std::string data(size, '\0');

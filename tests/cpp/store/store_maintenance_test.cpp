@@ -28,7 +28,8 @@ void age(const std::string& path, double seconds) {
 
 std::string git_repo(const std::string& dir) {
   fs::create_directories(dir);
-  sh("cd '" + dir + "' && git init -q -b main . && git -c user.name=t -c user.email=t@t commit -q --allow-empty -m init");
+  sh("cd '" + dir +
+     "' && git init -q -b main . && git -c user.name=t -c user.email=t@t commit -q --allow-empty -m init");
   return dir;
 }
 

@@ -10,14 +10,28 @@ from conftest import REPO, cli_path, python_env
 
 
 def test_mutated_inputs_of_every_format_are_clean_rejections(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("mutate_formats", REPO / "tests" / "fuzz" / "mutate_formats.py")
+    spec = importlib.util.spec_from_file_location(
+        "mutate_formats", REPO / "tests" / "fuzz" / "mutate_formats.py"
+    )
     harness = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(harness)
     for key, value in python_env().items():  # the worker must import the codedag under test
         monkeypatch.setenv(key, value)
     out = tmp_path / "summary.json"
-    rc = harness.main(["--inputs", "140", "--seed", "7", "--cli", cli_path(), "--json", str(out),
-                       "--keep", str(tmp_path / "findings")])
+    rc = harness.main(
+        [
+            "--inputs",
+            "140",
+            "--seed",
+            "7",
+            "--cli",
+            cli_path(),
+            "--json",
+            str(out),
+            "--keep",
+            str(tmp_path / "findings"),
+        ]
+    )
     summary = json.loads(out.read_text())
     assert summary["inputs"] == 140 and summary["python_runs"] == 140 and summary["cli_runs"] > 140
     assert all(c["inputs"] == 20 for c in summary["per_format"].values())

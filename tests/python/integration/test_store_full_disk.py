@@ -9,7 +9,6 @@ import sys
 import textwrap
 
 import pytest
-
 from conftest import python_env
 
 SCRIPT = textwrap.dedent(
@@ -58,8 +57,14 @@ def run_on_full_disk(tmp_path, mode):
     (tmp_path / "train.py").write_text(SCRIPT)
     inner = f'mount -t tmpfs -o size=2m tmpfs "{home}" && exec "{sys.executable}" train.py {mode}'
     for cmd in (["unshare", "-m", "sh", "-c", inner], ["unshare", "-Urm", "sh", "-c", inner]):
-        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                              env=python_env(CODEDAG_HOME=str(home)))
+        proc = subprocess.run(
+            cmd,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=python_env(CODEDAG_HOME=str(home)),
+        )
         if "TRAINING-SURVIVED" in proc.stdout or "mount" not in proc.stderr:
             return proc
     pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()[:200]}")
@@ -88,5 +93,7 @@ def test_training_survives_a_disk_that_stays_full_and_says_what_was_lost(tmp_pat
     assert proc.returncode == 0, proc.stderr
     assert "TRAINING-SURVIVED 0.9" in proc.stdout
     warned = line(proc, "WARNINGS")
-    assert any("could not be written and are kept in memory only" in w and "No space left" in w for w in warned), warned
+    assert any(
+        "could not be written and are kept in memory only" in w and "No space left" in w for w in warned
+    ), warned
     assert line(proc, "PROBLEMS")["record_changes_pending"] > 0

@@ -3,6 +3,7 @@
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,7 @@ def test_autosave_keeps_its_interval_under_a_tight_logging_loop(tmp_path):
             n += 1
         if os.path.exists(path):
             saves.add(os.stat(path).st_mtime_ns)
-    doc = json.loads(open(path).read())
+    doc = json.loads(Path(path).read_text())
     m.stop_mode()
     assert len(saves) >= 4, f"{len(saves)} auto-saves in 2 s at 0.1 s intervals"
     assert len(doc["modes"]["baseline"]["resource_usage"]["cpu_usage"]) >= 4
@@ -43,6 +44,6 @@ def test_unwritable_save_dir_warns_once_and_keeps_the_results(tmp_path, capfd):
     assert "Not a directory" in m._session.last_autosave_error
     assert len(m.results["modes"]["baseline"]["metrics"]["losses"]) == 200
     written = m.save_json(tmp_path / "elsewhere.json")
-    assert json.loads(open(written).read())["experiment_name"] == "nowhere"
+    assert json.loads(Path(written).read_text())["experiment_name"] == "nowhere"
     with pytest.raises(OSError):
         m.save_json()  # an explicit save to the unwritable place says so

@@ -81,11 +81,15 @@ def test_bad_run_files_are_skipped_with_a_warning_naming_field_and_line(home):
     data = json.loads(record.read_text())
     data["status"] = 5  # one such file broke ls, show and index rebuild for the whole store
     record.write_text(json.dumps(data, indent=1))
-    Path(not_utf8.info_dir, "run.json").write_bytes(Path(not_utf8.info_dir, "run.json").read_bytes()[:-3] + b'"\xff"}')
+    Path(not_utf8.info_dir, "run.json").write_bytes(
+        Path(not_utf8.info_dir, "run.json").read_bytes()[:-3] + b'"\xff"}'
+    )
     Path(deep.info_dir, "run.json").write_text('{"info": ' + "[" * 50000 + "]" * 50000 + "}")
     rows, problems = loaded_with_warnings()
     assert [r["test_name"] for r in rows] == [good.test_name]
-    assert any(f"{record}:" in p and "field /status: must be string, found number" in p for p in problems), problems
+    assert any(f"{record}:" in p and "field /status: must be string, found number" in p for p in problems), (
+        problems
+    )
     assert any("nested more than 256 levels" in p for p in problems), problems
     assert any(not_utf8.test_name in p and "UTF-8" in p for p in problems), problems
     with pytest.raises(codedag.FormatError, match="field /status"):
