@@ -39,10 +39,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const codedag::Error& e) {
-    err.fail(e.what());
+    // Messages quote ids, paths and file contents: escaped, so none of them can drive the terminal.
+    err.fail(codedag::term::printable(e.what(), true));
     return exit_code_for(e);
   } catch (const std::exception& e) {
-    err.fail(std::string("internal error: ") + e.what() + " (please report this with the command you ran)");
+    err.fail(codedag::term::printable(std::string("internal error: ") + e.what() +
+                                      " (please report this with the command you ran)"));
     return 1;
   }
   return ctx.exit_code;
