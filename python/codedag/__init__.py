@@ -30,6 +30,7 @@ from ._core import (  # noqa: E402
 from .core import *  # noqa: E402,F401,F403
 from .experiments import *  # noqa: E402,F401,F403
 from .optimizer import *  # noqa: E402,F401,F403
+from .runner import *  # noqa: E402,F401,F403
 from .store import *  # noqa: E402,F401,F403
 
 # Subpackages that import torch are loaded on first use of one of their names (PEP 562), so that
