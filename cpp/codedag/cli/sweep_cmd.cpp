@@ -62,8 +62,11 @@ void add_run(CLI::App& sweep, Context& ctx) {
   cmd->add_option("command", r.command, "The command each cell runs, after --; it gets --KEY=VALUE per parameter")
       ->required();
   cmd->add_option("--name", r.name, "Experiment name of the cells' runs (default: the script's name)");
-  cmd->add_option("-p,--param", r.grid, "KEY=V1,V2,...: a grid axis (the grid is the product of all -p)");
-  cmd->add_option("--random", r.random, "KEY=LOW:HIGH[:log]: a range sampled --samples times (seeded)");
+  // One value per occurrence: `-p a=1 python x.py` must not swallow the command.
+  cmd->add_option("-p,--param", r.grid, "KEY=V1,V2,...: a grid axis (the grid is the product of all -p)")
+      ->allow_extra_args(false);
+  cmd->add_option("--random", r.random, "KEY=LOW:HIGH[:log]: a range sampled --samples times (seeded)")
+      ->allow_extra_args(false);
   cmd->add_option("--samples", r.samples, "Random samples per grid point (with --random)");
   cmd->add_option("--repeat", r.repeat, "Run each parameter set K times, with --seed=0..K-1");
   cmd->add_option("--random-seed", o->random_seed, "Seed of the --random draws (default: drawn and recorded)");

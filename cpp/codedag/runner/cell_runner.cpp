@@ -72,6 +72,14 @@ struct Fd {
   explicit Fd(int f) : fd(f) {}
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& other) noexcept : fd(other.fd) { other.fd = -1; }
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset(other.fd);
+      other.fd = -1;
+    }
+    return *this;
+  }
   ~Fd() { reset(); }
   void reset(int f = -1) {
     if (fd >= 0) ::close(fd);

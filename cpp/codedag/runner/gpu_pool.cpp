@@ -1,5 +1,6 @@
 #include "codedag/runner/gpu_pool.hpp"
 
+#include <cctype>
 #include <cstdlib>
 
 #include "codedag/common/error.hpp"

@@ -1,5 +1,6 @@
 #include "codedag/runner/local_sweep.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -7,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <deque>
 
@@ -263,7 +266,7 @@ std::string run_local(store::Store& store, const SweepDir& dir, const Manifest& 
       if (!board_mode) out.info("▶ " + what);
       s.started = store::unix_now();
       try {
-        s.runner = spawn_runner(settings, argv, s.gpus, pool.size() > 0);
+        s.runner = spawn_runner(settings, argv, s.gpus, pool.size() > 0 && policy.gpus_per_run > 0);
       } catch (const std::exception& e) {
         give_up_queued_run(store, s.ref, e.what());
         pool.release(s.gpus);

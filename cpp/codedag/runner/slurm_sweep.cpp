@@ -2,11 +2,14 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "codedag/common/atomic_file.hpp"

@@ -80,8 +80,6 @@ Manifest create_sweep(const SweepRequest& r) {
   m.command = r.command;
   m.policy = policy;
   m.cells = make_cells(r.command, m.cwd, expanded);
-  json grid = json::object();
-  for (const auto& [k, v] : spec.grid) grid[k] = v;
   json random = json::array();
   for (const auto& x : r.random) random.push_back(x);
   m.spec = json{{"grid", r.grid}, {"random", random}, {"samples", spec.samples}, {"repeat", spec.repeat},

@@ -122,7 +122,6 @@ void print_summary(term::Printer& out, const json& summary, double seconds, size
     const bool ok = status == "finished";
     passed += ok;
     failed += !ok;
-    json params = json::array();
     std::string ptext;
     for (const auto& [k, v] : c["params"].items()) ptext += (ptext.empty() ? "" : " ") + k + "=" + text_of(v);
     std::vector<std::string> row = {ok ? out.green("✓") : out.red("✗"), std::to_string(c["cell"].get<int>()),

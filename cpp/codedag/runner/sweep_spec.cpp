@@ -1,5 +1,6 @@
 #include "codedag/runner/sweep_spec.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>

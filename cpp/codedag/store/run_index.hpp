@@ -39,12 +39,13 @@ struct IndexQuery {
   std::string status;  // exact status; empty: all
   double since = 0;    // started_at >= since (0: no bound)
   double until = 0;    // started_at < until (0: no bound)
+  std::string sweep;   // runs of the sweep with this id (or id prefix); empty: all
   bool include_deleted = false;
   bool only_deleted = false;
 };
 
 // The newest schema this build knows; older indexes are migrated up on open.
-inline constexpr int kIndexSchemaVersion = 3;
+inline constexpr int kIndexSchemaVersion = 4;
 
 class RunIndex {
  public:
@@ -85,6 +86,7 @@ class RunIndex {
   void exec(const char* sql) const;
   void migrate();
   void backfill_listing_columns();
+  void backfill_sweep_column();
   sqlite3* db_ = nullptr;
   std::string path_;
 };
