@@ -51,7 +51,9 @@ def codedag_cli() -> str:
 
 def timed(argv, cwd, env) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(
+        argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{argv[:3]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -84,16 +86,27 @@ def main() -> int:
     xs = ",".join(str(i) for i in range(args.cells))
     py = sys.executable
     tools = {
-        "shell_loop": ["bash", "-c", f'for x in {xs.replace(",", " ")}; do "{py}" cell.py --x=$x || exit 1; done'],
+        "shell_loop": [
+            "bash",
+            "-c",
+            f'for x in {xs.replace(",", " ")}; do "{py}" cell.py --x=$x || exit 1; done',
+        ],
         "codedag_sweep": [codedag_cli(), "sweep", "run", "-p", f"x={xs}", "--", py, "cell.py"],
-        "hydra_basic_launcher": [py, "hydra_app.py", "-m", f"+x={xs}", f"hydra.sweep.dir={work}/multirun",
-                                 "hydra/job_logging=none", "hydra/hydra_logging=none"],
+        "hydra_basic_launcher": [
+            py,
+            "hydra_app.py",
+            "-m",
+            f"+x={xs}",
+            f"hydra.sweep.dir={work}/multirun",
+            "hydra/job_logging=none",
+            "hydra/hydra_logging=none",
+        ],
     }
     load_before = load_average()
     times: dict[str, list[float]] = {name: [] for name in tools}
     for r in range(args.rounds):
         order = list(tools)
-        order = order[r % len(order):] + order[: r % len(order)]  # rotate: no tool always runs first
+        order = order[r % len(order) :] + order[: r % len(order)]  # rotate: no tool always runs first
         for name in order:
             times[name].append(timed(tools[name], work, env))
             shutil.rmtree(work / "multirun", ignore_errors=True)
@@ -105,10 +118,16 @@ def main() -> int:
         "cells": args.cells,
         "rounds": args.rounds,
         "command": "python cell.py --x=I (returns at once)",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_before": load_before,
-                    "load_after": load_after},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_before": load_before,
+            "load_after": load_after,
+        },
         "seconds_per_cell_median": per_cell,
-        "overhead_per_cell_ms": {name: (v - floor) * 1000 for name, v in per_cell.items() if name != "shell_loop"},
+        "overhead_per_cell_ms": {
+            name: (v - floor) * 1000 for name, v in per_cell.items() if name != "shell_loop"
+        },
         "ratio_to_shell_loop": {name: v / floor for name, v in per_cell.items()},
         "ratio_codedag_to_hydra": per_cell["codedag_sweep"] / per_cell["hydra_basic_launcher"],
         "raw_seconds": times,

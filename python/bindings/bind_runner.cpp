@@ -38,7 +38,7 @@ runner::SweepRequest request_from(const json& j) {
   if (j.contains("random_seed") && !j["random_seed"].is_null()) r.random_seed = j["random_seed"].get<uint64_t>();
   r.policy.backend = j.value("backend", std::string("local"));
   r.policy.parallel = j.contains("parallel") && !j["parallel"].is_null() ? j["parallel"].get<int>()
-                                                                          : (r.policy.backend == "slurm" ? 0 : 1);
+                                                                         : (r.policy.backend == "slurm" ? 0 : 1);
   if (j.contains("gpus") && !j["gpus"].is_null()) r.gpus = j["gpus"].get<std::string>();
   if (j.contains("gpus_per_run") && !j["gpus_per_run"].is_null()) r.gpus_per_run = j["gpus_per_run"].get<int>();
   r.policy.retries = j.value("retries", 0);
@@ -78,7 +78,8 @@ void add_runner(nb::module_& m) {
                               {"cells", m.cells.size()},
                               {"name", m.name}});
       },
-      nb::arg("request"), "Expands a sweep request into cells and writes its manifest; returns {sweep, dir, cells, ...}.");
+      nb::arg("request"),
+      "Expands a sweep request into cells and writes its manifest; returns {sweep, dir, cells, ...}.");
   m.def(
       "sweep_status",
       [](const std::string& id, const std::string& home) {

@@ -107,7 +107,8 @@ void add_resume(CLI::App& sweep, Context& ctx) {
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = sweep.add_subcommand(
-      "resume", "Run the cells with no finished run (waiting for the ones still running); --retry-failed adds failed ones");
+      "resume",
+      "Run the cells with no finished run (waiting for the ones still running); --retry-failed adds failed ones");
   cmd->add_option("id", o->id, "Sweep id or a unique prefix (see `codedag sweep ls`)")->required();
   cmd->add_flag("--retry-failed", o->retry_failed, "Also run cells whose last attempt failed (exception, exit code)");
   cmd->add_flag("--json", o->json_out, "Print the summary as one JSON object on stdout, last");
@@ -193,7 +194,8 @@ void add_cell(CLI::App& sweep, Context& ctx) {
 }  // namespace
 
 void add_sweep_command(CLI::App& app, Context& ctx) {
-  auto* sweep = app.add_subcommand("sweep", "Run a command over a grid of parameters: each cell its own process and run");
+  auto* sweep =
+      app.add_subcommand("sweep", "Run a command over a grid of parameters: each cell its own process and run");
   sweep->require_subcommand(1);
   add_run(*sweep, ctx);
   add_resume(*sweep, ctx);

@@ -9,6 +9,7 @@
 
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/error.hpp"
+#include "codedag/store/experiment.hpp"
 #include "codedag/store/heartbeat.hpp"
 #include "codedag/store/inventory.hpp"
 #include "codedag/store/process_identity.hpp"
@@ -135,8 +136,11 @@ json record_cell_outcome(store::Store& store, const store::RunRef& run, const Ce
         status = "failed";
       if (before == "finished" && !ok)
         r["notes"].push_back(json{{"at", o.ended_at},
-                                  {"text", "the script's Experiment ended as finished, but the process then exited "
-                                           "with " + std::string(o.exit.signal ? signal_name(o.exit.signal) : "code " + std::to_string(o.exit.exit_code))}});
+                                  {"text",
+                                   "the script's Experiment ended as finished, but the process then exited "
+                                   "with " +
+                                       std::string(o.exit.signal ? signal_name(o.exit.signal)
+                                                                 : "code " + std::to_string(o.exit.exit_code))}});
     }
     r["status"] = status;
     if (!r.contains("ended_at") || !store::is_end_status(before)) r["ended_at"] = o.ended_at;
@@ -163,7 +167,8 @@ bool give_up_queued_run(store::Store& store, const store::RunRef& run, const std
     r["ended_at"] = now;
     r["duration"] = 0.0;
     r["dead"] = json{{"detected_at", now}, {"reason", reason}};
-    r["failure"] = json{{"kind", "never_started"}, {"cause", reason}, {"signature", "never_started"}, {"retryable", true}};
+    r["failure"] =
+        json{{"kind", "never_started"}, {"cause", reason}, {"signature", "never_started"}, {"retryable", true}};
   });
   return done;
 }

@@ -24,6 +24,7 @@
 #include "codedag/runner/log_tail.hpp"
 #include "codedag/runner/sweep_dir.hpp"
 #include "codedag/store/heartbeat.hpp"
+#include "codedag/store/run_file.hpp"
 #include "codedag/store/subprocess.hpp"
 
 extern char** environ;
@@ -186,7 +187,8 @@ struct SlurmTask {
 
 SlurmTask read_chunk_task(const SweepDir& dir, int chunk) {
   const char* task = std::getenv("SLURM_ARRAY_TASK_ID");
-  if (!task || !*task) throw InputError("sweep cell --slurm-chunk: SLURM_ARRAY_TASK_ID is not set (not in a Slurm array task?)");
+  if (!task || !*task)
+    throw InputError("sweep cell --slurm-chunk: SLURM_ARRAY_TASK_ID is not set (not in a Slurm array task?)");
   const long index = std::atol(task);
   const std::string path = dir.slurm_dir() + "/chunk-" + std::to_string(chunk) + ".json";
   const json j = load_json_file(path);
@@ -194,7 +196,8 @@ SlurmTask read_chunk_task(const SweepDir& dir, int chunk) {
   if (!cells.is_array() || index < 0 || static_cast<size_t>(index) >= cells.size())
     throw FormatError(path + ": no task " + std::to_string(index));
   const json& e = cells[static_cast<size_t>(index)];
-  if (!e.is_object() || !e.contains("cell") || !e["cell"].is_number_integer() || !e.contains("run") || !e["run"].is_string())
+  if (!e.is_object() || !e.contains("cell") || !e["cell"].is_number_integer() || !e.contains("run") ||
+      !e["run"].is_string())
     throw FormatError(path + ": task " + std::to_string(index) + " is not a {\"cell\", \"run\"} entry");
   return SlurmTask{e["run"].get<std::string>(), e["cell"].get<int>()};
 }
@@ -243,8 +246,7 @@ int run_cell(const CellRunnerOptions& o) {
     append_attempt(dir, AttemptEntry{cell_index, attempt, ref.test_name, m.name, store::unix_now()});
     if (!claim_cell_run(store, ref)) return 0;
   }
-  if (o.slurm_chunk >= 0)
-    store.update(ref, [&](json& r) { r["launcher"]["slurm_job"] = slurm_task_id(); });
+  if (o.slurm_chunk >= 0) store.update(ref, [&](json& r) { r["launcher"]["slurm_job"] = slurm_task_id(); });
 
   const std::string log_path = dir.log_path(cell_index, ref.test_name);
   make_directories(dir.logs_dir());

@@ -49,10 +49,14 @@ std::string frame_of(const std::string& line) {
   if (at_line != std::string::npos) {
     size_t e = at_line + 5;
     while (e < line.size() && std::isdigit(static_cast<unsigned char>(line[e]))) ++e;
-    out += ":" + line.substr(at_line + 5, e - at_line - 5);
+    out += ':';
+    out.append(line, at_line + 5, e - at_line - 5);
   }
   const size_t in = line.find(", in ", q2);
-  if (in != std::string::npos) out += " in " + trim(line.substr(in + 5));
+  if (in != std::string::npos) {
+    out += " in ";
+    out += trim(line.substr(in + 5));
+  }
   return out;
 }
 

@@ -14,14 +14,15 @@ namespace codedag::runner {
 struct ExitFacts {
   int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;
-  bool timed_out = false;  // the runner stopped it at --timeout
-  bool preempted = false;  // the scheduler asked it to stop (Slurm --signal, scontrol requeue)
-  bool oom_kill = false;   // the cgroup's oom_kill counter rose while it ran
+  bool timed_out = false;    // the runner stopped it at --timeout
+  bool preempted = false;    // the scheduler asked it to stop (Slurm --signal, scontrol requeue)
+  bool oom_kill = false;     // the cgroup's oom_kill counter rose while it ran
   bool interrupted = false;  // stopped on purpose: Ctrl-C, --fail-fast, scancel
 };
 
 struct FailureCause {
-  std::string kind;  // exception | cuda_oom | oom_killed | nccl | timeout | preempted | interrupted | signal | exit_code
+  std::string
+      kind;  // exception | cuda_oom | oom_killed | nccl | timeout | preempted | interrupted | signal | exit_code
   std::string cause;           // one line for people: "ZeroDivisionError: division by zero"
   std::string exception_type;  // "ZeroDivisionError", "torch.cuda.OutOfMemoryError"
   std::string last_frame;      // "train.py:12 in step"

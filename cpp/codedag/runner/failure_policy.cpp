@@ -23,8 +23,8 @@ AfterAttempt FailurePolicy::on_attempt_end(int cell, const std::string& status, 
   }
   if (policy_.max_consecutive_failures > 0 && consecutive_ >= policy_.max_consecutive_failures) {
     reason_ = "breaker: " + std::to_string(consecutive_) + " consecutive failures with the same error (" + signature +
-              "); no new cells were launched, running ones finished. Fix it, then `codedag sweep resume " +
-              sweep_id_ + " --retry-failed`";
+              "); no new cells were launched, running ones finished. Fix it, then `codedag sweep resume " + sweep_id_ +
+              " --retry-failed`";
     return AfterAttempt::stop_launching;
   }
   return AfterAttempt::carry_on;

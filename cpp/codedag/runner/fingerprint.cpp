@@ -49,10 +49,10 @@ void compress(std::array<uint32_t, 8>& h, const unsigned char* block) {
 std::string sha256_hex(std::string_view data) {
   std::array<uint32_t, 8> h = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  size_t i = 0;
-  for (; i + 64 <= data.size(); i += 64) compress(h, reinterpret_cast<const unsigned char*>(data.data() + i));
+  const size_t rest = data.size() % 64;  // < 64: the padding below always fits in two blocks
+  const size_t i = data.size() - rest;
+  for (size_t b = 0; b < i; b += 64) compress(h, reinterpret_cast<const unsigned char*>(data.data() + b));
   unsigned char tail[128] = {};
-  const size_t rest = data.size() - i;
   for (size_t j = 0; j < rest; ++j) tail[j] = static_cast<unsigned char>(data[i + j]);
   tail[rest] = 0x80;
   const size_t blocks = rest + 9 <= 64 ? 1 : 2;

@@ -44,7 +44,8 @@ std::vector<std::string> parse_gpu_list(const std::string& text, const std::stri
     std::string id = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     while (!id.empty() && id.front() == ' ') id.erase(0, 1);
     while (!id.empty() && id.back() == ' ') id.pop_back();
-    if (id.empty()) throw InputError(option + " '" + text + "': an empty device id; write ids separated by commas, e.g. 0,1,2");
+    if (id.empty())
+      throw InputError(option + " '" + text + "': an empty device id; write ids separated by commas, e.g. 0,1,2");
     for (const char c : id)
       if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '/' || c == ':' || c == '_'))
         throw InputError(option + " '" + text + "': '" + id + "' is not a device index or UUID");

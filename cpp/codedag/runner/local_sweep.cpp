@@ -59,7 +59,8 @@ class SignalScope {
   }
 
  private:
-  struct sigaction old_int_ {}, old_term_ {}, old_hup_ {};
+  struct sigaction old_int_ {
+  }, old_term_{}, old_hup_{};
 };
 
 struct Slot {
@@ -109,8 +110,7 @@ pid_t spawn_runner(const LaunchSettings& s, const std::vector<std::string>& argv
   const int rc = ::posix_spawn(&pid, s.runner_program.c_str(), &fa, &attr, cargv.data(), cenv.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0)
-    throw SystemCallError("cannot start the cell runner '" + s.runner_program + "': " + std::strerror(rc));
+  if (rc != 0) throw SystemCallError("cannot start the cell runner '" + s.runner_program + "': " + std::strerror(rc));
   return pid;
 }
 
@@ -254,15 +254,16 @@ std::string run_local(store::Store& store, const SweepDir& dir, const Manifest& 
       s.ref = create_cell_run(store, m, m.cells[static_cast<size_t>(cell)], attempt, launcher, s.gpus, dir);
       s.log = dir.log_path(cell, s.ref.test_name);
       append_attempt(dir, AttemptEntry{cell, attempt, s.ref.test_name, m.name, store::unix_now()});
-      std::vector<std::string> argv = {settings.runner_program, "sweep", "cell", "--home", m.home, "--sweep", m.id,
-                                       "--cell", std::to_string(cell), "--run", s.ref.test_name};
+      std::vector<std::string> argv = {
+          settings.runner_program, "sweep", "cell",         "--home", m.home, "--sweep", m.id, "--cell",
+          std::to_string(cell),    "--run", s.ref.test_name};
       if (tee) argv.push_back("--tee");
       if (settings.json_mode) argv.push_back("--stdout-to-stderr");
       if (board_mode) board.clear();
       const std::string what = "cell " + std::to_string(cell) + " " +
                                printable(params_text(m.cells[static_cast<size_t>(cell)].params)) +
-                               (s.gpus.empty() ? "" : " on GPU " + join_devices(s.gpus)) + " (run " +
-                               s.ref.test_name + (attempt > 1 ? ", attempt " + std::to_string(attempt) : "") + ")";
+                               (s.gpus.empty() ? "" : " on GPU " + join_devices(s.gpus)) + " (run " + s.ref.test_name +
+                               (attempt > 1 ? ", attempt " + std::to_string(attempt) : "") + ")";
       if (!board_mode) out.info("▶ " + what);
       s.started = store::unix_now();
       try {
@@ -291,10 +292,10 @@ std::string run_local(store::Store& store, const SweepDir& dir, const Manifest& 
       }
       const std::string st = run_status(record);
       if (st == "queued") {
-        const std::string why = WIFSIGNALED(status)
-                                    ? "the cell runner was killed by " + signal_name(WTERMSIG(status)) + " before starting"
-                                    : "the cell runner exited with " + std::to_string(WEXITSTATUS(status)) +
-                                          " before starting the command (see the messages above)";
+        const std::string why =
+            WIFSIGNALED(status) ? "the cell runner was killed by " + signal_name(WTERMSIG(status)) + " before starting"
+                                : "the cell runner exited with " + std::to_string(WEXITSTATUS(status)) +
+                                      " before starting the command (see the messages above)";
         give_up_queued_run(store, s.ref, why);
       } else if (st == "running") {
         // The runner died under its command (killed from outside): the command may live on.

@@ -40,7 +40,9 @@ int int_field(const json& obj, const char* key, const std::string& where, int lo
 std::vector<std::string> strings_field(const json& obj, const char* key, const std::string& where, size_t max) {
   const json& v = field(obj, key, where);
   if (!v.is_array()) throw FormatError(where + ": \"" + key + "\" is a " + json_type_name(v) + ", expected an array");
-  if (v.size() > max) throw FormatError(where + ": \"" + key + "\" has " + std::to_string(v.size()) + " entries, at most " + std::to_string(max));
+  if (v.size() > max)
+    throw FormatError(where + ": \"" + key + "\" has " + std::to_string(v.size()) + " entries, at most " +
+                      std::to_string(max));
   std::vector<std::string> out;
   for (size_t i = 0; i < v.size(); ++i) {
     if (!v[i].is_string())
@@ -85,7 +87,8 @@ RunPolicy RunPolicy::from_json(const json& j, const std::string& where) {
   if (p.backend != "local" && p.backend != "slurm")
     throw FormatError(where + ": \"backend\" is '" + p.backend + "', expected local or slurm");
   p.parallel = int_field(j, "parallel", where, 0, 100000);
-  if (p.parallel == 0 && p.backend == "local") throw FormatError(where + ": \"parallel\" must be 1 or more for the local backend");
+  if (p.parallel == 0 && p.backend == "local")
+    throw FormatError(where + ": \"parallel\" must be 1 or more for the local backend");
   p.gpus = strings_field(j, "gpus", where, 4096);
   p.gpus_per_run = int_field(j, "gpus_per_run", where, 0, 4096);
   p.retries = int_field(j, "retries", where, 0, 1000);
@@ -145,7 +148,8 @@ std::string default_sweep_name(const std::vector<std::string>& command) {
     for (size_t i = 1; python && i < command.size(); ++i) {
       const std::string& a = command[i];
       if (a == "-m" && i + 1 < command.size()) {
-        name = command[i + 1].substr(command[i + 1].rfind('.') == std::string::npos ? 0 : command[i + 1].rfind('.') + 1);
+        name =
+            command[i + 1].substr(command[i + 1].rfind('.') == std::string::npos ? 0 : command[i + 1].rfind('.') + 1);
         break;
       }
       if (!a.empty() && a[0] != '-') {
@@ -170,9 +174,15 @@ json Manifest::to_json() const {
     for (const auto& p : c.params) params.push_back(json::array({p.key, p.text}));
     cs.push_back(json{{"cell", c.index}, {"params", params}, {"argv", c.argv}, {"fingerprint", c.fingerprint}});
   }
-  return json{{"schema", kManifestSchema}, {"id", id},          {"name", name},
-              {"created_at", created_at},  {"cwd", cwd},        {"home", home},
-              {"command", command},        {"spec", spec},      {"policy", policy.to_json()},
+  return json{{"schema", kManifestSchema},
+              {"id", id},
+              {"name", name},
+              {"created_at", created_at},
+              {"cwd", cwd},
+              {"home", home},
+              {"command", command},
+              {"spec", spec},
+              {"policy", policy.to_json()},
               {"cells", cs}};
 }
 
@@ -199,7 +209,8 @@ Manifest Manifest::from_json(const json& j, const std::string& where) {
     const std::string at = where + " cells[" + std::to_string(i) + "]";
     ManifestCell c;
     c.index = int_field(cs[i], "cell", at, 0, static_cast<int>(kMaxCells));
-    if (c.index != static_cast<int>(i)) throw FormatError(at + ": \"cell\" is " + std::to_string(c.index) + ", expected " + std::to_string(i));
+    if (c.index != static_cast<int>(i))
+      throw FormatError(at + ": \"cell\" is " + std::to_string(c.index) + ", expected " + std::to_string(i));
     const json& ps = field(cs[i], "params", at);
     if (!ps.is_array()) throw FormatError(at + ": \"params\" must be an array of [key, value] pairs");
     for (const auto& p : ps) {

@@ -22,9 +22,9 @@ struct RunPolicy {
   int retries = 0;                // extra attempts for cells killed by a signal, preempted or dead
   bool retry_exceptions = false;  // --retry-on all: failed cells (exceptions, exit codes) retried too
   bool fail_fast = false;
-  int max_consecutive_failures = 0;  // 0: no breaker
-  double timeout = 0;                // seconds per attempt; 0: none
-  std::string metric;                // "acc", "acc:max" or "loss:min": shown in the summary
+  int max_consecutive_failures = 0;     // 0: no breaker
+  double timeout = 0;                   // seconds per attempt; 0: none
+  std::string metric;                   // "acc", "acc:max" or "loss:min": shown in the summary
   std::vector<std::string> slurm_args;  // passed to sbatch as given
 
   json to_json() const;

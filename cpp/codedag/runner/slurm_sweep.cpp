@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <deque>
 #include <cstdlib>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <set>
@@ -57,8 +57,9 @@ SlurmLimits read_limits() {
 void write_job_script(const SweepDir& dir, const Manifest& m, const std::string& program) {
   const std::string text = "#!/bin/sh\n# codedag sweep " + m.id +
                            ": each array task runs one cell; $1 is the chunk file's number.\n"
-                           "exec " + shell_quote(program) + " sweep cell --home " + shell_quote(m.home) +
-                           " --sweep " + shell_quote(m.id) + " --slurm-chunk \"$1\"\n";
+                           "exec " +
+                           shell_quote(program) + " sweep cell --home " + shell_quote(m.home) + " --sweep " +
+                           shell_quote(m.id) + " --slurm-chunk \"$1\"\n";
   write_file_atomic(dir.slurm_dir() + "/job.sh", text);
 }
 
@@ -120,9 +121,9 @@ std::string array_range(size_t tasks, int parallel) {
 }
 
 bool slurm_state_alive(const std::string& s) {
-  static const std::set<std::string> ended = {"COMPLETED", "CANCELLED",    "FAILED",    "TIMEOUT",      "NODE_FAIL",
-                                              "PREEMPTED", "BOOT_FAIL",    "DEADLINE",  "OUT_OF_MEMORY", "SPECIAL_EXIT",
-                                              "REVOKED"};
+  static const std::set<std::string> ended = {"COMPLETED",     "CANCELLED",    "FAILED",    "TIMEOUT",
+                                              "NODE_FAIL",     "PREEMPTED",    "BOOT_FAIL", "DEADLINE",
+                                              "OUT_OF_MEMORY", "SPECIAL_EXIT", "REVOKED"};
   return !s.empty() && !ended.count(s);
 }
 
@@ -162,7 +163,8 @@ QueuedAliveCheck slurm_queued_check(const std::string& sweep_id) {
 std::string run_slurm(store::Store& store, const SweepDir& dir, const Manifest& m, const std::vector<int>& cells,
                       const std::vector<CellState>& before, term::Printer& out, const LaunchSettings& settings) {
   g_slurm_signal = 0;
-  struct sigaction sa {}, old_int{}, old_term{};
+  struct sigaction sa {
+  }, old_int{}, old_term{};
   sa.sa_handler = on_slurm_sweep_signal;
   sigemptyset(&sa.sa_mask);
   ::sigaction(SIGINT, &sa, &old_int);
@@ -230,7 +232,8 @@ std::string run_slurm(store::Store& store, const SweepDir& dir, const Manifest& 
     const store::SpawnResult r = run_tool(argv);
     std::string job = r.out.substr(0, r.out.find_first_of(";\n"));
     if (r.exit_code != 0 || job.empty() || job.find_first_not_of("0123456789") != std::string::npos) {
-      const std::string why = "sbatch rejected chunk " + std::to_string(number) + ": " + printable(last_visible_line(r.err));
+      const std::string why =
+          "sbatch rejected chunk " + std::to_string(number) + ": " + printable(last_visible_line(r.err));
       for (const auto& ref : refs) give_up_queued_run(store, ref, why);
       std::string queued;
       for (const auto& j : submitted) queued += " " + j;
@@ -253,8 +256,8 @@ std::string run_slurm(store::Store& store, const SweepDir& dir, const Manifest& 
     }
     submitted.push_back(job);
     previous_job = job;
-    out.ok("submitted chunk " + std::to_string(number) + ": job " + job + " (--array=" +
-           array_range(chunk.size(), policy.parallel) + ", " + std::to_string(chunk.size()) + " cells)");
+    out.ok("submitted chunk " + std::to_string(number) + ": job " + job +
+           " (--array=" + array_range(chunk.size(), policy.parallel) + ", " + std::to_string(chunk.size()) + " cells)");
   };
 
   const size_t chunk_size = chunk_capacity(limits);
@@ -262,7 +265,8 @@ std::string run_slurm(store::Store& store, const SweepDir& dir, const Manifest& 
     if (const int sig = g_slurm_signal.exchange(0)) {
       std::string jobs;
       for (const auto& j : submitted) jobs += " " + j;
-      stopped = std::string("interrupted by ") + signal_name(sig) + ": stopped watching; submitted jobs keep running (" +
+      stopped = std::string("interrupted by ") + signal_name(sig) +
+                ": stopped watching; submitted jobs keep running (" +
                 (jobs.empty() ? std::string("none") : "scancel" + jobs) + " stops them; `codedag sweep resume " + m.id +
                 "` waits for them)";
       break;
@@ -313,8 +317,10 @@ std::string run_slurm(store::Store& store, const SweepDir& dir, const Manifest& 
       }
       if (status == "queued") {
         give_up_queued_run(store, ref,
-                           "the Slurm task " + it->second.task + " ended before the cell started (cancelled, or it "
-                           "failed to launch: see " + dir.slurm_dir() + "/" + it->second.task + ".out)");
+                           "the Slurm task " + it->second.task +
+                               " ended before the cell started (cancelled, or it "
+                               "failed to launch: see " +
+                               dir.slurm_dir() + "/" + it->second.task + ".out)");
         record = store::load_run(ref.info_dir);
         status = run_status(record);
       }

@@ -61,8 +61,7 @@ Manifest create_sweep(const SweepRequest& r) {
     policy.gpus_per_run = r.gpus_per_run.value_or(0);
     if (policy.gpus_per_run < 0) throw InputError("--gpus-per-run must be 0 or more");
   }
-  if (r.command.empty())
-    throw InputError("no command to sweep: write `codedag sweep run [options] -- CMD ARGS...`");
+  if (r.command.empty()) throw InputError("no command to sweep: write `codedag sweep run [options] -- CMD ARGS...`");
 
   SweepSpec spec;
   for (const auto& g : r.grid) spec.grid.push_back(parse_grid_option(g));
@@ -82,7 +81,10 @@ Manifest create_sweep(const SweepRequest& r) {
   m.cells = make_cells(r.command, m.cwd, expanded);
   json random = json::array();
   for (const auto& x : r.random) random.push_back(x);
-  m.spec = json{{"grid", r.grid}, {"random", random}, {"samples", spec.samples}, {"repeat", spec.repeat},
+  m.spec = json{{"grid", r.grid},
+                {"random", random},
+                {"samples", spec.samples},
+                {"repeat", spec.repeat},
                 {"random_seed", spec.random_seed}};
   m.created_at = store::unix_now();
   m.id = create_sweep_dir(m.home, m.created_at);
@@ -110,8 +112,9 @@ json execute_sweep(const SweepDir& dir, const Manifest& m, const ExecuteSettings
       {"cells", std::to_string(m.cells.size()) + " (" + std::to_string(cells.size()) + " to run" +
                     (finished ? ", " + std::to_string(finished) + " finished before" : "") +
                     (in_flight ? ", " + std::to_string(in_flight) + " still running" : "") + ")"},
-      {"backend", m.policy.backend + ", " +
-                      (m.policy.parallel ? std::to_string(m.policy.parallel) + " at a time" : "no limit on cells at a time")},
+      {"backend",
+       m.policy.backend + ", " +
+           (m.policy.parallel ? std::to_string(m.policy.parallel) + " at a time" : "no limit on cells at a time")},
       {"runs", "experiment '" + m.name + "' in " + m.home},
       {"logs", dir.logs_dir()}};
   if (m.policy.backend == "local")
@@ -127,7 +130,8 @@ json execute_sweep(const SweepDir& dir, const Manifest& m, const ExecuteSettings
     if (m.cells.empty())
       out.warn("the sweep has no cells: nothing to run");
     else if (failed && !settings.retry_failed)
-      out.warn("nothing to run: " + std::to_string(failed) + " cell(s) failed and are left as they are; add "
+      out.warn("nothing to run: " + std::to_string(failed) +
+               " cell(s) failed and are left as they are; add "
                "--retry-failed to run them again");
     else
       out.ok("nothing to run: every cell already has a finished run");
@@ -148,8 +152,7 @@ json execute_sweep(const SweepDir& dir, const Manifest& m, const ExecuteSettings
     out.warn(std::string("sweep_summary.json not written: ") + e.what());
   }
   out.line();
-  print_summary(out, summary,
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  print_summary(out, summary, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return summary;
 }
 

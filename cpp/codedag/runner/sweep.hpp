@@ -16,18 +16,18 @@
 namespace codedag::runner {
 
 struct SweepRequest {
-  std::string name;                       // experiment name of the cells' runs; empty: from the command
-  std::vector<std::string> grid;          // -p KEY=V1,V2
-  std::vector<std::string> random;        // --random KEY=LO:HI[:log]
+  std::string name;                 // experiment name of the cells' runs; empty: from the command
+  std::vector<std::string> grid;    // -p KEY=V1,V2
+  std::vector<std::string> random;  // --random KEY=LO:HI[:log]
   int samples = 0;
   int repeat = 1;
-  std::optional<uint64_t> random_seed;    // nullopt: drawn now and stored in the manifest
+  std::optional<uint64_t> random_seed;  // nullopt: drawn now and stored in the manifest
   RunPolicy policy;
-  std::optional<std::string> gpus;        // --gpus; nullopt: detected (CUDA_VISIBLE_DEVICES, NVML)
-  std::optional<int> gpus_per_run;        // nullopt: 1 when there are GPUs, else 0
+  std::optional<std::string> gpus;  // --gpus; nullopt: detected (CUDA_VISIBLE_DEVICES, NVML)
+  std::optional<int> gpus_per_run;  // nullopt: 1 when there are GPUs, else 0
   std::vector<std::string> command;
-  std::string home;                       // empty: CODEDAG_HOME / ~/.codedag
-  std::string cwd;                        // empty: the current directory
+  std::string home;  // empty: CODEDAG_HOME / ~/.codedag
+  std::string cwd;   // empty: the current directory
 };
 
 // Validates, expands and writes <home>/sweeps/<id>/sweep.json. InputError for bad options.

@@ -9,9 +9,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 
@@ -41,7 +41,8 @@ std::string random_part() {
   static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
   unsigned char bytes[3] = {};
   if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) {
-    const unsigned long t = static_cast<unsigned long>(::getpid()) * 2654435761u ^ static_cast<unsigned long>(time(nullptr));
+    const unsigned long t =
+        static_cast<unsigned long>(::getpid()) * 2654435761u ^ static_cast<unsigned long>(time(nullptr));
     for (int i = 0; i < 3; ++i) bytes[i] = static_cast<unsigned char>(t >> (8 * i));
   }
   std::string s;
@@ -150,7 +151,8 @@ std::vector<AttemptEntry> read_attempts(const SweepDir& dir, size_t cell_count, 
   std::error_code ec;
   const uintmax_t size = fs::file_size(path, ec);
   if (ec) return out;  // no attempt yet
-  if (size > kMaxJournalBytes) throw FormatError(path + ": " + std::to_string(size) + " bytes is too large for a sweep journal");
+  if (size > kMaxJournalBytes)
+    throw FormatError(path + ": " + std::to_string(size) + " bytes is too large for a sweep journal");
   std::ifstream in(path);
   std::string line;
   size_t number = 0;
@@ -188,9 +190,10 @@ SweepLock::SweepLock(const SweepDir& dir) {
     const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
     ::close(fd_);
     fd_ = -1;
-    throw StateError("sweep " + dir.id() + " is being run by another process" +
-                     (n > 0 ? std::string(" (pid ") + std::string(buf, strnlen(buf, sizeof buf)) + ")" : std::string()) +
-                     "; wait for it, or stop it, before running or resuming the sweep again");
+    throw StateError(
+        "sweep " + dir.id() + " is being run by another process" +
+        (n > 0 ? std::string(" (pid ") + std::string(buf, strnlen(buf, sizeof buf)) + ")" : std::string()) +
+        "; wait for it, or stop it, before running or resuming the sweep again");
   }
   const std::string pid = std::to_string(::getpid());
   if (::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {

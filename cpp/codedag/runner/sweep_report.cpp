@@ -46,8 +46,9 @@ json cell_json(const Manifest& m, const SweepDir& dir, const CellState& s) {
   for (const auto& p : cell.params) params[p.key] = p.value;
   json runs = json::array();
   for (const auto& a : s.attempts) runs.push_back(a.ref.test_name);
-  json j{{"cell", s.cell},       {"params", params}, {"run", nullptr},  {"status", s.status},
-         {"exit_code", nullptr}, {"attempts", s.attempts.size()},    {"runs", runs}};
+  json j{{"cell", s.cell},     {"params", params},     {"run", nullptr},
+         {"status", s.status}, {"exit_code", nullptr}, {"attempts", s.attempts.size()},
+         {"runs", runs}};
   const AttemptState* cur = s.current();
   if (!cur) return j;
   const json& r = cur->record;
@@ -65,7 +66,8 @@ json cell_json(const Manifest& m, const SweepDir& dir, const CellState& s) {
     j["kind"] = failure.is_object() ? failure.value("kind", std::string()) : std::string();
     if (s.status == "dead" && j["cause"] == "") {
       const json dead = r.value("dead", json::object());
-      j["cause"] = "dead: " + (dead.is_object() ? dead.value("reason", std::string("process vanished")) : "process vanished");
+      j["cause"] =
+          "dead: " + (dead.is_object() ? dead.value("reason", std::string("process vanished")) : "process vanished");
       j["kind"] = "dead";
     }
     std::vector<std::string> tail;
@@ -124,8 +126,10 @@ void print_summary(term::Printer& out, const json& summary, double seconds, size
     failed += !ok;
     std::string ptext;
     for (const auto& [k, v] : c["params"].items()) ptext += (ptext.empty() ? "" : " ") + k + "=" + text_of(v);
-    std::vector<std::string> row = {ok ? out.green("✓") : out.red("✗"), std::to_string(c["cell"].get<int>()),
-                                    printable(ptext.empty() ? "-" : ptext), status,
+    std::vector<std::string> row = {ok ? out.green("✓") : out.red("✗"),
+                                    std::to_string(c["cell"].get<int>()),
+                                    printable(ptext.empty() ? "-" : ptext),
+                                    status,
                                     printable(c.value("cause", std::string(ok ? "" : "-"))),
                                     store::format_duration(c.value("duration", -1.0))};
     if (row[4].empty()) row[4] = "-";
@@ -150,8 +154,9 @@ void print_summary(term::Printer& out, const json& summary, double seconds, size
     for (size_t i = skip; i < tail.size(); ++i) out.line("  | " + printable(tail[i].get<std::string>()));
   }
   if (summary["best"].is_object())
-    out.ok("best: cell " + std::to_string(summary["best"]["cell"].get<int>()) + " (" + summary["metric"].get<std::string>() +
-           " = " + text_of(summary["best"]["metric"]) + ", run " + text_of(summary["best"]["run"]) + ")");
+    out.ok("best: cell " + std::to_string(summary["best"]["cell"].get<int>()) + " (" +
+           summary["metric"].get<std::string>() + " = " + text_of(summary["best"]["metric"]) + ", run " +
+           text_of(summary["best"]["run"]) + ")");
   if (summary["stopped"].is_string()) out.warn(printable(summary["stopped"].get<std::string>()));
   std::string counts;
   for (const auto& [status, n] : summary["status"].items())
@@ -164,7 +169,8 @@ void print_summary(term::Printer& out, const json& summary, double seconds, size
 void print_cell_event(term::Printer& out, const json& c) {
   std::string params;
   for (const auto& [k, v] : c["params"].items()) params += (params.empty() ? "" : " ") + k + "=" + text_of(v);
-  const std::string head = "cell " + std::to_string(c["cell"].get<int>()) + (params.empty() ? "" : " " + printable(params));
+  const std::string head =
+      "cell " + std::to_string(c["cell"].get<int>()) + (params.empty() ? "" : " " + printable(params));
   const std::string run = c["run"].is_string() ? " (run " + c["run"].get<std::string>() + ")" : "";
   const std::string status = c["status"].get<std::string>();
   if (status == "finished") {

@@ -108,11 +108,13 @@ RandomRange parse_random_option(const std::string& text) {
   }
   if (parts.size() < 2 || parts.size() > 3) throw InputError("--random " + text + ": expected LOW:HIGH[:log]" + form);
   bool int_low = false, int_high = false;
-  if (!parse_number(parts[0], r.low, int_low)) throw InputError("--random " + text + ": LOW '" + parts[0] + "' is not a number");
+  if (!parse_number(parts[0], r.low, int_low))
+    throw InputError("--random " + text + ": LOW '" + parts[0] + "' is not a number");
   if (!parse_number(parts[1], r.high, int_high))
     throw InputError("--random " + text + ": HIGH '" + parts[1] + "' is not a number");
   if (parts.size() == 3) {
-    if (parts[2] != "log") throw InputError("--random " + text + ": the third part must be 'log', not '" + parts[2] + "'");
+    if (parts[2] != "log")
+      throw InputError("--random " + text + ": the third part must be 'log', not '" + parts[2] + "'");
     r.log = true;
   }
   r.integer = int_low && int_high;

@@ -30,9 +30,9 @@ struct RandomRange {
 
 struct SweepSpec {
   std::vector<std::pair<std::string, std::vector<std::string>>> grid;  // -p KEY=V1,V2 in order
-  std::vector<RandomRange> random;                                    // --random KEY=LO:HI[:log]
-  int samples = 0;        // random draws per grid point (0 with ranges given: 1)
-  int repeat = 1;         // --repeat K: each set K times with seed=0..K-1
+  std::vector<RandomRange> random;                                     // --random KEY=LO:HI[:log]
+  int samples = 0;  // random draws per grid point (0 with ranges given: 1)
+  int repeat = 1;   // --repeat K: each set K times with seed=0..K-1
   uint64_t random_seed = 0;
 };
 

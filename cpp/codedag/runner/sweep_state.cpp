@@ -76,12 +76,12 @@ std::vector<int> cells_to_resume(const std::vector<CellState>& states, bool retr
 }
 
 std::vector<std::pair<std::string, int>> count_statuses(const std::vector<CellState>& states) {
-  static const char* const order[] = {"finished", "running", "queued", "failed",
-                                      "killed",   "interrupted", "dead", "pending"};
+  static const char* const order[] = {"finished", "running",     "queued", "failed",
+                                      "killed",   "interrupted", "dead",   "pending"};
   std::vector<std::pair<std::string, int>> out;
   for (const char* status : order) {
-    const int n = static_cast<int>(std::count_if(states.begin(), states.end(),
-                                                 [&](const CellState& s) { return s.status == status; }));
+    const int n = static_cast<int>(
+        std::count_if(states.begin(), states.end(), [&](const CellState& s) { return s.status == status; }));
     if (n) out.emplace_back(status, n);
   }
   return out;

@@ -111,8 +111,8 @@ void Experiment::adopt(const std::string& id, const StartOptions& o) {
   const double now = unix_now();
   std::string ended_as;
   // Fields the launcher owns (identity, parameters, sweep link) are not replaced by the script's.
-  static const char* const kOwned[] = {"schema", "name", "test_name", "status", "info", "metrics", "last",
-                                       "tags", "notes", "properties", "attachments", "deleted", "argv"};
+  static const char* const kOwned[] = {"schema", "name",  "test_name",  "status",      "info",    "metrics", "last",
+                                       "tags",   "notes", "properties", "attachments", "deleted", "argv"};
   store_.update(ref, [&](json& r) {
     const std::string status = r.value("status", std::string());
     if (status != "queued" && status != "running") {
@@ -129,8 +129,7 @@ void Experiment::adopt(const std::string& id, const StartOptions& o) {
     r["adopted_by"] = json{{"process", self.to_json()}, {"at", now}, {"experiment", name_}};
     if (o.extra.is_object())
       for (const auto& [k, v] : o.extra.items())
-        if (std::none_of(std::begin(kOwned), std::end(kOwned), [&](const char* owned) { return k == owned; }))
-          r[k] = v;
+        if (std::none_of(std::begin(kOwned), std::end(kOwned), [&](const char* owned) { return k == owned; })) r[k] = v;
     if (!r.contains("inventory")) r["inventory"] = machine_inventory();
     if (!r.contains("env")) r["env"] = environment_subset();
   });

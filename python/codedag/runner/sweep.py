@@ -7,6 +7,7 @@ behaves exactly like one started from a shell (status board, Ctrl-C, cell runner
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -61,7 +62,9 @@ def _cli() -> str:
         return str(beside)
     found = shutil.which("codedag")
     if not found:
-        raise _core.NotFoundError("the codedag command is not installed (pip install codedag puts it beside python)")
+        raise _core.NotFoundError(
+            "the codedag command is not installed (pip install codedag puts it beside python)"
+        )
     return found
 
 
@@ -152,10 +155,8 @@ def sweep(
     except KeyboardInterrupt:
         # Ctrl-C reached the sweep too (same process group): let it stop its cells and print its
         # summary; only a second Ctrl-C leaves it behind.
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             proc.wait()
-        except KeyboardInterrupt:
-            pass
         raise
     return SweepResult(_core.sweep_status(created["sweep"], created["home"]))
 

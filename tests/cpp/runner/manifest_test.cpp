@@ -28,8 +28,7 @@ Manifest sample() {
 TEST(Fingerprint, Sha256MatchesKnownDigests) {
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(sha256_hex(std::string(1000, 'a')),
-            "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+  EXPECT_EQ(sha256_hex(std::string(1000, 'a')), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
   EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
@@ -72,7 +71,9 @@ TEST(Manifest, DamagedManifestsAreRejectedWithTheirPlace) {
       broken([](json& j) { j["cells"][1]["cell"] = 5; }),
       broken([](json& j) { j["cells"][0]["argv"] = json::array(); }),
       broken([](json& j) { j["cells"][0]["argv"][0] = 3; }),
-      broken([](json& j) { j["cells"][0]["params"] = json::array({json::array({"--x", "1"})}); }),
+      broken([](json& j) {
+        j["cells"][0]["params"] = json::array({json::array({"--x", "1"})});
+      }),
       broken([](json& j) { j["cells"][0]["fingerprint"] = "abc"; }),
       broken([](json& j) { j["policy"]["parallel"] = -1; }),
       broken([](json& j) { j["policy"]["backend"] = "kubernetes"; }),

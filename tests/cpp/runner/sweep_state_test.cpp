@@ -123,10 +123,10 @@ TEST(CellRun, OutcomesKeepWhatTheScriptRecordedAndAddTheExit) {
 
 TEST(SweepState, ResumePicksCellsWithoutAFinishedRunAndLeavesFailedOnesUnlessAsked) {
   Fixture f("resume");
-  f.end(f.queue(0, 1), 0);             // finished
-  f.end(f.queue(1, 1), 1);             // failed by itself
-  f.end(f.queue(2, 1), -1, SIGKILL);   // killed: resume runs it again
-  const auto states = f.states();      // cell 3: never started
+  f.end(f.queue(0, 1), 0);            // finished
+  f.end(f.queue(1, 1), 1);            // failed by itself
+  f.end(f.queue(2, 1), -1, SIGKILL);  // killed: resume runs it again
+  const auto states = f.states();     // cell 3: never started
   EXPECT_EQ(states[0].status, "finished");
   EXPECT_EQ(states[1].status, "failed");
   EXPECT_EQ(states[2].status, "killed");

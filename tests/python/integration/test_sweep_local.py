@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import cli_path, python_env
+from conftest import cli_path
 
 # One cell: records its parameters, CUDA_VISIBLE_DEVICES and when it ran; fails as told.
 CELL = textwrap.dedent(
@@ -62,7 +62,9 @@ def store_runs(run_cli):
     return json.loads(run_cli("ls", "--json", check=True).stdout)
 
 
-def test_six_cells_one_failing_gives_five_finished_and_one_failed_with_cause_and_log_tail(run_cli, cell, tmp_path):
+def test_six_cells_one_failing_gives_five_finished_and_one_failed_with_cause_and_log_tail(
+    run_cli, cell, tmp_path
+):
     r = run_cli("sweep", "run", "-p", "x=1,2,3,4,5,6", "--json", "--", *cell, "--fail-on=4")
     assert r.returncode == 1, r.stderr
     out = sweep_json(r)
@@ -70,7 +72,11 @@ def test_six_cells_one_failing_gives_five_finished_and_one_failed_with_cause_and
     assert sorted(statuses.values()) == ["failed"] + ["finished"] * 5
     bad = next(c for c in out["cells"] if c["status"] == "failed")
     assert bad["params"] == {"x": 4} and bad["exit_code"] == 1 and bad["attempts"] == 1
-    assert "ValueError: bad batch 4" in bad["cause"] and "cell.py" in bad["cause"] and "load_batch" in bad["cause"]
+    assert (
+        "ValueError: bad batch 4" in bad["cause"]
+        and "cell.py" in bad["cause"]
+        and "load_batch" in bad["cause"]
+    )
     assert any("ValueError: bad batch 4" in line for line in bad["log_tail"])
     assert Path(bad["log"]).is_file() and "cell x=4 stderr line" in Path(bad["log"]).read_text()
     # The human summary (on stderr with --json) has the ✗ line, the log path and its last lines.
@@ -94,7 +100,9 @@ def test_six_cells_one_failing_gives_five_finished_and_one_failed_with_cause_and
     assert out["sweep"] in listing and "5 finished 1 failed" in listing
 
 
-def test_resume_runs_nothing_for_finished_cells_and_retry_failed_reruns_the_failed_one(run_cli, cell, tmp_path):
+def test_resume_runs_nothing_for_finished_cells_and_retry_failed_reruns_the_failed_one(
+    run_cli, cell, tmp_path
+):
     out = sweep_json(run_cli("sweep", "run", "-p", "x=1,2,3", "--json", "--", *cell, "--fail-on=2"))
     before = len(events(tmp_path))
     r = run_cli("sweep", "resume", out["sweep"], "--json")
@@ -111,47 +119,91 @@ def test_resume_runs_nothing_for_finished_cells_and_retry_failed_reruns_the_fail
 
 
 def test_concurrent_cells_never_share_a_gpu_lease(run_cli, cell, tmp_path):
-    r = run_cli("sweep", "run", "-p", "x=1,2,3,4,5,6,7,8,9", "--gpus", "0,1,2", "--gpus-per-run", "1",
-                "--parallel", "3", "--json", "--", *cell, "--sleep=0.6")
+    r = run_cli(
+        "sweep",
+        "run",
+        "-p",
+        "x=1,2,3,4,5,6,7,8,9",
+        "--gpus",
+        "0,1,2",
+        "--gpus-per-run",
+        "1",
+        "--parallel",
+        "3",
+        "--json",
+        "--",
+        *cell,
+        "--sleep=0.6",
+    )
     assert r.returncode == 0, r.stderr
     ev = events(tmp_path)
     assert len(ev) == 9
     assert all(e["gpus"] in {"0", "1", "2"} for e in ev)
     overlaps = 0
     for i, a in enumerate(ev):
-        for b in ev[i + 1:]:
+        for b in ev[i + 1 :]:
             if a["start"] < b["end"] and b["start"] < a["end"]:
                 overlaps += 1
                 assert a["gpus"] != b["gpus"], (a, b)
     assert overlaps >= 3  # they did run side by side
     # Two GPUs per cell from a pool of three: one cell at a time, each with two distinct devices.
     (tmp_path / "events.jsonl").unlink()
-    r = run_cli("sweep", "run", "-p", "x=1,2,3", "--gpus", "0,1,2", "--gpus-per-run", "2", "--parallel", "3",
-                "--json", "--", *cell, "--sleep=0.3")
+    r = run_cli(
+        "sweep",
+        "run",
+        "-p",
+        "x=1,2,3",
+        "--gpus",
+        "0,1,2",
+        "--gpus-per-run",
+        "2",
+        "--parallel",
+        "3",
+        "--json",
+        "--",
+        *cell,
+        "--sleep=0.3",
+    )
     assert r.returncode == 0, r.stderr
     ev = sorted(events(tmp_path), key=lambda e: e["start"])
     assert all(len(set(e["gpus"].split(","))) == 2 for e in ev)
-    for a, b in zip(ev, ev[1:]):
+    for a, b in zip(ev, ev[1:], strict=False):
         assert a["end"] <= b["start"] + 0.05
 
 
 def test_kill_9_of_the_sweep_then_resume_finishes_every_cell_exactly_once(run_cli, cell, tmp_path):
     env = dict(os.environ, NO_COLOR="1")
-    log = open(tmp_path / "sweep.out", "w")
-    proc = subprocess.Popen([cli_path(), "sweep", "run", "-p", "x=1,2,3,4,5,6", "--parallel", "2", "--", *cell,
-                             "--sleep=1.5"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
     home = Path(os.environ["CODEDAG_HOME"])
-    deadline = time.time() + 60
-    journal = None
-    while time.time() < deadline:
-        found = list((home / "sweeps").glob("*/attempts.jsonl"))
-        if found and len(found[0].read_text().splitlines()) >= 2:
-            journal = found[0]
-            break
-        time.sleep(0.05)
-    assert journal, "the sweep did not start its cells"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    with open(tmp_path / "sweep.out", "w") as log:
+        proc = subprocess.Popen(
+            [
+                cli_path(),
+                "sweep",
+                "run",
+                "-p",
+                "x=1,2,3,4,5,6",
+                "--parallel",
+                "2",
+                "--",
+                *cell,
+                "--sleep=1.5",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.time() + 60
+        journal = None
+        while time.time() < deadline:
+            found = list((home / "sweeps").glob("*/attempts.jsonl"))
+            if found and len(found[0].read_text().splitlines()) >= 2:
+                journal = found[0]
+                break
+            time.sleep(0.05)
+        assert journal, "the sweep did not start its cells"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     sweep_id = journal.parent.name
     r = run_cli("sweep", "resume", sweep_id, "--json")
     assert r.returncode == 0, r.stderr
@@ -164,11 +216,12 @@ def test_kill_9_of_the_sweep_then_resume_finishes_every_cell_exactly_once(run_cl
     finished = [run for run in store_runs(run_cli) if run["status"] == "finished"]
     cells = [run["properties"]["sweep"]["cell"] for run in finished]
     assert sorted(cells) == [0, 1, 2, 3, 4, 5]
-    log.close()
 
 
 def test_signals_are_retried_exceptions_are_not_and_timeouts_are_classified(run_cli, cell, tmp_path):
-    r = run_cli("sweep", "run", "-p", "x=1,2", "--retries", "1", "--json", "--", *cell, "--kill-first-attempt=1")
+    r = run_cli(
+        "sweep", "run", "-p", "x=1,2", "--retries", "1", "--json", "--", *cell, "--kill-first-attempt=1"
+    )
     assert r.returncode == 0, r.stderr
     cells = sweep_json(r)["cells"]
     assert [c["attempts"] for c in cells] == [2, 2]
@@ -177,7 +230,20 @@ def test_signals_are_retried_exceptions_are_not_and_timeouts_are_classified(run_
     assert len(killed) == 2 and all(run["properties"]["sweep"]["attempt"] == 1 for run in killed)
     r = run_cli("sweep", "run", "-p", "x=5", "--retries", "2", "--json", "--", *cell, "--fail-on=5")
     assert sweep_json(r)["cells"][0]["attempts"] == 1  # an exception is not retried by default
-    r = run_cli("sweep", "run", "-p", "x=5", "--retries", "1", "--retry-on", "all", "--json", "--", *cell, "--fail-on=5")
+    r = run_cli(
+        "sweep",
+        "run",
+        "-p",
+        "x=5",
+        "--retries",
+        "1",
+        "--retry-on",
+        "all",
+        "--json",
+        "--",
+        *cell,
+        "--fail-on=5",
+    )
     assert sweep_json(r)["cells"][0]["attempts"] == 2
     r = run_cli("sweep", "run", "--timeout", "1", "--json", "--", *cell, "--sleep=60")
     c = sweep_json(r)["cells"][0]
@@ -185,8 +251,19 @@ def test_signals_are_retried_exceptions_are_not_and_timeouts_are_classified(run_
 
 
 def test_breaker_stops_launching_after_consecutive_failures_with_the_same_error(run_cli, cell, tmp_path):
-    r = run_cli("sweep", "run", "-p", "x=1,2,3,4,5", "--max-consecutive-failures", "2", "--json", "--", *cell,
-                "--fail-on=0", "--sleep=0")
+    r = run_cli(
+        "sweep",
+        "run",
+        "-p",
+        "x=1,2,3,4,5",
+        "--max-consecutive-failures",
+        "2",
+        "--json",
+        "--",
+        *cell,
+        "--fail-on=0",
+        "--sleep=0",
+    )
     assert r.returncode == 0  # nothing fails yet: x never equals 0
     (tmp_path / "cell.py").write_text(CELL.replace("if a.x == a.fail_on:", "if True:"))
     r = run_cli("sweep", "run", "-p", "x=1,2,3,4,5", "--max-consecutive-failures", "2", "--json", "--", *cell)
@@ -198,8 +275,20 @@ def test_breaker_stops_launching_after_consecutive_failures_with_the_same_error(
 
 
 def test_fail_fast_stops_the_running_cells(run_cli, cell, tmp_path):
-    r = run_cli("sweep", "run", "-p", "x=1,2,3", "--parallel", "2", "--fail-fast", "--json", "--", *cell,
-                "--fail-on=1", "--sleep=0")
+    r = run_cli(
+        "sweep",
+        "run",
+        "-p",
+        "x=1,2,3",
+        "--parallel",
+        "2",
+        "--fail-fast",
+        "--json",
+        "--",
+        *cell,
+        "--fail-on=1",
+        "--sleep=0",
+    )
     out = sweep_json(r)
     assert r.returncode == 1 and "--fail-fast" in out["stopped"]
     assert out["cells"][0]["status"] == "failed"
@@ -220,8 +309,23 @@ def test_one_cell_at_a_time_tees_stdout_and_passes_stderr_through(run_cli, cell,
 
 
 def test_repeat_random_and_environment_reach_the_cells(run_cli, cell, tmp_path):
-    r = run_cli("sweep", "run", "--random", "x=10:20", "--samples", "2", "--repeat", "2", "--random-seed", "7",
-                "--parallel", "2", "--json", "--", *cell)
+    r = run_cli(
+        "sweep",
+        "run",
+        "--random",
+        "x=10:20",
+        "--samples",
+        "2",
+        "--repeat",
+        "2",
+        "--random-seed",
+        "7",
+        "--parallel",
+        "2",
+        "--json",
+        "--",
+        *cell,
+    )
     out = sweep_json(r)
     assert r.returncode == 0 and len(out["cells"]) == 4
     ev = events(tmp_path)

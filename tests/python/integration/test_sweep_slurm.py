@@ -51,13 +51,19 @@ def slurm_cluster():
         pytest.skip(reason)
     state = REPO / ".cache" / "slurm-test"
     env = dict(os.environ, SLURM_LOCAL_DIR=str(state), SLURM_LOCAL_MAX_ARRAY_SIZE=str(MAX_ARRAY_SIZE))
-    started = subprocess.run(["bash", str(REPO / "scripts" / "slurm_local.sh"), "start"], env=env,
-                             capture_output=True, text=True, timeout=600)
+    started = subprocess.run(
+        ["bash", str(REPO / "scripts" / "slurm_local.sh"), "start"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert started.returncode == 0, started.stderr
     conf = started.stdout.strip().split("SLURM_CONF=", 1)[1].splitlines()[0]
     yield conf
-    subprocess.run(["bash", str(REPO / "scripts" / "slurm_local.sh"), "stop"], env=env, capture_output=True,
-                   timeout=120)
+    subprocess.run(
+        ["bash", str(REPO / "scripts" / "slurm_local.sh"), "stop"], env=env, capture_output=True, timeout=120
+    )
 
 
 @pytest.fixture
@@ -77,8 +83,20 @@ def events(tmp_path):
 
 
 def test_six_cells_one_failing_in_two_chunks_without_sacct(slurm_cli, tmp_path):
-    r = slurm_cli("sweep", "run", "--backend", "slurm", "-p", "x=1,2,3,4,5,6", "--json", "--",
-                  sys.executable, "cell.py", "--fail-on=3", timeout=600)
+    r = slurm_cli(
+        "sweep",
+        "run",
+        "--backend",
+        "slurm",
+        "-p",
+        "x=1,2,3,4,5,6",
+        "--json",
+        "--",
+        sys.executable,
+        "cell.py",
+        "--fail-on=3",
+        timeout=600,
+    )
     assert r.returncode == 1, r.stderr
     out = json.loads(r.stdout)
     assert sorted(c["status"] for c in out["cells"]) == ["failed"] + ["finished"] * 5
@@ -95,8 +113,21 @@ def test_six_cells_one_failing_in_two_chunks_without_sacct(slurm_cli, tmp_path):
 
 
 def test_an_array_larger_than_max_array_size_is_chunked_and_throttled(slurm_cli, tmp_path):
-    r = slurm_cli("sweep", "run", "--backend", "slurm", "--parallel", "2", "-p", "x=" + ",".join(map(str, range(10))),
-                  "--json", "--", sys.executable, "cell.py", timeout=900)
+    r = slurm_cli(
+        "sweep",
+        "run",
+        "--backend",
+        "slurm",
+        "--parallel",
+        "2",
+        "-p",
+        "x=" + ",".join(map(str, range(10))),
+        "--json",
+        "--",
+        sys.executable,
+        "cell.py",
+        timeout=900,
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert [c["status"] for c in out["cells"]] == ["finished"] * 10
@@ -106,13 +137,30 @@ def test_an_array_larger_than_max_array_size_is_chunked_and_throttled(slurm_cli,
     assert sorted(e["x"] for e in events(tmp_path)) == list(range(10))
 
 
-def test_kill_9_of_the_sweep_then_resume_waits_for_the_jobs_and_finishes_each_cell_once(slurm_cli, tmp_path,
-                                                                                          slurm_cluster):
+def test_kill_9_of_the_sweep_then_resume_waits_for_the_jobs_and_finishes_each_cell_once(
+    slurm_cli, tmp_path, slurm_cluster
+):
     env = dict(os.environ, NO_COLOR="1", SLURM_CONF=slurm_cluster)
     with open(tmp_path / "sweep.out", "w") as log:
-        proc = subprocess.Popen([cli_path(), "sweep", "run", "--backend", "slurm", "-p", "x=1,2,3,4,5", "--",
-                                 sys.executable, "cell.py", "--sleep=2"], cwd=tmp_path, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                cli_path(),
+                "sweep",
+                "run",
+                "--backend",
+                "slurm",
+                "-p",
+                "x=1,2,3,4,5",
+                "--",
+                sys.executable,
+                "cell.py",
+                "--sleep=2",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         home = Path(os.environ["CODEDAG_HOME"])
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -136,9 +184,29 @@ def test_kill_9_of_the_sweep_then_resume_waits_for_the_jobs_and_finishes_each_ce
 def test_a_preempted_task_is_requeued_as_a_new_attempt(slurm_cli, tmp_path, slurm_cluster):
     env = dict(os.environ, NO_COLOR="1", SLURM_CONF=slurm_cluster)
     with open(tmp_path / "sweep.out", "w") as log:
-        proc = subprocess.Popen([cli_path(), "sweep", "run", "--backend", "slurm", "--retries", "1", "-p", "x=1",
-                                 "--json", "--", sys.executable, "cell.py", "--slow-first-attempt=60"],
-                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+        proc = subprocess.Popen(
+            [
+                cli_path(),
+                "sweep",
+                "run",
+                "--backend",
+                "slurm",
+                "--retries",
+                "1",
+                "-p",
+                "x=1",
+                "--json",
+                "--",
+                sys.executable,
+                "cell.py",
+                "--slow-first-attempt=60",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
         home = Path(os.environ["CODEDAG_HOME"])
         deadline = time.time() + 120
         task = None
