@@ -120,7 +120,9 @@ CONF
   $sudo munged --socket="$state/munge/munge.socket" --key-file="$state/munge/munge.key" \
       --pid-file="$state/munged.pid" --log-file="$state/log/munged.log" --seed-file="$state/munge/munge.seed" \
       --force >/dev/null 2>&1
-  SLURM_CONF="$conf" $sudo slurmctld -f "$conf" -i
+  # -c: a fresh cluster (no jobs restored from a previous start; job ids start again, which the
+  # sweep does not mind: cells are found by run id, never by job id).
+  SLURM_CONF="$conf" $sudo slurmctld -f "$conf" -c
   SLURM_CONF="$conf" $sudo slurmd -f "$conf"
   # Idle within a fraction of a second; give it up to 30 s on a loaded machine.
   for _ in $(seq 300); do

@@ -14,6 +14,7 @@
 #include "codedag/runner/log_tail.hpp"
 #include "codedag/runner/sweep.hpp"
 #include "codedag/runner/sweep_report.hpp"
+#include "codedag/runner/sweep_state.hpp"
 #include "codedag/store/run_format.hpp"
 
 namespace codedag::cli {
@@ -162,8 +163,9 @@ void add_ls(CLI::App& sweep, Context&) {
     std::vector<std::vector<std::string>> rows;
     for (const json& s : sweeps) {
       std::string counts;
-      for (const auto& [status, n] : s["status"].items())
-        counts += (counts.empty() ? "" : " ") + std::to_string(n.get<int>()) + " " + status;
+      for (const char* status : runner::kStatusOrder)
+        if (s["status"].contains(status))
+          counts += (counts.empty() ? "" : " ") + std::to_string(s["status"][status].get<int>()) + " " + status;
       rows.push_back({s["sweep"].get<std::string>(), runner::printable(s["name"].get<std::string>()),
                       store::format_time(s["created_at"].get<double>()), std::to_string(s["cells"].get<size_t>()),
                       counts.empty() ? "-" : counts, s["backend"].get<std::string>(),

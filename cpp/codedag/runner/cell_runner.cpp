@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -22,12 +21,11 @@
 #include "codedag/common/error.hpp"
 #include "codedag/runner/cell_run.hpp"
 #include "codedag/runner/log_tail.hpp"
+#include "codedag/runner/process_spawn.hpp"
 #include "codedag/runner/sweep_dir.hpp"
 #include "codedag/store/heartbeat.hpp"
 #include "codedag/store/run_file.hpp"
 #include "codedag/store/subprocess.hpp"
-
-extern char** environ;
 
 namespace codedag::runner {
 namespace {
@@ -100,16 +98,6 @@ void write_all(int fd, const char* data, size_t n) {
   }
 }
 
-std::vector<std::string> child_environment(const std::map<std::string, std::string>& set) {
-  std::vector<std::string> env;
-  for (char** e = environ; e && *e; ++e) {
-    const std::string entry(*e);
-    if (!set.count(entry.substr(0, entry.find('=')))) env.push_back(entry);
-  }
-  for (const auto& [k, v] : set) env.push_back(k + "=" + v);
-  return env;
-}
-
 struct Child {
   pid_t pid = -1;
   Fd out;  // read ends when teeing
@@ -141,41 +129,30 @@ Child spawn_child(const std::vector<std::string>& argv, const std::string& progr
       err_slave = p[1];
     }
   }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, tee ? out_pipe[1] : log_fd, 1);
-  posix_spawn_file_actions_adddup2(&fa, tee ? err_slave : log_fd, 2);
-  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
-  std::vector<char*> cargv, cenv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
-  cenv.push_back(nullptr);
-  const int rc = program.find('/') == std::string::npos
-                     ? ::posix_spawnp(&c.pid, program.c_str(), &fa, &attr, cargv.data(), cenv.data())
-                     : ::posix_spawn(&c.pid, program.c_str(), &fa, &attr, cargv.data(), cenv.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  SpawnSpec spec;
+  spec.argv = argv;
+  spec.program = program;
+  spec.cwd = cwd;
+  spec.env = env;
+  spec.stdout_fd = tee ? out_pipe[1] : log_fd;
+  spec.stderr_fd = tee ? err_slave : log_fd;
+  spec.new_process_group = true;
+  try {
+    c.pid = spawn_process(spec);
+  } catch (...) {
+    if (tee) {
+      ::close(out_pipe[0]);
+      ::close(out_pipe[1]);
+      ::close(err_master);
+      ::close(err_slave);
+    }
+    throw;
+  }
   if (tee) {
     ::close(out_pipe[1]);
     ::close(err_slave);
     c.out.reset(out_pipe[0]);
     c.err.reset(err_master);
-  }
-  if (rc != 0) {
-    c.pid = -1;
-    throw SystemCallError("cannot run '" + program + "' in '" + cwd + "': " + std::strerror(rc) +
-                          " (check that the program exists and is executable)");
   }
   return c;
 }
@@ -260,7 +237,7 @@ int run_cell(const CellRunnerOptions& o) {
                                              {"CODEDAG_SWEEP_CELL", std::to_string(cell_index)},
                                              {"CODEDAG_SWEEP_ATTEMPT", std::to_string(attempt)},
                                              {"PYTHONUNBUFFERED", "1"}};
-  const std::vector<std::string> env = child_environment(env_set);
+  const std::vector<std::string> env = environment_with(env_set);
   const long long oom_before = cgroup_oom_kills();
   CellOutcome outcome;
   outcome.started_at = store::unix_now();

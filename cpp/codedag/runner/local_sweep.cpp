@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,12 +18,11 @@
 #include "codedag/runner/failure_policy.hpp"
 #include "codedag/runner/gpu_pool.hpp"
 #include "codedag/runner/log_tail.hpp"
+#include "codedag/runner/process_spawn.hpp"
 #include "codedag/runner/sweep_report.hpp"
 #include "codedag/store/heartbeat.hpp"
 #include "codedag/store/run_file.hpp"
 #include "codedag/store/run_format.hpp"
-
-extern char** environ;
 
 namespace codedag::runner {
 namespace {
@@ -85,33 +83,11 @@ struct Foreign {
 
 pid_t spawn_runner(const LaunchSettings& s, const std::vector<std::string>& argv, const std::vector<std::string>& gpus,
                    bool set_devices) {
-  std::vector<std::string> env;
-  for (char** e = environ; e && *e; ++e)
-    if (!set_devices || std::strncmp(*e, "CUDA_VISIBLE_DEVICES=", 21) != 0) env.emplace_back(*e);
-  if (set_devices) env.push_back("CUDA_VISIBLE_DEVICES=" + join_devices(gpus));
-  std::vector<char*> cargv, cenv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
-  cenv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, s.runner_program.c_str(), &fa, &attr, cargv.data(), cenv.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw SystemCallError("cannot start the cell runner '" + s.runner_program + "': " + std::strerror(rc));
-  return pid;
+  SpawnSpec spec;
+  spec.argv = argv;
+  spec.program = s.runner_program;
+  spec.env = set_devices ? environment_with({{"CUDA_VISIBLE_DEVICES", join_devices(gpus)}}) : environment_with({});
+  return spawn_process(spec);
 }
 
 int terminal_width(std::FILE* stream) {

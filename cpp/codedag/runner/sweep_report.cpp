@@ -159,8 +159,9 @@ void print_summary(term::Printer& out, const json& summary, double seconds, size
            text_of(summary["best"]["run"]) + ")");
   if (summary["stopped"].is_string()) out.warn(printable(summary["stopped"].get<std::string>()));
   std::string counts;
-  for (const auto& [status, n] : summary["status"].items())
-    counts += (counts.empty() ? "" : ", ") + std::to_string(n.get<int>()) + " " + status;
+  for (const char* status : kStatusOrder)
+    if (summary["status"].contains(status))
+      counts += (counts.empty() ? "" : ", ") + std::to_string(summary["status"][status].get<int>()) + " " + status;
   out.info("sweep " + summary["sweep"].get<std::string>() + ": " + (counts.empty() ? "no cells" : counts) +
            " — details: codedag sweep status " + summary["sweep"].get<std::string>());
   out.summary("cells", passed, failed, seconds);

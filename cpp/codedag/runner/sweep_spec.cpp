@@ -26,11 +26,12 @@ struct SplitMix64 {
 };
 
 bool parse_number(const std::string& s, double& out, bool& is_integer) {
-  if (s.empty()) return false;
+  // Decimal notation only, as Python's int()/float() read a flag: "0x10", "inf" and "nan" stay text.
+  if (s.empty() || s.find_first_not_of("0123456789+-.eE") != std::string::npos) return false;
   char* end = nullptr;
   out = std::strtod(s.c_str(), &end);
   if (end == s.c_str() || *end != '\0' || !std::isfinite(out)) return false;
-  is_integer = s.find_first_of(".eEnN") == std::string::npos;  // "1e3" and "nan" are not integers
+  is_integer = s.find_first_of(".eE") == std::string::npos;  // "1e3" is not an integer
   return true;
 }
 

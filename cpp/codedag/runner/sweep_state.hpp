@@ -49,7 +49,11 @@ bool local_launcher_alive(const json& launcher);
 // a last attempt that did not fail by itself (failed = an exception or a non-zero exit code).
 std::vector<int> cells_to_resume(const std::vector<CellState>& states, bool retry_failed);
 
-// status counts ("finished" -> 5, ...).
+// Cell statuses in the order summaries list them.
+inline constexpr const char* kStatusOrder[] = {"finished", "running", "queued", "failed",
+                                               "killed",   "interrupted", "dead", "pending"};
+
+// status counts ("finished" -> 5, ...), in kStatusOrder.
 std::vector<std::pair<std::string, int>> count_statuses(const std::vector<CellState>& states);
 
 }  // namespace codedag::runner

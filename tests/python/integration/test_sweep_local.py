@@ -27,7 +27,7 @@ CELL = textwrap.dedent(
     start = time.time()
     print(f"cell x={a.x} stdout line", flush=True)
     print(f"cell x={a.x} stderr line", file=sys.stderr, flush=True)
-    time.sleep(a.sleep)
+    time.sleep(0 if a.x == a.fail_on else a.sleep)
     if a.kill_first_attempt and os.environ.get("CODEDAG_SWEEP_ATTEMPT") == "1":
         os.kill(os.getpid(), 9)
     record = {"x": a.x, "seed": a.seed, "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"), "start": start,
@@ -276,23 +276,13 @@ def test_breaker_stops_launching_after_consecutive_failures_with_the_same_error(
 
 def test_fail_fast_stops_the_running_cells(run_cli, cell, tmp_path):
     r = run_cli(
-        "sweep",
-        "run",
-        "-p",
-        "x=1,2,3",
-        "--parallel",
-        "2",
-        "--fail-fast",
-        "--json",
-        "--",
-        *cell,
-        "--fail-on=1",
-        "--sleep=0",
-    )
+        "sweep", "run", "-p", "x=1,2,3", "--parallel", "2", "--fail-fast", "--json", "--", *cell,
+        "--fail-on=1", "--sleep=30",
+    )  # fmt: skip
     out = sweep_json(r)
     assert r.returncode == 1 and "--fail-fast" in out["stopped"]
-    assert out["cells"][0]["status"] == "failed"
-    assert out["cells"][2]["status"] == "pending"
+    assert [c["status"] for c in out["cells"]] == ["failed", "interrupted", "pending"]
+    assert out["cells"][1]["duration"] < 20  # stopped, not waited for
 
 
 def test_one_cell_at_a_time_tees_stdout_and_passes_stderr_through(run_cli, cell, tmp_path):

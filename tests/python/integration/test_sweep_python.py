@@ -76,7 +76,7 @@ def test_bad_options_raise_before_anything_runs(train, tmp_path):
         codedag.sweep(train, {"lr": [0.1]}, retry_on="sometimes")
     with pytest.raises(codedag.InputError, match="low, high"):
         codedag.sweep(train, random={"lr": (1,)})
-    assert not (tmp_path / "events").exists()
+    assert not list((tmp_path / "home" / "sweeps").glob("sw*"))  # refused before a sweep was made
 
 
 def test_an_experiment_with_an_unknown_or_ended_run_id_records_its_own_run(tmp_path, monkeypatch):
