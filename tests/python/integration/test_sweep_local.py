@@ -348,3 +348,21 @@ def test_bad_input_gets_clear_errors(run_cli, cell, tmp_path):
     (sweep_dir / "sweep.json").write_text('{"schema": "codedag.sweep/1", "cells": 3}')
     r = run_cli("sweep", "resume", sweep_dir.name)
     assert r.returncode == 2 and "sweep.json" in r.stderr
+
+
+def test_ls_sweep_lists_a_sweeps_runs_also_from_an_index_made_before_the_sweep_column(run_cli, cell, tmp_path):
+    a = sweep_json(run_cli("sweep", "run", "-p", "x=1,2", "--json", "--", *cell))
+    b = sweep_json(run_cli("sweep", "run", "-p", "x=3", "--json", "--", *cell))
+    listed = json.loads(run_cli("ls", "--sweep", a["sweep"], "--json", check=True).stdout)
+    assert sorted(r["test_name"] for r in listed) == sorted(c["run"] for c in a["cells"])
+    assert len(json.loads(run_cli("ls", "--sweep", "sw", "--json", check=True).stdout)) == 3  # a prefix
+    assert json.loads(run_cli("ls", "--sweep", "sw000101", "--json", check=True).stdout) == []
+    # An index written by the previous schema (3) is migrated: the column is filled from the rows.
+    import sqlite3
+
+    with sqlite3.connect(Path(os.environ["CODEDAG_HOME"]) / "index.sqlite") as db:
+        db.execute("DROP INDEX runs_by_sweep")
+        db.execute("ALTER TABLE runs DROP COLUMN sweep")
+        db.execute("PRAGMA user_version=3")
+    listed = json.loads(run_cli("ls", "--sweep", b["sweep"], "--json", "--no-sync", check=True).stdout)
+    assert [r["test_name"] for r in listed] == [b["cells"][0]["run"]]
