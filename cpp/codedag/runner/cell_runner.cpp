@@ -265,8 +265,10 @@ int run_cell(const CellRunnerOptions& o) {
   while (!exited) {
     pollfd fds[2];
     int n = 0;
-    if (child.out.fd >= 0) fds[n++] = {child.out.fd, POLLIN, 0};
+    // stderr first: a program that ends a progress line on stderr and then prints a result on
+    // stdout wrote them in that order, and both are often ready in the same wake-up.
     if (child.err.fd >= 0) fds[n++] = {child.err.fd, POLLIN, 0};
+    if (child.out.fd >= 0) fds[n++] = {child.out.fd, POLLIN, 0};
     const int ready = n ? ::poll(fds, static_cast<nfds_t>(n), 100) : (::usleep(100000), 0);
     for (int i = 0; ready > 0 && i < n; ++i) {
       if (!fds[i].revents) continue;
@@ -309,7 +311,7 @@ int run_cell(const CellRunnerOptions& o) {
   // What the command left behind (DataLoader workers, a shell's children) goes with it.
   ::kill(-child.pid, SIGTERM);
   // Drain what is still buffered in the pipes.
-  for (Fd* src : {&child.out, &child.err}) {
+  for (Fd* src : {&child.err, &child.out}) {
     while (src->fd >= 0) {
       pollfd p{src->fd, POLLIN, 0};
       if (::poll(&p, 1, 50) <= 0) break;

@@ -147,6 +147,11 @@ std::string default_sweep_name(const std::vector<std::string>& command) {
     const bool python = name.rfind("python", 0) == 0;
     for (size_t i = 1; python && i < command.size(); ++i) {
       const std::string& a = command[i];
+      if (a == "-c") break;  // inline code: the interpreter's name it is
+      if ((a == "-W" || a == "-X") && i + 1 < command.size()) {
+        ++i;  // an option with a value
+        continue;
+      }
       if (a == "-m" && i + 1 < command.size()) {
         name =
             command[i + 1].substr(command[i + 1].rfind('.') == std::string::npos ? 0 : command[i + 1].rfind('.') + 1);

@@ -92,5 +92,7 @@ TEST(Manifest, DefaultNamesComeFromTheScript) {
   EXPECT_EQ(default_sweep_name({"/usr/bin/python3", "-u", "src/fit_model.py", "--x"}), "fit_model");
   EXPECT_EQ(default_sweep_name({"python", "-m", "pkg.trainer"}), "trainer");
   EXPECT_EQ(default_sweep_name({"./run me.sh"}), "run_me.sh");
+  EXPECT_EQ(default_sweep_name({"python3", "-c", "import sys; print(1)"}), "python3");
+  EXPECT_EQ(default_sweep_name({"python", "-W", "ignore", "fit.py"}), "fit");
   EXPECT_EQ(default_sweep_name({}), "sweep");
 }
