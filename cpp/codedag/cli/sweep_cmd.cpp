@@ -52,7 +52,7 @@ json execute(const runner::SweepDir& dir, const runner::Manifest& m, bool retry_
   settings.launch.runner_program = self_program();
   settings.launch.json_mode = json_out;
   const json summary = runner::execute_sweep(dir, m, settings, out);
-  if (json_out) std::cout << summary.dump(1) << std::endl;
+  if (json_out) std::cout << dump_json(summary, 1) << std::endl;
   return exit_status(summary);
 }
 
@@ -133,7 +133,7 @@ void add_status(CLI::App& sweep, Context& ctx) {
   cmd->callback([o, &ctx] {
     const json summary = runner::sweep_status("", o->id);
     if (o->json_out) {
-      std::cout << summary.dump(1) << std::endl;
+      std::cout << dump_json(summary, 1) << std::endl;
     } else {
       term::Printer out;
       for (const auto& w : summary["warnings"]) out.warn(runner::printable(w.get<std::string>()));
@@ -151,7 +151,7 @@ void add_ls(CLI::App& sweep, Context&) {
     std::vector<std::string> warnings;
     const json sweeps = runner::list_sweeps("", &warnings);
     if (*json_out) {
-      std::cout << sweeps.dump(1) << std::endl;
+      std::cout << dump_json(sweeps, 1) << std::endl;
       return;
     }
     term::Printer out;

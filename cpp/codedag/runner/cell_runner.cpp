@@ -168,7 +168,7 @@ SlurmTask read_chunk_task(const SweepDir& dir, int chunk) {
     throw InputError("sweep cell --slurm-chunk: SLURM_ARRAY_TASK_ID is not set (not in a Slurm array task?)");
   const long index = std::atol(task);
   const std::string path = dir.slurm_dir() + "/chunk-" + std::to_string(chunk) + ".json";
-  const json j = load_json_file(path);
+  const json j = load_json_file(path, JsonLimits{8, 64u << 20});
   const json cells = j.is_object() ? j.value("cells", json::array()) : json::array();
   if (!cells.is_array() || index < 0 || static_cast<size_t>(index) >= cells.size())
     throw FormatError(path + ": no task " + std::to_string(index));

@@ -26,8 +26,8 @@ double number_field(const json& obj, const char* key, const std::string& where, 
   if (!v.is_number()) throw FormatError(where + ": \"" + key + "\" is a " + json_type_name(v) + ", expected a number");
   const double d = v.get<double>();
   if (!(d >= low && d <= high))
-    throw FormatError(where + ": \"" + key + "\" = " + v.dump() + " is outside [" + json(low).dump() + ", " +
-                      json(high).dump() + "]");
+    throw FormatError(where + ": \"" + key + "\" = " + dump_json(v) + " is outside [" + dump_json(low) + ", " +
+                      dump_json(high) + "]");
   return d;
 }
 
@@ -220,7 +220,7 @@ Manifest Manifest::from_json(const json& j, const std::string& where) {
     if (!ps.is_array()) throw FormatError(at + ": \"params\" must be an array of [key, value] pairs");
     for (const auto& p : ps) {
       if (!p.is_array() || p.size() != 2 || !p[0].is_string() || !p[1].is_string())
-        throw FormatError(at + ": a parameter is not a [key, value] pair of strings: " + p.dump().substr(0, 80));
+        throw FormatError(at + ": a parameter is not a [key, value] pair of strings: " + dump_json(p).substr(0, 80));
       const std::string key = p[0].get<std::string>(), text = p[1].get<std::string>();
       try {
         validate_param_key(key, "parameter");

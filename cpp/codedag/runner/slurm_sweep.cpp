@@ -252,7 +252,7 @@ std::string run_slurm(store::Store& store, const SweepDir& dir, const Manifest& 
         prev = read_file(dir.slurm_dir() + "/jobs.jsonl");
       } catch (const std::exception&) {
       }
-      write_file_atomic(dir.slurm_dir() + "/jobs.jsonl", prev + line.dump() + "\n");
+      write_file_atomic(dir.slurm_dir() + "/jobs.jsonl", prev + dump_json(line) + "\n");
     }
     submitted.push_back(job);
     previous_job = job;

@@ -13,7 +13,6 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/error.hpp"
@@ -62,12 +61,13 @@ std::string SweepDir::log_path(int cell, const std::string& run) const {
 
 Manifest SweepDir::load_manifest() const {
   const std::string path = manifest_path();
-  std::error_code ec;
-  const uintmax_t size = fs::file_size(path, ec);
-  if (ec) throw NotFoundError("sweep " + id_ + " has no manifest (" + path + "): " + ec.message());
-  if (size > kMaxManifestBytes)
-    throw FormatError(path + ": " + std::to_string(size) + " bytes is too large for a sweep manifest");
-  Manifest m = Manifest::from_json(load_json_file(path), path);
+  json j;
+  try {
+    j = load_json_file(path, JsonLimits{16, kMaxManifestBytes});
+  } catch (const NotFoundError&) {
+    throw NotFoundError("sweep " + id_ + " has no manifest (" + path + "): was it created by a codedag that crashed?");
+  }
+  Manifest m = Manifest::from_json(j, path);
   if (m.id != id_) throw FormatError(path + ": \"id\" is '" + m.id + "' but the directory is " + id_);
   return m;
 }
@@ -131,7 +131,7 @@ SweepDir resolve_sweep(const std::string& home, const std::string& id) {
 
 void append_attempt(const SweepDir& dir, const AttemptEntry& e) {
   const std::string line =
-      json{{"cell", e.cell}, {"attempt", e.attempt}, {"run", e.run}, {"name", e.name}, {"at", e.at}}.dump() + "\n";
+      dump_json(json{{"cell", e.cell}, {"attempt", e.attempt}, {"run", e.run}, {"name", e.name}, {"at", e.at}}) + "\n";
   const std::string path = dir.attempts_path();
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) throw_system_error("cannot open the sweep journal", path);
@@ -148,31 +148,43 @@ void append_attempt(const SweepDir& dir, const AttemptEntry& e) {
 std::vector<AttemptEntry> read_attempts(const SweepDir& dir, size_t cell_count, std::vector<std::string>* warnings) {
   std::vector<AttemptEntry> out;
   const std::string path = dir.attempts_path();
-  std::error_code ec;
-  const uintmax_t size = fs::file_size(path, ec);
-  if (ec) return out;  // no attempt yet
-  if (size > kMaxJournalBytes)
-    throw FormatError(path + ": " + std::to_string(size) + " bytes is too large for a sweep journal");
-  std::ifstream in(path);
-  std::string line;
+  std::string text;
+  try {
+    text = read_bounded_file(path, kMaxJournalBytes);
+  } catch (const NotFoundError&) {
+    return out;  // no attempt yet
+  }
+  const JsonLimits line_limits{8, 64 * 1024};
   size_t number = 0;
-  while (std::getline(in, line)) {
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t nl = text.find('\n', pos);
+    const std::string_view line(text.data() + pos, (nl == std::string::npos ? text.size() : nl) - pos);
+    pos = nl == std::string::npos ? text.size() : nl + 1;
     ++number;
     if (line.empty()) continue;
-    const json j = json::parse(line, nullptr, false);
+    const json j = try_parse_json(line, line_limits).value_or(json());
     AttemptEntry e;
     const bool ok = j.is_object() && j.contains("cell") && j["cell"].is_number_integer() && j.contains("attempt") &&
                     j["attempt"].is_number_integer() && j.contains("run") && j["run"].is_string() &&
                     j.contains("name") && j["name"].is_string();
+    bool valid = ok;
     if (ok) {
-      e.cell = j["cell"].get<int>();
-      e.attempt = j["attempt"].get<int>();
+      const long long cell = j["cell"].get<long long>(), attempt = j["attempt"].get<long long>();
+      valid = cell >= 0 && static_cast<unsigned long long>(cell) < cell_count && attempt >= 1 && attempt <= 1000000;
+      e.cell = static_cast<int>(cell);
+      e.attempt = static_cast<int>(attempt);
       e.run = j["run"].get<std::string>();
       e.name = j["name"].get<std::string>();
-      e.at = j.value("at", 0.0);
+      e.at = j.contains("at") && j["at"].is_number() ? j["at"].get<double>() : 0.0;
+      // Both become path components of the run's directory: nothing that could leave the store.
+      try {
+        store::validate_experiment_name(e.name);
+      } catch (const InputError&) {
+        valid = false;
+      }
+      valid = valid && store::looks_like_test_name(e.run) && e.run.find('/') == std::string::npos;
     }
-    if (!ok || e.cell < 0 || static_cast<size_t>(e.cell) >= cell_count || e.attempt < 1 ||
-        !store::looks_like_test_name(e.run)) {
+    if (!valid) {
       if (warnings) warnings->push_back(path + ":" + std::to_string(number) + ": not an attempt record, skipped");
       continue;
     }
