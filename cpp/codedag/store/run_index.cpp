@@ -309,8 +309,8 @@ void RunIndex::backfill_sweep_column() {
   }
   Statement u(db_, "UPDATE runs SET sweep=?1 WHERE test_name=?2");
   for (const auto& [test_name, text] : rows) {
-    const json summary = json::parse(text, nullptr, false);
-    if (summary.is_discarded() || !summary.is_object()) continue;
+    const json summary = try_parse_json(text).value_or(json());
+    if (!summary.is_object()) continue;  // listing warns about a damaged row
     u.reset();
     u.bind(1, sweep_of(summary)).bind(2, test_name);
     u.step();
