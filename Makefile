@@ -13,7 +13,7 @@ STAMPS := .cache/stamps
 QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location .* is ignored" || true; }
 
 # Everything that goes into the wheel and the C++ test binaries: a change re-runs the build.
-SOURCES := CMakeLists.txt pyproject.toml $(shell find cpp python tests/cpp bench/cpp -type f \
+SOURCES := CMakeLists.txt pyproject.toml $(shell find cpp python tests/cpp -type f \
              \( -name '*.cpp' -o -name '*.hpp' -o -name '*.in' -o -name '*.py' -o -name '*.pyi' \
                 -o -name 'CMakeLists.txt' -o -name '*.json' \) 2>/dev/null)
 
@@ -45,7 +45,7 @@ $(STAMPS)/installed: $(STAMPS)/venv $(SOURCES)
 	@echo "· building and installing codedag (C++ engine, extension, CLI, C++ tests)"
 	@$(CCACHE_ENV) $(PY) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps \
 	    -Ccmake.define.CMAKE_CXX_COMPILER_LAUNCHER="$(abspath $(VENV))/bin/ccache" \
-	    -Ccmake.define.CODEDAG_BUILD_TESTS=ON -Ccmake.define.CODEDAG_BUILD_BENCH=ON \
+	    -Ccmake.define.CODEDAG_BUILD_TESTS=ON \
 	    -Ccmake.define.CODEDAG_STUBS=ON . $(QUIET_PIP)
 	@touch $@
 	@echo "✓ codedag installed in $(VENV)"
@@ -68,8 +68,8 @@ test: test-cpp extra-pythons test-python test-python-extra
 # scripts/find_extra_pythons.sh finds them ($CODEDAG_EXTRA_PYTHONS="path ..." overrides; set but
 # empty: none). A missing one is a skip line, not a failure. Each found X.Y gets .venv-pyX.Y with the
 # build and test packages of requirements-dev.txt (never torch: there is no 3.12/3.13 CPU build of
-# it here) and its own build directory build/wheel-pyX.Y: the extension and the CLI, no C++ tests,
-# benchmarks or stubs (ctest and the stubs are the 3.11 build's).
+# it here) and its own build directory build/wheel-pyX.Y: the extension and the CLI, no C++ tests
+# or stubs (ctest and the stubs are the 3.11 build's).
 EXTRA_PACKAGES := scikit-build-core|nanobind|cmake|ninja|numpy|pytest|jsonschema
 # The tracer tests that need neither torch nor the CLI (no_cli_plugin deselects any CLI test in them).
 EXTRA_TESTS = tests/python/unit/test_trace_behaviour.py tests/python/unit/test_trace_pipelines.py \
@@ -122,7 +122,7 @@ $(STAMPS)/installed-py$(XV): $(STAMPS)/venv-py$(XV) $(SOURCES)
 	@$(CCACHE_ENV) $(XVENV)/bin/python -m pip install -q --disable-pip-version-check \
 	    --no-build-isolation --no-deps -Cbuild-dir=build/wheel-py$(XV) \
 	    -Ccmake.define.CMAKE_CXX_COMPILER_LAUNCHER="$(abspath $(XVENV))/bin/ccache" \
-	    -Ccmake.define.CODEDAG_BUILD_TESTS=OFF -Ccmake.define.CODEDAG_BUILD_BENCH=OFF \
+	    -Ccmake.define.CODEDAG_BUILD_TESTS=OFF \
 	    -Ccmake.define.CODEDAG_STUBS=OFF . $(QUIET_PIP)
 	@mv $@.started $@
 	@echo "✓ codedag installed in $(XVENV)"

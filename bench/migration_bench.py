@@ -26,7 +26,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "python"))
 
 import codedag  # noqa: E402
-from codedag.migration.closed_loop import compare_throughput, measure_batches_per_second  # noqa: E402
+from codedag.pipeline.closed_loop import compare_throughput, measure_batches_per_second  # noqa: E402
 
 
 def load_example(name: str):

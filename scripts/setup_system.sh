@@ -2,7 +2,8 @@
 # Installs the Debian packages the build needs, only when one is missing (fast when done).
 set -euo pipefail
 packages=(g++ make git pkg-config nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
-          libbenchmark-dev libsqlite3-dev sqlite3
+          libsqlite3-dev sqlite3
+          clang-format  # make lint
           chromium)  # chromium: headless rendering checks of the HTML reports (tests skip without it)
 missing=()
 for p in "${packages[@]}"; do

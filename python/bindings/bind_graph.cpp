@@ -7,10 +7,10 @@
 #include "bind_optimizer.hpp"
 #include "bindings.hpp"
 #include "codedag/common/atomic_file.hpp"
-#include "codedag/graph/dag.hpp"
-#include "codedag/graph/dot.hpp"
-#include "codedag/graph/summary.hpp"
-#include "codedag/graph/topology.hpp"
+#include "codedag/graph/model/dag.hpp"
+#include "codedag/graph/model/dot.hpp"
+#include "codedag/graph/model/summary.hpp"
+#include "codedag/graph/model/topology.hpp"
 
 namespace codedag::bindings {
 

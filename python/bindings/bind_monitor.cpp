@@ -16,9 +16,9 @@
 #include "codedag/monitor/metrics_log.hpp"
 #include "codedag/monitor/resource_reader.hpp"
 #include "codedag/monitor/resource_sampler.hpp"
+#include "codedag/monitor/statistics.hpp"
 #include "codedag/report/comparison.hpp"
 #include "codedag/report/html_report.hpp"
-#include "codedag/report/statistics.hpp"
 
 namespace codedag::bindings {
 
@@ -76,26 +76,26 @@ nb::dict sample_dict(const ResourceSample& s) {
 }
 
 nb::object usage_dict(const std::vector<ResourceSample>& samples) {
-  rp::ModeResult m;
+  monitor::ModeResult m;
   for (const ResourceSample& s : samples) append_sample(m.resources, s);
   return from_ordered(m.to_json()["resource_usage"]);
 }
 
 // Timer statistics as the result file's summary has them.
 nb::object timer_stats(const BatchTimer& t) {
-  rp::ModeResult m;
+  monitor::ModeResult m;
   m.batch_times = t.batch_times();
   m.total_time = t.total_time();
   const ordered_json s = m.summary();
   return from_ordered(ordered_json{{"total_time", s["total_time"]}, {"batch_time", s["batch_time"]}});
 }
 
-rp::ExperimentResult result_from(nb::handle source) {
+monitor::ExperimentResult result_from(nb::handle source) {
   if (nb::isinstance<nb::str>(source) || nb::hasattr(source, "__fspath__")) {
     const std::string path = nb::cast<std::string>(nb::module_::import_("os").attr("fspath")(source));
-    return rp::ExperimentResult::load(path);
+    return monitor::ExperimentResult::load(path);
   }
-  return rp::ExperimentResult::from_json(to_json(source), "result dict");
+  return monitor::ExperimentResult::from_json(to_json(source), "result dict");
 }
 
 }  // namespace
@@ -221,7 +221,8 @@ void add_monitor(nb::module_& m) {
       .def_prop_ro("open_files", &ExperimentSession::open_files);
 
   m.def(
-      "load_result", [](const std::string& path) { return from_ordered(rp::ExperimentResult::load(path).to_json()); },
+      "load_result",
+      [](const std::string& path) { return from_ordered(monitor::ExperimentResult::load(path).to_json()); },
       nb::arg("path"), "Read and check a result file; returns it normalised (summaries recomputed).");
   m.def(
       "normalise_result", [](nb::handle doc) { return from_ordered(result_from(doc).to_json()); }, nb::arg("doc"),
@@ -229,11 +230,11 @@ void add_monitor(nb::module_& m) {
   m.def(
       "compare_results",
       [](nb::handle source, const std::string& baseline, const std::string& candidate) {
-        const rp::ExperimentResult r = result_from(source);
+        const monitor::ExperimentResult r = result_from(source);
         const rp::Comparison c = rp::compare(r, baseline, candidate);
         nb::dict out;
         nb::list modes;
-        for (const rp::ModeResult* mode : c.modes) modes.append(mode->name);
+        for (const monitor::ModeResult* mode : c.modes) modes.append(mode->name);
         out["modes"] = modes;
         out["baseline"] = c.baseline ? nb::cast(c.baseline->name) : nb::none();
         out["candidate"] = c.candidate ? nb::cast(c.candidate->name) : nb::none();
@@ -257,7 +258,7 @@ void add_monitor(nb::module_& m) {
       "render_report",
       [](nb::handle source, const std::string& out_dir, const std::string& stem, const std::string& baseline,
          const std::string& candidate) {
-        const rp::ExperimentResult r = result_from(source);
+        const monitor::ExperimentResult r = result_from(source);
         const rp::Comparison c = rp::compare(r, baseline, candidate);
         const rp::ReportFiles files = rp::write_report(r, c, out_dir, stem);
         return std::make_pair(files.html, files.svg);

@@ -10,18 +10,19 @@
 #include <nanobind/stl/vector.h>
 
 #include "codedag/common/error.hpp"
-#include "codedag/graph/dag.hpp"
-#include "codedag/graph/device_model.hpp"
+#include "codedag/graph/cost/device_model.hpp"
+#include "codedag/graph/model/dag.hpp"
+#include "codedag/graph/model/random_dag.hpp"
 #include "codedag/graph/optimizer.hpp"
-#include "codedag/graph/partition.hpp"
-#include "codedag/graph/plan.hpp"
-#include "codedag/graph/random_dag.hpp"
+#include "codedag/graph/partition/partition.hpp"
+#include "codedag/graph/plan/plan.hpp"
 
 namespace codedag::bindings {
 
 using graph::Dag;
 using graph::DeviceModel;
 using graph::MigrationPlan;
+using graph::OptimizerOptions;
 
 namespace {
 
@@ -57,28 +58,36 @@ void add_optimizer(nb::module_& m) {
                ">";
       });
 
+  nb::class_<OptimizerOptions>(m, "OptimizerOptions",
+                               "Every parameter of one optimizer run (the same struct `codedag optimize` fills from "
+                               "its command line). Build it with from_dict(kwargs): wrong types and out-of-range "
+                               "values are InputError naming the option.")
+      .def(nb::init<>())
+      .def_static(
+          "from_dict", [](nb::handle d) { return OptimizerOptions::from_json(to_json(d)); }, nb::arg("options"),
+          "Options from a dict of option -> value (absent or None: the default); validated.")
+      .def("to_dict", [](const OptimizerOptions& o) { return from_json(o.to_json()); })
+      .def("validate", &OptimizerOptions::validate, "Raise InputError naming the first option out of range.")
+      .def_rw("k", &OptimizerOptions::k)
+      .def_rw("coarsen_max_depth", &OptimizerOptions::coarsen_max_depth)
+      .def_rw("max_iterations", &OptimizerOptions::max_iterations)
+      .def_rw("seed", &OptimizerOptions::seed)
+      .def_rw("gpu_count", &OptimizerOptions::gpu_count)
+      .def_rw("workers", &OptimizerOptions::workers, nb::arg().none())
+      .def_rw("device_model", &OptimizerOptions::device_model, nb::arg().none())
+      .def_rw("algorithm", &OptimizerOptions::algorithm)
+      .def_rw("preset", &OptimizerOptions::preset)
+      .def_rw("chain_merge_min_nodes", &OptimizerOptions::chain_merge_min_nodes)
+      .def_rw("library_modules", &OptimizerOptions::library_modules)
+      .def("__repr__", [](const OptimizerOptions& o) { return "<OptimizerOptions " + o.to_json().dump() + ">"; });
+
   m.def(
       "_optimize",
-      [](const Dag& dag, int k, int coarsen_max_depth, int max_iterations, uint64_t seed, int gpu_count,
-         std::optional<int64_t> workers, std::optional<DeviceModel> device_model, const std::string& algorithm,
-         const std::string& preset, int64_t chain_merge_min_nodes, std::optional<std::string> export_dir,
-         std::optional<std::vector<std::string>> library_modules) {
-        graph::OptimizerOptions o;
-        o.k = k;
-        o.coarsen_max_depth = coarsen_max_depth;
-        o.max_iterations = max_iterations;
-        o.seed = seed;
-        o.gpu_count = gpu_count;
-        o.workers = workers;
-        o.device_model = device_model;
-        o.algorithm = algorithm;
-        o.preset = preset;
-        o.chain_merge_min_nodes = chain_merge_min_nodes;
-        if (library_modules) o.library_modules = *library_modules;  // None: the engine's default list
+      [](const Dag& dag, const OptimizerOptions& options, std::optional<std::string> export_dir) {
         graph::OptimizeResult r;
         {
           nb::gil_scoped_release release;  // pure C++: let other Python threads run
-          r = graph::optimize(dag, o);
+          r = graph::optimize(dag, options);
           if (export_dir) graph::export_result(dag, r, *export_dir);
         }
         nb::dict partitions;
@@ -87,10 +96,7 @@ void add_optimizer(nb::module_& m) {
         summary["optimized_partitions"] = partitions;
         return nb::make_tuple(summary, std::move(r.coarse.dag), from_json(r.plan.to_json()));
       },
-      nb::arg("dag"), nb::arg("k"), nb::arg("coarsen_max_depth"), nb::arg("max_iterations"), nb::arg("seed"),
-      nb::arg("gpu_count"), nb::arg("workers").none(), nb::arg("device_model").none(), nb::arg("algorithm") = "auto",
-      nb::arg("preset") = "default", nb::arg("chain_merge_min_nodes") = 0, nb::arg("export_dir").none() = nb::none(),
-      nb::arg("library_modules").none() = nb::none());
+      nb::arg("dag"), nb::arg("options"), nb::arg("export_dir").none() = nb::none());
 
   m.def(
       "_migration_plan",
@@ -121,7 +127,9 @@ void add_optimizer(nb::module_& m) {
       nb::arg("plan"), nb::arg("path"), "Validate a plan dict and write it atomically as codedag.plan/1.");
   m.def(
       "validate_plan", [](nb::handle plan) { return from_json(plan_from(plan).to_json()); }, nb::arg("plan"),
-      "Validate a plan (dict or path); returns it normalised.");
+      "Read and validate a plan (dict or path); returns it normalised (the one plan reader).");
+  m.def("is_executor_name", &graph::is_executor_name, nb::arg("name"),
+        "True for the executor names a plan may use: cpu, batch:cpu, cuda:<n>.");
 
   m.def("default_library_modules", &graph::default_library_modules,
         "Top-level package names whose contexts coarsening folds into their user caller.");

@@ -10,7 +10,7 @@
 #include "bind_trace_hook.hpp"
 #include "bindings.hpp"
 #include "codedag/common/error.hpp"
-#include "codedag/graph/dag.hpp"
+#include "codedag/graph/model/dag.hpp"
 #include "codedag/trace/chrome_trace.hpp"
 #include "codedag/trace/dag_builder.hpp"
 #include "codedag/trace/worker_stream.hpp"

@@ -1,8 +1,10 @@
 """CodeDAG: trace a PyTorch data pipeline into a DAG, place it on the right executors, apply the
 plan to unchanged training code, and record every run so it can be found, compared and re-run.
 
-The engine is C++ (``codedag._core``); this package is its thin Python face. Each area's public
-names come from its subpackage and are re-exported here.
+The engine is C++ (``codedag._core``); this package is its thin Python face, cut into the engine's
+slices: ``trace`` (EnhancedTracer), ``graph`` (the optimizer front), ``strategies`` (library calls
+as tensor code), ``migration`` (live patching), ``monitor``, ``store``, and ``pipeline`` on top
+(the closed loop). Each subpackage's public names are re-exported here.
 """
 
 import os as _os
@@ -27,33 +29,35 @@ from ._core import (  # noqa: E402
     SystemCallError,
     __version__,
 )
-from .core import *  # noqa: E402,F401,F403
-from .experiments import *  # noqa: E402,F401,F403
-from .optimizer import *  # noqa: E402,F401,F403
+from .graph import *  # noqa: E402,F401,F403
+from .monitor import *  # noqa: E402,F401,F403
 from .runner import *  # noqa: E402,F401,F403
 from .store import *  # noqa: E402,F401,F403
+from .trace import *  # noqa: E402,F401,F403
 
-# Subpackages that import torch are loaded on first use of one of their names (PEP 562), so that
+# The subpackages that import torch load on first use of one of their names (PEP 562), so that
 # `import codedag` for Experiment/Watcher/the optimizer does not pay torch's seconds of start-up.
-_LAZY_SUBPACKAGES = ("migration",)
+# tests/python/unit/test_package.py checks this table against each subpackage's __all__.
+_LAZY_NAMES = {
+    "PipelineMigrator": "migration",
+    "register_strategy": "strategies",
+    "OptimizationResult": "pipeline",
+    "optimize_pipeline": "pipeline",
+    "VerificationReport": "pipeline",
+    "verify": "pipeline",
+}
 
 
 def __getattr__(name: str):
+    sub = _LAZY_NAMES.get(name)
+    if sub is None:
+        raise AttributeError(f"module 'codedag' has no attribute '{name}'")
     import importlib
 
-    for sub in _LAZY_SUBPACKAGES:
-        module = importlib.import_module(f"{__name__}.{sub}")
-        if name in getattr(module, "__all__", ()):
-            value = getattr(module, name)
-            globals()[name] = value
-            return value
-    raise AttributeError(f"module 'codedag' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"{__name__}.{sub}"), name)
+    globals()[name] = value
+    return value
 
 
 def __dir__():
-    import importlib
-
-    names = set(globals())
-    for sub in _LAZY_SUBPACKAGES:
-        names.update(getattr(importlib.import_module(f"{__name__}.{sub}"), "__all__", ()))
-    return sorted(names)
+    return sorted(set(globals()) | set(_LAZY_NAMES))

@@ -7,7 +7,7 @@
 
 #include "codedag/common/error.hpp"
 #include "codedag/common/json_file.hpp"
-#include "codedag/graph/dag.hpp"
+#include "codedag/graph/model/dag.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -11,11 +11,11 @@ struct Context {
   int exit_code = 0;
 };
 
-void add_graph_commands(CLI::App& app, Context& ctx);      // dag, optimize
-void add_trace_commands(CLI::App& app, Context& ctx);      // trace
-void add_monitor_commands(CLI::App& app, Context& ctx);    // report, monitor
-void add_store_commands(CLI::App& app, Context& ctx);      // ls, show, diff, rerun, tag, rm, gc, backup, ...
-void add_migration_commands(CLI::App& app, Context& ctx);  // (closed loop options of optimize, verify)
-void add_runner_commands(CLI::App& app, Context& ctx);     // sweep
+void add_graph_commands(CLI::App& app, Context& ctx);     // dag, optimize
+void add_trace_commands(CLI::App& app, Context& ctx);     // trace
+void add_monitor_commands(CLI::App& app, Context& ctx);   // report, monitor
+void add_store_commands(CLI::App& app, Context& ctx);     // ls, show, diff, rerun, tag, rm, gc, backup, ...
+void add_pipeline_commands(CLI::App& app, Context& ctx);  // optimize-run (the closed loop)
+void add_runner_commands(CLI::App& app, Context& ctx);    // sweep
 
 }  // namespace codedag::cli

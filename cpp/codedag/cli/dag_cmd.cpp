@@ -6,9 +6,9 @@
 #include "codedag/cli/command.hpp"
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/terminal.hpp"
-#include "codedag/graph/dag.hpp"
-#include "codedag/graph/dot.hpp"
-#include "codedag/graph/summary.hpp"
+#include "codedag/graph/model/dag.hpp"
+#include "codedag/graph/model/dot.hpp"
+#include "codedag/graph/model/summary.hpp"
 
 namespace codedag::cli {
 namespace {

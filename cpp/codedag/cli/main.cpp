@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   using Registrar = void (*)(CLI::App&, codedag::cli::Context&);
   for (const Registrar add :
        {codedag::cli::add_graph_commands, codedag::cli::add_trace_commands, codedag::cli::add_monitor_commands,
-        codedag::cli::add_store_commands, codedag::cli::add_migration_commands, codedag::cli::add_runner_commands})
+        codedag::cli::add_store_commands, codedag::cli::add_pipeline_commands,
+        codedag::cli::add_runner_commands})
     add(app, ctx);
 
   codedag::term::Printer err(stderr);

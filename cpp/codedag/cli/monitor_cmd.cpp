@@ -103,8 +103,8 @@ int run_monitor(const MonitorOptions& opt) {
   run.stop_mode();
   const std::string path = run.save();
 
-  const report::ExperimentResult result = run.snapshot();
-  const report::ModeResult& m = result.modes.back();
+  const monitor::ExperimentResult result = run.snapshot();
+  const monitor::ModeResult& m = result.modes.back();
   char line[256];
   std::snprintf(line, sizeof line,
                 "%zu samples over %.2f s · CPU mean %.1f%% · process tree CPU mean %.1f%% · "

@@ -12,18 +12,15 @@
 namespace codedag::cli {
 namespace {
 
+// The optimizer's own options (graph::OptimizerOptions, the struct Python's OptimizerManager fills
+// too) plus what only the command has: files.
 struct OptimizeOptions {
   std::string file;
-  int k = 0;
-  int gpus = 0;
-  int64_t workers = 0;
+  graph::OptimizerOptions optimizer;
+  int64_t workers = 0;  // 0: not given (the device model's, else the DAG's)
   std::string device_model;
   std::string output;
   std::string export_dir;
-  uint64_t seed = 0;
-  int coarsen_max_depth = 5;
-  int max_iterations = 50;
-  std::string algorithm = "auto";
 };
 
 std::string fixed(double x, int digits) {
@@ -36,15 +33,10 @@ std::string fixed(double x, int digits) {
 void run(const OptimizeOptions& opt) {
   term::Printer out;
   const graph::Dag dag = graph::Dag::load(opt.file);
-  graph::OptimizerOptions o;
-  o.k = opt.k;
-  o.gpu_count = opt.gpus;
-  if (opt.workers > 0) o.workers = opt.workers;
+  graph::OptimizerOptions o = opt.optimizer;
+  if (opt.workers != 0) o.workers = opt.workers;
   if (!opt.device_model.empty()) o.device_model = graph::DeviceModel::load(opt.device_model);
-  o.seed = opt.seed;
-  o.coarsen_max_depth = opt.coarsen_max_depth;
-  o.max_iterations = opt.max_iterations;
-  o.algorithm = opt.algorithm;
+  o.validate();
   const graph::OptimizeResult r = graph::optimize(dag, o);
 
   std::string executors;
@@ -52,12 +44,12 @@ void run(const OptimizeOptions& opt) {
   out.header("CodeDAG optimize",
              {{"DAG", opt.file + " (" + std::to_string(dag.nodes().size()) + " contexts)"},
               {"coarsened", std::to_string(r.coarse.dag.nodes().size()) + " contexts, " + std::to_string(r.groups) +
-                                " functions (max depth " + std::to_string(opt.coarsen_max_depth) + ")"},
+                                " functions (max depth " + std::to_string(o.coarsen_max_depth) + ")"},
               {"executors", executors},
               {"k", std::to_string(r.k)},
               {"workers", std::to_string(r.model.workers)},
               {"device model", opt.device_model.empty() ? std::string("defaults") : opt.device_model},
-              {"algorithm", r.partition.method + ", seed " + std::to_string(opt.seed)}});
+              {"algorithm", r.partition.method + ", seed " + std::to_string(o.seed)}});
 
   // What moves where, heaviest first.
   const auto& coarse = r.coarse.dag;
@@ -115,18 +107,19 @@ void add_optimize_command(CLI::App& app, Context& /*ctx*/) {
   auto opt = std::make_shared<OptimizeOptions>();
   auto* cmd = app.add_subcommand("optimize", "Decide which contexts of a pipeline DAG run where and write the plan");
   cmd->add_option("file", opt->file, "DAG file (codedag.dag/1)")->required();
-  cmd->add_option("--k", opt->k, "Partitions: cpu plus k-1 main-process executors (default: 1 + GPUs, at least 2)");
-  cmd->add_option("--gpus", opt->gpus, "GPUs to plan for (cuda:0 ...)")->capture_default_str();
+  graph::OptimizerOptions& o = opt->optimizer;
+  cmd->add_option("--k", o.k, "Partitions: cpu plus k-1 main-process executors (default: 1 + GPUs, at least 2)");
+  cmd->add_option("--gpus", o.gpu_count, "GPUs to plan for (cuda:0 ...)")->capture_default_str();
   cmd->add_option("--workers", opt->workers, "DataLoader workers (default: the device model's, else the DAG's)");
   cmd->add_option("--device-model", opt->device_model, "Device model file (codedag.device_model/1)");
   cmd->add_option("-o,--output", opt->output, "Write the plan (codedag.plan/1) here");
   cmd->add_option("--export-dir", opt->export_dir,
                   "Write dag.json, coarsened_dag.json, partitions.json, plan.json, dag.dot, summary.md here");
-  cmd->add_option("--seed", opt->seed, "Seed of the refinement order")->capture_default_str();
-  cmd->add_option("--coarsen-max-depth", opt->coarsen_max_depth, "Fold contexts deeper than this")
-      ->capture_default_str();
-  cmd->add_option("--max-iterations", opt->max_iterations, "Refinement passes")->capture_default_str();
-  cmd->add_option("--algorithm", opt->algorithm, "auto, exact, parametric or greedy")->capture_default_str();
+  cmd->add_option("--seed", o.seed, "Seed of the refinement order")->capture_default_str();
+  cmd->add_option("--coarsen-max-depth", o.coarsen_max_depth, "Fold contexts deeper than this")->capture_default_str();
+  cmd->add_option("--max-iterations", o.max_iterations, "Refinement passes")->capture_default_str();
+  cmd->add_option("--algorithm", o.algorithm, "auto, exact, parametric or greedy")->capture_default_str();
+  cmd->add_option("--preset", o.preset, "default, fast or exact")->capture_default_str();
   cmd->callback([opt] { run(*opt); });
 }
 

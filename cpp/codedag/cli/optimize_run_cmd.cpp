@@ -2,7 +2,7 @@
 // measure -> keep or restore) on the DataLoader a training script builds.
 //
 // Migration patches live Python functions, so the loop itself runs in Python
-// (codedag.migration.script_runner); this command finds the interpreter that has codedag installed,
+// (codedag.pipeline.script_runner); this command finds the interpreter that has codedag installed,
 // runs it with the options, and passes its output and exit status through.
 #include <unistd.h>
 
@@ -46,7 +46,7 @@ int run(const OptimizeRunOptions& opt) {
   const std::string python = find_python(opt.python);
   std::vector<std::string> args = {python,
                                    "-m",
-                                   "codedag.migration.script_runner",
+                                   "codedag.pipeline.script_runner",
                                    "--out",
                                    opt.out,
                                    "--k",

@@ -20,10 +20,10 @@ struct ReportOptions {
 
 void run_report(const ReportOptions& opt) {
   term::Printer out;
-  const report::ExperimentResult result = report::ExperimentResult::load(opt.file);
+  const monitor::ExperimentResult result = monitor::ExperimentResult::load(opt.file);
   const report::Comparison c = report::compare(result, opt.baseline, opt.candidate);
   std::string modes;
-  for (const report::ModeResult* m : c.modes) modes += (modes.empty() ? "" : ", ") + m->name;
+  for (const monitor::ModeResult* m : c.modes) modes += (modes.empty() ? "" : ", ") + m->name;
   out.header("report", {{"file", opt.file},
                         {"experiment", result.experiment_name},
                         {"recorded", result.datetime},
@@ -32,7 +32,7 @@ void run_report(const ReportOptions& opt) {
     out.warn("the file has no modes: nothing to compare (call start_mode/stop_mode before save_json)");
   } else {
     std::vector<std::string> headers{"metric"};
-    for (const report::ModeResult* m : c.modes) headers.push_back(m->name);
+    for (const monitor::ModeResult* m : c.modes) headers.push_back(m->name);
     if (c.candidate) headers.push_back("change");
     std::vector<std::vector<std::string>> rows;
     for (const report::ComparisonRow& r : c.rows) {

@@ -1,5 +1,5 @@
 // codedag trace script.py [args...]: run a script under the tracer (Python side:
-// codedag.core.trace_main) and summarise the DAG it wrote.
+// codedag.pipeline.trace_main) and summarise the DAG it wrote.
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,8 +11,8 @@
 #include "codedag/cli/python_interpreter.hpp"
 #include "codedag/common/error.hpp"
 #include "codedag/common/terminal.hpp"
-#include "codedag/graph/dag.hpp"
-#include "codedag/graph/summary.hpp"
+#include "codedag/graph/model/dag.hpp"
+#include "codedag/graph/model/summary.hpp"
 
 namespace codedag::cli {
 namespace {
@@ -60,7 +60,7 @@ int run(const TraceOptions& opt, const std::vector<std::string>& rest) {
   std::fflush(stdout);
   std::vector<std::string> args = {python,
                                    "-m",
-                                   "codedag.core.trace_main",
+                                   "codedag.pipeline.trace_main",
                                    "--out",
                                    opt.out,
                                    "--batches",

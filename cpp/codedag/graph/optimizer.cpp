@@ -5,8 +5,8 @@
 
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/error.hpp"
-#include "codedag/graph/dot.hpp"
-#include "codedag/graph/partition_problem.hpp"
+#include "codedag/graph/model/dot.hpp"
+#include "codedag/graph/partition/problem.hpp"
 
 namespace codedag::graph {
 
@@ -22,12 +22,7 @@ DeviceModel resolve_model(const Dag& dag, const std::optional<DeviceModel>& mode
 
 OptimizeResult optimize(const Dag& dag, const OptimizerOptions& o) {
   const auto start = std::chrono::steady_clock::now();
-  if (o.gpu_count < 0) throw InputError("the GPU count must be 0 or more, got " + std::to_string(o.gpu_count));
-  if (o.k != 0 && o.k < 2)
-    throw InputError("k must be at least 2 (the DataLoader workers and one main-process executor), got " +
-                     std::to_string(o.k));
-  if (o.max_iterations < 0)
-    throw InputError("max_iterations must be 0 or more, got " + std::to_string(o.max_iterations));
+  o.validate();
   OptimizeResult r;
   r.model = resolve_model(dag, o.device_model, o.workers);
   r.executors = executor_names(o.gpu_count);
@@ -159,8 +154,8 @@ MigrationPlan migration_plan(const Dag& dag, const std::map<int64_t, int>& parti
     }
     for (size_t i = 0; i < n; ++i) placement.of_node[i] = map[part_of[i]];
     const CostBreakdown b = evaluate_placement(dag, model, placement);
-    if (b.cost < best.cost * (1 - 1e-12) ||
-        (same_cost(b.cost, best.cost) && b.total_work < best_work && !same_cost(b.total_work, best_work))) {
+    if (b.cost < *best.cost * (1 - 1e-12) ||
+        (same_cost(b.cost, *best.cost) && b.total_work < best_work && !same_cost(b.total_work, best_work))) {
       best = make_plan(dag, placement, model);
       best_work = b.total_work;
     }

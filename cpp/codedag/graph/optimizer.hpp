@@ -6,28 +6,15 @@
 #include <string>
 #include <vector>
 
-#include "codedag/graph/coarsen.hpp"
-#include "codedag/graph/cost_model.hpp"
-#include "codedag/graph/dag.hpp"
-#include "codedag/graph/device_model.hpp"
-#include "codedag/graph/partition.hpp"
-#include "codedag/graph/plan.hpp"
+#include "codedag/graph/coarsen/coarsen.hpp"
+#include "codedag/graph/cost/cost_model.hpp"
+#include "codedag/graph/cost/device_model.hpp"
+#include "codedag/graph/model/dag.hpp"
+#include "codedag/graph/optimizer_options.hpp"
+#include "codedag/graph/partition/partition.hpp"
+#include "codedag/graph/plan/plan.hpp"
 
 namespace codedag::graph {
-
-struct OptimizerOptions {
-  int k = 0;  // partitions; 0: 1 + gpu_count, at least 2
-  int coarsen_max_depth = 5;
-  int max_iterations = 50;
-  uint64_t seed = 0;
-  int gpu_count = 0;
-  std::optional<int64_t> workers;           // overrides the device model's and the DAG's
-  std::optional<DeviceModel> device_model;  // default: DeviceModel::defaults(workers)
-  std::string algorithm = "auto";
-  std::string preset = "default";
-  int64_t chain_merge_min_nodes = 0;                                     // see CoarsenOptions
-  std::vector<std::string> library_modules = default_library_modules();  // see CoarsenOptions
-};
 
 struct OptimizeResult {
   CoarsenResult coarse;
@@ -48,7 +35,7 @@ struct OptimizeResult {
   json to_json(bool with_details = true) const;
 };
 
-// Throws InputError for bad options (k < 2, negative depth or iterations, negative GPU count ...).
+// Throws InputError for bad options (OptimizerOptions::validate).
 OptimizeResult optimize(const Dag& dag, const OptimizerOptions& options);
 
 // SPEC's get_migration_plan: maps partitions (node id -> index; absent ids: 0 = cpu) onto the executors

@@ -7,7 +7,7 @@
 
 namespace codedag::monitor {
 
-void append_sample(report::ResourceUsage& usage, const ResourceSample& s) {
+void append_sample(ResourceUsage& usage, const ResourceSample& s) {
   usage.cpu_usage.push_back({s.timestamp, s.cpu_pct});
   usage.memory_usage.push_back({s.timestamp, s.memory_pct});
   for (const GpuReading& g : s.gpus) {
@@ -48,8 +48,8 @@ ExperimentSession::ExperimentSession(std::string experiment_name, std::string sa
     throw InputError("ExperimentMonitor needs an experiment name, e.g. ExperimentMonitor(\"BirdCLEF_2023\")");
   if (save_dir_.empty()) save_dir_ = ".";
   result_.experiment_name = experiment_name_;
-  result_.timestamp = report::unix_now();
-  result_.datetime = report::iso_datetime(result_.timestamp);
+  result_.timestamp = unix_now();
+  result_.datetime = iso_datetime(result_.timestamp);
   default_path_ = save_dir_ + "/" + file_safe(experiment_name_) + "_" + file_stamp(result_.timestamp) + ".json";
 }
 
@@ -74,10 +74,10 @@ void ExperimentSession::start_mode(const std::string& mode, const json& config, 
     sampler_->set_interval(resource_interval);
   }
   sampler_->clear();
-  report::ModeResult m;
+  ModeResult m;
   m.name = mode;
   m.config = config.is_null() ? json::object() : config;
-  m.start_time = report::unix_now();
+  m.start_time = unix_now();
   m.resource_interval = resource_interval;
   m.resource_info = sampler_->describe();
   {
@@ -104,7 +104,7 @@ double ExperimentSession::end_batch() {
   return seconds;
 }
 
-report::ModeResult& ExperimentSession::mode_for_metrics(const char* what) {
+ModeResult& ExperimentSession::mode_for_metrics(const char* what) {
   if (running_) return *running_;
   if (!result_.modes.empty()) return result_.modes.back();
   throw StateError(std::string(what) + " before any mode: call start_mode(\"baseline\") first");
@@ -131,7 +131,7 @@ void ExperimentSession::stop_mode() {
     std::lock_guard lock(mutex_);
     timer_.stop();
     running_->total_time = timer_.total_time();
-    running_->end_time = report::unix_now();
+    running_->end_time = unix_now();
     result_.put(std::move(*running_));
     running_.reset();
   }
@@ -174,22 +174,22 @@ void ExperimentSession::autosave_from_sampler() {
 std::string ExperimentSession::save(const std::string& path) {
   std::lock_guard save_lock(save_mutex_);
   const std::string target = path.empty() ? default_path_ : path;
-  const report::ExperimentResult doc = snapshot();
+  const ExperimentResult doc = snapshot();
   doc.save(target);
   return target;
 }
 
-report::ExperimentResult ExperimentSession::snapshot_locked() const {
-  report::ExperimentResult doc = result_;
+ExperimentResult ExperimentSession::snapshot_locked() const {
+  ExperimentResult doc = result_;
   if (running_) {
-    report::ModeResult m = *running_;
+    ModeResult m = *running_;
     m.total_time = timer_.total_time();
     doc.put(std::move(m));
   }
   return doc;
 }
 
-report::ExperimentResult ExperimentSession::snapshot() const {
+ExperimentResult ExperimentSession::snapshot() const {
   std::lock_guard lock(mutex_);
   return snapshot_locked();
 }

@@ -9,7 +9,7 @@
 
 #include "codedag/monitor/batch_timer.hpp"
 #include "codedag/monitor/resource_sampler.hpp"
-#include "codedag/report/result_model.hpp"
+#include "codedag/monitor/result_model.hpp"
 
 namespace codedag::monitor {
 
@@ -34,7 +34,7 @@ class ExperimentSession {
   bool running() const;
   std::optional<std::string> current_mode() const;
   // The whole result as it stands, the running mode included.
-  report::ExperimentResult snapshot() const;
+  ExperimentResult snapshot() const;
   const std::string& default_path() const { return default_path_; }
   // Where save() without a path and the auto-save write (default: <save_dir>/<name>_<time>.json).
   void set_default_path(std::string path);
@@ -45,9 +45,9 @@ class ExperimentSession {
   size_t open_files() const { return sampler_ ? sampler_->open_files() : 0; }
 
  private:
-  report::ModeResult& mode_for_metrics(const char* what);
+  ModeResult& mode_for_metrics(const char* what);
   void on_sample(const ResourceSample& s);
-  report::ExperimentResult snapshot_locked() const;
+  ExperimentResult snapshot_locked() const;
   void autosave_from_sampler();
 
   std::string experiment_name_;
@@ -56,8 +56,8 @@ class ExperimentSession {
   SamplerOptions sampler_options_;
   mutable std::mutex mutex_;       // the result and the running mode
   mutable std::mutex save_mutex_;  // one writer of the file at a time, newest snapshot last
-  report::ExperimentResult result_;
-  std::optional<report::ModeResult> running_;  // the mode being recorded
+  ExperimentResult result_;
+  std::optional<ModeResult> running_;  // the mode being recorded
   BatchTimer timer_;
   std::unique_ptr<ResourceSampler> sampler_;
   bool autosave_ = true;
@@ -70,6 +70,6 @@ class ExperimentSession {
 };
 
 // Appends a sample to the seed's series (and CodeDAG's extra ones).
-void append_sample(report::ResourceUsage& usage, const ResourceSample& s);
+void append_sample(ResourceUsage& usage, const ResourceSample& s);
 
 }  // namespace codedag::monitor

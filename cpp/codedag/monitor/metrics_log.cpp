@@ -3,8 +3,8 @@
 namespace codedag::monitor {
 
 namespace {
-report::ModeResult as_mode(const MetricsLog& log) {
-  report::ModeResult m;
+ModeResult as_mode(const MetricsLog& log) {
+  ModeResult m;
   m.losses = log.losses();
   m.accuracies = log.accuracies();
   return m;

@@ -3,7 +3,7 @@
 // seed's summary (loss initial/final/min/max, accuracy initial/final/best).
 #include <vector>
 
-#include "codedag/report/result_model.hpp"
+#include "codedag/monitor/result_model.hpp"
 
 namespace codedag::monitor {
 
@@ -11,8 +11,8 @@ class MetricsLog {
  public:
   void log_loss(long long epoch, long long batch, double loss) { losses_.push_back({epoch, batch, loss}); }
   void log_accuracy(long long epoch, long long batch, double acc) { accuracies_.push_back({epoch, batch, acc}); }
-  const std::vector<report::MetricPoint>& losses() const { return losses_; }
-  const std::vector<report::MetricPoint>& accuracies() const { return accuracies_; }
+  const std::vector<MetricPoint>& losses() const { return losses_; }
+  const std::vector<MetricPoint>& accuracies() const { return accuracies_; }
   // {"losses": [[e, b, v]...], "accuracies": [...]}
   ordered_json metrics_json() const;
   // {"loss": {...}, "accuracy": {...}} as in the result file's summary.
@@ -23,8 +23,8 @@ class MetricsLog {
   }
 
  private:
-  std::vector<report::MetricPoint> losses_;
-  std::vector<report::MetricPoint> accuracies_;
+  std::vector<MetricPoint> losses_;
+  std::vector<MetricPoint> accuracies_;
 };
 
 }  // namespace codedag::monitor

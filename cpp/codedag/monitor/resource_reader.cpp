@@ -6,7 +6,7 @@
 #include <chrono>
 
 #include "codedag/monitor/procfs.hpp"
-#include "codedag/report/result_model.hpp"
+#include "codedag/monitor/result_model.hpp"
 
 namespace codedag::monitor {
 
@@ -55,7 +55,7 @@ void ResourceReader::prime() {
 ResourceSample ResourceReader::sample() {
   if (!primed_) prime();
   ResourceSample s;
-  s.timestamp = report::unix_now();
+  s.timestamp = unix_now();
   TreeReading tree;
   CgroupReading cg;
   const Counters now = read_counters(tree, cg);

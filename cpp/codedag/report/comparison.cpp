@@ -5,7 +5,7 @@
 #include <functional>
 
 #include "codedag/common/error.hpp"
-#include "codedag/report/statistics.hpp"
+#include "codedag/monitor/statistics.hpp"
 
 namespace codedag::report {
 
@@ -23,14 +23,14 @@ std::string fixed(double v, int digits) {
 double mean_batch_time(const ModeResult& m) {
   std::vector<double> v;
   for (const auto& bt : m.batch_times) v.push_back(bt.second);
-  const auto s = describe(v);
+  const auto s = monitor::describe(v);
   return s ? s->mean : kNaN;
 }
 
 double median_batch_time(const ModeResult& m) {
   std::vector<double> v;
   for (const auto& bt : m.batch_times) v.push_back(bt.second);
-  const auto s = describe(v);
+  const auto s = monitor::describe(v);
   return s ? s->median : kNaN;
 }
 

@@ -6,9 +6,17 @@
 #include <string>
 #include <vector>
 
-#include "codedag/report/result_model.hpp"
+#include "codedag/monitor/result_model.hpp"
 
 namespace codedag::report {
+
+// The report renders the monitor's result model (codedag/monitor/result_model.hpp).
+using monitor::ExperimentResult;
+using monitor::MetricPoint;
+using monitor::ModeResult;
+using monitor::Point;
+using monitor::ResourceUsage;
+using monitor::Series;
 
 struct ComparisonRow {
   std::string metric;

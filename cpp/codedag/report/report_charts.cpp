@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "codedag/report/statistics.hpp"
+#include "codedag/monitor/statistics.hpp"
 
 namespace codedag::report {
 
@@ -28,7 +28,7 @@ void add_raw_and_smoothed(ChartSpec& spec, const std::string& label, const std::
   std::vector<double> ys;
   ys.reserve(raw.size());
   for (const auto& p : raw) ys.push_back(p[1]);
-  const std::vector<double> smooth = moving_average(ys, window);
+  const std::vector<double> smooth = monitor::moving_average(ys, window);
   Points sm(raw.size());
   for (size_t i = 0; i < raw.size(); ++i) sm[i] = {raw[i][0], smooth[i]};
   spec.series.push_back({label + " (raw)", colour, raw, 0.22, 1.0, false, false});

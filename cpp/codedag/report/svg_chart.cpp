@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <limits>
 
-#include "codedag/report/statistics.hpp"
+#include "codedag/monitor/statistics.hpp"
 
 namespace codedag::report {
 
@@ -177,7 +177,7 @@ std::string render_chart(const ChartSpec& spec, double x, double y) {
          "\" font-size=\"11\" fill=\"#94a3b8\" text-anchor=\"end\">" + xml_escape(spec.x_label) + "</text>\n";
 
   for (const ChartSeries& se : spec.series) {
-    const auto pts = decimate(se.points, static_cast<size_t>(pw * 2));
+    const auto pts = monitor::decimate(se.points, static_cast<size_t>(pw * 2));
     std::string path;
     path.reserve(pts.size() * 14);
     bool pen_down = false;

@@ -32,7 +32,7 @@ void compute_eligibility(const ResolvedTree& tree, bool registry_available, std:
       blocked.push_back(registry_available ? "values: no tensor or array" : "values: no tensor");
     if (values & ~kDeviceFriendly & ~movable) blocked.push_back("values: other");
     if (!registry_available && (values & (kNdarray | kPilImage)))
-      blocked.push_back("values: ndarray/PIL need codedag.migration.registry");
+      blocked.push_back("values: ndarray/PIL need codedag.strategies");
     for (const auto& call : c.uncovered_calls)
       if (std::find(blocked.begin(), blocked.end(), call) == blocked.end()) blocked.push_back(call);
     for (size_t child : children[k]) {

@@ -3,14 +3,14 @@
 // parent -> child, data edges producer -> consumer, per-batch numbers, GPU eligibility.
 #include <cstdint>
 
-#include "codedag/graph/dag.hpp"
+#include "codedag/graph/model/dag.hpp"
 #include "codedag/trace/resolved_tree.hpp"
 
 namespace codedag::trace {
 
 struct DagBuildOptions {
   int64_t batches = 1;              // numbers are divided by this (SPEC: per traced batch)
-  bool registry_available = false;  // codedag.migration.registry was importable
+  bool registry_available = false;  // codedag.strategies was importable
   json meta = json::object();       // merged into dag.meta
 };
 

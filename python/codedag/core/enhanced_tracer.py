@@ -1,5 +1,1 @@
-"""Seed-compatible import path: ``from codedag.core.enhanced_tracer import EnhancedTracer``."""
-
-from .tracer import DagBuilder, EnhancedTracer
-
-__all__ = ["EnhancedTracer", "DagBuilder"]
+from codedag.trace.tracer import DagBuilder, EnhancedTracer  # noqa: F401  seed path alias

@@ -1,5 +1,1 @@
-"""Seed-compatible import path: ``from codedag.migration.api import PipelineMigrator``."""
-
-from .migrator import PipelineMigrator
-
-__all__ = ["PipelineMigrator"]
+from codedag.migration import PipelineMigrator  # noqa: F401  seed path alias

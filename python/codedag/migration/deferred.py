@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import registry
+from .. import strategies
 
 _NUMBER = (int, float, bool, np.number)
 
@@ -44,7 +44,7 @@ class Deferred:
                 self.owner._note_fallback(self.key, f"its output was used by code outside the plan ({reason}); "
                                           "computed it in place")
             args, kwargs = _materialize_tree((self.args, self.kwargs), reason)
-            with registry.suspended():
+            with strategies.suspended():
                 self._value = self.fn(*args, **kwargs)
         return self._value
 
@@ -378,7 +378,7 @@ class BatchedPlan:
         def call(pick):
             args = self._build(args_t, pick, device, to_tensor)
             kwargs = self._build(kwargs_t, pick, device, to_tensor)
-            with registry.scope(device), _evaluating():
+            with strategies.scope(device), _evaluating():
                 return fn(*args, **kwargs)
 
         def per_sample() -> _Value:
@@ -404,7 +404,7 @@ class BatchedPlan:
             if self.owner is not None:
                 self.owner._note_fallback(key, f"failed on {device} ({type(exc).__name__}: {exc}); ran on the CPU")
             device, to_tensor = torch.device("cpu"), False
-            with registry.suspended():
+            with strategies.suspended():
                 return per_sample()
 
     def _run(self, key, call, batched_pick, per_sample) -> _Value:

@@ -8,6 +8,7 @@ a half-applied plan never survives an exception.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
@@ -16,11 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import registry
+from .. import strategies
+from ..graph import load_plan
+from .batched_loader import PlanLoaderHook, should_defer
 from .deferred import BatchedPlan, Deferred, DeferredBatch, warn_once
 from .executors import ExecutorUnavailable, parse_executor
-from .loader_hooks import LoaderHooks, should_defer
-from .plan_file import load_plan
 from .resolve import Binding, Target, Unresolvable, module_bindings, resolve
 
 _registry_lock = threading.RLock()
@@ -67,21 +68,23 @@ class PipelineMigrator:
     """Applies a migration plan to unchanged code. Use ``from_plan``; then ``apply``/``restore``
     or ``with migrator:``."""
 
-    def __init__(self, plan: dict, default_device: str = "cpu", use_registry: str = "auto",
+    def __init__(self, plan: Any, default_device: str | None = None, use_registry: str = "auto",
                  batch_threads: int | None = None):
         if use_registry not in ("auto", "always", "never"):
-            raise ValueError("use_registry must be 'auto', 'always' or 'never'")
-        if batch_threads is not None and batch_threads < 1:
-            raise ValueError("batch_threads must be at least 1 (or None: the cores the DataLoader workers leave)")
+            raise _input_error(f"use_registry must be 'auto', 'always' or 'never', not {use_registry!r}")
+        if batch_threads is not None and (isinstance(batch_threads, bool) or not isinstance(batch_threads, int)
+                                          or batch_threads < 1):
+            raise _input_error(f"batch_threads must be a whole number of at least 1 (or None: the cores the "
+                               f"DataLoader workers leave), not {batch_threads!r}")
         self.batch_threads = batch_threads
-        self.plan = load_plan(plan)
-        self.default_device = default_device
+        self.plan = _retarget(load_plan(plan), default_device)
+        self.default_device = self.plan["default_device"]
         self.use_registry = use_registry
         self.options = {"default_device": default_device, "use_registry": use_registry,
                         "batch_threads": batch_threads}
         self._lock = threading.RLock()
         self._installed: list[tuple[Binding, Any]] = []  # (binding, what we put there)
-        self._hooks: LoaderHooks | None = None
+        self._hooks: PlanLoaderHook | None = None
         self._batched: BatchedPlan | None = None
         self._warned: set[str] = set()
         self._warn_lock = threading.Lock()
@@ -90,10 +93,12 @@ class PipelineMigrator:
         self._stats: dict[str, Any] = self._fresh_stats()
 
     @classmethod
-    def from_plan(cls, plan: Any, default_device: str = "cpu", use_registry: str = "auto",
+    def from_plan(cls, plan: Any, default_device: str | None = None, use_registry: str = "auto",
                   batch_threads: int | None = None) -> PipelineMigrator:
-        """``plan``: a codedag.plan/1 dict or a path to one. ``default_device`` is where contexts
-        planned on a generic "cuda"/"default" executor go. ``use_registry``: "auto" runs library
+        """``plan``: a codedag.plan/1 dict or a path to one, read by the engine's plan reader (a
+        hand-written plan needs only ``schema`` and ``context_device_map``). ``default_device``: run
+        what the plan puts on its own ``default_device`` on this executor instead (e.g. "cuda:1");
+        None: as planned. ``use_registry``: "auto" runs library
         calls through the strategy registry on non-CPU executors, "always" on every moved context
         (the same code path a GPU takes, on the CPU), "never" not at all. ``batch_threads``: torch
         threads for batch work in the main process (default: the cores the workers leave free)."""
@@ -140,6 +145,28 @@ class PipelineMigrator:
             if self in _applied:
                 _applied.remove(self)
 
+    @property
+    def batched(self) -> bool:
+        """True when the applied plan runs something in batched mode (after collation)."""
+        return self._batched is not None
+
+    @contextlib.contextmanager
+    def timing_steps(self):
+        """Inside the block, every batched step is timed both ways: per sample (as the workers
+        would run it) and over the batch (as the migrated run does); ``step_timings`` then holds
+        {key: {"per_sample_ns", "batch_ns", "batches"}}. Calibration of the device model uses it."""
+        if self._batched is None:
+            raise _state_error("timing_steps() needs an applied plan with a batched context")
+        self._batched.calibrating = True
+        try:
+            yield self
+        finally:
+            self._batched.calibrating = False
+
+    @property
+    def step_timings(self) -> dict[str, dict]:
+        return {} if self._batched is None else {k: dict(v) for k, v in self._batched.timings.items()}
+
     def __enter__(self) -> PipelineMigrator:
         self.apply()
         return self
@@ -163,13 +190,11 @@ class PipelineMigrator:
         seen_functions: dict[int, str] = {}
         for key, executor_name in self.plan["context_device_map"].items():
             try:
-                executor = parse_executor(executor_name, self.default_device)
+                executor = parse_executor(executor_name)
             except ExecutorUnavailable as exc:
                 stats["skipped"].append(key)
                 stats["reasons"][key] = f"{exc}; left in the DataLoader workers"
                 continue
-            except ValueError as exc:
-                raise _input_error(f"plan: context_device_map[{key!r}]: {exc}") from None
             if executor.in_workers:
                 stats["skipped"].append(key)
                 stats["reasons"][key] = "planned on 'cpu' (the DataLoader workers): nothing to change"
@@ -214,7 +239,7 @@ class PipelineMigrator:
             known = self._batched.vectorised if self._batched is not None else {}
             self._batched = BatchedPlan({t.key: t.function for t, _ in wrappers}, devices, tensor_path, self)
             self._batched.vectorised.update(known)  # probe decisions survive restore()/apply() cycles
-            self._hooks = LoaderHooks(self)
+            self._hooks = PlanLoaderHook(self)
             self._hooks.install(in_worker=self._in_worker)
         for target, wrapper in wrappers:
             bindings = target.bindings + (module_bindings(target.function, target.bindings)
@@ -243,10 +268,10 @@ class PipelineMigrator:
 
     def _install_dispatchers(self, targets: list[Target]) -> None:
         for fn, name in _library_calls_used(targets).items():
-            strategy = registry.get(name)
-            dispatcher = registry.make_dispatcher(strategy, fn)
+            strategy = strategies.get(name)
+            dispatcher = strategies.make_dispatcher(strategy, fn)
             owner_path, attr = strategy.original_path.rsplit(".", 1)
-            owner = registry.resolve_path(owner_path)
+            owner = strategies.resolve_path(owner_path)
             if owner is None or getattr(owner, "__dict__", {}).get(attr) is not fn:
                 continue
             primary = Binding(owner, attr, fn)
@@ -284,11 +309,11 @@ class PipelineMigrator:
             if device.type == "cuda" and (migrator._in_worker or _in_dataloader_worker()):
                 return original(*args, **kwargs)  # CUDA cannot be used in forked workers: run as written
             try:
-                with registry.scope(device):
+                with strategies.scope(device):
                     return original(*_move(args, device, arrays), **_move(kwargs, device, arrays))
             except Exception as exc:
                 migrator._note_fallback(key, f"failed on {device} ({type(exc).__name__}: {exc}); ran on the CPU")
-                with _bypass(), registry.suspended():
+                with _bypass(), strategies.suspended():
                     return original(*args, **kwargs)
 
         planned.__codedag_original__ = original
@@ -329,6 +354,22 @@ class PipelineMigrator:
 
 
 _MISSING = object()
+
+
+def _retarget(plan: dict, executor: str | None) -> dict:
+    """Moves what ``plan`` places on its default executor to ``executor`` (None: unchanged)."""
+    if executor is None or executor == plan["default_device"]:
+        return plan
+    from .. import _core
+
+    if not isinstance(executor, str) or not _core.is_executor_name(executor):
+        raise _input_error(f"default_device {executor!r} is not an executor: expected 'cpu', 'batch:cpu' or "
+                           "'cuda:<index>'")
+    planned = plan["default_device"]
+    plan["context_device_map"] = {k: executor if v == planned and v != "cpu" else v
+                                  for k, v in plan["context_device_map"].items()}
+    plan["default_device"] = executor
+    return plan
 
 
 def _rewrap(raw: Any, wrapper: Any) -> Any:
@@ -394,7 +435,7 @@ def _library_calls_used(targets: list[Target]) -> dict[Any, str]:
     names: set[str] = set()
     roots: set[str] = set()
     direct: dict[Any, str] = {}
-    covered = registry.covered_functions()
+    covered = strategies.covered_functions()
 
     def walk(code):
         names.update(code.co_names)

@@ -1,5 +1,1 @@
-"""Seed-compatible import path: ``from codedag.optimizer.optimizer_manager import OptimizerManager``."""
-
-from .manager import OptimizerManager, evaluate_plan
-
-__all__ = ["OptimizerManager", "evaluate_plan"]
+from codedag.graph import OptimizerManager, evaluate_plan  # noqa: F401  seed path alias

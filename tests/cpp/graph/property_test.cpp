@@ -12,7 +12,7 @@
 #include <random>
 #include <set>
 
-#include "codedag/graph/cost_model.hpp"
+#include "codedag/graph/cost/cost_model.hpp"
 #include "codedag/graph/optimizer.hpp"
 
 namespace {

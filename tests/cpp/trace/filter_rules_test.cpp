@@ -27,7 +27,7 @@ TEST(FilterRules, DefaultsFoldPlumbingAndKeepThePipeline) {
   EXPECT_TRUE(r.python("/home/me/pipe.py", "pipe", "f", "f").user);
   EXPECT_FALSE(r.python("/home/me/pipe.py", "pipe", "f.<locals>.<listcomp>", "<listcomp>").record);
   EXPECT_TRUE(r.python("/home/me/pipe.py", "pipe", "<lambda>", "<lambda>").record);
-  EXPECT_FALSE(r.python("/site/codedag/core/tracer.py", "codedag.core.tracer", "x", "x").record);
+  EXPECT_FALSE(r.python("/site/codedag/trace/tracer.py", "codedag.trace.tracer", "x", "x").record);
   EXPECT_FALSE(r.python("/usr/lib/python3.11/threading.py", "threading", "Thread.run", "run").record);
   EXPECT_FALSE(r.python("<frozen runpy>", "runpy", "_run_code", "_run_code").record);
   const auto fetch = r.python("/x/site-packages/torch/utils/data/_utils/fetch.py", "f", "F.fetch", "fetch");

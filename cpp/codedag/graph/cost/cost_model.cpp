@@ -1,0 +1,145 @@
+#include "codedag/graph/cost/cost_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+#include "codedag/common/error.hpp"
+#include "codedag/common/terminal.hpp"
+#include "codedag/graph/model/dag.hpp"
+
+namespace codedag::graph {
+namespace {
+
+std::string describe(const Node& n) { return "node " + std::to_string(n.id) + " (" + n.qualname + ")"; }
+
+}  // namespace
+
+std::vector<std::string> patch_qualnames(const Node& node) {
+  std::vector<std::string> out = {node.qualname};
+  if (node.extra.is_object() && node.extra.contains("members") && node.extra.at("members").is_array())
+    for (const json& q : node.extra.at("members"))
+      if (q.is_string() && std::find(out.begin(), out.end(), q.get<std::string>()) == out.end())
+        out.push_back(q.get<std::string>());
+  return out;
+}
+
+void check_feasible(const Dag& dag, const Placement& p) {
+  if (p.executors.empty() || p.executors.front() != "cpu")
+    throw InputError("a placement's executors must start with \"cpu\"");
+  if (p.of_node.size() != dag.nodes().size())
+    throw InputError("the placement covers " + std::to_string(p.of_node.size()) + " nodes but the DAG has " +
+                     std::to_string(dag.nodes().size()));
+  for (const int e : p.of_node)
+    if (e < 0 || static_cast<size_t>(e) >= p.executors.size())
+      throw InputError("the placement names executor index " + std::to_string(e) + ", which does not exist");
+  std::unordered_map<std::string, size_t> first_of;  // qualname -> node position
+  for (size_t i = 0; i < dag.nodes().size(); ++i) {
+    const Node& n = dag.nodes()[i];
+    const std::string& ex = p.executors[p.of_node[i]];
+    if (ex != "cpu" && !n.gpu_eligible)
+      throw InfeasiblePlanError("infeasible plan: constraint 'non-eligible nodes stay on cpu' is broken by " +
+                                describe(n) + ", placed on " + ex + " although it is not gpu_eligible" +
+                                (n.blocked_by.empty() ? std::string() : " (blocked by " + n.blocked_by.front() + ")") +
+                                "; leave it on cpu");
+    for (const std::string& q : patch_qualnames(n)) {
+      const auto [it, fresh] = first_of.emplace(q, i);
+      if (!fresh && p.of_node[it->second] != p.of_node[i])
+        throw InfeasiblePlanError(
+            "infeasible plan: constraint 'one function, one executor' is broken by " + q + ": " +
+            describe(dag.nodes()[it->second]) + " is on " + p.executors[p.of_node[it->second]] + " but " + describe(n) +
+            " is on " + ex + "; a plan patches functions, so every context of one function must share an executor");
+    }
+  }
+  for (const Edge& e : dag.edges()) {
+    if (e.kind != EdgeKind::data) continue;
+    const size_t u = dag.index_of(e.src), v = dag.index_of(e.dst);
+    if (p.of_node[u] != 0 && p.of_node[v] == 0)
+      throw InfeasiblePlanError(
+          "infeasible plan: constraint 'data flows forward (no data edge from a main-process "
+          "executor back to cpu)' is broken by the data edge " +
+          describe(dag.nodes()[u]) + " on " + p.executors[p.of_node[u]] + " -> " + describe(dag.nodes()[v]) +
+          " on cpu; move the consumer off cpu too, or keep the producer on cpu");
+  }
+}
+
+CostBreakdown evaluate_placement(const Dag& dag, const DeviceModel& model, const Placement& p) {
+  check_feasible(dag, p);
+  const size_t E = p.executors.size();
+  CostBreakdown out;
+  out.stages.resize(E);
+  double baseline_cpu = 0;
+  for (size_t e = 0; e < E; ++e) {
+    out.stages[e].executor = p.executors[e];
+    if (e != 0) out.stages[e].train_ns = model.train_for(p.executors[e]);
+  }
+  const double W = static_cast<double>(std::max<int64_t>(1, model.workers));
+  for (size_t i = 0; i < dag.nodes().size(); ++i) {
+    const Node& n = dag.nodes()[i];
+    StageTime& s = out.stages[p.of_node[i]];
+    s.node_ns += p.of_node[i] == 0 ? n.cpu_ns / W : model.node_time_ns(n, s.executor);
+    s.nodes += 1;
+    baseline_cpu += n.cpu_ns / W;
+  }
+  for (const Edge& e : dag.edges()) {
+    if (e.kind != EdgeKind::data) continue;
+    const int a = p.of_node[dag.index_of(e.src)], b = p.of_node[dag.index_of(e.dst)];
+    if (a == b) continue;
+    TransferTime t{e.src, e.dst, p.executors[a], p.executors[b], e.bytes, static_cast<double>(e.count), 0};
+    t.ns = model.transfer_ns(t.from, t.to, e.bytes, t.count);
+    // Charged to every main-process end: the main process does the copy; workers only hand over.
+    if (a != 0) out.stages[a].transfer_ns += t.ns;
+    if (b != 0) out.stages[b].transfer_ns += t.ns;
+    out.transfers.push_back(std::move(t));
+  }
+  double baseline = baseline_cpu;
+  for (size_t e = 0; e < E; ++e) {
+    StageTime& s = out.stages[e];
+    s.stage_ns = s.train_ns + s.node_ns + s.transfer_ns;
+    out.total_work += s.stage_ns;
+    if (e == 0 || s.stage_ns > out.cost) {
+      out.cost = s.stage_ns;
+      out.bottleneck = s.executor;
+    }
+    if (e != 0) baseline = std::max(baseline, s.train_ns);
+  }
+  out.baseline_cost = baseline;
+  out.predicted_speedup = out.cost > 0 ? baseline / out.cost : 1.0;
+  return out;
+}
+
+json CostBreakdown::to_json(bool with_transfers) const {
+  json stage_list = json::array();
+  json stage_map = json::object();
+  for (const StageTime& s : stages) {
+    stage_map[s.executor] = s.stage_ns;
+    stage_list.push_back({{"executor", s.executor},
+                          {"stage_ns", s.stage_ns},
+                          {"node_ns", s.node_ns},
+                          {"transfer_ns", s.transfer_ns},
+                          {"train_ns", s.train_ns},
+                          {"nodes", s.nodes}});
+  }
+  json transfer_list = json::array();
+  for (const TransferTime& t : transfers) {
+    if (!with_transfers) break;
+    transfer_list.push_back({{"src", t.src},
+                             {"dst", t.dst},
+                             {"from", t.from},
+                             {"to", t.to},
+                             {"bytes", t.bytes},
+                             {"count", t.count},
+                             {"ns", t.ns}});
+  }
+  return {{"cost", cost},
+          {"baseline_cost", baseline_cost},
+          {"predicted_speedup", predicted_speedup},
+          {"total_work", total_work},
+          {"bottleneck", bottleneck},
+          {"stage_ns", stage_map},
+          {"stages", stage_list},
+          {"transfer_count", transfers.size()},
+          {"transfers", transfer_list}};
+}
+
+}  // namespace codedag::graph

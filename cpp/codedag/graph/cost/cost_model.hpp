@@ -1,0 +1,59 @@
+#pragma once
+// SPEC §2's cost model on a whole DAG: stage time per executor, the bottleneck objective and the
+// three constraints. Used to score any plan independently of the optimizer (evaluate_plan) and to
+// check that what the optimizer returns is what it claims.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "codedag/common/json_file.hpp"
+#include "codedag/graph/cost/device_model.hpp"
+
+namespace codedag::graph {
+
+class Dag;
+struct Node;
+
+// The qualnames a node stands for in a plan: its own, plus those of sibling functions that
+// coarsening merged into it (extra "members"). Patching all of them implements the node's placement.
+std::vector<std::string> patch_qualnames(const Node& node);
+
+// Where each node runs: `executors` lists the executors of the model (index 0 must be "cpu"),
+// `of_node[i]` is the index of nodes()[i]'s executor.
+struct Placement {
+  std::vector<std::string> executors;
+  std::vector<int> of_node;
+};
+
+struct StageTime {
+  std::string executor;
+  double train_ns = 0, node_ns = 0, transfer_ns = 0, stage_ns = 0;
+  size_t nodes = 0;
+};
+
+struct TransferTime {
+  int64_t src = 0, dst = 0;
+  std::string from, to;
+  double bytes = 0, count = 0, ns = 0;
+};
+
+struct CostBreakdown {
+  std::vector<StageTime> stages;        // one per executor, in Placement::executors order
+  std::vector<TransferTime> transfers;  // data edges whose ends sit on different executors
+  double cost = 0;                      // max over stages: the pipelined time per batch
+  double total_work = 0;                // sum of stage times: the tie-break
+  double baseline_cost = 0;             // the all-cpu plan's cost on the same executors
+  double predicted_speedup = 1;
+  std::string bottleneck;
+  json to_json(bool with_transfers = true) const;
+};
+
+// Throws InfeasiblePlanError naming the constraint and the node or edge that breaks it:
+// non-eligible node off `cpu`; one function (qualname) on two executors; a data edge from a
+// main-process executor back to `cpu`. InputError when the placement does not fit the DAG.
+void check_feasible(const Dag& dag, const Placement& placement);
+
+// Scores a feasible placement (checks it first).
+CostBreakdown evaluate_placement(const Dag& dag, const DeviceModel& model, const Placement& placement);
+
+}  // namespace codedag::graph

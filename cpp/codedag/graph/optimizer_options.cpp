@@ -1,0 +1,117 @@
+#include "codedag/graph/optimizer_options.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "codedag/common/error.hpp"
+#include "codedag/graph/partition/partition.hpp"
+
+namespace codedag::graph {
+namespace {
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// A whole number in [minimum, maximum]; bools and fractions are refused (JSON keeps them apart).
+int64_t whole(const json& v, const std::string& where, int64_t minimum,
+              int64_t maximum = std::numeric_limits<int64_t>::max()) {
+  if (!v.is_number_integer())
+    throw InputError(where + " must be a whole number of at least " + std::to_string(minimum) + ", got " + v.dump());
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(maximum))
+    throw InputError(where + " is too large: " + v.dump());
+  const int64_t x = v.get<int64_t>();
+  if (x < minimum || x > maximum)
+    throw InputError(where + " must be a whole number of at least " + std::to_string(minimum) + ", got " + v.dump());
+  return x;
+}
+
+std::string text(const json& v, const std::string& where) {
+  if (!v.is_string()) throw InputError(where + " must be a string, got " + v.dump());
+  return v.get<std::string>();
+}
+
+}  // namespace
+
+void OptimizerOptions::validate() const {
+  if (k != 0 && k < 2)
+    throw InputError("k must be at least 2 (the DataLoader workers and one main-process executor), got " +
+                     std::to_string(k));
+  if (coarsen_max_depth < 0)
+    throw InputError("coarsen_max_depth must be 0 or more, got " + std::to_string(coarsen_max_depth));
+  if (max_iterations < 0) throw InputError("max_iterations must be 0 or more, got " + std::to_string(max_iterations));
+  if (gpu_count < 0) throw InputError("gpu_count must be 0 or more, got " + std::to_string(gpu_count));
+  if (workers && *workers < 1) throw InputError("workers must be at least 1, got " + std::to_string(*workers));
+  if (chain_merge_min_nodes < 0)
+    throw InputError("chain_merge_min_nodes must be 0 or more, got " + std::to_string(chain_merge_min_nodes));
+  const std::vector<std::string> algorithms = partitioner_names();
+  if (std::find(algorithms.begin(), algorithms.end(), algorithm) == algorithms.end())
+    throw InputError("unknown algorithm '" + algorithm + "'; known: " + joined(algorithms));
+  PartitionOptions::preset(preset);  // InputError naming the known presets
+  for (const std::string& m : library_modules)
+    if (m.empty()) throw InputError("library_modules has an empty package name");
+}
+
+OptimizerOptions OptimizerOptions::from_json(const json& doc, const std::string& origin) {
+  if (!doc.is_object()) throw InputError(origin + ": expected an object of option -> value, got " + doc.dump());
+  OptimizerOptions o;
+  for (const auto& [key, v] : doc.items()) {
+    if (v.is_null()) continue;
+    if (key == "k") {
+      o.k = static_cast<int>(whole(v, "k", 2, std::numeric_limits<int>::max()));
+    } else if (key == "coarsen_max_depth") {
+      o.coarsen_max_depth = static_cast<int>(whole(v, key, 0, std::numeric_limits<int>::max()));
+    } else if (key == "max_iterations") {
+      o.max_iterations = static_cast<int>(whole(v, key, 0, std::numeric_limits<int>::max()));
+    } else if (key == "seed") {
+      if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() < 0))
+        throw InputError("seed must be a whole number of at least 0, got " + v.dump());
+      o.seed = v.get<uint64_t>();
+    } else if (key == "gpu_count") {
+      o.gpu_count = static_cast<int>(whole(v, key, 0, 1024));
+    } else if (key == "workers") {
+      o.workers = whole(v, key, 1);
+    } else if (key == "device_model") {
+      o.device_model = DeviceModel::from_json(v, origin + ": device_model");
+    } else if (key == "algorithm") {
+      o.algorithm = text(v, key);
+    } else if (key == "preset") {
+      o.preset = text(v, key);
+    } else if (key == "chain_merge_min_nodes") {
+      o.chain_merge_min_nodes = whole(v, key, 0);
+    } else if (key == "library_modules") {
+      if (!v.is_array()) throw InputError("library_modules must be a list of package names, got " + v.dump());
+      o.library_modules.clear();
+      for (const json& m : v) {
+        if (!m.is_string() || m.get<std::string>().empty())
+          throw InputError("library_modules must be a list of package names, got " + v.dump());
+        o.library_modules.push_back(m.get<std::string>());
+      }
+    } else {
+      throw InputError(origin + ": unknown option '" + key +
+                       "'; known: k, coarsen_max_depth, max_iterations, seed, gpu_count, workers, device_model, "
+                       "algorithm, preset, chain_merge_min_nodes, library_modules");
+    }
+  }
+  o.validate();
+  return o;
+}
+
+json OptimizerOptions::to_json() const {
+  json doc = {{"k", k},
+              {"coarsen_max_depth", coarsen_max_depth},
+              {"max_iterations", max_iterations},
+              {"seed", seed},
+              {"gpu_count", gpu_count},
+              {"workers", workers ? json(*workers) : json(nullptr)},
+              {"device_model", device_model ? device_model->to_json() : json(nullptr)},
+              {"algorithm", algorithm},
+              {"preset", preset},
+              {"chain_merge_min_nodes", chain_merge_min_nodes},
+              {"library_modules", library_modules}};
+  return doc;
+}
+
+}  // namespace codedag::graph
