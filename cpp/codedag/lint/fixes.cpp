@@ -115,7 +115,7 @@ std::string unified_diff(const std::string& path, const std::string& before, con
       if (i < n && j < m && a[pre + i] == b[pre + j]) {
         ops.emplace_back(' ', a[pre + i]);
         ++i, ++j;
-      } else if (j < m && (i == n || L[i][j + 1] >= L[i + 1][j])) {
+      } else if (j < m && (i == n || L[i][j + 1] > L[i + 1][j])) {  // on a tie, delete first (as diff(1))
         ops.emplace_back('+', b[pre + j++]);
       } else {
         ops.emplace_back('-', a[pre + i++]);

@@ -37,6 +37,43 @@ bool finding_order(const Finding& a, const Finding& b) {
   return std::tie(a.path, a.line, a.col, a.code) < std::tie(b.path, b.line, b.col, b.code);
 }
 
+// Every ERROR and MISSING node (at most 50), found by descending only where the tree says an
+// error is: what the parser could not read, and so what the rules did not check.
+void syntax_problems(const Tree& tree, const std::string& path, std::vector<Finding>& out) {
+  if (!tree.root().has_error()) return;
+  const SourceText& src = tree.source();
+  std::vector<Node> stack{tree.root()};
+  size_t reported = 0;
+  while (!stack.empty() && reported < 50) {
+    const Node n = stack.back();
+    stack.pop_back();
+    if (n.is_error() || n.is_missing()) {
+      Finding f = file_problem(path, "", src.line_of(n.start()), src.column_of(n.start()));
+      f.end_line = src.line_of(n.end());
+      f.end_col = src.column_of(n.end());
+      f.start_byte = n.start();
+      f.end_byte = n.end();
+      if (n.is_missing()) {
+        f.message = "syntax error: missing '" + std::string(n.kind()) + "'; the statement around it is not checked";
+      } else {
+        f.message = "syntax error" +
+                    (f.end_line > f.line
+                         ? " (lines " + std::to_string(f.line) + "-" + std::to_string(f.end_line) + ")"
+                         : std::string()) +
+                    ": this region is not checked; the rest of the file is";
+      }
+      out.push_back(std::move(f));
+      ++reported;
+      continue;
+    }
+    // Children in reverse, so errors come out in file order.
+    for (uint32_t i = n.child_count(); i-- > 0;) {
+      const Node c = n.child(i);
+      if (c.has_error() || c.is_missing()) stack.push_back(c);
+    }
+  }
+}
+
 }  // namespace
 
 bool read_source(const std::string& path, std::string& bytes, Finding& problem) {
@@ -79,6 +116,7 @@ std::vector<Finding> lint_source(const std::string& path, const std::string& byt
     return suppressed(noqa, f.line, f.code) || (f.end_line != f.line && suppressed(noqa, f.end_line, f.code));
   });
   // Regions the analysis stepped over: said once each, so nobody takes silence for a clean file.
+  syntax_problems(*tree, path, out);
   const SourceText& src = tree->source();
   for (const auto& s : model.skipped()) {
     Finding f = file_problem(path, "", src.line_of(s.start), src.column_of(s.start));

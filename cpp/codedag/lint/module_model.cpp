@@ -218,14 +218,8 @@ class ModelBuilder {
       skip(n, "nesting deeper than " + std::to_string(kMaxDepth) + " levels is not checked");
       return;
     }
-    if (n.is_error()) {
-      skip(n, "syntax error");
-      return;
-    }
-    if (n.is_missing()) {
-      skip(n, "syntax error: missing '" + std::string(n.kind()) + "'");
-      return;
-    }
+    // Syntax errors are reported by the linter (syntax_problems); their regions are not walked.
+    if (n.is_error() || n.is_missing()) return;
     const std::string_view k = n.kind();
     if (k == "function_definition") return visit_function(n, ctx, depth);
     if (k == "class_definition") return visit_class(n, ctx, depth);

@@ -68,6 +68,28 @@ bool keeps_tensor(std::string_view m) {
   return false;
 }
 
+// Functions that return tensors: torch.<lowercase function> (not the few that return devices,
+// dtypes, flags or numbers) and the operator namespaces. torch.cuda.*, torch.distributed.*,
+// torch.backends.* return numbers, flags and handles; capitalised names are classes.
+bool returns_tensor(std::string_view q) {
+  for (const char* ns : {"torch.nn.functional.", "torch.fft.", "torch.linalg.", "torch.special."})
+    if (q.rfind(ns, 0) == 0) return true;
+  if (q.rfind("torch.", 0) != 0) return false;
+  const std::string_view f = q.substr(6);
+  if (f.empty() || f.find('.') != std::string_view::npos || std::isupper(static_cast<unsigned char>(f[0])))
+    return false;
+  static const char* const not_tensors[] = {
+      "device", "dtype", "is_tensor", "is_floating_point", "is_complex", "is_grad_enabled", "get_default_dtype",
+      "numel", "manual_seed", "seed", "initial_seed", "save", "load", "compile", "no_grad", "enable_grad",
+      "inference_mode", "set_grad_enabled", "set_printoptions", "get_num_threads", "set_num_threads",
+      "use_deterministic_algorithms", "are_deterministic_algorithms_enabled", "autocast", "typename",
+      "broadcast_shapes", "equal", "allclose", "is_nonzero", "set_default_dtype", "set_default_device",
+      "get_rng_state", "set_rng_state", "set_float32_matmul_precision", "cuda", "is_inference_mode_enabled"};
+  for (const char* n : not_tensors)
+    if (f == n) return false;
+  return true;
+}
+
 bool moves_model(std::string_view m) {
   return m == "to" || m == "cuda" || m == "cpu" || m == "float" || m == "half" || m == "double" || m == "train" ||
          m == "eval" || m == "requires_grad_" || m == "bfloat16" || m == "to_empty";
@@ -187,7 +209,7 @@ uint32_t ModuleModel::call_kinds(Node call, const FunctionInfo* function, int de
     return 0;
   }
   if (q == "float" || q == "int" || q == "len" || q == "round" || q == "bool" || q == "sum") return kPythonScalar;
-  if (q.rfind("torch.", 0) == 0 && q.rfind("torch.nn.", 0) != 0) {
+  if (returns_tensor(q)) {
     // torch functions return tensors; one of a tensor with a graph keeps it (torch.stack(losses)).
     uint32_t k = kTensor;
     const Node args = call.field("arguments");
@@ -195,7 +217,9 @@ uint32_t ModuleModel::call_kinds(Node call, const FunctionInfo* function, int de
       k |= kinds_impl(args.named_child(i), function, depth + 1) & kGradHistory;
     return k;
   }
-  if (q.rfind("torch.nn.functional.", 0) == 0) return kTensor;
+  if (is_under(q, "torch") && last_component(q) != "" && (q == "torch.equal" || q == "torch.allclose" ||
+                                                          q == "torch.is_tensor" || q == "torch.numel"))
+    return kPythonScalar;
   return 0;
 }
 
@@ -226,6 +250,12 @@ uint32_t ModuleModel::kinds_impl(Node expr, const FunctionInfo* function, int de
     return (l & r & kPythonScalar);
   }
   if (k == "unary_operator") return kinds_impl(expr.field("argument"), function, depth + 1);
+  if (k == "comparison_operator" || k == "boolean_operator") {
+    // `out.argmax(1) == y` is a tensor (of bools) when either side is one; it has no graph.
+    for (uint32_t i = 0; i < expr.named_child_count(); ++i)
+      if (kinds_impl(expr.named_child(i), function, depth + 1) & kTensor) return kTensor;
+    return 0;
+  }
   if (k == "subscript") {
     const uint32_t v = kinds_impl(expr.field("value"), function, depth + 1);
     return v & (kTensor | kGradHistory);

@@ -57,7 +57,7 @@ TEST(LintSource, EmptyAndCommentOnlyFiles) {
 
 TEST(LintSource, NoqaHidesOnlyTheNamedCode) {
   const std::string src =
-      "def f(m, o, x):\n    o.zero_grad(set_to_none=False)  # noqa: CDL009\n    return m.forward(x)  # noqa: CDL009\n";
+      "def f(model, o, x):\n    o.zero_grad(set_to_none=False)  # noqa: CDL009\n    return model.forward(x)  # noqa: CDL009\n";
   EXPECT_EQ(codes(lint_source("f.py", src, LintSettings{})), std::vector<std::string>{"CDL013"});
 }
 
