@@ -66,7 +66,8 @@ void check_selectors(const std::vector<std::string>& codes, const std::string& w
     bool any = false;
     for (const Rule& r : rules()) any = any || std::string(r.code).rfind(c, 0) == 0;
     if (!any)
-      throw InputError(where + ": unknown rule code '" + c + "' (codes are CDL001 to CDL015, a prefix such as CDL00, "
+      throw InputError(where + ": unknown rule code '" + c +
+                       "' (codes are CDL001 to CDL015, a prefix such as CDL00, "
                        "or ALL; `codedag lint --help` lists the rules)");
   }
 }
@@ -100,7 +101,10 @@ bool write_fixed(const std::string& path, const std::string& original, const std
   return true;
 }
 
-void progress_bar(size_t done, size_t total, void* arg) { static_cast<term::ProgressBar*>(arg)->update(done); (void)total; }
+void progress_bar(size_t done, size_t total, void* arg) {
+  static_cast<term::ProgressBar*>(arg)->update(done);
+  (void)total;
+}
 
 void run_lint(const LintOptions& o, Context& ctx) {
   const OutputFormat format = parse_output_format(o.output_format);
@@ -109,9 +113,8 @@ void run_lint(const LintOptions& o, Context& ctx) {
     throw InputError("--unsafe-fixes needs --fix or --diff (it says which fixes they may apply)");
   const std::vector<std::string> paths = o.paths.empty() ? std::vector<std::string>{"."} : o.paths;
 
-  LintSettings settings = load_settings(fs::is_directory(paths.front()) ? paths.front()
-                                                                        : fs::path(paths.front()).parent_path().string(),
-                                        o.config);
+  LintSettings settings = load_settings(
+      fs::is_directory(paths.front()) ? paths.front() : fs::path(paths.front()).parent_path().string(), o.config);
   const std::string config_where = settings.config_path.empty() ? "" : settings.config_path;
   check_selectors(settings.select, config_where + " [tool.codedag.lint] select");
   check_selectors(settings.extend_select, config_where + " [tool.codedag.lint] extend-select");
@@ -125,7 +128,8 @@ void run_lint(const LintOptions& o, Context& ctx) {
   settings.ignore.insert(settings.ignore.end(), ign.begin(), ign.end());
 
   const DiscoveredFiles found = discover_files(paths, settings);
-  if (!found.missing.empty()) throw NotFoundError("codedag lint: no such file or directory '" + found.missing.front() + "'");
+  if (!found.missing.empty())
+    throw NotFoundError("codedag lint: no such file or directory '" + found.missing.front() + "'");
 
   // Evidence first: an unknown run id is a usage error before any work.
   std::optional<RunEvidence> evidence;
@@ -141,11 +145,14 @@ void run_lint(const LintOptions& o, Context& ctx) {
            for (const auto& p : paths) s += (s.empty() ? "" : " ") + p;
            return s;
          }())},
-        {"config", settings.config_path.empty() ? "defaults (no [tool.codedag.lint] found)" : printable(settings.config_path)},
+        {"config",
+         settings.config_path.empty() ? "defaults (no [tool.codedag.lint] found)" : printable(settings.config_path)},
         {"rules", std::to_string(n_rules) + " of " + std::to_string(rules().size())},
         {"files", std::to_string(found.files.size()) +
                       (found.excluded ? " (" + std::to_string(found.excluded) + " excluded)" : "")},
-        {"mode", o.diff ? "diff (nothing written)" : o.fix ? (o.unsafe_fixes ? "fix (safe and unsafe)" : "fix (safe)") : "check"}};
+        {"mode", o.diff  ? "diff (nothing written)"
+                 : o.fix ? (o.unsafe_fixes ? "fix (safe and unsafe)" : "fix (safe)")
+                         : "check"}};
     if (evidence) fields.emplace_back("run", evidence->run_id);
     out.header("codedag lint", fields);
   }
@@ -242,8 +249,8 @@ void run_lint(const LintOptions& o, Context& ctx) {
       json stats = json::array();
       for (const auto& [code, c] : per_code) {
         const Rule* r = find_rule(code);
-        stats.push_back({{"code", code}, {"name", r ? r->name : "file-not-checked"}, {"count", c.first},
-                         {"fixable", c.second}});
+        stats.push_back(
+            {{"code", code}, {"name", r ? r->name : "file-not-checked"}, {"count", c.first}, {"fixable", c.second}});
       }
       std::cerr << stats.dump(2) << "\n";
     } else {
@@ -256,7 +263,8 @@ void run_lint(const LintOptions& o, Context& ctx) {
     }
   }
   if (human) {
-    if (fixed_count) out.ok("fixed " + std::to_string(fixed_count) + " finding(s) in " + std::to_string(files_fixed) + " file(s)");
+    if (fixed_count)
+      out.ok("fixed " + std::to_string(fixed_count) + " finding(s) in " + std::to_string(files_fixed) + " file(s)");
     if (findings.empty()) {
       out.ok(std::to_string(found.files.size()) + " file(s) checked with " + std::to_string(n_rules) +
              " rule(s): no findings");
@@ -271,8 +279,10 @@ void run_lint(const LintOptions& o, Context& ctx) {
                                                                " informational after --with-run)"
                                                          : "") +
                               tail;
-      if (failing) out.fail(msg);
-      else out.info(msg);
+      if (failing)
+        out.fail(msg);
+      else
+        out.info(msg);
     }
   }
   if (o.exit_zero) return;
@@ -291,8 +301,9 @@ std::string rules_help() {
 
 void add_lint_command(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<LintOptions>();
-  auto* cmd = app.add_subcommand("lint", "Find training-code anti-patterns (host syncs per step, leaked graphs, "
-                                         "missing zero_grad, DataLoader without workers, ...)");
+  auto* cmd = app.add_subcommand("lint",
+                                 "Find training-code anti-patterns (host syncs per step, leaked graphs, "
+                                 "missing zero_grad, DataLoader without workers, ...)");
   cmd->footer(rules_help());
   cmd->add_option("paths", o->paths, "Files or directories to check (default: .)");
   cmd->add_option("--select", o->select, "Only these codes or prefixes (comma-separated; replaces the config's)");

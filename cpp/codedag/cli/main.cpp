@@ -30,8 +30,7 @@ int main(int argc, char** argv) {
   using Registrar = void (*)(CLI::App&, codedag::cli::Context&);
   for (const Registrar add :
        {codedag::cli::add_graph_commands, codedag::cli::add_trace_commands, codedag::cli::add_monitor_commands,
-        codedag::cli::add_store_commands, codedag::cli::add_pipeline_commands,
-        codedag::cli::add_lint_commands})
+        codedag::cli::add_store_commands, codedag::cli::add_pipeline_commands, codedag::cli::add_lint_commands})
     add(app, ctx);
 
   codedag::term::Printer err(stderr);

@@ -47,10 +47,11 @@ bool glob_match(std::string_view p, std::string_view s) {
 }
 
 const std::vector<std::string>& default_excludes() {
-  static const std::vector<std::string> d = {".bzr", ".direnv", ".eggs", ".git", ".hg", ".mypy_cache", ".nox",
-                                             ".pants.d", ".ruff_cache", ".svn", ".tox", ".venv", "__pypackages__",
-                                             "_build", "buck-out", "build", "dist", "node_modules", "venv",
-                                             "__pycache__", ".pytest_cache", ".cache"};
+  static const std::vector<std::string> d = {".bzr",          ".direnv", ".eggs",          ".git",        ".hg",
+                                             ".mypy_cache",   ".nox",    ".pants.d",       ".ruff_cache", ".svn",
+                                             ".tox",          ".venv",   "__pypackages__", "_build",      "buck-out",
+                                             "build",         "dist",    "node_modules",   "venv",        "__pycache__",
+                                             ".pytest_cache", ".cache"};
   return d;
 }
 
@@ -106,9 +107,9 @@ bool read_table(const std::string& file, LintSettings& s) {
   const toml::node_view<const toml::node> lint = std::as_const(doc)["tool"]["codedag"]["lint"];
   if (!lint) return false;
   if (!lint.is_table()) throw FormatError(file + ": [tool.codedag.lint] must be a table");
-  static const char* const known[] = {"select",         "extend-select",      "ignore",     "per-file-ignores",
-                                      "exclude",        "extend-exclude",     "hot-loop-functions",
-                                      "small-data",     "flag-accumulated-syncs"};
+  static const char* const known[] = {
+      "select",         "extend-select",      "ignore",     "per-file-ignores",      "exclude",
+      "extend-exclude", "hot-loop-functions", "small-data", "flag-accumulated-syncs"};
   for (const auto& [k, v] : *lint.as_table()) {
     bool ok = false;
     for (const char* n : known) ok = ok || k.str() == n;
@@ -131,9 +132,9 @@ bool read_table(const std::string& file, LintSettings& s) {
       throw FormatError(file + ":" + std::to_string(pfi.node()->source().begin.line) +
                         ": [tool.codedag.lint] per-file-ignores must be a table of glob = [codes]");
     for (const auto& [glob, codes] : *t)
-      s.per_file_ignores.emplace_back(std::string(glob.str()),
-                                      string_list(toml::node_view<const toml::node>(&codes),
-                                                  "per-file-ignores." + std::string(glob.str()), file));
+      s.per_file_ignores.emplace_back(
+          std::string(glob.str()),
+          string_list(toml::node_view<const toml::node>(&codes), "per-file-ignores." + std::string(glob.str()), file));
   }
   return true;
 }
@@ -169,8 +170,7 @@ LintSettings load_settings(const std::string& start_dir, const std::string& pypr
     s.small_data = true;
   if (!pyproject.empty()) {
     std::error_code ec;
-    if (!fs::is_regular_file(pyproject, ec))
-      throw NotFoundError("--config: no file '" + pyproject + "'");
+    if (!fs::is_regular_file(pyproject, ec)) throw NotFoundError("--config: no file '" + pyproject + "'");
     read_table(pyproject, s);
     return s;
   }

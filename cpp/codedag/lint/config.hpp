@@ -29,7 +29,7 @@ struct LintSettings {
   std::vector<std::string> hot_loop_functions;
   bool small_data = false;
   bool flag_accumulated_syncs = false;
-  std::string config_path;  // the pyproject.toml it came from, empty when none
+  std::string config_path;   // the pyproject.toml it came from, empty when none
   std::string project_root;  // its directory: per-file-ignores and excludes are relative to it
 
   // Whether `code` reports in `path` (select/extend-select minus ignore and per-file-ignores).

@@ -27,8 +27,7 @@ std::string apply_fixes(const std::string& source, const std::vector<Finding>& f
   for (const Finding& f : findings) {
     if (!fix_applies(f, unsafe_fixes)) continue;
     bool ok = true;
-    for (const Edit& e : f.fix->edits)
-      ok = ok && e.start <= e.end && e.end <= source.size() && !overlaps(e);
+    for (const Edit& e : f.fix->edits) ok = ok && e.start <= e.end && e.end <= source.size() && !overlaps(e);
     // Edits of one fix must not overlap each other either.
     for (size_t i = 0; ok && i < f.fix->edits.size(); ++i)
       for (size_t j = i + 1; j < f.fix->edits.size(); ++j) {

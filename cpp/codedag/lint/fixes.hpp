@@ -19,9 +19,9 @@ std::string apply_fixes(const std::string& source, const std::vector<Finding>& f
                         size_t& applied);
 
 struct FixOutcome {
-  std::string fixed;              // the text after every pass
-  size_t applied = 0;             // fixes applied over all passes
-  std::vector<Finding> remaining; // findings of the fixed text
+  std::string fixed;               // the text after every pass
+  size_t applied = 0;              // fixes applied over all passes
+  std::vector<Finding> remaining;  // findings of the fixed text
 };
 
 // Lint → fix → lint ... (at most 8 passes) on one file's text.

@@ -57,9 +57,8 @@ void syntax_problems(const Tree& tree, const std::string& path, std::vector<Find
         f.message = "syntax error: missing '" + std::string(n.kind()) + "'; the statement around it is not checked";
       } else {
         f.message = "syntax error" +
-                    (f.end_line > f.line
-                         ? " (lines " + std::to_string(f.line) + "-" + std::to_string(f.end_line) + ")"
-                         : std::string()) +
+                    (f.end_line > f.line ? " (lines " + std::to_string(f.line) + "-" + std::to_string(f.end_line) + ")"
+                                         : std::string()) +
                     ": this region is not checked; the rest of the file is";
       }
       out.push_back(std::move(f));
@@ -92,10 +91,10 @@ std::vector<Finding> lint_source(const std::string& path, const std::string& byt
   const size_t bad = first_invalid_utf8(bytes);
   if (bad != std::string::npos) {
     SourceText probe(path, bytes.substr(0, bad));
-    out.push_back(file_problem(path,
-                               "not UTF-8 (byte " + std::to_string(bad) +
-                                   "): Python source must be UTF-8 (PEP 3120); the file is not checked",
-                               probe.line_of(static_cast<uint32_t>(bad)), probe.column_of(static_cast<uint32_t>(bad))));
+    out.push_back(file_problem(
+        path,
+        "not UTF-8 (byte " + std::to_string(bad) + "): Python source must be UTF-8 (PEP 3120); the file is not checked",
+        probe.line_of(static_cast<uint32_t>(bad)), probe.column_of(static_cast<uint32_t>(bad))));
     return out;
   }
   std::unique_ptr<Tree> tree;
@@ -124,8 +123,10 @@ std::vector<Finding> lint_source(const std::string& path, const std::string& byt
     f.end_col = src.column_of(s.end);
     f.start_byte = s.start;
     f.end_byte = s.end;
-    f.message = s.why + (f.end_line > f.line ? " (lines " + std::to_string(f.line) + "-" + std::to_string(f.end_line) + ")" : "") +
-                ": this region is not checked; the rest of the file is";
+    f.message =
+        s.why +
+        (f.end_line > f.line ? " (lines " + std::to_string(f.line) + "-" + std::to_string(f.end_line) + ")" : "") +
+        ": this region is not checked; the rest of the file is";
     out.push_back(std::move(f));
   }
   std::sort(out.begin(), out.end(), finding_order);
@@ -139,8 +140,7 @@ std::vector<Finding> lint_source(const std::string& path, const std::string& byt
   return out;
 }
 
-DiscoveredFiles discover_files(const std::vector<std::string>& paths, const LintSettings& settings,
-                               size_t max_files) {
+DiscoveredFiles discover_files(const std::vector<std::string>& paths, const LintSettings& settings, size_t max_files) {
   DiscoveredFiles d;
   std::set<std::string> found;
   auto add = [&](const std::string& p) {

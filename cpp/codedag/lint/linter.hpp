@@ -20,7 +20,7 @@ std::vector<Finding> lint_source(const std::string& path, const std::string& byt
 
 struct DiscoveredFiles {
   std::vector<std::string> files;
-  size_t excluded = 0;  // entries skipped by exclude/extend-exclude
+  size_t excluded = 0;               // entries skipped by exclude/extend-exclude
   std::vector<std::string> missing;  // paths given that do not exist
   bool truncated = false;            // more than max_files: the rest is not checked
 };

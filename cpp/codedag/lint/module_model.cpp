@@ -54,8 +54,8 @@ bool is_grad_disabling(const std::string& q) {
 // `if rank == 0`, `if dist.get_rank() == 0`, `if self.is_main_process()`, `if trainer.is_global_zero`.
 bool mentions_rank(std::string_view text) {
   const std::string t = lower(text);
-  for (const char* w : {"rank", "is_main", "main_process", "is_master", "master_process", "global_zero",
-                        "local_zero", "is_primary"})
+  for (const char* w :
+       {"rank", "is_main", "main_process", "is_master", "master_process", "global_zero", "local_zero", "is_primary"})
     if (t.find(w) != std::string::npos) return true;
   return false;
 }
@@ -124,9 +124,7 @@ class ModelBuilder {
   }
 
  private:
-  void skip(Node n, std::string why) {
-    m_.skipped_.push_back({n.start(), n.end(), std::move(why)});
-  }
+  void skip(Node n, std::string why) { m_.skipped_.push_back({n.start(), n.end(), std::move(why)}); }
 
   void collect_imports_and_classes(Node n, int depth) {
     if (depth > kMaxDepth) return;
@@ -272,8 +270,10 @@ class ModelBuilder {
     if (const Node params = n.field("parameters")) {
       for (uint32_t i = 0; i < params.named_child_count(); ++i) {
         Node p = params.named_child(i);
-        if (p.is("default_parameter") || p.is("typed_default_parameter")) p = p.field("name");
-        else if (p.is("typed_parameter") && p.named_child_count() > 0) p = p.named_child(0);
+        if (p.is("default_parameter") || p.is("typed_default_parameter"))
+          p = p.field("name");
+        else if (p.is("typed_parameter") && p.named_child_count() > 0)
+          p = p.named_child(0);
         if (p && p.is("identifier"))
           m_.scopes_[fi.get()][std::string(p.text(src_))].push_back(Binding{Node(), p, p.end(), 0});
       }
@@ -533,7 +533,7 @@ class ModelBuilder {
     if (c.method == "backward" || c.method == "manual_backward") {
       Node loss = c.receiver;
       if (c.method == "manual_backward" || (loss && !loss.is("call") && positional_argument(n, 0) &&
-                                             lower(dotted_name(loss, src_)).find("accelerator") != std::string::npos))
+                                            lower(dotted_name(loss, src_)).find("accelerator") != std::string::npos))
         loss = positional_argument(n, 0);
       if (loss && loss.is("call") && loss.field("function") &&
           last_component(dotted_name(loss.field("function"), src_)) == "scale")

@@ -38,10 +38,10 @@ enum ValueKind : uint32_t {
 struct LintSettings;  // config.hpp
 
 struct FunctionInfo {
-  Node def;         // function_definition
-  Node decorated;   // decorated_definition around it, or null
+  Node def;        // function_definition
+  Node decorated;  // decorated_definition around it, or null
   std::string name;
-  std::string class_name;       // enclosing class, empty for plain functions
+  std::string class_name;        // enclosing class, empty for plain functions
   bool in_module_class = false;  // the class derives from nn.Module / LightningModule
   bool lightning_step = false;   // training_step, validation_step, test_step, predict_step
   bool training_step = false;    // training_step itself
@@ -52,14 +52,14 @@ struct FunctionInfo {
 };
 
 struct LoopInfo {
-  Node node;        // for_statement / while_statement
-  Node iterable;    // for: the `in` expression; while: null
-  Node loader;      // the expression that is the loader when this is a data loop
+  Node node;      // for_statement / while_statement
+  Node iterable;  // for: the `in` expression; while: null
+  Node loader;    // the expression that is the loader when this is a data loop
   const FunctionInfo* function = nullptr;
   const LoopInfo* parent = nullptr;
   bool data_loop = false;
-  bool hot = false;          // this loop's body runs once per step
-  std::string index_name;    // `i` of `for i, batch in enumerate(loader)`
+  bool hot = false;                  // this loop's body runs once per step
+  std::string index_name;            // `i` of `for i, batch in enumerate(loader)`
   std::vector<std::string> targets;  // names the loop binds each iteration
   // Calls made in the body at any depth (not in nested functions): method names seen.
   bool calls_backward = false;
@@ -81,17 +81,17 @@ struct Context {
 
 struct CallSite {
   Node call;
-  Node function;            // the callee expression
-  Node receiver;            // `x` of `x.method(...)`, else null
-  std::string qualified;    // resolved dotted callee ("torch.cuda.empty_cache", "print"), or empty
-  std::string method;       // last attribute name of an attribute call ("item"), or the bare name
+  Node function;          // the callee expression
+  Node receiver;          // `x` of `x.method(...)`, else null
+  std::string qualified;  // resolved dotted callee ("torch.cuda.empty_cache", "print"), or empty
+  std::string method;     // last attribute name of an attribute call ("item"), or the bare name
   Context context;
 };
 
 struct Binding {
-  Node value;       // the assigned expression (null for loop targets and parameters)
-  Node statement;   // the assignment / for statement / parameter
-  uint32_t at = 0;  // byte offset of the binding
+  Node value;          // the assigned expression (null for loop targets and parameters)
+  Node statement;      // the assignment / for statement / parameter
+  uint32_t at = 0;     // byte offset of the binding
   uint32_t kinds = 0;  // kinds given by the binding form itself (loop over a loader ⇒ tensor batch)
 };
 

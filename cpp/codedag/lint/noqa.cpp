@@ -61,8 +61,8 @@ std::unordered_map<uint32_t, Suppression> read_suppressions(const Tree& tree) {
   const std::string& b = src.bytes();
   const Node root = tree.root();
   // Only lines that mention a marker are looked at; the tree then confirms a comment is there.
-  for (const std::string_view marker : {std::string_view("noqa"), std::string_view("NOQA"),
-                                        std::string_view("codedag: ignore")}) {
+  for (const std::string_view marker :
+       {std::string_view("noqa"), std::string_view("NOQA"), std::string_view("codedag: ignore")}) {
     size_t at = 0;
     while ((at = b.find(marker, at)) != std::string::npos) {
       const uint32_t line = src.line_of(static_cast<uint32_t>(at));

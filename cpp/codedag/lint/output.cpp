@@ -14,17 +14,18 @@ namespace {
 json fix_json(const Finding& f) {
   if (!f.fix) return nullptr;
   json edits = json::array();
-  for (const Edit& e : f.fix->edits) edits.push_back({{"start_byte", e.start}, {"end_byte", e.end}, {"content", e.text}});
+  for (const Edit& e : f.fix->edits)
+    edits.push_back({{"start_byte", e.start}, {"end_byte", e.end}, {"content", e.text}});
   return {{"applicability", f.fix->applicability == Applicability::safe ? "safe" : "unsafe"},
           {"message", f.fix->message},
           {"edits", edits}};
 }
 
 json to_json(const Finding& f) {
-  json j = {{"code", f.code},         {"path", f.path},         {"line", f.line},
-            {"col", f.col},           {"end_line", f.end_line}, {"end_col", f.end_col},
-            {"message", f.message},   {"severity", severity_name(f.severity)},
-            {"fix", fix_json(f)}};
+  json j = {
+      {"code", f.code},         {"path", f.path},       {"line", f.line},       {"col", f.col},
+      {"end_line", f.end_line}, {"end_col", f.end_col}, {"message", f.message}, {"severity", severity_name(f.severity)},
+      {"fix", fix_json(f)}};
   if (const Rule* r = find_rule(f.code)) j["name"] = r->name;
   if (f.ms_per_step) j["ms_per_step"] = *f.ms_per_step;
   if (!f.evidence.empty()) j["evidence"] = f.evidence;
@@ -44,20 +45,24 @@ std::string sarif(const std::vector<Finding>& findings) {
   json results = json::array();
   for (const Finding& f : findings) {
     json region = {{"startLine", f.line}, {"startColumn", f.col}, {"endLine", f.end_line}, {"endColumn", f.end_col}};
-    json result = {{"ruleId", f.code},
-                   {"level", f.severity == Severity::error ? "error" : f.severity == Severity::info ? "note" : "warning"},
-                   {"message", {{"text", f.message}}},
-                   {"locations", json::array({{{"physicalLocation",
-                                                {{"artifactLocation", {{"uri", f.path}}}, {"region", region}}}}})}};
+    json result = {
+        {"ruleId", f.code},
+        {"level", f.severity == Severity::error  ? "error"
+                  : f.severity == Severity::info ? "note"
+                                                 : "warning"},
+        {"message", {{"text", f.message}}},
+        {"locations",
+         json::array({{{"physicalLocation", {{"artifactLocation", {{"uri", f.path}}}, {"region", region}}}}})}};
     if (f.ms_per_step) result["properties"] = {{"ms_per_step", *f.ms_per_step}, {"evidence", f.evidence}};
     results.push_back(result);
   }
-  json doc = {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
-              {"version", "2.1.0"},
-              {"runs", json::array({{{"tool", {{"driver", {{"name", "codedag-lint"},
-                                                           {"version", codedag::kVersion},
-                                                           {"rules", rules}}}}},
-                                     {"results", results}}})}};
+  json doc = {
+      {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+      {"version", "2.1.0"},
+      {"runs",
+       json::array(
+           {{{"tool", {{"driver", {{"name", "codedag-lint"}, {"version", codedag::kVersion}, {"rules", rules}}}}},
+             {"results", results}}})}};
   return doc.dump(2) + "\n";
 }
 
@@ -65,12 +70,18 @@ std::string sarif(const std::vector<Finding>& findings) {
 std::string gh_escape(std::string_view s, bool property) {
   std::string out;
   for (const char c : s) {
-    if (c == '%') out += "%25";
-    else if (c == '\r') out += "%0D";
-    else if (c == '\n') out += "%0A";
-    else if (property && c == ':') out += "%3A";
-    else if (property && c == ',') out += "%2C";
-    else out += c;
+    if (c == '%')
+      out += "%25";
+    else if (c == '\r')
+      out += "%0D";
+    else if (c == '\n')
+      out += "%0A";
+    else if (property && c == ':')
+      out += "%3A";
+    else if (property && c == ',')
+      out += "%2C";
+    else
+      out += c;
   }
   return out;
 }
@@ -99,12 +110,13 @@ std::string printable(std::string_view text) {
 
 OutputFormat parse_output_format(const std::string& name) {
   static const std::map<std::string, OutputFormat> formats = {
-      {"concise", OutputFormat::concise}, {"full", OutputFormat::full},     {"json", OutputFormat::json},
+      {"concise", OutputFormat::concise},       {"full", OutputFormat::full},   {"json", OutputFormat::json},
       {"json-lines", OutputFormat::json_lines}, {"sarif", OutputFormat::sarif}, {"github", OutputFormat::github},
       {"pylint", OutputFormat::pylint}};
   const auto it = formats.find(name);
   if (it == formats.end())
-    throw InputError("--output-format '" + name + "' is not one of concise, full, json, json-lines, sarif, github, pylint");
+    throw InputError("--output-format '" + name +
+                     "' is not one of concise, full, json, json-lines, sarif, github, pylint");
   return it->second;
 }
 
@@ -125,14 +137,17 @@ std::string render_findings(const std::vector<Finding>& findings, OutputFormat f
       return sarif(findings);
     case OutputFormat::github:
       for (const Finding& f : findings) {
-        const char* level = f.severity == Severity::error ? "error" : f.severity == Severity::info ? "notice" : "warning";
-        out += std::string("::") + level + " title=" + gh_escape("codedag (" + f.code + ")", true) +
-               ",file=" + gh_escape(f.path, true) + ",line=" + std::to_string(f.line) + ",col=" + std::to_string(f.col) +
-               ",endLine=" + std::to_string(f.end_line) + ",endColumn=" + std::to_string(f.end_col) +
-               "::" + gh_escape(f.path + ":" + std::to_string(f.line) + ":" + std::to_string(f.col) + ": " + f.code +
-                                    " " + f.message,
-                                false) +
-               "\n";
+        const char* level = f.severity == Severity::error  ? "error"
+                            : f.severity == Severity::info ? "notice"
+                                                           : "warning";
+        out +=
+            std::string("::") + level + " title=" + gh_escape("codedag (" + f.code + ")", true) +
+            ",file=" + gh_escape(f.path, true) + ",line=" + std::to_string(f.line) + ",col=" + std::to_string(f.col) +
+            ",endLine=" + std::to_string(f.end_line) + ",endColumn=" + std::to_string(f.end_col) + "::" +
+            gh_escape(
+                f.path + ":" + std::to_string(f.line) + ":" + std::to_string(f.col) + ": " + f.code + " " + f.message,
+                false) +
+            "\n";
       }
       return out;
     case OutputFormat::pylint:
@@ -147,7 +162,8 @@ std::string render_findings(const std::vector<Finding>& findings, OutputFormat f
   if (o.sources)
     for (const auto& [p, text] : *o.sources) sources[p] = &text;
   for (const Finding& f : findings) {
-    const bool fixable = f.fix && !f.fix->edits.empty() && (f.fix->applicability == Applicability::safe || o.unsafe_fixes);
+    const bool fixable =
+        f.fix && !f.fix->edits.empty() && (f.fix->applicability == Applicability::safe || o.unsafe_fixes);
     std::string cost;
     if (f.ms_per_step) {
       char buf[64];

@@ -25,8 +25,8 @@ const std::vector<Rule>& rules() {
        "safe", check_loss_accumulation},
       {"CDL003", "missing-zero-grad", "A loop calls .backward() and optimizer.step() but never zero_grad()", "none",
        check_missing_zero_grad},
-      {"CDL004", "eval-without-no-grad", "Evaluation runs the model without torch.no_grad()/inference_mode()",
-       "unsafe", check_eval_without_no_grad},
+      {"CDL004", "eval-without-no-grad", "Evaluation runs the model without torch.no_grad()/inference_mode()", "unsafe",
+       check_eval_without_no_grad},
       {"CDL005", "eval-without-train", "model.eval() in the training loop without model.train() back", "none",
        check_eval_without_train},
       {"CDL006", "dataloader-without-workers", "DataLoader without worker processes (num_workers absent or 0)",
@@ -44,12 +44,11 @@ const std::vector<Rule>& rules() {
        check_checkpoint_reentrant},
       {"CDL012", "missing-seeding", "Training without seeding, or contradictory determinism settings", "none",
        check_seeding},
-      {"CDL013", "direct-forward-call", "model.forward(x) called directly (skips hooks: AMP, DDP, profiling)",
-       "safe", check_direct_forward},
+      {"CDL013", "direct-forward-call", "model.forward(x) called directly (skips hooks: AMP, DDP, profiling)", "safe",
+       check_direct_forward},
       {"CDL014", "empty-cache-in-loop", "torch.cuda.empty_cache() inside a loop", "unsafe", check_empty_cache},
       {"CDL015", "distributed-pitfall",
-       "DistributedSampler without set_epoch(); saving or logging on every rank under DDP", "none",
-       check_distributed},
+       "DistributedSampler without set_epoch(); saving or logging on every rank under DDP", "none", check_distributed},
   };
   return table;
 }

@@ -40,21 +40,21 @@ const std::vector<Rule>& rules();
 const Rule* find_rule(const std::string& code);
 
 // The rules, one function each (rules_*.cpp).
-void check_host_sync(const ModuleModel&, Reporter&);            // CDL001
-void check_loss_accumulation(const ModuleModel&, Reporter&);    // CDL002
-void check_missing_zero_grad(const ModuleModel&, Reporter&);    // CDL003
-void check_eval_without_no_grad(const ModuleModel&, Reporter&); // CDL004
-void check_eval_without_train(const ModuleModel&, Reporter&);   // CDL005
-void check_loader_workers(const ModuleModel&, Reporter&);       // CDL006
-void check_pin_memory(const ModuleModel&, Reporter&);           // CDL007
-void check_tensor_in_loop(const ModuleModel&, Reporter&);       // CDL008
-void check_zero_grad_set_to_none(const ModuleModel&, Reporter&);// CDL009
-void check_torch_load(const ModuleModel&, Reporter&);           // CDL010
-void check_checkpoint_reentrant(const ModuleModel&, Reporter&); // CDL011
-void check_seeding(const ModuleModel&, Reporter&);              // CDL012
-void check_direct_forward(const ModuleModel&, Reporter&);       // CDL013
-void check_empty_cache(const ModuleModel&, Reporter&);          // CDL014
-void check_distributed(const ModuleModel&, Reporter&);          // CDL015
+void check_host_sync(const ModuleModel&, Reporter&);              // CDL001
+void check_loss_accumulation(const ModuleModel&, Reporter&);      // CDL002
+void check_missing_zero_grad(const ModuleModel&, Reporter&);      // CDL003
+void check_eval_without_no_grad(const ModuleModel&, Reporter&);   // CDL004
+void check_eval_without_train(const ModuleModel&, Reporter&);     // CDL005
+void check_loader_workers(const ModuleModel&, Reporter&);         // CDL006
+void check_pin_memory(const ModuleModel&, Reporter&);             // CDL007
+void check_tensor_in_loop(const ModuleModel&, Reporter&);         // CDL008
+void check_zero_grad_set_to_none(const ModuleModel&, Reporter&);  // CDL009
+void check_torch_load(const ModuleModel&, Reporter&);             // CDL010
+void check_checkpoint_reentrant(const ModuleModel&, Reporter&);   // CDL011
+void check_seeding(const ModuleModel&, Reporter&);                // CDL012
+void check_direct_forward(const ModuleModel&, Reporter&);         // CDL013
+void check_empty_cache(const ModuleModel&, Reporter&);            // CDL014
+void check_distributed(const ModuleModel&, Reporter&);            // CDL015
 
 // Fix helpers shared by the rules.
 // An edit adding `name=value` as the last argument of `call` (after a comma when needed).

@@ -130,7 +130,8 @@ void check_eval_without_no_grad(const ModuleModel& m, Reporter& r) {
       if (o.context.function != f) continue;
       if (o.method == "backward" || o.method == "manual_backward") trains = true;
       if (o.method == "eval" && o.receiver && o.call.start() < c.call.start()) eval_mode_before = true;
-      if (o.method == "train" && o.receiver && o.call.start() < c.call.start() && eval_mode_before) eval_mode_before = false;
+      if (o.method == "train" && o.receiver && o.call.start() < c.call.start() && eval_mode_before)
+        eval_mode_before = false;
     }
     const bool evaluates = (f->eval_named && loops_over_data) || eval_mode_before;
     if (!evaluates || trains) continue;
@@ -174,7 +175,8 @@ void check_eval_without_train(const ModuleModel& m, Reporter& r) {
   for (const CallSite& c : m.calls()) {
     const bool direct_eval = c.receiver && c.method == "eval" && positional_argument(c.call, 0).null() &&
                              (m.kinds(c.receiver, c.context.function) & kModel);
-    const bool helper = !direct_eval && eval_helpers.count(c.method) && c.method != (c.context.function ? c.context.function->name : "");
+    const bool helper = !direct_eval && eval_helpers.count(c.method) &&
+                        c.method != (c.context.function ? c.context.function->name : "");
     if (!direct_eval && !helper) continue;
     // The innermost loop around the call that trains (calls .backward() somewhere in its body).
     const LoopInfo* training = nullptr;
@@ -224,7 +226,8 @@ void check_direct_forward(const ModuleModel& m, Reporter& r) {
     const Node recv = unparenthesize(c.receiver);
     if (recv.is("call") && m.qualified(recv.field("function")) == "super") continue;  // super().forward(x)
     const uint32_t k = m.kinds(recv, c.context.function);
-    const bool self_in_forward = recv.text(src) == "self" && c.context.function && c.context.function->name == "forward";
+    const bool self_in_forward =
+        recv.text(src) == "self" && c.context.function && c.context.function->name == "forward";
     if (!(k & kModel) || self_in_forward) continue;
     Fix f;
     f.applicability = Applicability::safe;

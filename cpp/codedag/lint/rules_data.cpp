@@ -42,7 +42,6 @@ std::optional<Edit> import_os_edit(const ModuleModel& m) {
   return Edit{at, at, "import os\n"};
 }
 
-
 }  // namespace
 
 void check_loader_workers(const ModuleModel& m, Reporter& r) {
@@ -70,8 +69,10 @@ void check_loader_workers(const ModuleModel& m, Reporter& r) {
       // Both insertions land at the same place: merge them into one edit.
       if (!kw) {
         Edit& e = fix.edits.back();
-        if (e.text.back() == ',') e.text.insert(e.text.size() - 1, ", persistent_workers=True");
-        else e.text += ", persistent_workers=True";
+        if (e.text.back() == ',')
+          e.text.insert(e.text.size() - 1, ", persistent_workers=True");
+        else
+          e.text += ", persistent_workers=True";
       } else {
         fix.edits.push_back(add_keyword_edit(c.call, "persistent_workers=True", src));
       }
@@ -144,8 +145,9 @@ void check_seeding(const ModuleModel& m, Reporter& r) {
              "deterministic settings of this file; set it to False when results must be reproducible");
 
   // (2) A training script that never seeds.
-  static const char* const seeders[] = {"manual_seed", "seed_everything", "set_seed", "seed", "manual_seed_all",
-                                        "set_random_seed", "fix_seed", "seed_all", "fix_seeds", "set_seeds"};
+  static const char* const seeders[] = {"manual_seed",     "seed_everything", "set_seed", "seed",
+                                        "manual_seed_all", "set_random_seed", "fix_seed", "seed_all",
+                                        "fix_seeds",       "set_seeds"};
   for (const char* s : seeders)
     if (m.calls_method(s)) return;
   bool script = false;

@@ -43,7 +43,8 @@ bool feeds_accumulator(Node node, const SourceText& src) {
 }
 
 std::string where(const Context& ctx, const SourceText& src) {
-  if (ctx.hot_loop && ctx.hot_loop->loader) return "in the loop over `" + std::string(ctx.hot_loop->loader.text(src)) + "`";
+  if (ctx.hot_loop && ctx.hot_loop->loader)
+    return "in the loop over `" + std::string(ctx.hot_loop->loader.text(src)) + "`";
   if (ctx.hot_loop) return "in a loop that calls .backward()";
   if (ctx.function) return "in `" + ctx.function->name + "`, which runs once per step";
   return "in the training loop";

@@ -7,9 +7,9 @@ namespace codedag::lint {
 namespace {
 
 bool is_factory(std::string_view q) {
-  static const char* const factories[] = {"torch.tensor", "torch.as_tensor", "torch.zeros",   "torch.ones",
-                                          "torch.empty",  "torch.full",      "torch.arange",  "torch.rand",
-                                          "torch.randn",  "torch.randint",   "torch.eye",     "torch.linspace",
+  static const char* const factories[] = {"torch.tensor", "torch.as_tensor",   "torch.zeros",     "torch.ones",
+                                          "torch.empty",  "torch.full",        "torch.arange",    "torch.rand",
+                                          "torch.randn",  "torch.randint",     "torch.eye",       "torch.linspace",
                                           "torch.Tensor", "torch.FloatTensor", "torch.LongTensor"};
   for (const char* f : factories)
     if (q == f) return true;
@@ -111,7 +111,8 @@ void check_checkpoint_reentrant(const ModuleModel& m, Reporter& r) {
   if (!r.wants("CDL011")) return;
   const SourceText& src = m.src();
   for (const CallSite& c : m.calls()) {
-    if (c.qualified != "torch.utils.checkpoint.checkpoint" && c.qualified != "torch.utils.checkpoint.checkpoint_sequential")
+    if (c.qualified != "torch.utils.checkpoint.checkpoint" &&
+        c.qualified != "torch.utils.checkpoint.checkpoint_sequential")
       continue;
     if (keyword_argument(c.call, "use_reentrant", src)) continue;
     bool kwargs = false;

@@ -55,8 +55,9 @@ RunEvidence load_run_evidence(const std::string& run_id, const std::string& home
     e.gpu = true;
 
   if (const std::string path = attachment(run, ref.info_dir, "monitor_result"); path.empty()) {
-    e.notes.push_back("no monitor_result attached (ExperimentMonitor.save_json inside the Experiment records one): "
-                      "no measured step or loader time");
+    e.notes.push_back(
+        "no monitor_result attached (ExperimentMonitor.save_json inside the Experiment records one): "
+        "no measured step or loader time");
   } else {
     try {
       const report::ExperimentResult result = report::ExperimentResult::load(path);
@@ -142,8 +143,9 @@ void apply_run_evidence(std::vector<Finding>& findings, const RunEvidence& e) {
         f.ms_per_step = 0;
         f.evidence = "CPU-only run (" + e.run_id + "): no device to wait for, ~0 ms/step here; it costs on a GPU";
       } else {
-        f.evidence = "not measurable from the record: run once with torch.cuda.set_sync_debug_mode('warn') to see "
-                     "each sync";
+        f.evidence =
+            "not measurable from the record: run once with torch.cuda.set_sync_debug_mode('warn') to see "
+            "each sync";
       }
     } else if (f.code == "CDL007") {
       f.evidence = e.gpu ? "not measurable from the record (copy overlap is not timed)"

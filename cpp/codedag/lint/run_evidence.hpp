@@ -17,16 +17,16 @@
 namespace codedag::lint {
 
 struct RunEvidence {
-  std::string run_id;  // name/test_name
+  std::string run_id;              // name/test_name
   std::vector<std::string> notes;  // what was missing or unreadable, said to the user
   // monitor_result
   bool has_monitor = false;
-  std::string mode;           // which mode was read ("baseline" when present)
-  double step_ms = 0;         // median timed step
-  double wait_ms = 0;         // per step, between timed steps
+  std::string mode;    // which mode was read ("baseline" when present)
+  double step_ms = 0;  // median timed step
+  double wait_ms = 0;  // per step, between timed steps
   size_t steps = 0;
   bool loader_bound = false;
-  bool gpu = false;           // the run had GPU series or GPUs in its inventory
+  bool gpu = false;  // the run had GPU series or GPUs in its inventory
   // dag
   bool has_dag = false;
   double pipeline_cpu_ms = 0;  // per batch, all traced contexts

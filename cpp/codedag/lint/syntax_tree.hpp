@@ -83,8 +83,8 @@ class Node {
 
 // Limits that keep a hostile or generated file from costing more than it should.
 struct ParseLimits {
-  size_t max_bytes = 8u << 20;     // larger files are reported and skipped
-  uint64_t max_parse_ms = 20000;   // the parser gives up after this long
+  size_t max_bytes = 8u << 20;    // larger files are reported and skipped
+  uint64_t max_parse_ms = 20000;  // the parser gives up after this long
 };
 
 // Owns a parsed tree and the source it was parsed from.

@@ -57,12 +57,13 @@ bool is_optimizer_name(std::string_view q) {
 // Tensor methods that keep the receiver's tensor-ness (and its graph).
 bool keeps_tensor(std::string_view m) {
   static const char* const kept[] = {
-      "to",       "cuda",      "cpu",       "float",  "half",    "double",   "bfloat16", "long",    "int",
-      "bool",     "sum",       "mean",      "view",   "reshape", "squeeze",  "unsqueeze", "permute", "transpose",
-      "contiguous", "clone",   "abs",       "pow",    "sqrt",    "exp",      "log",     "softmax", "log_softmax",
-      "max",      "min",       "flatten",   "expand", "repeat",  "masked_fill", "mul",  "add",     "sub",
-      "div",      "matmul",    "t",         "type",   "norm",    "sigmoid",  "tanh",    "relu",    "std",
-      "var",      "gather",    "index_select", "narrow", "chunk", "split",   "squeeze_", "prod",   "clamp"};
+      "to",          "cuda",      "cpu",         "float",    "half", "double",  "bfloat16", "long",
+      "int",         "bool",      "sum",         "mean",     "view", "reshape", "squeeze",  "unsqueeze",
+      "permute",     "transpose", "contiguous",  "clone",    "abs",  "pow",     "sqrt",     "exp",
+      "log",         "softmax",   "log_softmax", "max",      "min",  "flatten", "expand",   "repeat",
+      "masked_fill", "mul",       "add",         "sub",      "div",  "matmul",  "t",        "type",
+      "norm",        "sigmoid",   "tanh",        "relu",     "std",  "var",     "gather",   "index_select",
+      "narrow",      "chunk",     "split",       "squeeze_", "prod", "clamp"};
   for (const char* k : kept)
     if (m == k) return true;
   return false;
@@ -78,13 +79,42 @@ bool returns_tensor(std::string_view q) {
   const std::string_view f = q.substr(6);
   if (f.empty() || f.find('.') != std::string_view::npos || std::isupper(static_cast<unsigned char>(f[0])))
     return false;
-  static const char* const not_tensors[] = {
-      "device", "dtype", "is_tensor", "is_floating_point", "is_complex", "is_grad_enabled", "get_default_dtype",
-      "numel", "manual_seed", "seed", "initial_seed", "save", "load", "compile", "no_grad", "enable_grad",
-      "inference_mode", "set_grad_enabled", "set_printoptions", "get_num_threads", "set_num_threads",
-      "use_deterministic_algorithms", "are_deterministic_algorithms_enabled", "autocast", "typename",
-      "broadcast_shapes", "equal", "allclose", "is_nonzero", "set_default_dtype", "set_default_device",
-      "get_rng_state", "set_rng_state", "set_float32_matmul_precision", "cuda", "is_inference_mode_enabled"};
+  static const char* const not_tensors[] = {"device",
+                                            "dtype",
+                                            "is_tensor",
+                                            "is_floating_point",
+                                            "is_complex",
+                                            "is_grad_enabled",
+                                            "get_default_dtype",
+                                            "numel",
+                                            "manual_seed",
+                                            "seed",
+                                            "initial_seed",
+                                            "save",
+                                            "load",
+                                            "compile",
+                                            "no_grad",
+                                            "enable_grad",
+                                            "inference_mode",
+                                            "set_grad_enabled",
+                                            "set_printoptions",
+                                            "get_num_threads",
+                                            "set_num_threads",
+                                            "use_deterministic_algorithms",
+                                            "are_deterministic_algorithms_enabled",
+                                            "autocast",
+                                            "typename",
+                                            "broadcast_shapes",
+                                            "equal",
+                                            "allclose",
+                                            "is_nonzero",
+                                            "set_default_dtype",
+                                            "set_default_device",
+                                            "get_rng_state",
+                                            "set_rng_state",
+                                            "set_float32_matmul_precision",
+                                            "cuda",
+                                            "is_inference_mode_enabled"};
   for (const char* n : not_tensors)
     if (f == n) return false;
   return true;
@@ -217,8 +247,8 @@ uint32_t ModuleModel::call_kinds(Node call, const FunctionInfo* function, int de
       k |= kinds_impl(args.named_child(i), function, depth + 1) & kGradHistory;
     return k;
   }
-  if (is_under(q, "torch") && last_component(q) != "" && (q == "torch.equal" || q == "torch.allclose" ||
-                                                          q == "torch.is_tensor" || q == "torch.numel"))
+  if (is_under(q, "torch") && last_component(q) != "" &&
+      (q == "torch.equal" || q == "torch.allclose" || q == "torch.is_tensor" || q == "torch.numel"))
     return kPythonScalar;
   return 0;
 }
@@ -230,8 +260,7 @@ uint32_t ModuleModel::kinds_impl(Node expr, const FunctionInfo* function, int de
   if (k == "identifier") return name_kinds(std::string(expr.text(src())), expr, function, depth);
   if (k == "attribute") {
     const std::string d = dotted_name(expr, src());
-    if (d.rfind("self.", 0) == 0 && d.find('.', 5) == std::string::npos)
-      return name_kinds(d, expr, function, depth);
+    if (d.rfind("self.", 0) == 0 && d.find('.', 5) == std::string::npos) return name_kinds(d, expr, function, depth);
     // x.grad, out.logits: an attribute of a tensor-holding value holds tensors; its metadata does not.
     const Node attr = expr.field("attribute");
     const std::string_view a = attr ? attr.text(src()) : std::string_view();
@@ -262,7 +291,8 @@ uint32_t ModuleModel::kinds_impl(Node expr, const FunctionInfo* function, int de
   }
   if (k == "conditional_expression") {
     uint32_t u = 0;
-    for (uint32_t i = 0; i < expr.named_child_count(); i += 2) u |= kinds_impl(expr.named_child(i), function, depth + 1);
+    for (uint32_t i = 0; i < expr.named_child_count(); i += 2)
+      u |= kinds_impl(expr.named_child(i), function, depth + 1);
     return u;
   }
   if (k == "integer" || k == "float" || k == "true" || k == "false") return kPythonScalar;

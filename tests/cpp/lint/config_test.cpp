@@ -46,7 +46,7 @@ TEST(Settings, SelectIgnoreAndPerFileIgnores) {
   EXPECT_TRUE(s.enabled("CDL013", train));   // extend-select
   EXPECT_FALSE(s.enabled("CDL006", train));  // ignore
   EXPECT_TRUE(s.enabled("CDL004", train));
-  EXPECT_FALSE(s.enabled("CDL004", test));   // per-file-ignores
+  EXPECT_FALSE(s.enabled("CDL004", test));  // per-file-ignores
   EXPECT_EQ(s.hot_loop_functions, std::vector<std::string>{"train_one"});
   EXPECT_TRUE(s.small_data);
 }

@@ -42,7 +42,8 @@ TEST(FixSource, SafeFixesOnlyAndIdempotent) {
   const std::string in =
       "def f(model, optimizer, x):\n    optimizer.zero_grad(set_to_none=False)\n    return model.forward(x)\n";
   const FixOutcome once = fix_source("f.py", in, s, false);
-  EXPECT_EQ(once.fixed, "def f(model, optimizer, x):\n    optimizer.zero_grad(set_to_none=True)\n    return model(x)\n");
+  EXPECT_EQ(once.fixed,
+            "def f(model, optimizer, x):\n    optimizer.zero_grad(set_to_none=True)\n    return model(x)\n");
   EXPECT_EQ(once.applied, 2u);
   EXPECT_TRUE(once.remaining.empty());
   const FixOutcome twice = fix_source("f.py", once.fixed, s, false);
@@ -55,8 +56,9 @@ TEST(UnifiedDiff, HunksWithContext) {
   const std::string b = "1\n2\n3\n4\nfive\n6\n7\n8\n9\n10\n";
   EXPECT_EQ(unified_diff("f.py", a, b), "--- f.py\n+++ f.py\n@@ -2,7 +2,7 @@\n 2\n 3\n 4\n-5\n+five\n 6\n 7\n 8\n");
   EXPECT_EQ(unified_diff("f.py", a, a), "");
-  EXPECT_EQ(unified_diff("f.py", "x", "y"),
-            "--- f.py\n+++ f.py\n@@ -1,1 +1,1 @@\n-x\n\\ No newline at end of file\n+y\n\\ No newline at end of file\n");
+  EXPECT_EQ(
+      unified_diff("f.py", "x", "y"),
+      "--- f.py\n+++ f.py\n@@ -1,1 +1,1 @@\n-x\n\\ No newline at end of file\n+y\n\\ No newline at end of file\n");
 }
 
 }  // namespace

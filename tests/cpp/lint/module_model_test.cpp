@@ -112,14 +112,14 @@ TEST(ModuleModel, DefUseKinds) {
   const CallSite& use = p.call("use(out, loss, det, n, f, opt, sz)");
   const Node args = use.call.field("arguments");
   const auto k = [&](uint32_t i) { return p.model->kinds(args.named_child(i), use.context.function); };
-  EXPECT_TRUE(k(0) & kGradHistory);   // model output
-  EXPECT_TRUE(k(1) & kGradHistory);   // criterion(...) via self.crit
+  EXPECT_TRUE(k(0) & kGradHistory);  // model output
+  EXPECT_TRUE(k(1) & kGradHistory);  // criterion(...) via self.crit
   EXPECT_TRUE(k(2) & kTensor);
   EXPECT_FALSE(k(2) & kGradHistory);  // detached
   EXPECT_EQ(k(3), static_cast<uint32_t>(kPythonScalar));
-  EXPECT_TRUE(k(4) & kGradHistory);   // functional loss
+  EXPECT_TRUE(k(4) & kGradHistory);  // functional loss
   EXPECT_TRUE(k(5) & kOptimizer);
-  EXPECT_FALSE(k(6) & kTensor);       // .shape[0] is a number
+  EXPECT_FALSE(k(6) & kTensor);  // .shape[0] is a number
 }
 
 }  // namespace

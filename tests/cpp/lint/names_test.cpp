@@ -24,7 +24,7 @@ TEST(ImportTable, ResolvesAliasesAndFromImports) {
   EXPECT_EQ(t.resolve("TensorDataset"), "torch.utils.data.TensorDataset");
   EXPECT_EQ(t.resolve("np.random.rand"), "numpy.random.rand");
   EXPECT_EQ(t.resolve("os.path.join"), "os.path.join");
-  EXPECT_EQ(t.resolve("print"), "print");       // builtins stay as written
+  EXPECT_EQ(t.resolve("print"), "print");          // builtins stay as written
   EXPECT_EQ(t.resolve("sibling.f"), "sibling.f");  // relative imports are this package's code
   EXPECT_EQ(t.local_name_of("torch"), "torch");
 }
