@@ -135,7 +135,8 @@ void run_lint(const LintOptions& o, Context& ctx) {
   std::optional<RunEvidence> evidence;
   if (!o.with_run.empty()) evidence = load_run_evidence(o.with_run);
 
-  term::Printer out(stdout);
+  // --diff keeps stdout for the diff alone (it can go to `patch`); the rest goes to stderr.
+  term::Printer out(o.diff ? stderr : stdout);
   term::Printer err(stderr);
   const size_t n_rules = rules_enabled(settings);
   if (human) {
@@ -228,7 +229,7 @@ void run_lint(const LintOptions& o, Context& ctx) {
   opts.colour = out.style().colour;
   opts.unsafe_fixes = o.unsafe_fixes;
   opts.sources = &sources;
-  if (!(o.diff && !human)) std::cout << render_findings(findings, format, opts) << std::flush;
+  if (!o.diff) std::cout << render_findings(findings, format, opts) << std::flush;
 
   // Counts for the statistics and the summary.
   std::map<std::string, std::pair<size_t, size_t>> per_code;  // code -> (count, fixable)

@@ -79,8 +79,31 @@ void Reporter::report(const char* code, Node node, std::string message, std::opt
   out_.push_back(std::move(f));
 }
 
-Edit add_keyword_edit(Node call, const std::string& keyword, const SourceText& src) {
+std::string snippet(Node node, const SourceText& src, size_t max) {
+  std::string out;
+  size_t chars = 0;
+  bool space = false;
+  for (const char c : node.text(src)) {
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+      space = !out.empty();
+      continue;
+    }
+    const bool lead = (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    if (lead && chars >= max) return out + "…";
+    if (space) {
+      out += ' ';
+      ++chars;
+      space = false;
+    }
+    out += c;
+    if (lead) ++chars;
+  }
+  return out;
+}
+
+std::optional<Edit> add_keyword_edit(Node call, const std::string& keyword, const SourceText& src) {
   const Node args = call.field("arguments");
+  if (!args || !args.is("argument_list")) return std::nullopt;
   // Insert before the closing parenthesis, after the last argument (keeping a trailing comma style).
   const uint32_t close = args.end() - 1;
   uint32_t last_end = args.start() + 1;

@@ -56,9 +56,13 @@ void check_direct_forward(const ModuleModel&, Reporter&);         // CDL013
 void check_empty_cache(const ModuleModel&, Reporter&);            // CDL014
 void check_distributed(const ModuleModel&, Reporter&);            // CDL015
 
+// A node's text for a message: whitespace runs (newlines too) collapsed, cut at `max` characters.
+std::string snippet(Node node, const SourceText& src, size_t max = 60);
+
 // Fix helpers shared by the rules.
-// An edit adding `name=value` as the last argument of `call` (after a comma when needed).
-Edit add_keyword_edit(Node call, const std::string& keyword, const SourceText& src);
+// An edit adding `name=value` as the last argument of `call` (after a comma when needed); none when
+// the call's arguments are not a plain list (f(x for x in y)).
+std::optional<Edit> add_keyword_edit(Node call, const std::string& keyword, const SourceText& src);
 // The local spelling of `torch` in this file ("torch", "th"), or empty when torch is not imported.
 std::string torch_alias(const ModuleModel& model);
 

@@ -1,6 +1,7 @@
 // Rules about gradients and modes: CDL002 (loss kept with its graph), CDL003 (missing zero_grad),
 // CDL004 (evaluation without no_grad), CDL005 (eval() without train()), CDL009
 // (zero_grad(set_to_none=False)), CDL013 (model.forward(x)).
+#include <unordered_map>
 #include <unordered_set>
 
 #include "codedag/lint/rules.hpp"
@@ -56,7 +57,7 @@ void check_loss_accumulation(const ModuleModel& m, Reporter& r) {
         (m.is_returned(acc, ctx.function) && !m.calls_backward(ctx.function)))
       return;
     r.report("CDL002", at,
-             std::string(how) + " `" + std::string(value.text(src)) + "` into `" + acc +
+             std::string(how) + " `" + snippet(value, src) + "` into `" + acc +
                  "` keeps every step's autograd graph alive (memory grows until OOM); accumulate "
                  "`.detach()` or `.item()` (per the PyTorch FAQ)",
              detach_fix(value, src));
@@ -104,7 +105,7 @@ void check_missing_zero_grad(const ModuleModel& m, Reporter& r) {
         break;
       }
     r.report("CDL003", at,
-             "this loop calls .backward() and `" + std::string(at.text(m.src())) +
+             "this loop calls .backward() and `" + snippet(at, m.src()) +
                  "` but never zero_grad(): gradients add up across steps; call `optimizer.zero_grad()` after each "
                  "step (under the same `if` when accumulating gradients)");
   }
@@ -113,28 +114,32 @@ void check_missing_zero_grad(const ModuleModel& m, Reporter& r) {
 void check_eval_without_no_grad(const ModuleModel& m, Reporter& r) {
   if (!r.wants("CDL004")) return;
   const SourceText& src = m.src();
+  // One pass over the file: per function, whether it loops over data, and where it switches modes.
+  struct Modes {
+    bool loops_over_data = false;
+    std::vector<std::pair<uint32_t, bool>> switches;  // (offset, true for eval / false for train)
+  };
+  std::unordered_map<const FunctionInfo*, Modes> modes;
+  for (const auto& l : m.loops())
+    if (l->data_loop) modes[l->function].loops_over_data = true;
+  for (const CallSite& o : m.calls())
+    if (o.receiver && (o.method == "eval" || o.method == "train"))
+      modes[o.context.function].switches.emplace_back(o.call.start(), o.method == "eval");
   std::unordered_set<const FunctionInfo*> reported;
   for (const CallSite& c : m.calls()) {
     const FunctionInfo* f = c.context.function;
-    if (!f || f->lightning_step || c.context.grad_disabled || reported.count(f)) continue;
+    if (!f || f->lightning_step || c.context.grad_disabled || reported.count(f) || m.calls_backward(f)) continue;
     // A call of the model itself: model(x), self.model(x), self(x) (model.eval() is a method call:
     // the attribute `model.eval` holds no model).
     if (!c.function || !(m.kinds(c.function, f) & kModel)) continue;
-    // Evaluation: a val*/eval*/test*/predict* function that loops over data or puts the model in
-    // eval mode, or any function after model.eval().
-    bool trains = false, eval_mode_before = false;
-    bool loops_over_data = false;
-    for (const auto& l : m.loops())
-      if (l->function == f && l->data_loop) loops_over_data = true;
-    for (const CallSite& o : m.calls()) {
-      if (o.context.function != f) continue;
-      if (o.method == "backward" || o.method == "manual_backward") trains = true;
-      if (o.method == "eval" && o.receiver && o.call.start() < c.call.start()) eval_mode_before = true;
-      if (o.method == "train" && o.receiver && o.call.start() < c.call.start() && eval_mode_before)
-        eval_mode_before = false;
-    }
-    const bool evaluates = (f->eval_named && loops_over_data) || eval_mode_before;
-    if (!evaluates || trains) continue;
+    // Evaluation: a val*/eval*/test*/predict* function that loops over data, or any function after
+    // model.eval() (the last switch before the call). Functions that call .backward() train.
+    const Modes& fm = modes[f];
+    bool eval_mode_before = false;
+    for (const auto& [at, is_eval] : fm.switches)
+      if (at < c.call.start()) eval_mode_before = is_eval;
+    const bool evaluates = (f->eval_named && fm.loops_over_data) || eval_mode_before;
+    if (!evaluates) continue;
     reported.insert(f);
     std::optional<Fix> fix;
     const std::string torch = torch_alias(m);
@@ -151,7 +156,7 @@ void check_eval_without_no_grad(const ModuleModel& m, Reporter& r) {
       }
     }
     r.report("CDL004", c.call,
-             "`" + std::string(c.call.text(src)) + "` runs the model in `" + f->name +
+             "`" + snippet(c.call, src) + "` runs the model in `" + f->name +
                  "` (evaluation) with gradients on: every activation is kept for a backward that never comes; "
                  "wrap it in `with torch.inference_mode():` (or decorate the function)",
              fix);
@@ -162,16 +167,15 @@ void check_eval_without_train(const ModuleModel& m, Reporter& r) {
   if (!r.wants("CDL005")) return;
   const SourceText& src = m.src();
   // Same-file functions that switch their argument to eval mode and do not switch it back.
-  std::unordered_set<std::string> eval_helpers;
-  for (const auto& f : m.functions()) {
-    bool evals = false, trains = false;
-    for (const CallSite& c : m.calls()) {
-      if (c.context.function != f.get() || !c.receiver) continue;
-      if (c.method == "eval" && positional_argument(c.call, 0).null()) evals = true;
-      if (c.method == "train") trains = true;
-    }
-    if (evals && !trains) eval_helpers.insert(f->name);
+  std::unordered_map<const FunctionInfo*, std::pair<bool, bool>> switches;  // (evals, trains)
+  for (const CallSite& c : m.calls()) {
+    if (!c.context.function || !c.receiver) continue;
+    if (c.method == "eval" && positional_argument(c.call, 0).null()) switches[c.context.function].first = true;
+    if (c.method == "train") switches[c.context.function].second = true;
   }
+  std::unordered_set<std::string> eval_helpers;
+  for (const auto& [f, s] : switches)
+    if (s.first && !s.second) eval_helpers.insert(f->name);
   for (const CallSite& c : m.calls()) {
     const bool direct_eval = c.receiver && c.method == "eval" && positional_argument(c.call, 0).null() &&
                              (m.kinds(c.receiver, c.context.function) & kModel);
@@ -192,7 +196,7 @@ void check_eval_without_train(const ModuleModel& m, Reporter& r) {
         train_back = true;
     if (train_back) continue;
     r.report("CDL005", c.call,
-             "`" + std::string(c.call.text(src)) +
+             "`" + snippet(c.call, src) +
                  "` switches the model to eval mode inside the training loop and nothing switches it back: "
                  "the next steps train with Dropout off and BatchNorm frozen; call `model.train()` at the start of "
                  "each epoch");
@@ -234,10 +238,10 @@ void check_direct_forward(const ModuleModel& m, Reporter& r) {
     f.message = "call the module instead of its forward()";
     f.edits.push_back(Edit{c.receiver.end(), c.function.end(), ""});
     r.report("CDL013", c.call,
-             "`" + std::string(c.call.text(src)) +
+             "`" + snippet(c.call, src) +
                  "` calls forward() directly and skips the module's hooks (AMP autocast state, DDP gradient sync, "
                  "forward hooks); call `" +
-                 std::string(c.receiver.text(src)) + "(...)`",
+                 snippet(c.receiver, src) + "(...)`",
              f);
   }
 }

@@ -60,22 +60,21 @@ void check_loader_workers(const ModuleModel& m, Reporter& r) {
     fix.applicability = Applicability::unsafe;
     fix.message = "load batches in worker processes";
     const std::string workers = "min(8, os.cpu_count() or 1)";
+    const bool persistent = static_cast<bool>(keyword_argument(c.call, "persistent_workers", src));
+    bool fixable = true;
     if (kw) {
       fix.edits.push_back(Edit{value.start(), value.end(), workers});
-    } else {
-      fix.edits.push_back(add_keyword_edit(c.call, "num_workers=" + workers, src));
-    }
-    if (!keyword_argument(c.call, "persistent_workers", src)) {
-      // Both insertions land at the same place: merge them into one edit.
-      if (!kw) {
-        Edit& e = fix.edits.back();
-        if (e.text.back() == ',')
-          e.text.insert(e.text.size() - 1, ", persistent_workers=True");
-        else
-          e.text += ", persistent_workers=True";
-      } else {
-        fix.edits.push_back(add_keyword_edit(c.call, "persistent_workers=True", src));
+      if (!persistent) {
+        const auto e = add_keyword_edit(c.call, "persistent_workers=True", src);
+        if (e) fix.edits.push_back(*e);
+        fixable = e.has_value();
       }
+    } else {
+      // Both keywords in one insertion (two at the same place would be two overlapping edits).
+      const auto e =
+          add_keyword_edit(c.call, "num_workers=" + workers + (persistent ? "" : ", persistent_workers=True"), src);
+      if (e) fix.edits.push_back(*e);
+      fixable = e.has_value();
     }
     if (auto imp = import_os_edit(m)) fix.edits.push_back(*imp);
     r.report("CDL006", c.call,
@@ -83,7 +82,7 @@ void check_loader_workers(const ModuleModel& m, Reporter& r) {
                  "): every batch is loaded and collated in the training process, between steps; use num_workers>0 "
                  "with persistent_workers=True, unless the data is already in memory (then set small-data = true); "
                  "`codedag lint --with-run RUN` says whether a recorded run was loader-bound",
-             fix);
+             fixable ? std::optional<Fix>(fix) : std::nullopt);
   }
 }
 
@@ -110,14 +109,14 @@ void check_pin_memory(const ModuleModel& m, Reporter& r) {
     f.message = "pin_memory=True";
     if (pin)
       f.edits.push_back(Edit{pv.start(), pv.end(), "True"});
-    else
-      f.edits.push_back(add_keyword_edit(loader, "pin_memory=True", src));
+    else if (const auto e = add_keyword_edit(loader, "pin_memory=True", src))
+      f.edits.push_back(*e);
     r.report("CDL007", loader,
              "batches from this DataLoader are copied with `non_blocking=True` (line " +
                  std::to_string(src.line_of(c.call.start())) +
                  ") but it does not pin memory: a copy from pageable memory cannot overlap with compute; set "
                  "pin_memory=True",
-             f);
+             f.edits.empty() ? std::nullopt : std::optional<Fix>(f));
   }
 }
 
@@ -166,7 +165,7 @@ void check_seeding(const ModuleModel& m, Reporter& r) {
   if (!training)
     for (const CallSite& c : m.calls())
       if (c.method == "fit" && c.receiver && (script || !c.context.function) &&
-          std::string(c.receiver.text(src)).find("trainer") != std::string::npos) {
+          snippet(c.receiver, src).find("trainer") != std::string::npos) {
         training = c.call;
         break;
       }

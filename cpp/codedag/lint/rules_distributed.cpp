@@ -34,7 +34,7 @@ void check_distributed(const ModuleModel& m, Reporter& r) {
     const bool print_in_loop = q == "print" && c.context.hot;
     if (!save && !log && !print_in_loop) continue;
     r.report("CDL015", c.call,
-             "`" + std::string(c.call.text(src)).substr(0, 60) +
+             "`" + snippet(c.call, src) +
                  "` runs on every rank under DDP (N copies, racing writes); guard it with `if rank == 0:` "
                  "(dist.get_rank() == 0)");
   }

@@ -43,8 +43,7 @@ bool feeds_accumulator(Node node, const SourceText& src) {
 }
 
 std::string where(const Context& ctx, const SourceText& src) {
-  if (ctx.hot_loop && ctx.hot_loop->loader)
-    return "in the loop over `" + std::string(ctx.hot_loop->loader.text(src)) + "`";
+  if (ctx.hot_loop && ctx.hot_loop->loader) return "in the loop over `" + snippet(ctx.hot_loop->loader, src) + "`";
   if (ctx.hot_loop) return "in a loop that calls .backward()";
   if (ctx.function) return "in `" + ctx.function->name + "`, which runs once per step";
   return "in the training loop";
@@ -96,11 +95,11 @@ void check_host_sync(const ModuleModel& m, Reporter& r) {
       const uint32_t rk = m.kinds(c.receiver, ctx.function);
       const bool tensor = rk & kTensor;
       if (c.method == "item" ? (rk & kPythonScalar) && !tensor : !tensor) continue;
-      what = "`" + std::string(call.text(src)) + "`";
+      what = "`" + snippet(call, src) + "`";
     } else if (!c.receiver && (c.qualified == "float" || c.qualified == "int" || c.qualified == "bool")) {
       const Node a = positional_argument(call, 0);
       if (!a || !(m.kinds(a, ctx.function) & kTensor)) continue;
-      what = "`" + std::string(call.text(src)) + "`";
+      what = "`" + snippet(call, src) + "`";
     } else if (!c.receiver && c.qualified == "print") {
       // print(loss) / print(f"{loss}") formats a tensor: a copy to the host.
       const Node args = call.field("arguments");
@@ -120,7 +119,7 @@ void check_host_sync(const ModuleModel& m, Reporter& r) {
         if (m.kinds(a, ctx.function) & kTensor) tensor_arg = a;
       }
       if (!tensor_arg) continue;
-      what = "printing the tensor `" + std::string(tensor_arg.text(src)) + "`";
+      what = "printing the tensor `" + snippet(tensor_arg, src) + "`";
     } else {
       continue;
     }
@@ -140,7 +139,7 @@ void check_host_sync(const ModuleModel& m, Reporter& r) {
     } else if (cond.is("identifier") || cond.is("attribute") || cond.is("call") || cond.is("subscript")) {
       tensor = m.kinds(cond, ctx.function) & kTensor;
     }
-    if (tensor) report(g.condition, ctx, "the condition `" + std::string(g.condition.text(src)) + "` on a tensor");
+    if (tensor) report(g.condition, ctx, "the condition `" + snippet(g.condition, src) + "` on a tensor");
   }
 }
 

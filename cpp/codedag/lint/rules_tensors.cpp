@@ -53,17 +53,18 @@ void check_tensor_in_loop(const ModuleModel& m, Reporter& r) {
         std::optional<Fix> fix;
         const Node dev = positional_argument(grand, 0);
         const Node gargs = grand.field("arguments");
-        if (method == "to" && dev && gargs && gargs.named_child_count() == 1 && !dev.is("keyword_argument")) {
+        const auto device_edit =
+            dev ? add_keyword_edit(c.call, "device=" + std::string(dev.text(src)), src) : std::nullopt;
+        if (method == "to" && device_edit && gargs && gargs.named_child_count() == 1 && !dev.is("keyword_argument")) {
           Fix f;
           f.applicability = Applicability::unsafe;  // .to(x) also accepts a dtype or a tensor
           f.message = "create it on the device";
-          Edit e = add_keyword_edit(c.call, "device=" + std::string(dev.text(src)), src);
-          f.edits.push_back(e);
+          f.edits.push_back(*device_edit);
           f.edits.push_back(Edit{c.call.end(), grand.end(), ""});
           fix = f;
         }
         r.report("CDL008", grand,
-                 "`" + std::string(grand.text(src)) +
+                 "`" + snippet(grand, src) +
                      "` allocates on the CPU and copies to the device on every iteration; create it there with "
                      "`device=`",
                  fix);
@@ -76,7 +77,7 @@ void check_tensor_in_loop(const ModuleModel& m, Reporter& r) {
     if (!data || !python_values(data)) continue;
     if (!c.context.hot && !uses_loop_target(data, c.context.loop, src)) continue;
     r.report("CDL008", c.call,
-             "`" + std::string(c.call.text(src)) +
+             "`" + snippet(c.call, src) +
                  "` builds a tensor from Python values on every iteration (an allocation and, on a GPU, a copy each "
                  "time); allocate once before the loop and fill it, or build the whole tensor at once");
   }
@@ -93,11 +94,12 @@ void check_torch_load(const ModuleModel& m, Reporter& r) {
       if (args.named_child(i).is("dictionary_splat")) kwargs = true;
     if (kwargs) continue;
     std::optional<Fix> fix;
-    if (!keyword_argument(c.call, "pickle_module", src)) {
+    const auto edit = add_keyword_edit(c.call, "weights_only=True", src);
+    if (edit && !keyword_argument(c.call, "pickle_module", src)) {
       Fix f;
       f.applicability = Applicability::unsafe;  // a checkpoint holding arbitrary objects then fails to load
       f.message = "weights_only=True";
-      f.edits.push_back(add_keyword_edit(c.call, "weights_only=True", src));
+      f.edits.push_back(*edit);
       fix = f;
     }
     r.report("CDL010", c.call,
@@ -120,10 +122,13 @@ void check_checkpoint_reentrant(const ModuleModel& m, Reporter& r) {
     for (uint32_t i = 0; args && i < args.named_child_count(); ++i)
       if (args.named_child(i).is("dictionary_splat")) kwargs = true;
     if (kwargs) continue;  // **kwargs may carry it
-    Fix f;
-    f.applicability = Applicability::unsafe;  // the reentrant variant behaves differently with no-grad inputs
-    f.message = "use_reentrant=False";
-    f.edits.push_back(add_keyword_edit(c.call, "use_reentrant=False", src));
+    std::optional<Fix> f;
+    if (const auto edit = add_keyword_edit(c.call, "use_reentrant=False", src)) {
+      f = Fix{};
+      f->applicability = Applicability::unsafe;  // the reentrant variant behaves differently with no-grad inputs
+      f->message = "use_reentrant=False";
+      f->edits.push_back(*edit);
+    }
     r.report("CDL011", c.call,
              "`" + std::string(last_component(c.qualified)) +
                  "` without `use_reentrant`: torch warns and will change the default; use_reentrant=False is the "

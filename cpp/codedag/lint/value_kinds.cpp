@@ -169,24 +169,29 @@ uint32_t ModuleModel::name_kinds(const std::string& name, Node use, const Functi
   if (name == "self" && function && function->in_module_class) return kModel;
   if (is_backward_receiver(name, function)) k |= kTensor | kGradHistory;
   const std::vector<Binding>* bs = bindings(name, function);
-  if (!bs) return k | kinds_from_name(last_component(name));
-  // The bindings before the use (flow order); with none before it (a loop's earlier iteration, or a
-  // use inside a function of a module-level name), all of them.
-  bool any_before = false;
+  if (!bs || bs->empty()) return k | kinds_from_name(last_component(name));
+  // The reaching binding: the last one before the use (bindings are in file order). With none
+  // before it (a use in a loop before the line that assigns, or a module-level name used in a
+  // function), the last few. One binding per level keeps `x = f(x)` chains linear, not exponential.
+  const Binding* reaching = nullptr;
   for (const Binding& b : *bs)
-    if (b.at <= use.start()) any_before = true;
-  bool only_parameters = true;
-  for (const Binding& b : *bs) {
-    if (any_before && b.at > use.start()) continue;
-    if (b.value) only_parameters = false;
-    if (b.statement && !b.value && !b.statement.is("identifier")) only_parameters = false;  // loop target
-    k |= b.kinds;
-    if (b.value && depth < kMaxKindsDepth) {
-      // `total += loss`: total becomes what loss is; `x = x.to(dev)` reads the earlier x.
-      k |= kinds_impl(b.value, function, depth + 1);
-    }
+    if (b.at <= use.start()) reaching = &b;
+  std::vector<const Binding*> considered;
+  if (reaching) {
+    considered.push_back(reaching);
+  } else {
+    for (size_t i = bs->size() > 3 ? bs->size() - 3 : 0; i < bs->size(); ++i) considered.push_back(&(*bs)[i]);
   }
-  if (only_parameters) k |= kinds_from_name(last_component(name));
+  for (const Binding* b : considered) {
+    k |= b->kinds;
+    const bool parameter = !b->value && b->statement && b->statement.is("identifier");
+    if (parameter) k |= kinds_from_name(last_component(name));
+    if (!b->value || depth >= kMaxKindsDepth) continue;
+    k |= kinds_impl(b->value, function, depth + 1);
+    // `total += loss`: what total held before, and what was added.
+    if (b->statement.is("augmented_assignment") && b->at > b->statement.start())
+      k |= name_kinds(name, b->statement, function, depth + 1);
+  }
   return k;
 }
 
