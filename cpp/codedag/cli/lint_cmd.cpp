@@ -189,7 +189,9 @@ void run_lint(const LintOptions& o, Context& ctx) {
       FixOutcome outcome = fix_source(path, bytes, settings, o.unsafe_fixes);
       if (outcome.applied > 0 && outcome.fixed != bytes) {
         if (o.diff) {
-          std::cout << printable(unified_diff(path, bytes, outcome.fixed)) << std::flush;
+          // Escaped only for a terminal: piped, the diff stays byte-exact for `patch`.
+          const std::string diff = unified_diff(path, bytes, outcome.fixed);
+          std::cout << (::isatty(fileno(stdout)) ? printable(diff, true) : diff) << std::flush;
           diff_printed = true;
           // --diff shows what --fix would do; the findings reported are those of the file as it is.
           outcome.remaining = lint_source(path, bytes, settings);

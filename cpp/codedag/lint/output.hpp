@@ -29,7 +29,7 @@ std::string render_findings(const std::vector<Finding>& findings, OutputFormat f
 std::string finding_json(const Finding& f, int indent = -1);
 
 // Control characters of user text made visible (a file name or source line must not move the
-// cursor or recolour the terminal): ESC becomes \x1b, and so on. Tabs stay.
-std::string printable(std::string_view text);
+// cursor or recolour the terminal): ESC becomes \x1b, and so on. Tabs stay, and newlines when asked.
+std::string printable(std::string_view text, bool keep_newlines = false);
 
 }  // namespace codedag::lint
