@@ -14,17 +14,6 @@ namespace {
 // a generated file looks like.
 constexpr int kMaxDepth = 400;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-bool ends_with(std::string_view s, std::string_view p) {
-  return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
-}
-
 bool is_lightning_step_name(std::string_view n) {
   return n == "training_step" || n == "validation_step" || n == "test_step" || n == "predict_step";
 }
@@ -109,6 +98,13 @@ bool has_splat_arguments(Node call) {
     const Node a = args.named_child(i);
     if (a.is("list_splat") || a.is("dictionary_splat")) return true;
   }
+  return false;
+}
+
+bool has_keyword_splat(Node call) {
+  const Node args = call.field("arguments");
+  for (uint32_t i = 0; args && i < args.named_child_count(); ++i)
+    if (args.named_child(i).is("dictionary_splat")) return true;
   return false;
 }
 

@@ -178,6 +178,8 @@ Node keyword_argument(Node call, std::string_view name, const SourceText& src);
 Node positional_argument(Node call, uint32_t n);
 // True when the call passes *args or **kwargs (so an absent keyword may still be given).
 bool has_splat_arguments(Node call);
+// True when the call passes **kwargs (which may carry any keyword).
+bool has_keyword_splat(Node call);
 // The expression with parentheses stripped.
 Node unparenthesize(Node expr);
 

@@ -1,5 +1,7 @@
 #include "codedag/lint/names.hpp"
 
+#include <cctype>
+
 namespace codedag::lint {
 
 void ImportTable::add(Node statement, const SourceText& src) {
@@ -71,6 +73,12 @@ std::string dotted_name(Node expr, const SourceText& src) {
 std::string_view last_component(std::string_view dotted) {
   const size_t dot = dotted.rfind('.');
   return dot == std::string_view::npos ? dotted : dotted.substr(dot + 1);
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
 
 bool is_under(std::string_view qualified, std::string_view prefix) {

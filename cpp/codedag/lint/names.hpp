@@ -34,4 +34,11 @@ std::string_view last_component(std::string_view dotted);
 // True when `qualified` is `prefix` or lies under it ("torch.optim.Adam" is under "torch.optim").
 bool is_under(std::string_view qualified, std::string_view prefix);
 
+// Names as people spell them: compared in lower case, by prefix or suffix.
+std::string lower(std::string_view s);
+inline bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+inline bool ends_with(std::string_view s, std::string_view p) {
+  return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
+}
+
 }  // namespace codedag::lint

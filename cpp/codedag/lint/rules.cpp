@@ -133,6 +133,13 @@ std::optional<Edit> add_keyword_edit(Node call, const std::string& keyword, cons
   return Edit{last_end, last_end, ", " + keyword};
 }
 
+std::optional<Fix> keyword_fix(Node call, const std::string& keyword, Applicability applicability,
+                               const SourceText& src) {
+  const auto edit = add_keyword_edit(call, keyword, src);
+  if (!edit) return std::nullopt;
+  return Fix{applicability, keyword, {*edit}};
+}
+
 std::string torch_alias(const ModuleModel& model) { return model.imports().local_name_of("torch"); }
 
 }  // namespace codedag::lint

@@ -63,6 +63,9 @@ std::string snippet(Node node, const SourceText& src, size_t max = 60);
 // An edit adding `name=value` as the last argument of `call` (after a comma when needed); none when
 // the call's arguments are not a plain list (f(x for x in y)).
 std::optional<Edit> add_keyword_edit(Node call, const std::string& keyword, const SourceText& src);
+// A fix that adds `keyword` (e.g. "weights_only=True") to the call; none when it cannot.
+std::optional<Fix> keyword_fix(Node call, const std::string& keyword, Applicability applicability,
+                               const SourceText& src);
 // The local spelling of `torch` in this file ("torch", "th"), or empty when torch is not imported.
 std::string torch_alias(const ModuleModel& model);
 

@@ -211,10 +211,7 @@ void check_zero_grad_set_to_none(const ModuleModel& m, Reporter& r) {
     if (!kw) continue;
     const Node v = kw.field("value");
     if (!v || !v.is("false")) continue;
-    Fix f;
-    f.applicability = Applicability::safe;
-    f.message = "set_to_none=True";
-    f.edits.push_back(Edit{v.start(), v.end(), "True"});
+    const Fix f{Applicability::safe, "set_to_none=True", {Edit{v.start(), v.end(), "True"}}};
     r.report("CDL009", c.call,
              "`zero_grad(set_to_none=False)` writes zeros into every gradient each step; set_to_none=True frees "
              "them instead (less memory traffic, the default since torch 2.0)",
@@ -233,10 +230,9 @@ void check_direct_forward(const ModuleModel& m, Reporter& r) {
     const bool self_in_forward =
         recv.text(src) == "self" && c.context.function && c.context.function->name == "forward";
     if (!(k & kModel) || self_in_forward) continue;
-    Fix f;
-    f.applicability = Applicability::safe;
-    f.message = "call the module instead of its forward()";
-    f.edits.push_back(Edit{c.receiver.end(), c.function.end(), ""});
+    const Fix f{Applicability::safe,
+                "call the module instead of its forward()",
+                {Edit{c.receiver.end(), c.function.end(), ""}}};
     r.report("CDL013", c.call,
              "`" + snippet(c.call, src) +
                  "` calls forward() directly and skips the module's hooks (AMP autocast state, DDP gradient sync, "

@@ -87,21 +87,12 @@ void check_torch_load(const ModuleModel& m, Reporter& r) {
   if (!r.wants("CDL010")) return;
   const SourceText& src = m.src();
   for (const CallSite& c : m.calls()) {
-    if (c.qualified != "torch.load" || keyword_argument(c.call, "weights_only", src)) continue;
-    bool kwargs = false;
-    const Node args = c.call.field("arguments");
-    for (uint32_t i = 0; args && i < args.named_child_count(); ++i)
-      if (args.named_child(i).is("dictionary_splat")) kwargs = true;
-    if (kwargs) continue;
-    std::optional<Fix> fix;
-    const auto edit = add_keyword_edit(c.call, "weights_only=True", src);
-    if (edit && !keyword_argument(c.call, "pickle_module", src)) {
-      Fix f;
-      f.applicability = Applicability::unsafe;  // a checkpoint holding arbitrary objects then fails to load
-      f.message = "weights_only=True";
-      f.edits.push_back(*edit);
-      fix = f;
-    }
+    if (c.qualified != "torch.load" || keyword_argument(c.call, "weights_only", src) || has_keyword_splat(c.call))
+      continue;
+    // Unsafe: a checkpoint holding arbitrary objects then fails to load. None with a pickle_module.
+    const std::optional<Fix> fix = keyword_argument(c.call, "pickle_module", src)
+                                       ? std::nullopt
+                                       : keyword_fix(c.call, "weights_only=True", Applicability::unsafe, src);
     r.report("CDL010", c.call,
              "`torch.load` without `weights_only`: loading a pickle runs arbitrary code from the file; pass "
              "weights_only=True for tensors and state dicts",
@@ -116,19 +107,9 @@ void check_checkpoint_reentrant(const ModuleModel& m, Reporter& r) {
     if (c.qualified != "torch.utils.checkpoint.checkpoint" &&
         c.qualified != "torch.utils.checkpoint.checkpoint_sequential")
       continue;
-    if (keyword_argument(c.call, "use_reentrant", src)) continue;
-    bool kwargs = false;
-    const Node args = c.call.field("arguments");
-    for (uint32_t i = 0; args && i < args.named_child_count(); ++i)
-      if (args.named_child(i).is("dictionary_splat")) kwargs = true;
-    if (kwargs) continue;  // **kwargs may carry it
-    std::optional<Fix> f;
-    if (const auto edit = add_keyword_edit(c.call, "use_reentrant=False", src)) {
-      f = Fix{};
-      f->applicability = Applicability::unsafe;  // the reentrant variant behaves differently with no-grad inputs
-      f->message = "use_reentrant=False";
-      f->edits.push_back(*edit);
-    }
+    if (keyword_argument(c.call, "use_reentrant", src) || has_keyword_splat(c.call)) continue;  // **kwargs may carry it
+    // Unsafe: the reentrant variant behaves differently with inputs that need no grad.
+    const std::optional<Fix> f = keyword_fix(c.call, "use_reentrant=False", Applicability::unsafe, src);
     r.report("CDL011", c.call,
              "`" + std::string(last_component(c.qualified)) +
                  "` without `use_reentrant`: torch warns and will change the default; use_reentrant=False is the "
