@@ -82,12 +82,43 @@ def main() -> int:
             link.parent.mkdir(parents=True, exist_ok=True)
             link.write_bytes(f.read_bytes())  # copies, not links: ruff and TorchFix skip symlinks differently
         tools = {
-            "codedag": [codedag_cli(), "lint", "--output-format", "json", "--exit-zero", "-j", str(args.jobs), "corpus"],
-            "ruff": [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--exit-zero",
-                     "--output-format", "json", "--quiet", "corpus"],
+            "codedag": [
+                codedag_cli(),
+                "lint",
+                "--output-format",
+                "json",
+                "--exit-zero",
+                "-j",
+                str(args.jobs),
+                "corpus",
+            ],
+            "ruff": [
+                sys.executable,
+                "-m",
+                "ruff",
+                "check",
+                "--isolated",
+                "--no-cache",
+                "--exit-zero",
+                "--output-format",
+                "json",
+                "--quiet",
+                "corpus",
+            ],
         }
-        if shutil.which("torchfix", path=str(Path(sys.executable).parent)) or importlib.util.find_spec("torchfix"):
-            tools["torchfix"] = [sys.executable, "-m", "torchfix", "--select", "ALL", "--jobs", str(args.jobs), "corpus"]
+        if shutil.which("torchfix", path=str(Path(sys.executable).parent)) or importlib.util.find_spec(
+            "torchfix"
+        ):
+            tools["torchfix"] = [
+                sys.executable,
+                "-m",
+                "torchfix",
+                "--select",
+                "ALL",
+                "--jobs",
+                str(args.jobs),
+                "corpus",
+            ]
         times: dict[str, list[float]] = {name: [] for name in tools}
         findings: dict[str, int | None] = {}
         errors: dict[str, str] = {}
@@ -123,14 +154,16 @@ def main() -> int:
             "error": errors.get(name),
         }
     base = result["tools"]["codedag"]["median_s"]
-    for name, t in result["tools"].items():
+    for t in result["tools"].values():
         t["time_vs_codedag"] = t["median_s"] / base
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(f"corpus: {len(files)} files ({total_bytes / 2**20:.1f} MiB) from {', '.join(packages)}")
     for name, t in result["tools"].items():
-        print(f"  {name:9s} median {t['median_s']:7.2f} s  {t['files_per_s']:8.0f} files/s  "
-              f"{t['time_vs_codedag']:6.2f}x codedag's time  findings {t['findings']}")
+        print(
+            f"  {name:9s} median {t['median_s']:7.2f} s  {t['files_per_s']:8.0f} files/s  "
+            f"{t['time_vs_codedag']:6.2f}x codedag's time  findings {t['findings']}"
+        )
     print(f"load average during the run: {result['load_average_seen']}")
     print(f"✓ {args.out}")
     return 0

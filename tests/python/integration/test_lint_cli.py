@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).resolve().parents[2] / "lint"
-CONCISE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<code>CDL\d{3}) (?P<fix>\[\*\] )?(?P<msg>.+)$")
+CONCISE = re.compile(
+    r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<code>CDL\d{3}) (?P<fix>\[\*\] )?(?P<msg>.+)$"
+)
 
 BAD_LOOP = """\
 import torch
@@ -42,8 +44,15 @@ def test_seed003_anti_patterns_are_reported_with_their_codes_and_good_patterns_a
     assert by_file.pop("anti_tensor_in_loop_bad.py") == {"CDL008"}
     assert by_file.pop("anti_item_every_step_bad.py") == {"CDL001"}
     assert by_file.pop("anti_graph_reference_bad.py") == {"CDL002"}
-    for name in ("anti_tensor_in_loop_good.py", "anti_item_every_step_good.py", "anti_graph_reference_good.py",
-                 "cp001_lightning_module.py", "perf_dataloader.py", "perf_compile.py", "cp004_distributed.py"):
+    for name in (
+        "anti_tensor_in_loop_good.py",
+        "anti_item_every_step_good.py",
+        "anti_graph_reference_good.py",
+        "cp001_lightning_module.py",
+        "perf_dataloader.py",
+        "perf_compile.py",
+        "cp004_distributed.py",
+    ):
         assert name not in by_file, f"{name}: {by_file.get(name)}"
 
 
@@ -61,7 +70,10 @@ def test_concise_output_exit_code_and_summary(run_cli, tmp_path):
     assert rows[0]["fix"]  # a safe fix: [*]
     assert not rows[1]["fix"]  # CDL001's fix is unsafe: not marked without --unsafe-fixes
     assert "codedag lint" in proc.stdout and "rules" in proc.stdout  # the configuration header
-    assert "✗ 2 finding(s) in 1 of 1 file(s); 1 fixable with --fix; 1 more with --fix --unsafe-fixes" in proc.stdout
+    assert (
+        "✗ 2 finding(s) in 1 of 1 file(s); 1 fixable with --fix; 1 more with --fix --unsafe-fixes"
+        in proc.stdout
+    )
     assert "\x1b[" not in proc.stdout
 
 
@@ -71,7 +83,11 @@ def test_clean_file_and_empty_directory_say_so(run_cli, tmp_path):
     assert proc.returncode == 0 and "✓ 1 file(s) checked with 15 rule(s): no findings" in proc.stdout
     (tmp_path / "empty").mkdir()
     proc = run_cli("lint", "empty")
-    assert proc.returncode == 0 and "no Python files found" in proc.stdout and "nothing was checked" in proc.stdout
+    assert (
+        proc.returncode == 0
+        and "no Python files found" in proc.stdout
+        and "nothing was checked" in proc.stdout
+    )
     assert "✓" not in proc.stdout
 
 
@@ -79,8 +95,21 @@ def test_json_findings_have_the_documented_fields(run_cli, tmp_path):
     (tmp_path / "train.py").write_text(BAD_LOOP)
     _, findings = lint_json(run_cli, "train.py", cwd=tmp_path)
     first = findings[0]
-    assert {"code", "path", "line", "col", "end_line", "end_col", "message", "severity", "fix", "name"} <= set(first)
-    assert first["code"] == "CDL009" and first["path"] == "train.py" and (first["line"], first["col"]) == (8, 9)
+    assert {
+        "code",
+        "path",
+        "line",
+        "col",
+        "end_line",
+        "end_col",
+        "message",
+        "severity",
+        "fix",
+        "name",
+    } <= set(first)
+    assert (
+        first["code"] == "CDL009" and first["path"] == "train.py" and (first["line"], first["col"]) == (8, 9)
+    )
     edit = first["fix"]["edits"][0]
     assert first["fix"]["applicability"] == "safe"
     assert BAD_LOOP.encode()[edit["start_byte"] : edit["end_byte"]] == b"False" and edit["content"] == "True"
@@ -177,14 +206,19 @@ def test_diff_prints_and_writes_nothing(run_cli, tmp_path):
     proc = run_cli("lint", "--diff", "train.py")
     assert proc.returncode == 1
     assert "--- train.py\n+++ train.py\n" in proc.stdout
-    assert "-        optimizer.zero_grad(set_to_none=False)\n+        optimizer.zero_grad(set_to_none=True)\n" in proc.stdout
+    assert (
+        "-        optimizer.zero_grad(set_to_none=False)\n+        optimizer.zero_grad(set_to_none=True)\n"
+        in proc.stdout
+    )
     assert "if i % 100" not in proc.stdout  # unsafe: only with --unsafe-fixes
     assert path.read_text() == BAD_LOOP
 
 
 def test_bad_input_is_reported_and_the_rest_checked(run_cli, tmp_path):
     (tmp_path / "latin1.py").write_bytes(b"x = '\xe9'\n")
-    (tmp_path / "broken.py").write_text("def f(:\n    pass\n\ndef g(o):\n    o.zero_grad(set_to_none=False)\n")
+    (tmp_path / "broken.py").write_text(
+        "def f(:\n    pass\n\ndef g(o):\n    o.zero_grad(set_to_none=False)\n"
+    )
     (tmp_path / "huge.py").write_text("x = 1\n" * (2 * 1024 * 1024))
     os.symlink(tmp_path / "gone.py", tmp_path / "dangling.py")
     proc, findings = lint_json(run_cli, ".", cwd=tmp_path)
