@@ -247,7 +247,7 @@ def test_with_run_ranks_by_measured_loader_wait(run_cli, tmp_path, loader_bound,
 
     home = tmp_path / "codedag_home"
     monkeypatch.setenv("CODEDAG_HOME", str(home))
-    with codedag.Experiment("lintrun") as exp:
+    with codedag.Experiment("lintrun", snapshot=False) as exp:
         monitor = ExperimentMonitor("lintrun", save_dir=str(tmp_path / "results"))
         monitor.start_mode("baseline", resource_interval=0.05)
         for _ in range(8):
