@@ -56,7 +56,7 @@ void syntax_problems(const Tree& tree, const std::string& path, std::vector<Find
       if (n.is_missing()) {
         f.message = "syntax error: missing '" + std::string(n.kind()) + "'; the statement around it is not checked";
       } else {
-        f.message = "syntax error" +
+        f.message = "syntax error (or syntax newer than the bundled tree-sitter-python 0.23.6 grammar)" +
                     (f.end_line > f.line ? " (lines " + std::to_string(f.line) + "-" + std::to_string(f.end_line) + ")"
                                          : std::string()) +
                     ": this region is not checked; the rest of the file is";

@@ -46,8 +46,10 @@ void check_loss_accumulation(const ModuleModel& m, Reporter& r) {
   const SourceText& src = m.src();
   auto consider = [&](Node value, const std::string& acc, const Context& ctx, Node at, const char* how) {
     if (acc.empty() || ctx.grad_disabled) return;
+    // Across steps: into self.* (outlives the call), or in a loop whose iterations are training
+    // steps. Collecting outputs over time steps or heads inside one forward is what graphs are for.
     const bool persistent = acc.rfind("self.", 0) == 0;
-    if (!ctx.loop && !persistent) return;  // accumulates nothing across steps
+    if (!persistent && !(ctx.loop && ctx.hot)) return;
     if (ctx.function && ctx.function->lightning_step && !ctx.function->training_step) return;  // no_grad there
     if (!(m.kinds(value, ctx.function) & kGradHistory)) return;
     // Summing losses to call .backward() on the sum, or returning it, is what a graph is for.

@@ -4,6 +4,18 @@
 #include "codedag/lint/rules.hpp"
 
 namespace codedag::lint {
+namespace {
+
+bool saves_to_file(Node target, const SourceText& src) {
+  if (!target) return false;
+  if (target.is("string") || target.is("concatenated_string")) return true;
+  const std::string text = lower(target.text(src));
+  for (const char* w : {"path", "file", "ckpt", "checkpoint", "dir", ".pt", "join("})
+    if (text.find(w) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
 
 void check_distributed(const ModuleModel& m, Reporter& r) {
   if (!r.wants("CDL015")) return;
@@ -28,7 +40,8 @@ void check_distributed(const ModuleModel& m, Reporter& r) {
   for (const CallSite& c : m.calls()) {
     if (c.context.rank_guard) continue;
     const std::string& q = c.qualified;
-    const bool save = q == "torch.save";
+    // torch.save to a path (not into an io.BytesIO buffer).
+    const bool save = q == "torch.save" && saves_to_file(positional_argument(c.call, 1), src);
     const bool log = is_under(q, "wandb.log") || (c.method.rfind("add_scalar", 0) == 0 && c.receiver) ||
                      is_under(q, "mlflow.log_metric") || is_under(q, "mlflow.log_metrics");
     const bool print_in_loop = q == "print" && c.context.hot;

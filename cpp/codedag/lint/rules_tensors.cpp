@@ -30,10 +30,24 @@ bool uses_loop_target(Node expr, const LoopInfo* loop, const SourceText& src, in
   return false;
 }
 
+// Literal Python values: torch.tensor([i]), torch.tensor((a, b)), torch.tensor(0.5).
 bool python_values(Node arg) {
   arg = unparenthesize(arg);
-  return arg && (arg.is("list") || arg.is("tuple") || arg.is("integer") || arg.is("float") ||
-                 arg.is("list_comprehension") || arg.is("identifier") || arg.is("binary_operator"));
+  return arg &&
+         (arg.is("list") || arg.is("tuple") || arg.is("integer") || arg.is("float") || arg.is("list_comprehension"));
+}
+
+// `.to(device)`, `.to("cuda")`, `.to(device=...)`; not `.to(torch.float)` or `.to(dtype=...)`.
+bool copies_to_device(Node to_call, const SourceText& src) {
+  if (keyword_argument(to_call, "device", src)) return true;
+  const Node first = positional_argument(to_call, 0);
+  if (!first) return false;
+  const std::string text = lower(first.text(src));
+  if (first.is("string")) return text.find("cuda") != std::string::npos || text.find("mps") != std::string::npos;
+  if (text.find("dtype") != std::string::npos || text.rfind("torch.", 0) == 0) return false;
+  for (const char* w : {"device", "cuda", "gpu", "dev", "rank"})
+    if (text.find(w) != std::string::npos) return true;
+  return false;
 }
 
 }  // namespace
@@ -46,10 +60,12 @@ void check_tensor_in_loop(const ModuleModel& m, Reporter& r) {
     // torch.zeros(n).to(device) / .cuda(): allocated on the CPU, then copied.
     const Node parent = c.call.parent();
     const Node grand = parent ? parent.parent() : Node();
-    if (parent && parent.is("attribute") && grand && grand.is("call") && !keyword_argument(c.call, "device", src)) {
+    // Only per step (a hot region): a loop building a model's layers in __init__ runs once.
+    if (c.context.hot && parent && parent.is("attribute") && grand && grand.is("call") &&
+        !keyword_argument(c.call, "device", src)) {
       const Node attr = parent.field("attribute");
       const std::string_view method = attr ? attr.text(src) : std::string_view();
-      if (method == "to" || method == "cuda") {
+      if (method == "cuda" || (method == "to" && copies_to_device(grand, src))) {
         std::optional<Fix> fix;
         const Node dev = positional_argument(grand, 0);
         const Node gargs = grand.field("arguments");

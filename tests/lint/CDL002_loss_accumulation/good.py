@@ -51,3 +51,17 @@ class GoodModel(nn.Module):
         loss = self.criterion(output, target)
         self.losses.append(loss.item())
         return output
+
+
+class Recurrent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.LSTMCell(4, 4)
+
+    def forward(self, x, hidden=None):
+        # Outputs over time steps, stacked and returned by this call: the graph is wanted.
+        result = []
+        for i in range(x.shape[0]):
+            hidden = self.cell(x[i], hidden)
+            result.append(hidden[0])
+        return torch.stack(result, 0), hidden

@@ -1,3 +1,5 @@
+import io
+
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
@@ -9,6 +11,12 @@ def save(model, path):
     if dist.get_rank() != 0:
         return
     torch.save(model.state_dict(), path)
+
+
+def snapshot(model):
+    buffer = io.BytesIO()  # into memory, not a file: every rank may do it
+    torch.save(model.state_dict(), buffer)
+    return buffer
 
 
 def main(dataset, model, optimizer, epochs):
