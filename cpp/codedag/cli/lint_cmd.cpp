@@ -309,9 +309,18 @@ void add_lint_command(CLI::App& app, Context& ctx) {
                                  "missing zero_grad, DataLoader without workers, ...)");
   cmd->footer(rules_help());
   cmd->add_option("paths", o->paths, "Files or directories to check (default: .)");
-  cmd->add_option("--select", o->select, "Only these codes or prefixes (comma-separated; replaces the config's)");
-  cmd->add_option("--extend-select", o->extend_select, "Codes to add to the selection");
-  cmd->add_option("--ignore", o->ignore, "Codes or prefixes to leave out");
+  cmd->add_option("--select", o->select, "Only these codes or prefixes (comma-separated; replaces the config's)")
+      ->expected(1)
+      ->take_all()
+      ->allow_extra_args(false);
+  cmd->add_option("--extend-select", o->extend_select, "Codes to add to the selection")
+      ->expected(1)
+      ->take_all()
+      ->allow_extra_args(false);
+  cmd->add_option("--ignore", o->ignore, "Codes or prefixes to leave out")
+      ->expected(1)
+      ->take_all()
+      ->allow_extra_args(false);
   cmd->add_option("--output-format", o->output_format,
                   "concise (default), full, json, json-lines, sarif, github or pylint");
   cmd->add_flag("--statistics", o->statistics, "Also count the findings per rule");

@@ -250,10 +250,12 @@ def test_with_run_ranks_by_measured_loader_wait(run_cli, tmp_path, loader_bound,
     with codedag.Experiment("lintrun", snapshot=False) as exp:
         monitor = ExperimentMonitor("lintrun", save_dir=str(tmp_path / "results"))
         monitor.start_mode("baseline", resource_interval=0.05)
-        for _ in range(8):
+        # Loader-bound: 30 ms waiting for each batch, 10 ms steps. Not: no wait, 20 ms steps, enough of
+        # them that starting and stopping the mode is a small share of the time between steps.
+        for _ in range(8 if loader_bound else 40):
             time.sleep(0.03 if loader_bound else 0.0)  # waiting for the next batch
             monitor.start_batch()
-            time.sleep(0.01)
+            time.sleep(0.01 if loader_bound else 0.02)
             monitor.end_batch()
         monitor.stop_mode()
         monitor.save_json()
