@@ -6,9 +6,9 @@
 
 #include "codedag/common/error.hpp"
 #include "codedag/common/json_file.hpp"
-#include "codedag/graph/dag.hpp"
-#include "codedag/graph/plan.hpp"
-#include "codedag/report/result_model.hpp"
+#include "codedag/graph/model/dag.hpp"
+#include "codedag/graph/plan/plan.hpp"
+#include "codedag/monitor/result_model.hpp"
 #include "codedag/store/run_file.hpp"
 #include "codedag/store/store.hpp"
 
@@ -60,8 +60,8 @@ RunEvidence load_run_evidence(const std::string& run_id, const std::string& home
         "no measured step or loader time");
   } else {
     try {
-      const report::ExperimentResult result = report::ExperimentResult::load(path);
-      const report::ModeResult* mode = result.find("baseline");
+      const monitor::ExperimentResult result = monitor::ExperimentResult::load(path);
+      const monitor::ModeResult* mode = result.find("baseline");
       if (!mode && !result.modes.empty()) mode = &result.modes.front();
       if (!mode || mode->batch_times.empty()) {
         e.notes.push_back("the monitor result has no timed batches (start_batch/end_batch)");
@@ -102,7 +102,7 @@ RunEvidence load_run_evidence(const std::string& run_id, const std::string& home
     try {
       const graph::MigrationPlan plan = graph::MigrationPlan::load(path);
       e.has_plan = true;
-      e.predicted_speedup = plan.predicted_speedup;
+      e.predicted_speedup = plan.predicted_speedup.value_or(0);  // absent when the plan was not scored
       for (const auto& [ctx, device] : plan.context_device_map)
         if (device != "cpu") e.plan_moves.push_back(ctx + " → " + device);
     } catch (const Error& err) {
@@ -123,9 +123,11 @@ void apply_run_evidence(std::vector<Finding>& findings, const RunEvidence& e) {
           f.evidence = "measured in " + e.run_id + ": " + fmt(e.wait_ms) + " ms/step waiting for data (" + share +
                        "% of each step; steps take " + fmt(e.step_ms) + " ms): loader-bound";
           if (e.has_plan && !e.plan_moves.empty())
-            f.evidence += "; its plan moves " + e.plan_moves.front() +
-                          (e.plan_moves.size() > 1 ? " (+" + std::to_string(e.plan_moves.size() - 1) + ")" : "") +
-                          ", predicted " + fmt(e.predicted_speedup, "%.2f") + "x (codedag optimize)";
+            f.evidence +=
+                "; its plan moves " + e.plan_moves.front() +
+                (e.plan_moves.size() > 1 ? " (+" + std::to_string(e.plan_moves.size() - 1) + ")" : "") +
+                (e.predicted_speedup > 0 ? ", predicted " + fmt(e.predicted_speedup, "%.2f") + "x" : std::string()) +
+                " (codedag optimize)";
         } else {
           f.severity = Severity::info;
           f.evidence = "measured in " + e.run_id + ": only " + fmt(e.wait_ms) + " ms/step waiting for data (" + share +
