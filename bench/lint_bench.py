@@ -48,9 +48,13 @@ def codedag_cli() -> str:
     return str(beside) if beside.exists() else shutil.which("codedag") or "codedag"
 
 
-def timed(cmd: list[str], cwd: Path) -> tuple[float, str, int]:
+def timed(cmd: list[str], cwd: Path, timeout: float) -> tuple[float, str, int]:
+    """Wall time of one run; a run past `timeout` is stopped and returns rc -9 (recorded as such)."""
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return time.perf_counter() - t0, "", -9
     return time.perf_counter() - t0, proc.stdout, proc.returncode
 
 
@@ -66,6 +70,7 @@ def main() -> int:
     ap.add_argument("--out", default="bench/results/lint.json")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds one tool run may take")
     args = ap.parse_args()
 
     files, packages = corpus()
@@ -126,12 +131,14 @@ def main() -> int:
         for r in range(args.rounds):
             for name, cmd in tools.items():
                 loads.append(os.getloadavg()[0])
-                secs, out, rc = timed(cmd, Path(tmp))
+                secs, out, rc = timed(cmd, Path(tmp), args.timeout)
                 if name == "torchfix":
                     findings[name] = sum(1 for line in out.splitlines() if ": TOR" in line)
                 else:
                     findings[name] = count_json_findings(out)
-                if rc not in (0, 1):
+                if rc == -9:
+                    errors[name] = f"timed out after {args.timeout:.0f} s (the time is a lower bound)"
+                elif rc not in (0, 1):
                     errors[name] = f"exit {rc}"
                 times[name].append(secs)
                 print(f"  round {r + 1} {name:9s} {secs:8.2f} s")
