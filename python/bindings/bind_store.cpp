@@ -116,6 +116,21 @@ void add_store(nb::module_& m) {
           nb::arg("argv"), nb::arg("executable"), nb::arg("cwd"), nb::arg("extra"), nb::arg("heartbeat") = true,
           nb::arg("lease_seconds") = 0.0, nb::arg("flush_interval") = 0.5)
       .def(
+          "adopt",
+          [](Experiment& e, const std::string& id, const std::string& executable, const std::string& cwd,
+             nb::handle extra, bool heartbeat, double lease_seconds) {
+            store::StartOptions o;
+            o.executable = executable;
+            o.cwd = cwd;
+            o.extra = to_json(extra);
+            o.heartbeat = heartbeat;
+            o.lease_seconds = lease_seconds;
+            nb::gil_scoped_release release;
+            e.adopt(id, o);
+          },
+          nb::arg("id"), nb::arg("executable"), nb::arg("cwd"), nb::arg("extra"), nb::arg("heartbeat") = true,
+          nb::arg("lease_seconds") = 0.0)
+      .def(
           "end",
           [](Experiment& e, const std::string& status, nb::handle details) {
             const json d = to_json(details);

@@ -16,7 +16,7 @@ namespace codedag::cli {
 namespace {
 
 struct LsOptions {
-  std::string name, status, since, until, sort = "started", columns;
+  std::string name, status, since, until, sort = "started", columns, sweep;
   std::vector<std::string> params, metrics, tags;
   bool json_out = false, all = false, deleted = false, no_sync = false;
   size_t limit = 0;
@@ -96,6 +96,7 @@ void run_ls(const LsOptions& o, Context& /*ctx*/) {
   store::RunFilter f;
   f.index.name = o.name;
   f.index.status = o.status;
+  f.index.sweep = o.sweep;
   if (!o.since.empty()) f.index.since = store::parse_date(o.since, "--since");
   if (!o.until.empty()) f.index.until = store::parse_date(o.until, "--until");
   f.index.include_deleted = o.all;
@@ -214,6 +215,7 @@ void add_ls_command(CLI::App& app, Context& ctx) {
   cmd->add_option("-p,--param", o->params, "Filter on a dump_info value: lr=0.1, params.epochs>=10 (repeatable)");
   cmd->add_option("-m,--metric", o->metrics, "Filter on a best/last metric: acc>0.9, loss<=0.2 (repeatable)");
   cmd->add_option("-t,--tag", o->tags, "Only runs with this tag (repeatable)");
+  cmd->add_option("--sweep", o->sweep, "Only the runs of this sweep (an id or its prefix, see `codedag sweep ls`)");
   cmd->add_option("--sort", o->sort,
                   "started, ended, duration, name, status, id, param.KEY, metric.KEY; '-' prefix: descending")
       ->capture_default_str();

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <filesystem>
@@ -158,6 +159,46 @@ void Experiment::start(const StartOptions& o) {
     started_ = false;
     throw;
   }
+  log_ = std::make_unique<MetricLog>(info_dir() + "/" + kMetricsFile);
+  if (o.heartbeat)
+    supervisor_ = std::make_unique<Supervisor>(info_dir(), log_.get(), o.lease_seconds, o.flush_interval);
+}
+
+void Experiment::adopt(const std::string& id, const StartOptions& o) {
+  if (started_) throw StateError("experiment '" + name_ + "' is already started as " + test_name_);
+  const RunRef ref = store_.resolve(id);
+  const ProcessIdentity self = self_identity();
+  const double now = unix_now();
+  std::string ended_as;
+  // Fields the launcher owns (identity, parameters, sweep link) are not replaced by the script's.
+  static const char* const kOwned[] = {"schema", "name",  "test_name",  "status",      "info",    "metrics", "last",
+                                       "tags",   "notes", "properties", "attachments", "deleted", "argv"};
+  store_.update(ref, [&](json& r) {
+    const std::string status = r.value("status", std::string());
+    if (status != "queued" && status != "running") {
+      ended_as = status;
+      return;
+    }
+    if (status == "queued") {
+      r["status"] = "running";
+      r["started_at"] = now;
+      r["host"] = self.host;
+      r["pid"] = self.pid;
+      r["process"] = self.to_json();
+    }
+    r["adopted_by"] = json{{"process", self.to_json()}, {"at", now}, {"experiment", name_}};
+    if (o.extra.is_object())
+      for (const auto& [k, v] : o.extra.items())
+        if (std::none_of(std::begin(kOwned), std::end(kOwned), [&](const char* owned) { return k == owned; })) r[k] = v;
+    if (!r.contains("inventory")) r["inventory"] = machine_inventory();
+    if (!r.contains("env")) r["env"] = environment_subset();
+  });
+  if (!ended_as.empty())
+    throw StateError("run " + ref.test_name + " is " + ended_as + ", not queued or running: it cannot be adopted");
+  name_ = ref.name;
+  test_name_ = ref.test_name;
+  started_ = true;
+  cwd_ = o.cwd.empty() ? current_directory() : o.cwd;
   log_ = std::make_unique<MetricLog>(info_dir() + "/" + kMetricsFile);
   if (o.heartbeat)
     supervisor_ = std::make_unique<Supervisor>(info_dir(), log_.get(), o.lease_seconds, o.flush_interval);

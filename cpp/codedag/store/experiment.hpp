@@ -60,6 +60,11 @@ class Experiment {
   static std::unique_ptr<Experiment> open_existing(const std::string& id, std::string home = "");
 
   void start(const StartOptions& options = {});
+  // Takes over a run that a launcher created for this process (a sweep cell, a DDP rank) instead
+  // of allocating a new one: `id` comes from CODEDAG_RUN_ID. The run must be queued or running;
+  // it becomes this process's (extra fields merged, heartbeat started) and keeps its name, which
+  // replaces this Experiment's. StateError when it has ended, NotFoundError when it is unknown.
+  void adopt(const std::string& id, const StartOptions& options = {});
   // status: finished | failed | killed | interrupted. details merged into run.json (exception, signal).
   // Write failures do not throw: see write_problems().
   void end(const std::string& status, const json& details = json::object());

@@ -54,6 +54,12 @@ const char* const kMigrations[] = {
     ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE runs ADD COLUMN metric_values TEXT;
     )sql",
+    // 4: the sweep a run belongs to (properties.sweep.id), for `codedag ls --sweep ID`
+    // (backfilled from the summaries by backfill_sweep_column()).
+    R"sql(
+    ALTER TABLE runs ADD COLUMN sweep TEXT NOT NULL DEFAULT '';
+    CREATE INDEX runs_by_sweep ON runs(sweep) WHERE sweep != '';
+    )sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kIndexSchemaVersion);
 
@@ -146,6 +152,14 @@ void bind_listing(Statement& s, int first, const json& summary) {
     s.bind_null(first + 2);
 }
 
+// properties.sweep.id of a run (or a summary), "" when it is not a sweep's.
+std::string sweep_of(const json& run) {
+  const json props = run.value("properties", json::object());
+  const json sweep = props.is_object() ? props.value("sweep", json::object()) : json::object();
+  const json id = sweep.is_object() ? sweep.value("id", json()) : json();
+  return id.is_string() ? id.get<std::string>() : std::string();
+}
+
 void bind_row(Statement& s, const json& run, long long mtime = 0) {
   const json summary = summarize_run(run);
   s.bind(1, run.value("test_name", std::string()))
@@ -158,6 +172,7 @@ void bind_row(Statement& s, const json& run, long long mtime = 0) {
       .bind(8, dump_json(summary))
       .bind(9, mtime);
   bind_listing(s, 10, summary);
+  s.bind(13, sweep_of(run));
 }
 
 // The columns every list/find reads, in the order read_row expects.
@@ -184,9 +199,9 @@ IndexRow read_row(const Statement& s) {
 
 const char* kUpsertSql =
     "INSERT INTO runs(test_name, name, status, started_at, ended_at, deleted, host, summary, file_mtime, "
-    "duration, tags, metric_values) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+    "duration, tags, metric_values, sweep) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
     "ON CONFLICT(test_name) DO UPDATE SET name=?2, status=?3, started_at=?4, ended_at=?5, deleted=?6, host=?7, "
-    "summary=?8, file_mtime=?9, duration=?10, tags=?11, metric_values=?12";
+    "summary=?8, file_mtime=?9, duration=?10, tags=?11, metric_values=?12, sweep=?13";
 
 }  // namespace
 
@@ -355,6 +370,7 @@ void RunIndex::migrate() {
                      ", newer than this codedag (" + std::to_string(kIndexSchemaVersion) + "): upgrade codedag");
   for (int v = from; v < kIndexSchemaVersion; ++v) exec(kMigrations[v]);
   if (from < 3) backfill_listing_columns();
+  if (from < 4) backfill_sweep_column();
   exec(("PRAGMA user_version=" + std::to_string(kIndexSchemaVersion)).c_str());
   exec(("PRAGMA application_id=" + std::to_string(kIndexApplicationId)).c_str());
   tx.commit();
@@ -374,6 +390,22 @@ void RunIndex::backfill_listing_columns() {
     u.reset();
     bind_listing(u, 1, *summary);
     u.bind(4, test_name);
+    u.step();
+  }
+}
+
+void RunIndex::backfill_sweep_column() {
+  std::vector<std::pair<std::string, std::string>> rows;
+  {
+    Statement s(db_, "SELECT test_name, summary FROM runs WHERE summary LIKE '%\"sweep\"%'");
+    while (s.step()) rows.emplace_back(s.text(0), s.text(1));
+  }
+  Statement u(db_, "UPDATE runs SET sweep=?1 WHERE test_name=?2");
+  for (const auto& [test_name, text] : rows) {
+    const json summary = try_parse_json(text).value_or(json());
+    if (!summary.is_object()) continue;  // listing warns about a damaged row
+    u.reset();
+    u.bind(1, sweep_of(summary)).bind(2, test_name);
     u.step();
   }
 }
@@ -412,6 +444,7 @@ std::vector<IndexRow> RunIndex::list(const IndexQuery& q) const {
   std::string sql = "SELECT " + kRowColumns + " FROM runs WHERE 1";
   if (!q.name.empty()) sql += " AND name=?1";
   if (!q.status.empty()) sql += " AND status=?2";
+  if (!q.sweep.empty()) sql += " AND sweep != '' AND substr(sweep, 1, length(?5)) = ?5";
   if (q.since > 0) sql += " AND started_at>=?3";
   if (q.until > 0) sql += " AND started_at<?4";
   if (q.only_deleted)
@@ -424,6 +457,7 @@ std::vector<IndexRow> RunIndex::list(const IndexQuery& q) const {
   if (!q.status.empty()) s.bind(2, q.status);
   if (q.since > 0) s.bind(3, q.since);
   if (q.until > 0) s.bind(4, q.until);
+  if (!q.sweep.empty()) s.bind(5, q.sweep);
   std::vector<IndexRow> rows;
   while (s.step()) rows.push_back(read_row(s));
   return rows;

@@ -44,12 +44,13 @@ struct IndexQuery {
   std::string status;  // exact status; empty: all
   double since = 0;    // started_at >= since (0: no bound)
   double until = 0;    // started_at < until (0: no bound)
+  std::string sweep;   // runs of the sweep with this id (or id prefix); empty: all
   bool include_deleted = false;
   bool only_deleted = false;
 };
 
 // The newest schema this build knows; older indexes are migrated up on open.
-inline constexpr int kIndexSchemaVersion = 3;
+inline constexpr int kIndexSchemaVersion = 4;
 // PRAGMA application_id of a CodeDAG index ("CDAG"): a SQLite file without it that holds other
 // tables is someone else's database, never ours to migrate or overwrite.
 inline constexpr int kIndexApplicationId = 0x43444147;
@@ -121,6 +122,7 @@ class RunIndex {
   void identify();
   void migrate();
   void backfill_listing_columns();
+  void backfill_sweep_column();
   int lock_file() const;  // the rollback-journal mode's exclusive lock; -1 in WAL mode
   sqlite3* db_ = nullptr;
   IndexPlacement placement_;

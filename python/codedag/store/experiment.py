@@ -164,7 +164,18 @@ class Experiment:
         lease = next((h.lease_seconds for h in self._hooks if isinstance(h, Heartbeat)), None)
         heartbeat = any(isinstance(h, Heartbeat) for h in self._hooks)
         argv = list(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
-        self._core.start(argv, sys.executable, os.getcwd(), extra, heartbeat, float(lease or 0.0))
+        # A launcher (codedag sweep, a DDP launcher) created this process's run already: take it over
+        # instead of making a second one. Popped, so the script's own child processes make their own.
+        adopt = os.environ.pop("CODEDAG_RUN_ID", None)
+        adopted = False
+        if adopt:
+            try:
+                self._core.adopt(adopt, sys.executable, os.getcwd(), extra, heartbeat, float(lease or 0.0))
+                adopted = True
+            except (_core.StateError, _core.NotFoundError) as e:
+                warnings.warn(f"codedag: not adopting run {adopt} ({e}); recording a new run", stacklevel=2)
+        if not adopted:
+            self._core.start(argv, sys.executable, os.getcwd(), extra, heartbeat, float(lease or 0.0))
         _active.append(self)
         rerun_from = os.environ.pop("CODEDAG_RERUN_FROM", None)  # our children are not reruns
         os.environ.pop("CODEDAG_RERUN_SNAPSHOT", None)

@@ -235,8 +235,9 @@ def _downgrade_index_to_schema_2(home):
 
     db = sqlite3.connect(os.path.join(home, "index.sqlite"))
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
-        for column in ("duration", "tags", "metric_values"):
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+        db.execute("DROP INDEX runs_by_sweep")  # schema 4's, on a column schema 2 did not have
+        for column in ("duration", "tags", "metric_values", "sweep"):
             db.execute(f"ALTER TABLE runs DROP COLUMN {column}")
         db.execute("PRAGMA user_version=2")
         db.commit()
@@ -260,5 +261,5 @@ def test_an_index_of_the_previous_schema_is_migrated_and_lists_the_same_rows(run
     import sqlite3
 
     with sqlite3.connect(os.path.join(home, "index.sqlite")) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
         assert db.execute("SELECT count(*) FROM runs WHERE metric_values IS NULL").fetchone()[0] == 0
