@@ -5,6 +5,7 @@ packages=(g++ make git pkg-config nlohmann-json3-dev libcli11-dev libgtest-dev l
           libsqlite3-dev sqlite3
           libcpp-httplib-dev  # the panel's HTTP server (header + libcpp-httplib.so, pkg-config cpp-httplib)
           clang-format  # make lint
+          libtomlplusplus-dev  # toml++ headers: codedag lint reads [tool.codedag.lint] from pyproject.toml
           chromium chromium-driver)  # headless checks of the HTML reports and the panel's browser tests
 missing=()
 for p in "${packages[@]}"; do

@@ -9,6 +9,7 @@
 #include "codedag/common/terminal.hpp"
 #include "codedag/graph/model/dag.hpp"
 #include "codedag/graph/model/dot.hpp"
+#include "codedag/graph/model/pipeline_check.hpp"
 #include "codedag/graph/model/summary.hpp"
 #include "codedag/graph/plan/plan.hpp"
 #include "codedag/report/dag_svg.hpp"
@@ -25,7 +26,7 @@ struct DagOptions {
   bool no_calls = false;
 };
 
-void show(const DagOptions& opt) {
+void show(const DagOptions& opt, Context& ctx) {
   term::Printer out;
   const graph::Dag dag = graph::Dag::load(opt.file);
   const graph::DagSummary s = graph::summarize(dag, opt.top);
@@ -47,6 +48,12 @@ void show(const DagOptions& opt) {
   out.line();
   out.table({"id", "context", "calls", "cpu", "total", "out", "gpu"}, rows);
   out.line();
+  // A valid file can still hold nothing to optimize (an empty trace): that is a failure, with its cause.
+  if (const graph::PipelineVerdict v = graph::check_pipeline(dag); !v.usable) {
+    out.fail("valid " + std::string(graph::kDagSchema) + ", but " + v.problem + ": " + v.cause);
+    ctx.exit_code = 1;
+    return;
+  }
   out.ok("valid " + std::string(graph::kDagSchema) + ": " + std::to_string(s.nodes) + " contexts, hottest " +
          (s.hottest.empty() ? std::string("none") : s.hottest.front()->name));
 }
@@ -94,7 +101,7 @@ void svg(const DagOptions& opt) {
 
 }  // namespace
 
-void add_dag_command(CLI::App& app, Context& /*ctx*/) {
+void add_dag_command(CLI::App& app, Context& ctx) {
   auto* dag = app.add_subcommand("dag", "Inspect a pipeline DAG file (codedag.dag/1)");
   dag->require_subcommand(1);
   auto opt = std::make_shared<DagOptions>();
@@ -102,7 +109,7 @@ void add_dag_command(CLI::App& app, Context& /*ctx*/) {
   auto* show_cmd = dag->add_subcommand("show", "Validate a DAG file and print its summary and hottest contexts");
   show_cmd->add_option("file", opt->file, "DAG file (dag.json)")->required();
   show_cmd->add_option("--top", opt->top, "How many of the hottest contexts to list")->capture_default_str();
-  show_cmd->callback([opt] { show(*opt); });
+  show_cmd->callback([opt, &ctx] { show(*opt, ctx); });
 
   auto* dot_cmd = dag->add_subcommand("dot", "Write a DAG as Graphviz DOT");
   dot_cmd->add_option("file", opt->file, "DAG file (dag.json)")->required();

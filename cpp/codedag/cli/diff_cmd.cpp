@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "codedag/cli/command.hpp"
+#include "codedag/cli/store_cli.hpp"
 #include "codedag/common/terminal.hpp"
 #include "codedag/store/run_diff.hpp"
 #include "codedag/store/run_file.hpp"
@@ -18,9 +19,10 @@ struct DiffOptions {
 };
 
 void run_diff(const DiffOptions& o, Context& ctx) {
-  store::Store s;
+  store::Store s = open_store();
   const store::RunRef ra = s.resolve(o.a), rb = s.resolve(o.b);
-  const json a = store::load_run(ra.info_dir), b = store::load_run(rb.info_dir);
+  const store::RunId ia = ra.id(), ib = rb.id();
+  const json a = store::load_run(ra.info_dir, &ia), b = store::load_run(rb.info_dir, &ib);
   store::RunDiffOptions options;
   options.code = !o.no_code;
   options.code_stat = o.stat;
@@ -32,7 +34,8 @@ void run_diff(const DiffOptions& o, Context& ctx) {
     return;
   }
   term::Printer out;
-  out.header("diff", {{"A", ra.name + "/" + ra.test_name}, {"B", rb.name + "/" + rb.test_name}});
+  out.header("diff", {{"A", term::printable(ra.name + "/" + ra.test_name)},
+                      {"B", term::printable(rb.name + "/" + rb.test_name)}});
   int sections_differing = 0;
   for (const char* sec : {"status", "argv", "params", "versions", "metrics"}) {
     const json& d = report[sec];
@@ -53,7 +56,8 @@ void run_diff(const DiffOptions& o, Context& ctx) {
         }
         return store::format_value(x);
       };
-      rows.push_back({k, show(v[0]), show(v[1])});
+      // Keys and values are as recorded: escaped before they reach the terminal.
+      rows.push_back({term::printable(k), term::printable(show(v[0])), term::printable(show(v[1]))});
     }
     out.table({"key", "A", "B"}, rows);
   }
@@ -61,10 +65,10 @@ void run_diff(const DiffOptions& o, Context& ctx) {
   if (!code.empty()) {
     ++sections_differing;
     out.line(out.bold("code"));
-    std::cout << code;
+    std::cout << term::printable(code, /*keep_newlines=*/true);
     std::cout.flush();
   } else {
-    out.info("code: " + code_note);
+    out.info("code: " + term::printable(code_note));
   }
   out.line();
   if (sections_differing == 0)

@@ -7,6 +7,7 @@
 
 #include "codedag/cli/command.hpp"
 #include "codedag/common/terminal.hpp"
+#include "codedag/graph/model/pipeline_check.hpp"
 #include "codedag/graph/optimizer.hpp"
 
 namespace codedag::cli {
@@ -33,6 +34,7 @@ std::string fixed(double x, int digits) {
 void run(const OptimizeOptions& opt) {
   term::Printer out;
   const graph::Dag dag = graph::Dag::load(opt.file);
+  graph::require_pipeline(dag, opt.file);  // an empty or trivial DAG has nothing to place
   graph::OptimizerOptions o = opt.optimizer;
   if (opt.workers != 0) o.workers = opt.workers;
   if (!opt.device_model.empty()) o.device_model = graph::DeviceModel::load(opt.device_model);

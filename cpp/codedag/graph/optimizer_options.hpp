@@ -19,15 +19,14 @@ struct OptimizerOptions {
   int max_iterations = 50;
   uint64_t seed = 0;
   int gpu_count = 0;
-  std::optional<int64_t> workers;                                        // overrides the device model's and the DAG's
-  std::optional<DeviceModel> device_model;                               // default: DeviceModel::defaults(workers)
-  std::string algorithm = "auto";                                        // a name of partitioner_names()
-  std::string preset = "default";                                        // PartitionOptions::preset
-  int64_t chain_merge_min_nodes = 0;                                     // see CoarsenOptions
-  std::vector<std::string> library_modules = default_library_modules();  // see CoarsenOptions
+  std::optional<int64_t> workers;           // overrides the device model's and the DAG's
+  std::optional<DeviceModel> device_model;  // default: DeviceModel::defaults(workers)
+  std::string algorithm = "auto";           // a name of partitioner_names()
+  std::string preset = "default";           // PartitionOptions::preset
+  int64_t chain_merge_min_nodes = 0;        // see CoarsenOptions
 
   // Throws InputError naming the first option out of range (k of 1, a negative count, workers
-  // below 1, an unknown algorithm or preset, an empty package name).
+  // below 1, an unknown algorithm or preset).
   void validate() const;
 
   // From keyword arguments as JSON ({"k": 2, "gpu_count": 1, ...}): absent keys and null keep the
