@@ -215,6 +215,8 @@ class Session {
   bool alive(const Producer& p, PyObject* v);  // is p still about the object at v?
   // Adds the flow from v's producer into ctx; false when v has no live producer.
   bool flow_from_producer(PyObject* v, const TypeFacts& f, int32_t ctx);
+  // Adds the flow from the producer of the array `v` views; false when it has none.
+  bool flow_from_view_base(PyObject* v, const TypeFacts& f, int32_t ctx);
   TypeFacts compute_facts(PyTypeObject* t) const;
   void forget_type_facts();
   // Bytes a value holds. A view (numpy/torch) counts at most its base's bytes, and a base seen

@@ -276,6 +276,19 @@ bool Session::flow_from_producer(PyObject* v, const TypeFacts& f, int32_t ctx) {
   return true;
 }
 
+bool Session::flow_from_view_base(PyObject* v, const TypeFacts& f, int32_t ctx) {
+  // A view the caller cut from a produced array (a row, a slice, a reshape) carries that array's
+  // data: the flow is from the array's producer, with the view's bytes. The base is alive (the view
+  // holds it), so a live producer entry for it cannot be a reused address.
+  PyObject* root = view_root(v, f);
+  if (root == v) return false;
+  const Producer* p = producers_.find(root);
+  if (!p || !alive(*p, root)) return false;
+  seen_root_count_ = 0;
+  tree_.add_flow(p->ctx, ctx, std::min(p->bytes, value_bytes(v, f)));
+  return true;
+}
+
 bool Session::followable(PyObject* v) { return facts(Py_TYPE(v)).trackable; }
 
 void Session::produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, bool nested) {
@@ -358,6 +371,7 @@ void Session::take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types)
   // carries the bytes measured when the value was produced (a container mutated in between is not
   // measured again: that would walk it on every call that takes it).
   if (flow_from_producer(v, f, ctx)) return;
+  if (f.size == TypeFacts::kNbytes && flow_from_view_base(v, f, ctx)) return;
   if (f.container) {
     // A container nobody traced produced (the caller built it): what it holds feeds this call, one
     // flow per element. Two levels, because a batch is a list of samples and a sample a tuple

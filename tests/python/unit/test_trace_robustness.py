@@ -99,10 +99,10 @@ def test_numpy_private_dispatchers_are_hidden():
 
     tracer, _ = traced(pipeline)
     names = [n.qualname for n in tracer.dag.nodes]
-    assert not [q for q in names if "_dispatcher" in q], names
+    assert not [q for q in names if q.rsplit(".", 1)[-1].endswith("_dispatcher")], names
     clip_node = [n for n in tracer.dag.nodes if n.qualname.endswith("clip_it")][0]
-    assert not [b for b in clip_node.blocked_by if "_dispatcher" in b]
-    assert not [c for c in clip_node.lib_calls if "_dispatcher" in c]
+    assert not [b for b in clip_node.blocked_by if b.endswith("_dispatcher")]
+    assert not [c for c in clip_node.lib_calls if c.endswith("_dispatcher")]
     assert "numpy.clip" in names or "numpy.clip" in clip_node.lib_calls
 
 
@@ -129,9 +129,13 @@ def test_a_view_counts_its_base_once():
     out = {n.name.rsplit(".", 1)[-1]: n.out_bytes for n in tracer.dag.nodes}
     assert out["frames"] == base.nbytes
     assert out["two_views"] == base.nbytes
-    edges = {(e.src, e.dst): e.bytes for e in tracer.dag.edges if e.kind == codedag.EdgeKind.data}
-    ids = {n.name.rsplit(".", 1)[-1]: n.id for n in tracer.dag.nodes}
-    assert edges[(ids["frames"], ids["consume"])] == base.nbytes
+    name = {n.id: n.name.rsplit(".", 1)[-1] for n in tracer.dag.nodes}
+    into_consume = sorted(
+        (name[e.src], e.bytes)
+        for e in tracer.dag.edges
+        if e.kind == codedag.EdgeKind.data and name[e.dst] == "consume"
+    )
+    assert into_consume == [("frames", base.nbytes), ("two_views", base.nbytes)]
 
 
 def test_an_empty_trace_is_refused_by_the_optimizer_with_its_cause():
