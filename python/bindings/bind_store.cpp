@@ -7,11 +7,11 @@
 #include <nanobind/stl/vector.h>
 
 #include "bindings.hpp"
+#include "codedag/common/process_rank.hpp"
 #include "codedag/common/terminal.hpp"
 #include "codedag/store/experiment.hpp"
 #include "codedag/store/heartbeat.hpp"
 #include "codedag/store/metric_log.hpp"
-#include "codedag/common/process_rank.hpp"
 #include "codedag/store/rendezvous.hpp"
 #include "codedag/store/run_file.hpp"
 #include "codedag/store/shard.hpp"

@@ -38,7 +38,8 @@ ProcessRank from(const char* rank_var, const char* world_var, const char* local_
 ProcessRank process_rank() {
   if (ProcessRank r = from("RANK", "WORLD_SIZE", "LOCAL_RANK"); r.rank >= 0) return r;
   // srun sets SLURM_STEP_ID for the tasks it starts; the batch script has SLURM_PROCID=0 alone.
-  const int slurm_tasks = env_int("SLURM_STEP_NUM_TASKS") >= 0 ? env_int("SLURM_STEP_NUM_TASKS") : env_int("SLURM_NTASKS");
+  const int slurm_tasks =
+      env_int("SLURM_STEP_NUM_TASKS") >= 0 ? env_int("SLURM_STEP_NUM_TASKS") : env_int("SLURM_NTASKS");
   if (std::getenv("SLURM_STEP_ID") != nullptr && slurm_tasks > 1)
     if (ProcessRank r = from("SLURM_PROCID", nullptr, "SLURM_LOCALID"); r.rank >= 0 && r.rank < slurm_tasks) {
       r.world_size = slurm_tasks;

@@ -233,10 +233,10 @@ void Experiment::join_shard(const std::string& id, const ShardStart& shard, cons
   if (status != "queued" && status != "running" && status != "failed")
     throw StateError("run " + ref.test_name + " is " + status + ": rank " + std::to_string(shard.rank) +
                      " cannot join it (its rank 0 has ended it)");
+  start_shard(ref.info_dir, shard);  // checks the rank against the world before anything is recorded
   name_ = ref.name;
   test_name_ = ref.test_name;
   cwd_ = o.cwd.empty() ? current_directory() : o.cwd;
-  start_shard(info_dir(), shard);
   started_ = true;
   rank_ = shard.rank;
   start_logging(shard_dir(info_dir(), rank_), o);

@@ -139,7 +139,7 @@ class Experiment {
   std::vector<std::function<void(json&)>> pending_;  // record changes not written yet
   std::string record_error_;
   bool warned_ = false;
-  int rank_ = -1;  // sharded runs: this process's rank
+  int rank_ = -1;                 // sharded runs: this process's rank
   WriteProblems ended_problems_;  // what the log and heartbeat reported when the run ended
 };
 

@@ -60,7 +60,7 @@ JobIdentity launcher_job() {
 }
 
 json RendezvousEntry::to_json() const {
-  return json{{"schema", kRendezvousSchema}, {"job_key", job_key},        {"run_id", run_id},
+  return json{{"schema", kRendezvousSchema}, {"job_key", job_key},       {"run_id", run_id},
               {"attempt", attempt},          {"created_at", created_at}, {"process", process.to_json()}};
 }
 
@@ -124,8 +124,8 @@ void publish_rendezvous(const std::string& home, const std::string& job_key, con
     } catch (const FormatError&) {
       // A damaged entry cannot be joined by anyone: replace it.
     }
-    if (held && held->run_id != run_id && held->attempt == attempt &&
-        liveness(held->process) != Liveness::gone && held->process.pid != mine.process.pid)
+    if (held && held->run_id != run_id && held->attempt == attempt && liveness(held->process) != Liveness::gone &&
+        held->process.pid != mine.process.pid)
       throw StateError("rendezvous: job key '" + term::printable(job_key) + "' is held by run " +
                        term::printable(held->run_id) + " (pid " + std::to_string(held->process.pid) + " on " +
                        term::printable(held->process.host) +
@@ -149,7 +149,8 @@ RendezvousEntry await_rendezvous(const std::string& home, const std::string& job
     try {
       if (std::optional<RendezvousEntry> e = read_rendezvous(path)) {
         if (e->attempt != attempt)
-          seen = "an entry of attempt " + std::to_string(e->attempt) + " (this is attempt " + std::to_string(attempt) + ")";
+          seen = "an entry of attempt " + std::to_string(e->attempt) + " (this is attempt " + std::to_string(attempt) +
+                 ")";
         else if (e->created_at < not_before)
           seen = "a stale entry for run " + term::printable(e->run_id) + " made before this job started";
         else if (liveness(e->process) == Liveness::gone)

@@ -152,8 +152,8 @@ void validate_shard(const JsonDocument& doc, int expected_rank) {
     if (it->type() != a && it->type() != b &&
         !(a == json::value_t::number_integer && it->type() == json::value_t::number_unsigned))
       throw doc.error(std::string("/") + key, std::string("must be ") +
-                                                  (a == json::value_t::string ? "a string" : "an integer") + ", found " +
-                                                  json_type_name(*it));
+                                                  (a == json::value_t::string ? "a string" : "an integer") +
+                                                  ", found " + json_type_name(*it));
     return *it;
   };
   if (need("schema", json::value_t::string).get<std::string>() != kShardSchema)
@@ -165,8 +165,7 @@ void validate_shard(const JsonDocument& doc, int expected_rank) {
   if (world.get<long long>() < 1 || world.get<long long>() > kMaxWorldSize || world.get<long long>() <= expected_rank)
     throw doc.error("/world_size", "must be more than the rank and at most " + std::to_string(kMaxWorldSize));
   const std::string status = need("status", json::value_t::string).get<std::string>();
-  if (!is_shard_status(status))
-    throw doc.error("/status", "'" + term::printable(status) + "' is not a shard status");
+  if (!is_shard_status(status)) throw doc.error("/status", "'" + term::printable(status) + "' is not a shard status");
   if (const auto it = s.find("exception"); it != s.end() && !it->is_object())
     throw doc.error("/exception", "must be an object");
   for (const char* key : {"started_at", "ended_at"})
@@ -222,7 +221,7 @@ std::string rank_log_tail(const std::string& info_dir, int rank, size_t max_line
   const std::string path = rank_log_file(info_dir, rank);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return "";
-  struct stat st{};
+  struct stat st {};
   std::string text;
   if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
     // The tail only: a log may be large; 64 KiB holds far more than max_lines ordinary lines.

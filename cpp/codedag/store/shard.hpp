@@ -42,8 +42,8 @@ std::string rank_metrics_file(const std::string& info_dir, int rank);
 struct ShardStart {
   int rank = 0;
   int world_size = 1;
-  int local_rank = -1;  // -1: unknown
-  int attempt = 0;      // torchelastic restarts (TORCHELASTIC_RESTART_COUNT)
+  int local_rank = -1;   // -1: unknown
+  int attempt = 0;       // torchelastic restarts (TORCHELASTIC_RESTART_COUNT)
   std::string launcher;  // "torchrun", "slurm", "mpi", "lightning", "torch.distributed", "env"
   std::string job_key;   // the launcher's job identity used to meet (rendezvous.hpp), "" when broadcast
 };
@@ -54,7 +54,8 @@ json start_shard(const std::string& info_dir, const ShardStart& start);
 
 // Ends rank k's shard with `status` (finished | failed | killed | interrupted) and `details`
 // (exception, signal). When the rank failed, the run is marked failed on its behalf
-// (mark_run_failed_by); a killed rank (a cancelled job, the launcher's SIGTERM) is not a cause. Returns the shard as written.
+// (mark_run_failed_by); a killed rank (a cancelled job, the launcher's SIGTERM) is not a cause. Returns the shard as
+// written.
 json end_shard(const std::string& info_dir, int rank, const std::string& status, const json& details);
 
 // Marks the run failed by rank k (under the run's lock): the first failing rank sets `status`

@@ -11,6 +11,7 @@ store/rendezvous.hpp). The global rank comes from the environment each time it i
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
@@ -172,8 +173,6 @@ class RankLog:
             self._saved = None
         with self._lock:
             if self._file is not None:
-                try:
+                with contextlib.suppress(OSError):
                     self._file.close()
-                except OSError:
-                    pass
                 self._file = None

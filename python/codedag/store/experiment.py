@@ -219,13 +219,13 @@ class Experiment:
                     self._core.start(argv, sys.executable, os.getcwd(), extra, heartbeat, lease)
                 self._core.record_shard(job.shard())
                 run_id = f"{self._core.name}/{self._core.test_name}"
-                if job.job_key and not adopt:
+                if job.job_key:
                     try:
                         _core.publish_rendezvous(home, job.job_key, run_id, job.attempt)
                         self._published = job.job_key
                     except _core.Error:
-                        if not broadcast:
-                            raise
+                        if not broadcast and not adopt:
+                            raise  # the other ranks have no other way to find the run
             except BaseException as e:
                 error = f"{type(e).__name__}: {e}"
                 if broadcast:  # the other ranks wait in the broadcast: tell them, then fail here
@@ -234,12 +234,12 @@ class Experiment:
             if broadcast:
                 broadcast_run_id(job, run_id, "")
         else:
-            if adopt:
-                run_id = adopt  # every rank inherited the launcher's run
-            elif broadcast:
+            if broadcast:
                 run_id, error = broadcast_run_id(job, "", "")
                 if not run_id:
                     raise _core.StateError(f"rank {job.rank}: rank 0 could not start the run ({error})")
+            elif adopt:
+                run_id = adopt  # every rank inherited the launcher's run
             elif job.job_key:
                 not_before = _core.process_start_time()
                 run_id = _core.await_rendezvous(

@@ -9,6 +9,7 @@
 #include "codedag/common/error.hpp"
 #include "codedag/common/process_rank.hpp"
 #include "codedag/store/heartbeat.hpp"
+#include "codedag/store/metric_log.hpp"
 #include "codedag/store/rendezvous.hpp"
 #include "codedag/store/run_file.hpp"
 #include "store_test_util.hpp"
@@ -136,7 +137,8 @@ TEST(Shard, DamagedShardFilesAreNamedAndSkipped) {
   rank0.start(quiet());
   rank0.record_shard(rank_of(0, 4));
   write_text(shard_dir(rank0.info_dir(), 1) + "/shard.json", "{\"schema\": \"codedag.shard/1\", \"rank\": 7}");
-  write_text(shard_dir(rank0.info_dir(), 2) + "/shard.json", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[");
+  write_text(shard_dir(rank0.info_dir(), 2) + "/shard.json",
+             "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[");
   write_text(rank0.info_dir() + "/shards/rank01/shard.json", "{}");
   json evil = load_shard(rank0.info_dir(), 0);
   evil["rank"] = 3;
@@ -275,9 +277,9 @@ TEST(ProcessRank, GlobalRankNeverFromLocalRank) {
 
 TEST(ProcessRank, JobKeysTellJobsApart) {
   Env env;
-  for (const char* n : {"TORCHELASTIC_RUN_ID", "MASTER_ADDR", "MASTER_PORT", "SLURM_JOB_ID", "SLURM_STEP_ID",
-                        "PMIX_NAMESPACE", "OMPI_MCA_ess_base_jobid", "OMPI_MCA_orte_hnp_uri", "PMI_KVSNAME",
-                        "LOCAL_WORLD_SIZE", "WORLD_SIZE"})
+  for (const char* n :
+       {"TORCHELASTIC_RUN_ID", "MASTER_ADDR", "MASTER_PORT", "SLURM_JOB_ID", "SLURM_STEP_ID", "PMIX_NAMESPACE",
+        "OMPI_MCA_ess_base_jobid", "OMPI_MCA_orte_hnp_uri", "PMI_KVSNAME", "LOCAL_WORLD_SIZE", "WORLD_SIZE"})
     env.set(n, nullptr);
   EXPECT_EQ(launcher_job().key, "");
   env.set("MASTER_ADDR", "127.0.0.1");
