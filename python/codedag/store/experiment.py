@@ -409,6 +409,9 @@ class Experiment:
         ``log_every`` calls (default 50, or the first call's value) the window's mean of each key is
         copied to the host once and appended to its series at the current step. Plain numbers work
         too. ``step`` overrides the step counter. What is pending is logged at ``end()``."""
+        if not self.running:
+            raise _core.StateError(f"track: {self!r} is not running")
+        scalars = _Tracker.scalars(values)  # refused values change nothing
         tracker = self._tracker
         if tracker is None:
             tracker = self._tracker = _Tracker(log_every or 50)
@@ -416,9 +419,7 @@ class Experiment:
             raise _core.InputError(
                 f"track(log_every={log_every}): this run tracks every {tracker.log_every} steps already"
             )
-        if not self.running:
-            raise _core.StateError(f"track: {self!r} is not running")
-        tracker.add(self, step, values)
+        tracker.add(self, step, scalars)
 
     def progress(self, **progress: Any) -> None:
         """Tells the hooks about progress (epoch=..., step=...)."""
@@ -463,7 +464,10 @@ class _Tracker:
         self.sums: dict[str, Any] = {}
         self.counts: dict[str, int] = {}
 
-    def add(self, exp: Experiment, step: int | None, values: Mapping[str, Any]) -> None:
+    @staticmethod
+    def scalars(values: Mapping[str, Any]) -> dict[str, Any]:
+        """Detached scalar tensors and floats, or an InputError naming the key."""
+        out: dict[str, Any] = {}
         for key, value in values.items():
             detach = getattr(value, "detach", None)
             if callable(detach):
@@ -472,9 +476,17 @@ class _Tracker:
                     raise _core.InputError(
                         f"track({key}=...): expected a scalar, got a tensor of shape {tuple(value.shape)}"
                     )
-                value = value.reshape(())
+                out[key] = value.reshape(())
             elif isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise _core.InputError(f"track({key}=...): expected a number or a scalar tensor, got {type(value).__name__}")
+                raise _core.InputError(
+                    f"track({key}=...): expected a number or a scalar tensor, got {type(value).__name__}"
+                )
+            else:
+                out[key] = float(value)
+        return out
+
+    def add(self, exp: Experiment, step: int | None, values: Mapping[str, Any]) -> None:
+        for key, value in values.items():
             previous = self.sums.get(key)
             # Sums stay where the values are (a GPU tensor stays on the GPU): adding is asynchronous.
             self.sums[key] = value if previous is None else previous + value

@@ -73,7 +73,7 @@ def torchrun(script, home, mode, *extra):
 
 
 def only_run(home):
-    runs = codedag.Watcher(str(home)).load()
+    runs = codedag.Watcher(str(home)).load(as_frame=False)
     assert len(runs) == 1, [r["test_name"] for r in runs]
     return codedag.Watcher(str(home)).record(runs[0]["test_name"])
 

@@ -94,7 +94,7 @@ def test_one_run_per_lightning_job(lit_script, tmp_path, strategy):
     out, home, versions = fit(lit_script, tmp_path, strategy)
     assert out.returncode == 0, out.stderr[-4000:]
     watcher = codedag.Watcher(str(home))
-    runs = watcher.load()
+    runs = watcher.load(as_frame=False)
     assert len(runs) == 1, [r["test_name"] for r in runs]
     run = watcher.record(runs[0]["test_name"])
     assert run["status"] == "finished" and run["world_size"] == 2
@@ -124,7 +124,7 @@ def test_one_run_per_lightning_job(lit_script, tmp_path, strategy):
 def test_a_failing_ddp_spawn_worker_fails_the_run_with_its_traceback(lit_script, tmp_path):
     out, home, _ = fit(lit_script, tmp_path, "ddp_spawn", fail=True)
     assert out.returncode != 0
-    runs = codedag.Watcher(str(home)).load()
+    runs = codedag.Watcher(str(home)).load(as_frame=False)
     assert len(runs) == 1
     run = codedag.Watcher(str(home)).record(runs[0]["test_name"])
     assert run["status"] == "failed" and run["failed_rank"] == 1
