@@ -115,8 +115,7 @@ def test_one_run_per_lightning_job(lit_script, tmp_path, strategy):
         assert all(v >= 0 for _, v, _ in shard["series"]["step_ms"])
     # The checkpoint, in the run's blob directory, and the callback's DAG and monitor result.
     checkpoints = run["info"]["checkpoints"]
-    assert checkpoints["last_model_path"] or checkpoints["best_model_path"]
-    path = checkpoints.get("best_model_path") or checkpoints["last_model_path"]
+    path = checkpoints["best_model_path"]
     assert path.startswith(str(home / "blob" / "lit" / run["test_name"]))
     assert run["attachments"]["dag"] and run["attachments"]["monitor_result"]
 
