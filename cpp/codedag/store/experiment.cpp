@@ -324,6 +324,12 @@ void Experiment::end(const std::string& status, const json& details) {
   const double now = unix_now();
   const bool sharded = rank_ == 0;
   update([status, details, last, now, sharded](json& r) {
+    r["ended_at"] = now;
+    const double started =
+        r.contains("started_at") && r["started_at"].is_number() ? r["started_at"].get<double>() : now;
+    r["duration"] = now - started;
+    if (!r["last"].is_object()) r["last"] = json::object();
+    for (const auto& [k, v] : last.items()) r["last"][k] = v;
     if (sharded && r.contains("failed_rank") && r["failed_rank"] != json(0)) {
       // Another rank failed first: the run stays failed with that rank's traceback; how rank 0
       // ended (often the launcher's SIGTERM, or a collective that lost its peer) is kept beside it.
@@ -331,29 +337,17 @@ void Experiment::end(const std::string& status, const json& details) {
       own["status"] = status;
       r["rank0_end"] = own;
       r["status"] = "failed";
-      r["ended_at"] = now;
-      const double started =
-          r.contains("started_at") && r["started_at"].is_number() ? r["started_at"].get<double>() : now;
-      r["duration"] = now - started;
-      if (!r["last"].is_object()) r["last"] = json::object();
-      for (const auto& [k, v] : last.items()) r["last"][k] = v;
       return;
     }
+    r["status"] = status;
+    if (details.is_object())
+      for (const auto& [k, v] : details.items()) r[k] = v;
     if (sharded && status == "failed") {
       r["failed_rank"] = 0;
       if (!r["failed_ranks"].is_array()) r["failed_ranks"] = json::array();
       r["failed_ranks"].push_back(0);
+      if (r["exception"].is_object()) r["exception"]["rank"] = 0;
     }
-    r["status"] = status;
-    r["ended_at"] = now;
-    const double started =
-        r.contains("started_at") && r["started_at"].is_number() ? r["started_at"].get<double>() : now;
-    r["duration"] = now - started;
-    if (!r["last"].is_object()) r["last"] = json::object();
-    for (const auto& [k, v] : last.items()) r["last"][k] = v;
-    if (details.is_object())
-      for (const auto& [k, v] : details.items()) r[k] = v;
-    if (sharded && status == "failed" && r["exception"].is_object()) r["exception"]["rank"] = 0;
   });
   if (rank_ == 0) end_shard_side(status, details, last);
 }
