@@ -127,6 +127,45 @@ def test_a_torchelastic_restart_continues_the_run_as_a_new_attempt(ddp_script, t
     assert shards[1]["attempts"][0]["status"] == "failed"
 
 
+SPAWN = textwrap.dedent(
+    """
+    import os
+    import torch.distributed as dist
+    import torch.multiprocessing as mp
+    import codedag
+
+    def worker(rank):
+        dist.init_process_group("gloo", rank=rank, world_size=2)
+        exp = codedag.Experiment("spawned", snapshot=False).start()
+        exp.log_metric("loss", float(rank), step=0)
+        if rank == 1:
+            raise ValueError("spawned rank one broke")
+        dist.barrier()  # loses its peer
+        exp.end()
+
+    if __name__ == "__main__":
+        mp.spawn(worker, nprocs=2)
+    """
+)
+
+
+def test_a_failing_spawned_worker_fails_the_run_with_its_traceback(tmp_path):
+    # torch.multiprocessing (as Lightning's ddp_spawn) catches the worker's exception and calls
+    # sys.exit(1): sys.excepthook never runs, and atexit alone would record "finished".
+    script = tmp_path / "spawned.py"
+    script.write_text(SPAWN)
+    home = tmp_path / "home"
+    env = python_env(CODEDAG_HOME=str(home), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), OMP_NUM_THREADS="1")
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "CODEDAG_RUN_ID", "TORCHELASTIC_RUN_ID"):
+        env.pop(key, None)
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=240)
+    assert out.returncode != 0
+    run = only_run(home)
+    assert run["status"] == "failed" and run["failed_rank"] == 1 and run["launcher"] == "master"
+    assert run["exception"]["type"] == "ValueError"
+    assert 'raise ValueError("spawned rank one broke")' in run["exception"]["traceback"]
+
+
 def test_a_rank_without_any_way_to_meet_says_what_to_do(tmp_path):
     env = python_env(CODEDAG_HOME=str(tmp_path / "home"), RANK="1", WORLD_SIZE="2")
     for key in ("MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID", "SLURM_JOB_ID", "CODEDAG_RUN_ID"):

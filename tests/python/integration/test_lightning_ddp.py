@@ -2,8 +2,9 @@
 (issue 14): ``ddp`` (Lightning re-runs the script for rank 1) and ``ddp_spawn`` (the logger is
 pickled into two spawned workers) each make ONE run, with the logged metrics of both ranks, the
 hyperparameters nested and untruncated, the same ``version`` on every rank, the checkpoint
-recorded, and the callback's DAG and loader-wait series; a rank that raises under ddp_spawn leaves
-the run failed with that rank's traceback (the worker never reaches sys.excepthook)."""
+recorded, and the callback's DAG and loader-wait series. (A failing spawned worker, which never
+reaches sys.excepthook, is tested with plain torch.multiprocessing in test_ddp_runs.py: cheaper to
+start than a Lightning job.)"""
 
 import json
 import subprocess
@@ -25,7 +26,7 @@ SCRIPT = textwrap.dedent(
     import lightning as L
     from codedag.lightning import CodeDAGCallback, CodeDAGLogger
 
-    strategy, fail = sys.argv[1], sys.argv[2] == "fail"
+    strategy = sys.argv[1]
     LONG = "x" * 600
 
     class Squares(Dataset):
@@ -41,8 +42,6 @@ SCRIPT = textwrap.dedent(
             self.save_hyperparameters({"optim": {"lr": 0.05, "betas": [0.9, 0.99]}, "note": LONG})
             self.net = torch.nn.Linear(4, 1)
         def training_step(self, batch, i):
-            if fail and self.global_rank == 1 and i == 1:
-                raise ValueError("rank one broke in training_step")
             x, y = batch
             loss = torch.nn.functional.mse_loss(self.net(x), y)
             self.log("train_loss", loss)
@@ -72,14 +71,14 @@ def lit_script(tmp_path_factory):
     return path
 
 
-def fit(script, tmp_path, strategy, fail=False):
+def fit(script, tmp_path, strategy):
     home, versions = tmp_path / "home", tmp_path / "versions"
     versions.mkdir()
     env = python_env(CODEDAG_HOME=str(home), VERSIONS_DIR=str(versions), OMP_NUM_THREADS="1", CODEDAG_LEASE_SECONDS="5")
     for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "CODEDAG_RUN_ID"):
         env.pop(key, None)
     out = subprocess.run(
-        [sys.executable, str(script), strategy, "fail" if fail else "ok"],
+        [sys.executable, str(script), strategy],
         env=env,
         capture_output=True,
         text=True,
@@ -118,14 +117,3 @@ def test_one_run_per_lightning_job(lit_script, tmp_path, strategy):
     path = checkpoints["best_model_path"]
     assert path.startswith(str(home / "blob" / "lit" / run["test_name"]))
     assert run["attachments"]["dag"] and run["attachments"]["monitor_result"]
-
-
-def test_a_failing_ddp_spawn_worker_fails_the_run_with_its_traceback(lit_script, tmp_path):
-    out, home, _ = fit(lit_script, tmp_path, "ddp_spawn", fail=True)
-    assert out.returncode != 0
-    runs = codedag.Watcher(str(home)).load(as_frame=False)
-    assert len(runs) == 1
-    run = codedag.Watcher(str(home)).record(runs[0]["test_name"])
-    assert run["status"] == "failed" and run["failed_rank"] == 1
-    assert run["exception"]["type"] == "ValueError"
-    assert "rank one broke in training_step" in run["exception"]["traceback"]
