@@ -357,12 +357,6 @@ void add_store(nb::module_& m) {
         return from_json(e->to_json());
       },
       nb::arg("home"), nb::arg("job_key"));
-  m.def(
-      "withdraw_rendezvous",
-      [](const std::string& home, const std::string& key, const std::string& run_id) {
-        store::withdraw_rendezvous(store::Layout(home).home(), key, run_id);
-      },
-      nb::arg("home"), nb::arg("job_key"), nb::arg("run_id"));
   m.def("process_start_time", &store::process_start_time);
   m.def("default_rendezvous_timeout", &store::default_rendezvous_timeout);
   m.def(

@@ -226,13 +226,13 @@ void Experiment::join_shard(const std::string& id, const ShardStart& shard, cons
   if (shard.rank <= 0)
     throw InputError("join_shard: rank " + std::to_string(shard.rank) + ": rank 0 starts or adopts the run itself");
   const RunRef ref = store_.resolve(id, /*use_index=*/false);
+  // Whatever the run's status: another rank may have failed already, or rank 0 may have finished
+  // before this rank started (ranks of one job start seconds apart on a busy machine). The rank
+  // still records its shard, and its own failure still fails the run. Only a removed run is refused.
   const json run = load_run(ref.info_dir);
-  const std::string status = run.value("status", std::string());
-  // "failed" too: another rank may have failed already while this one was starting; it still
-  // records its shard, and its own end cannot hide that failure.
-  if (status != "queued" && status != "running" && status != "failed")
-    throw StateError("run " + ref.test_name + " is " + status + ": rank " + std::to_string(shard.rank) +
-                     " cannot join it (its rank 0 has ended it)");
+  if (run.contains("deleted") && run["deleted"] == true)
+    throw StateError("run " + ref.test_name + " was removed (codedag rm): rank " + std::to_string(shard.rank) +
+                     " cannot join it");
   start_shard(ref.info_dir, shard);  // checks the rank against the world before anything is recorded
   name_ = ref.name;
   test_name_ = ref.test_name;

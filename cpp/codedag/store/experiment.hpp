@@ -71,7 +71,8 @@ class Experiment {
   void adopt(const std::string& id, const StartOptions& options = {});
   // Rank k > 0 of a distributed job joins the run its rank 0 created (shard.hpp): its metric log,
   // lease and shard.json live in <info_dir>/shards/rank<k>/; dump_info, dump_metric, tags and notes
-  // still go to the run's record (under its lock). The run must be queued or running.
+  // still go to the run's record (under its lock). Any run but a removed one: rank 0 may have
+  // finished, or another rank failed, before this rank started.
   void join_shard(const std::string& id, const ShardStart& shard, const StartOptions& options = {});
   // Rank 0, after start() or adopt(): records its shard (its metric log and lease stay the run's).
   void record_shard(const ShardStart& shard);

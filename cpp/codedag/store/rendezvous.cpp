@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -31,6 +32,22 @@ std::string bounded(std::string s) {
 }
 
 constexpr size_t kMaxRendezvousBytes = 64u << 10;
+
+// Entries stay after their job (a slow rank may still need one when rank 0 has finished), so each
+// publish removes those older than a week; a bounded look, never an error.
+void prune_rendezvous(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto cutoff = fs::file_time_type::clock::now() - std::chrono::hours(24 * 7);
+  size_t looked = 0;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end && looked < 10000; it.increment(ec), ++looked) {
+    const std::string name = it->path().filename().string();
+    if (name.size() < 6 || name.compare(name.size() - 5, 5, ".json") != 0) continue;
+    std::error_code stat_ec;
+    if (it->is_regular_file(stat_ec) && it->last_write_time(stat_ec) < cutoff && !stat_ec)
+      fs::remove(it->path(), stat_ec);
+  }
+}
 
 bool is_unsigned_integer(const json& v) { return v.is_number_integer() || v.is_number_unsigned(); }
 
@@ -108,6 +125,7 @@ std::optional<RendezvousEntry> read_rendezvous(const std::string& path) {
 void publish_rendezvous(const std::string& home, const std::string& job_key, const std::string& run_id, int attempt) {
   const std::string path = rendezvous_file(home, job_key);
   make_directories(home + "/rendezvous");
+  prune_rendezvous(home + "/rendezvous");
   RendezvousEntry mine{job_key, run_id, attempt, unix_now(), self_identity()};
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   write_file_atomic(tmp, dump_json(mine.to_json()) + "\n");
@@ -142,6 +160,7 @@ void publish_rendezvous(const std::string& home, const std::string& job_key, con
 RendezvousEntry await_rendezvous(const std::string& home, const std::string& job_key, int attempt, double not_before,
                                  double timeout_seconds) {
   const std::string path = rendezvous_file(home, job_key);
+  const double started = process_start_time();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
   auto pause = std::chrono::milliseconds(10);
   std::string seen = "nothing";
@@ -153,11 +172,11 @@ RendezvousEntry await_rendezvous(const std::string& home, const std::string& job
                  ")";
         else if (e->created_at < not_before)
           seen = "a stale entry for run " + term::printable(e->run_id) + " made before this job started";
-        else if (liveness(e->process) == Liveness::gone)
+        else if (liveness(e->process) == Liveness::gone && e->created_at < started)
           seen = "an entry for run " + term::printable(e->run_id) + " whose rank 0 (pid " +
-                 std::to_string(e->process.pid) + ") is gone";
+                 std::to_string(e->process.pid) + ") is gone and made it before this rank started";
         else
-          return *e;
+          return *e;  // a rank 0 that is gone may have made it for us and finished first: join
       }
     } catch (const FormatError& err) {
       seen = std::string("an unreadable entry (") + err.what() + ")";  // maybe being replaced: retry
@@ -169,15 +188,6 @@ RendezvousEntry await_rendezvous(const std::string& home, const std::string& job
                        "CODEDAG_RENDEZVOUS_TIMEOUT sets the wait");
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(200));
-  }
-}
-
-void withdraw_rendezvous(const std::string& home, const std::string& job_key, const std::string& run_id) {
-  try {
-    const std::string path = rendezvous_file(home, job_key);
-    const std::optional<RendezvousEntry> e = read_rendezvous(path);
-    if (e && e->run_id == run_id && e->process.pid == self_identity().pid) ::unlink(path.c_str());
-  } catch (...) {
   }
 }
 

@@ -8,8 +8,10 @@
 //   {"schema", "job_key", "run_id", "attempt", "created_at", "process": {pid, start_ticks, boot_id, host}}
 //
 // The file appears whole or not at all (written aside, then link(2)ed: exclusive and atomic).
-// A file left by a crashed job with the same key is recognised as stale (its creator is gone, or
-// it is older than the waiting process, or it belongs to another attempt) and never joined.
+// A file left by an earlier job with the same key is recognised as stale (its creator is gone and
+// it is older than the waiting process, or it is much older, or it belongs to another attempt) and
+// never joined. Entries stay after the job (a slow rank may start after rank 0 finished); each
+// publish removes those older than a week.
 // This replaces lumo's <cache>/dist/.<ppid> guess with a sleep, which fails across nodes.
 #include <optional>
 #include <string>
@@ -55,13 +57,11 @@ std::optional<RendezvousEntry> read_rendezvous(const std::string& path);
 void publish_rendezvous(const std::string& home, const std::string& job_key, const std::string& run_id, int attempt);
 
 // The other ranks: waits until an entry for `attempt` appears that was made at or after
-// `not_before` (unix time) by a process not known to be gone; returns it. StateError after
+// `not_before` (unix time) by a process not known to be gone, or by a gone one after this process
+// started (rank 0 may finish before a slow rank even starts); returns it. StateError after
 // `timeout_seconds`, saying what was found and what to do.
 RendezvousEntry await_rendezvous(const std::string& home, const std::string& job_key, int attempt, double not_before,
                                  double timeout_seconds);
-
-// Rank 0 at the end of its run: removes the file when it still names `run_id`. Never throws.
-void withdraw_rendezvous(const std::string& home, const std::string& job_key, const std::string& run_id);
 
 // Unix time this process started (from /proc: its start ticks and the boot time); 0 when unknown.
 double process_start_time();

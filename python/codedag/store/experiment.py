@@ -55,6 +55,10 @@ class Experiment:
                     h.lease_seconds = lease_seconds
         self._hooks.extend(hooks or [])
         self._tracker: _Tracker | None = None
+        # A rank of a distributed job (store/distributed.py): its job and console copy.
+        self._job: Job | None = None
+        self._rank_log: RankLog | None = None
+        self._broadcast_ok = True
 
     @classmethod
     def _view(cls, core: Any) -> Experiment:
@@ -62,6 +66,7 @@ class Experiment:
         exp._core = core
         exp._hooks = []
         exp._tracker = None
+        exp._job, exp._rank_log, exp._broadcast_ok = None, None, True
         return exp
 
     @classmethod
@@ -204,7 +209,7 @@ class Experiment:
         """One rank of a distributed job: rank 0 makes (or adopts) the run, the others join it as shards."""
         home = self._core.home
         # Off for callers that may run on one rank only (CodeDAGLogger): a broadcast there would hang.
-        broadcast = getattr(self, "_broadcast_ok", True) and can_broadcast(job)
+        broadcast = self._broadcast_ok and can_broadcast(job)
         extra = {**extra, "attempt": job.attempt}
         if job.rank == 0:
             run_id, error = "", ""
@@ -222,7 +227,6 @@ class Experiment:
                 if job.job_key:
                     try:
                         _core.publish_rendezvous(home, job.job_key, run_id, job.attempt)
-                        self._published = job.job_key
                     except _core.Error:
                         if not broadcast and not adopt:
                             raise  # the other ranks have no other way to find the run
@@ -269,7 +273,7 @@ class Experiment:
     @property
     def rank(self) -> int:
         """This process's rank in the run (0 when the run is not distributed)."""
-        return max(self._core.rank, 0) if not self._core.is_view else 0
+        return max(self._core.rank, 0)
 
     def end(self, status: str = "finished", **details: Any) -> None:
         """Ends the run: ``finished``, ``failed``, ``killed`` or ``interrupted``; ``details`` (for example
@@ -287,7 +291,7 @@ class Experiment:
                 hook.on_end(self, status, details)
             except Exception as e:  # a hook must not lose the record of how the run ended
                 warnings.warn(f"codedag: hook {hook.name} failed at end: {e}", StoreWarning, stacklevel=2)
-        rank_log = getattr(self, "_rank_log", None)
+        rank_log = self._rank_log
         if rank_log is not None:
             exception = details.get("exception")
             if isinstance(exception, Mapping) and exception.get("traceback"):
@@ -319,15 +323,11 @@ class Experiment:
             )
 
     def _after_rank_end(self) -> None:
-        job = getattr(self, "_job", None)
+        job = self._job
         if job is None or job.rank != 0:
             return
-        published = getattr(self, "_published", "")
-        max_restarts = os.environ.get("TORCHELASTIC_MAX_RESTARTS", "0")
-        # The agent may restart the workers: the next attempt's rank 0 finds the run through the file.
-        restartable = max_restarts.isdigit() and int(max_restarts) > job.attempt
-        if published and not restartable:
-            _core.withdraw_rendezvous(self._core.home, published, f"{self._core.name}/{self._core.test_name}")
+        # The rendezvous entry stays: a slow rank may start after rank 0 finished, and a torchelastic
+        # restart finds the run through it (rendezvous.hpp prunes old entries).
         try:
             record = self._core.record()
         except _core.Error:

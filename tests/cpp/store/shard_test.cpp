@@ -117,7 +117,7 @@ TEST(Shard, ARankWhoseProcessVanishedFailsTheRun) {
   EXPECT_EQ(run["exception"]["type"], "RankDied");
 }
 
-TEST(Shard, JoiningAnEndedRunOrWithBadRanksIsRefused) {
+TEST(Shard, BadRanksAndRemovedRunsAreRefusedLateRanksJoin) {
   const std::string home = fresh_home("shard_refused");
   Experiment rank0("ddp", home);
   rank0.start(quiet());
@@ -127,8 +127,14 @@ TEST(Shard, JoiningAnEndedRunOrWithBadRanksIsRefused) {
   Experiment outside("ddp", home);
   EXPECT_THROW(outside.join_shard(id, rank_of(2, 2), quiet()), InputError);
   rank0.end("finished");
+  // A slow rank that starts after rank 0 finished still records its shard, and its failure counts.
   Experiment late("ddp", home);
-  EXPECT_THROW(late.join_shard(id, rank_of(1), quiet()), StateError);
+  late.join_shard(id, rank_of(1), quiet());
+  late.end("failed", json{{"exception", {{"type", "OSError"}, {"message", "late"}}}});
+  EXPECT_EQ(load_run(rank0.info_dir())["status"], "failed");
+  update_run(rank0.info_dir(), [](json& r) { r["deleted"] = true; });
+  Experiment removed("ddp", home);
+  EXPECT_THROW(removed.join_shard(id, rank_of(1), quiet()), StateError);
 }
 
 TEST(Shard, DamagedShardFilesAreNamedAndSkipped) {
@@ -187,9 +193,7 @@ TEST(Rendezvous, RankZeroPublishesOthersFindStaleEntriesAreNotJoined) {
   int status = 0;
   ::waitpid(child, &status, 0);
   EXPECT_EQ(WEXITSTATUS(status), 3);
-  // Withdrawn at the end; a damaged file is replaced, never joined.
-  withdraw_rendezvous(home, "torchrun:job1", "ddp/run1");
-  EXPECT_FALSE(read_rendezvous(rendezvous_file(home, "torchrun:job1")).has_value());
+  // A damaged file is replaced, never joined.
   write_text(rendezvous_file(home, "torchrun:job1"), "{\"schema\": \"codedag.rendezvous/1\", \"run_id\": 5}");
   EXPECT_THROW(read_rendezvous(rendezvous_file(home, "torchrun:job1")), FormatError);
   EXPECT_THROW(await_rendezvous(home, "torchrun:job1", 0, 0, 0.1), StateError);
@@ -206,8 +210,14 @@ TEST(Rendezvous, AStaleEntryOfADeadRankZeroIsReplaced) {
   }
   int status = 0;
   ::waitpid(child, &status, 0);
-  EXPECT_THROW(await_rendezvous(home, "master:h:1", 0, 0, 0.2), StateError);  // its rank 0 is gone
-  publish_rendezvous(home, "master:h:1", "ddp/new", 0);
+  // Its rank 0 is gone but made it after this process started: a rank 0 that finished first.
+  EXPECT_EQ(await_rendezvous(home, "master:h:1", 0, 0, 1).run_id, "ddp/old");
+  // Made before this process started by a process that is gone: stale, never joined.
+  json old = json::parse(read_text(rendezvous_file(home, "master:h:1")));
+  old["created_at"] = process_start_time() - 10;
+  write_text(rendezvous_file(home, "master:h:1"), old.dump());
+  EXPECT_THROW(await_rendezvous(home, "master:h:1", 0, 0, 0.2), StateError);
+  publish_rendezvous(home, "master:h:1", "ddp/new", 0);  // replaces it
   EXPECT_EQ(await_rendezvous(home, "master:h:1", 0, 0, 1).run_id, "ddp/new");
 }
 
