@@ -7,6 +7,7 @@
 
 #include "codedag/cli/command.hpp"
 #include "codedag/cli/store_cli.hpp"
+#include "codedag/cli/usage.hpp"
 #include "codedag/common/error.hpp"
 #include "codedag/common/terminal.hpp"
 #include "codedag/store/run_format.hpp"
@@ -162,8 +163,17 @@ void run_ls(const LsOptions& o, Context& /*ctx*/) {
     runs = std::move(sorted);
     rows = std::move(sorted_rows);
   }
-  if (o.limit && rows.size() > o.limit) rows.resize(o.limit);
-  if (o.limit && runs.size() > o.limit) runs.resize(o.limit);
+  // -n N keeps the newest N under the default order (oldest first, so the newest end the listing,
+  // as `tail` would); under an explicit --sort, the first N of that order.
+  const auto keep = [&](auto& items) {
+    if (!o.limit || items.size() <= o.limit) return;
+    if (custom_sort)
+      items.resize(o.limit);
+    else
+      items.erase(items.begin(), items.end() - static_cast<std::ptrdiff_t>(o.limit));
+  };
+  keep(rows);
+  keep(runs);
 
   if (o.json_out) {
     std::vector<std::string> items;
@@ -222,7 +232,8 @@ void add_ls_command(CLI::App& app, Context& ctx) {
   cmd->add_option("-c,--columns", o->columns,
                   std::string("Comma-separated columns (default ") + kDefaultColumns +
                       "; also ended, host, git, param.KEY, metric.KEY, last.KEY)");
-  cmd->add_option("-n,--limit", o->limit, "Show at most N runs");
+  cmd->add_option("-n,--limit", o->limit, "Show the newest N runs (with --sort: the first N of that order)")
+      ->check(whole_number(1, 1LL << 40));
   cmd->add_flag("--json", o->json_out, "Print the runs as a JSON array (the index summaries)");
   cmd->add_flag("-a,--all", o->all, "Include runs marked deleted (codedag rm)");
   cmd->add_flag("--deleted", o->deleted, "Only runs marked deleted");
