@@ -1,5 +1,5 @@
 """Turns a verbose `pip install` of codedag (cmake + ninja output) into one progress line with the
-time left, keeping the whole output in a log file; errors and warnings still show, and on failure
+time left, keeping the whole output in a log file; compiler errors still show, and on failure
 the log's tail is printed so the cause is on screen.
 
     pip install -v ... 2>&1 | python scripts/build_progress.py LOG_FILE
@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-STEP = re.compile(r"^\[(\d+)/(\d+)\] ")
-SHOWN = re.compile(r"(error|FAILED|warning: )", re.IGNORECASE)
+STEP = re.compile(r"^\s*\[(\d+)/(\d+)\] ")  # ninja's "[12/297] Building ...", indented by pip -v
+SHOWN = re.compile(r"^\s*FAILED: | error: ")  # a failed step and the compiler's errors (warnings stay in the log)
 NOISE = re.compile(r"^WARNING: Location .* is ignored")  # this machine's pip configuration, said once per package
 
 
@@ -47,7 +47,7 @@ def main() -> int:
                     last_quarter = 4 * done // total
                     print(text)
                 sys.stdout.flush()
-            elif SHOWN.search(line) and "-Werror" not in line and "error_code" not in line:
+            elif SHOWN.search(line):
                 if drawn:
                     sys.stdout.write("\n")
                     drawn = False

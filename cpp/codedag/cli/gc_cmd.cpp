@@ -40,7 +40,8 @@ void run_gc(const GcOptions& o) {
   const size_t left = marked.size() - std::min(marked.size(), erased.size());
   const auto runs = [](size_t n) { return std::to_string(n) + (n == 1 ? " run" : " runs"); };
   if (left)
-    out.fail("gc: erased " + runs(erased.size()) + "; " + runs(left) + " marked deleted could not be erased (see above)");
+    out.fail("gc: erased " + runs(erased.size()) + "; " + runs(left) +
+             " marked deleted could not be erased (see above)");
   else if (!erased.empty())
     out.ok("gc: erased " + runs(erased.size()));
 }

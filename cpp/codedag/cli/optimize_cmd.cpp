@@ -102,8 +102,7 @@ void run(const OptimizeOptions& opt) {
   }
   const size_t moved_functions = r.plan.context_device_map.size();
   out.ok("plan: " + std::to_string(moved_functions) + (moved_functions == 1 ? " function" : " functions") +
-         " moved, predicted " +
-         fixed(r.breakdown.predicted_speedup, 2) + "x in " + fixed(r.seconds * 1000, 1) + " ms");
+         " moved, predicted " + fixed(r.breakdown.predicted_speedup, 2) + "x in " + fixed(r.seconds * 1000, 1) + " ms");
 }
 
 }  // namespace

@@ -66,8 +66,11 @@ void require_python_modules(const std::string& python, const std::vector<std::st
                        ": install it there (pip install codedag), or give the interpreter that has it "
                        "(--python or CODEDAG_PYTHON)");
     if (m == "torch")
-      throw InputError(who + " needs torch, which is not installed for " + py + ": pip install 'codedag[torch]' "
-                       "(or torch==" + kTestedTorchVersion + ") into it, or give another interpreter (--python or "
+      throw InputError(who + " needs torch, which is not installed for " + py +
+                       ": pip install 'codedag[torch]' "
+                       "(or torch==" +
+                       kTestedTorchVersion +
+                       ") into it, or give another interpreter (--python or "
                        "CODEDAG_PYTHON)");
     throw InputError(who + " needs the Python package " + m + ", which is not installed for " + py);
   }

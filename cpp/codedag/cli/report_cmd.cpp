@@ -52,11 +52,13 @@ std::string newest_result_file(const std::string& dir, term::Printer& out) {
     if (++results == 2) break;  // enough to say there is a choice; each load reads a whole file
   }
   if (chosen.empty())
-    throw InputError(dir + " is a directory with no ExperimentMonitor result file in it (a .json written by "
-                           "save_json or codedag monitor): give the file, e.g. codedag report " + dir +
-                     "/NAME.json");
+    throw InputError(dir +
+                     " is a directory with no ExperimentMonitor result file in it (a .json written by "
+                     "save_json or codedag monitor): give the file, e.g. codedag report " +
+                     dir + "/NAME.json");
   if (results > 1)
-    out.info("several result files in " + term::printable(dir) + "; the newest is shown (give a file to choose "
+    out.info("several result files in " + term::printable(dir) +
+             "; the newest is shown (give a file to choose "
              "another)");
   return chosen;
 }

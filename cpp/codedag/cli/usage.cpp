@@ -18,7 +18,8 @@ size_t edit_distance(const std::string& a, const std::string& b) {
     for (size_t j = 1; j <= b.size(); ++j) {
       const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
       d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
   return d[a.size()][b.size()];
 }
@@ -166,9 +167,9 @@ void print_usage_error(CLI::App& root, const CLI::ParseError& e, int argc, const
     fix = "give what is missing, in the order the usage shows";
   } else if (name == "ExtrasError") {
     const std::string extra = first_extra(e.what());
-    const std::vector<std::string> near =
-        !extra.empty() && extra[0] == '-' ? nearest(extra.substr(0, extra.find('=')), option_words(*p.app))
-                                          : std::vector<std::string>{};
+    const std::vector<std::string> near = !extra.empty() && extra[0] == '-'
+                                              ? nearest(extra.substr(0, extra.find('=')), option_words(*p.app))
+                                              : std::vector<std::string>{};
     fix = near.empty() ? "leave out what was not expected" : "did you mean " + near.front() + "?";
   } else if (name == "ConversionError" || name == "ValidationError") {
     fix = "give a value of the kind the option takes";

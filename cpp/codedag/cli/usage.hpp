@@ -37,7 +37,6 @@ CLI::Validator whole_number(long long minimum, long long maximum);
 bool reject_missing_subcommand(CLI::App& root, int argc, const char* const* argv, term::Printer& err);
 
 // A parser error (not --help/--version) as ✗ message, usage and fix.
-void print_usage_error(CLI::App& root, const CLI::ParseError& e, int argc, const char* const* argv,
-                       term::Printer& err);
+void print_usage_error(CLI::App& root, const CLI::ParseError& e, int argc, const char* const* argv, term::Printer& err);
 
 }  // namespace codedag::cli

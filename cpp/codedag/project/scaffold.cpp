@@ -119,8 +119,9 @@ CreatedProject create_project(const std::string& directory, const std::string& t
     }
     if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) != 0) {
       if (errno == EEXIST || errno == ENOTEMPTY)
-        throw InputError(directory + " appeared while the project was written: codedag new never overwrites; "
-                                     "choose another name");
+        throw InputError(directory +
+                         " appeared while the project was written: codedag new never overwrites; "
+                         "choose another name");
       throw_system_error("cannot move the new project into place", target.string());
     }
   } catch (...) {

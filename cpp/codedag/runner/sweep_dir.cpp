@@ -16,6 +16,7 @@
 
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/error.hpp"
+#include "codedag/store/run_ids.hpp"
 #include "codedag/store/run_index.hpp"
 
 namespace codedag::runner {

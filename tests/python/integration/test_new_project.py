@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import python_env
 
 # This project's venv stands in for the one `setup_environment.sh setup` creates (that one installs
