@@ -56,7 +56,8 @@ def __getattr__(name: str):
     import importlib
 
     try:
-        module = importlib.import_module(f"{__name__}.{sub}")
+        # The subpackages load their own modules lazily too: the getattr may be the import.
+        value = getattr(importlib.import_module(f"{__name__}.{sub}"), name)
     except ModuleNotFoundError as exc:
         if exc.name != "torch":
             raise
@@ -65,7 +66,6 @@ def __getattr__(name: str):
             f"codedag.{name} needs torch, which is not installed for {_sys.executable}: "
             "pip install 'codedag[torch]' (or a torch build for your CUDA from pytorch.org)", name="torch"
         ) from exc
-    value = getattr(module, name)
     globals()[name] = value
     return value
 

@@ -17,7 +17,7 @@ namespace codedag::cli {
 namespace {
 
 struct LsOptions {
-  std::string name, status, since, until, sort = "started", columns, sweep;
+  std::string name, status, since, until, sort, columns, sweep;  // sort "": started, the default order
   std::vector<std::string> params, metrics, tags;
   bool json_out = false, all = false, deleted = false, no_sync = false;
   size_t limit = 0;
@@ -117,10 +117,10 @@ void run_ls(const LsOptions& o, Context& /*ctx*/) {
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }
-  std::string key = o.sort;
-  bool descending = !key.empty() && key[0] == '-';
+  std::string key = o.sort.empty() ? "started" : o.sort;
+  bool descending = key[0] == '-';
   if (descending) key = key.substr(1);
-  const bool custom_sort = key != "started" || descending;
+  const bool custom_sort = !o.sort.empty();  // an explicit --sort, even --sort started: -n takes its first N
   // The index's listing columns hold everything but info (params) and git; only those make us
   // parse each run's summary. --json prints the stored summaries as they are.
   const auto needs_summary = [](const std::string& k) {
@@ -227,8 +227,8 @@ void add_ls_command(CLI::App& app, Context& ctx) {
   cmd->add_option("-t,--tag", o->tags, "Only runs with this tag (repeatable)");
   cmd->add_option("--sweep", o->sweep, "Only the runs of this sweep (an id or its prefix, see `codedag sweep ls`)");
   cmd->add_option("--sort", o->sort,
-                  "started, ended, duration, name, status, id, param.KEY, metric.KEY; '-' prefix: descending")
-      ->capture_default_str();
+                  "started (default), ended, duration, name, status, id, param.KEY, metric.KEY; '-' prefix: "
+                  "descending");
   cmd->add_option("-c,--columns", o->columns,
                   std::string("Comma-separated columns (default ") + kDefaultColumns +
                       "; also ended, host, git, param.KEY, metric.KEY, last.KEY)");

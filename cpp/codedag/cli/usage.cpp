@@ -158,22 +158,21 @@ bool reject_missing_subcommand(CLI::App& root, int argc, const char* const* argv
 void print_usage_error(CLI::App& root, const CLI::ParseError& e, int argc, const char* const* argv,
                        term::Printer& err) {
   const CommandPath p = command_path(root, argc, argv);
-  const std::string name = e.get_name();
   const std::string message = term::printable(e.what());
   err.fail(p.words + ": " + message);
   err.line("  usage: " + term::printable(usage_line(*p.app, p.words)));
   std::string fix;
-  if (name == "RequiredError") {
+  if (dynamic_cast<const CLI::RequiredError*>(&e)) {
     fix = "give what is missing, in the order the usage shows";
-  } else if (name == "ExtrasError") {
+  } else if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
     const std::string extra = first_extra(e.what());
     const std::vector<std::string> near = !extra.empty() && extra[0] == '-'
                                               ? nearest(extra.substr(0, extra.find('=')), option_words(*p.app))
                                               : std::vector<std::string>{};
     fix = near.empty() ? "leave out what was not expected" : "did you mean " + near.front() + "?";
-  } else if (name == "ConversionError" || name == "ValidationError") {
+  } else if (dynamic_cast<const CLI::ConversionError*>(&e) || dynamic_cast<const CLI::ValidationError*>(&e)) {
     fix = "give a value of the kind the option takes";
-  } else if (name == "ArgumentMismatch") {
+  } else if (dynamic_cast<const CLI::ArgumentMismatch*>(&e)) {
     fix = "give the option as many values as it takes";
   } else {
     fix = "correct the command line";

@@ -18,10 +18,12 @@ DEMO = REPO / "examples" / "experiment_demo.py"
 DAG = REPO / "examples" / "dags" / "audio_pipeline.json"
 
 
-def record(tmp_path, *args):
-    """One finished run of experiment_demo.py in the test's store; returns its test_name."""
-    proc = subprocess.run([sys.executable, DEMO, *map(str, args)], cwd=tmp_path, capture_output=True, text=True,
-                          env=python_env(CODEDAG_HOME=str(tmp_path / "codedag_home")))
+def record(cwd, *args, home=None):
+    """One finished run of experiment_demo.py, started in `cwd`, in the store `home` (default: the
+    run_cli fixture's, cwd/codedag_home); returns its test_name."""
+    home = home or cwd / "codedag_home"
+    proc = subprocess.run([sys.executable, DEMO, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          env=python_env(CODEDAG_HOME=str(home)))
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip().splitlines()[-1].split()[0]
 
@@ -161,13 +163,25 @@ def test_report_of_a_directory_uses_its_result_file(run_cli, tmp_path):
     assert "results/r.json" in out and "wrote" in out
 
 
+def codedag_alone(tmp_path) -> str:
+    """A directory holding only the codedag package (a link to the one under test): on PYTHONPATH
+    it gives an interpreter codedag without the venv's torch."""
+    alone = tmp_path / "codedag_alone"
+    alone.mkdir(exist_ok=True)
+    if not (alone / "codedag").exists():
+        (alone / "codedag").symlink_to(Path(codedag.__file__).resolve().parent)
+    return str(alone)
+
+
+NO_TORCH = "/usr/bin/python3"  # Debian's interpreter: no torch there
+
+
 def test_optimize_run_without_torch_says_how_to_get_it(run_cli, tmp_path):
     (tmp_path / "train.py").write_text("print('hi')\n")
-    no_torch = "/usr/bin/python3"
+    no_torch = NO_TORCH
     if subprocess.run([no_torch, "-c", "import torch"], capture_output=True).returncode == 0:
         pytest.skip("the system Python has torch")
-    package_parent = str(Path(codedag.__file__).resolve().parents[1])
-    proc = run_cli("optimize-run", "train.py", "--python", no_torch, env={"PYTHONPATH": package_parent})
+    proc = run_cli("optimize-run", "train.py", "--python", no_torch, env={"PYTHONPATH": codedag_alone(tmp_path)})
     assert proc.returncode == 2, proc.stderr
     assert "optimize-run needs torch" in proc.stderr and "codedag[torch]" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -185,7 +199,7 @@ def test_gc_counts_runs_in_words(run_cli, tmp_path):
 def test_rerun_suggests_at_snapshot_only_with_a_snapshot(run_cli, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
-    test_name = record(work, "--epochs", "1")
+    test_name = record(work, "--epochs", "1", home=tmp_path / "codedag_home")
     work.rename(tmp_path / "moved")
     proc = run_cli("rerun", test_name)
     assert proc.returncode == 2 and "no longer exists" in proc.stderr
@@ -195,7 +209,7 @@ def test_rerun_suggests_at_snapshot_only_with_a_snapshot(run_cli, tmp_path):
 def test_trace_says_where_its_options_go(run_cli, tmp_path):
     assert "SCRIPT.py" in run_cli("trace", "--help", check=True).stdout
     (tmp_path / "s.py").write_text("print('ran')\n")
-    proc = run_cli("trace", "--out", "t", "s.py", "--batches", "1", env=python_env())
+    proc = run_cli("trace", "--out", "t", "s.py", "--batches", "1")
     assert "--batches after the script goes to the script" in proc.stderr
     assert "codedag trace --batches ... s.py" in proc.stderr
 
@@ -236,12 +250,13 @@ def test_user_text_in_errors_is_escaped(run_cli):
 
 
 
-def test_a_torch_name_without_torch_says_how_to_get_it():
-    no_torch = "/usr/bin/python3"
-    probe = subprocess.run([no_torch, "-c", "import codedag"], capture_output=True, text=True, env=python_env())
+def test_a_torch_name_without_torch_says_how_to_get_it(tmp_path):
+    no_torch = NO_TORCH
+    env = dict(python_env(), PYTHONPATH=codedag_alone(tmp_path))
+    probe = subprocess.run([no_torch, "-c", "import codedag"], capture_output=True, text=True, env=env)
     if probe.returncode != 0 or subprocess.run([no_torch, "-c", "import torch"], capture_output=True).returncode == 0:
         pytest.skip("no interpreter here that imports codedag but lacks torch")
     proc = subprocess.run([no_torch, "-c", "import codedag; codedag.Watcher; codedag.optimize_pipeline"],
-                          capture_output=True, text=True, env=python_env())
+                          capture_output=True, text=True, env=env)
     assert proc.returncode == 1
     assert "codedag.optimize_pipeline needs torch" in proc.stderr and "codedag[torch]" in proc.stderr
