@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-# "100% tests passed, 0 tests failed out of 312"  (ctest)
-CTEST = re.compile(r"tests passed, (\d+) tests? failed out of (\d+)")
+# ctest: "100% tests passed out of 312" (CMake 4), "97% tests passed, 9 tests failed out of 312"
+CTEST = re.compile(r"\d+% tests passed(?:, (\d+) tests? failed)? out of (\d+)")
 # "==== 3 failed, 520 passed, 4 skipped, 1 error in 301.20s (0:05:01) ===="  (pytest)
 PYTEST = re.compile(r"^=+ (.*?) in [0-9.]+s.*=+$")
 COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed|deselected)")
@@ -28,7 +28,7 @@ def suites(log_dir: Path) -> list[tuple[str, dict[str, int]]]:
             if m := EXTRA.search(line):
                 name = f"tracer, Python {m.group(1)}"
             if m := CTEST.search(line):
-                failed, total = int(m.group(1)), int(m.group(2))
+                failed, total = int(m.group(1) or 0), int(m.group(2))
                 found.append(("C++ (ctest)", {"passed": total - failed, "failed": failed}))
             elif m := PYTEST.match(line.strip()):
                 counts = {k.rstrip("s") if k.startswith("error") else k: int(n) for n, k in COUNT.findall(m.group(1))}
