@@ -13,7 +13,8 @@ STAMPS := .cache/stamps
 QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location .* is ignored" || true; }
 
 # Everything that goes into the wheel and the C++ test binaries: a change re-runs the build.
-SOURCES := CMakeLists.txt pyproject.toml $(shell find cpp python tests/cpp web cmake -type f \
+SOURCES := CMakeLists.txt pyproject.toml requirements-dev.txt $(shell find templates -type f 2>/dev/null) \
+           $(shell find cpp python tests/cpp web cmake -type f \
              \( -name '*.cpp' -o -name '*.hpp' -o -name '*.in' -o -name '*.py' -o -name '*.pyi' \
                 -o -name 'CMakeLists.txt' -o -name '*.json' -o -name '*.html' -o -name '*.css' -o -name '*.js' \
                 -o -name '*.cmake' \) 2>/dev/null)
@@ -38,16 +39,21 @@ $(STAMPS)/system: scripts/setup_system.sh
 
 $(STAMPS)/venv: requirements-dev.txt $(STAMPS)/system
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "· installing Python packages into $(VENV) (torch==2.13.0, nanobind, scikit-build-core, pytest ...)"
+	@echo "· installing Python packages into $(VENV) (torch==2.13.0, nanobind, scikit-build-core, pytest ...):" \
+	      "about 4 minutes the first time, seconds when they are there"
 	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt $(QUIET_PIP)
 	@touch $@
 
+# The build's output goes to .cache/build.log; the terminal gets one progress line with the time left
+# (scripts/build_progress.py), warnings and errors, and the log's tail when it fails.
 $(STAMPS)/installed: $(STAMPS)/venv $(SOURCES)
-	@echo "· building and installing codedag (C++ engine, extension, CLI, C++ tests)"
-	@$(CCACHE_ENV) $(PY) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps \
+	@echo "· building and installing codedag (C++ engine, extension, CLI, C++ tests): 8 to 11 minutes on" \
+	      "2 cores the first time, a minute or two when ccache has the objects"
+	@$(CCACHE_ENV) $(PY) -m pip install -v --disable-pip-version-check --no-build-isolation --no-deps \
 	    -Ccmake.define.CMAKE_CXX_COMPILER_LAUNCHER="$(abspath $(VENV))/bin/ccache" \
 	    -Ccmake.define.CODEDAG_BUILD_TESTS=ON \
-	    -Ccmake.define.CODEDAG_STUBS=ON . $(QUIET_PIP)
+	    -Ccmake.define.CODEDAG_STUBS=ON . 2>&1 | $(PY) scripts/build_progress.py .cache/build.log \
+	    || { tail -n 40 .cache/build.log; echo "✗ the build failed: the whole output is in .cache/build.log"; exit 1; }
 	@touch $@
 	@echo "✓ codedag installed in $(VENV)"
 
@@ -60,10 +66,19 @@ test-cpp: setup
 test-python: setup
 	@PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest tests/python
 
-# C++ first, then Python 3.11, then the tracer under the other Pythons found. Which of those there
-# are is said before the 3.11 tests, so that a pytest summary is still the closing line when none
-# is found. Any failure, an extra Python's build included, exits non-zero.
-test: test-cpp extra-pythons test-python test-python-extra
+# C++ first, then Python 3.11, then the tracer under the other Pythons found. Each suite's output
+# is also kept in $(TEST_LOGS); scripts/test_summary.py closes with every suite's counts and the
+# overall total. Every suite runs even after one fails; any failure (an extra Python's build
+# included) exits non-zero.
+TEST_LOGS := .cache/test-logs
+test: setup
+	@rm -rf $(TEST_LOGS) && mkdir -p $(TEST_LOGS); start=$$(date +%s); rc=0; \
+	$(MAKE) --no-print-directory test-cpp 2>&1 | tee $(TEST_LOGS)/1-cpp.log || rc=1; \
+	$(MAKE) --no-print-directory extra-pythons; \
+	$(MAKE) --no-print-directory test-python 2>&1 | tee "$(TEST_LOGS)/2-Python 3.11.log" || rc=1; \
+	$(MAKE) --no-print-directory test-python-extra 2>&1 | tee $(TEST_LOGS)/3-extra.log || rc=1; \
+	$(PY) scripts/test_summary.py $(TEST_LOGS) $$start || rc=1; \
+	exit $$rc
 
 # ---- Other Pythons: the tracer built and tested under CPython 3.12 and 3.13 where they are here ----
 # scripts/find_extra_pythons.sh finds them ($CODEDAG_EXTRA_PYTHONS="path ..." overrides; set but

@@ -18,5 +18,10 @@ DAG=examples/dags/audio_pipeline.json
 "$CODEDAG" optimize "$DAG" --workers 4 --export-dir "$OUT/dag-plan-cpu"
 echo
 "$CODEDAG" optimize "$DAG" --workers 4 --gpus 1 --export-dir "$OUT/dag-plan-gpu"
+"$CODEDAG" dag svg "$DAG" --plan "$OUT/dag-plan-gpu/plan.json" -o "$OUT/dag-plan-gpu/dag.svg"
 echo
-echo "✓ demo finished: results, report and plans in $OUT/ (open the .html report in a browser)"
+# The closing lines: step 1's outcome (rounded, written by optimization.py) and where everything is.
+echo "✓ demo finished"
+sed 's/^/  /' "$OUT/closing.txt"
+echo "  pipeline picture with the one-GPU plan: $OUT/dag-plan-gpu/dag.svg"
+echo "  plans and summaries: $OUT/dag-plan-cpu/, $OUT/dag-plan-gpu/"

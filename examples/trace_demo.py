@@ -1,6 +1,6 @@
 """A small, realistic image pipeline to try the tracer on:
 
-    codedag trace examples/trace_demo.py --batches 1
+    codedag trace --batches 1 examples/trace_demo.py
 
 A map-style Dataset decodes a synthetic "image" per sample, then per-sample transforms
 (random crop, flip, normalise, to CHW tensor) run in 2 DataLoader workers; torch's default_collate

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 import torch
 
@@ -21,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from baseline import make_dataloader  # noqa: E402
 from birdclef import CONFIG, BirdCLEFModel  # noqa: E402
+from closing import closing_lines  # noqa: E402
 from train import seeded_model, train_epoch_with_monitor  # noqa: E402
 
 import codedag  # noqa: E402
@@ -77,9 +79,10 @@ def run_experiment(out_dir: str, epochs: int, plan: str | None, max_batches: int
     summary = {"predicted_speedup": result["predicted_speedup"], "closed_loop_speedup": result["measured_speedup"],
                "training_speedup": base_s / opt_s, "verified": (result["verification"] or {}).get("ok"),
                "kept": result.kept, "results": json_path, "charts": charts}
-    print(f"predicted speedup {summary['predicted_speedup']}, measured by the closed loop "
-          f"{summary['closed_loop_speedup']}, in training {summary['training_speedup']:.2f}x "
-          f"(batch time {base_s * 1e3:.1f} ms -> {opt_s * 1e3:.1f} ms)")
+    summary["closing"] = closing_lines(monitor.results, result, charts.get("html"))
+    print("\n".join(summary["closing"]))
+    # demo.sh ends on these lines again, after the optimizer's own output.
+    Path(out_dir, "closing.txt").write_text("\n".join(summary["closing"]) + "\n")
     return summary
 
 

@@ -8,6 +8,7 @@ as tensor code), ``migration`` (live patching), ``monitor``, ``store``, and ``pi
 """
 
 import os as _os
+import sys as _sys
 
 # Development builds: with CODEDAG_BUILD_DIR=<a CMake build dir>, the freshly built
 # codedag._core in <build>/python/codedag is loaded instead of the installed one.
@@ -54,7 +55,17 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'codedag' has no attribute '{name}'")
     import importlib
 
-    value = getattr(importlib.import_module(f"{__name__}.{sub}"), name)
+    try:
+        # The subpackages load their own modules lazily too: the getattr may be the import.
+        value = getattr(importlib.import_module(f"{__name__}.{sub}"), name)
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        # torch is an extra (codedag[torch]): the store, monitor and optimizer work without it.
+        raise ModuleNotFoundError(
+            f"codedag.{name} needs torch, which is not installed for {_sys.executable}: "
+            "pip install 'codedag[torch]' (or a torch build for your CUDA from pytorch.org)", name="torch"
+        ) from exc
     globals()[name] = value
     return value
 

@@ -19,5 +19,6 @@ void add_pipeline_commands(CLI::App& app, Context& ctx);  // optimize-run (the c
 void add_server_commands(CLI::App& app, Context& ctx);    // panel
 void add_runner_commands(CLI::App& app, Context& ctx);    // sweep
 void add_lint_commands(CLI::App& app, Context& ctx);      // lint
+void add_project_commands(CLI::App& app, Context& ctx);   // new, completion
 
 }  // namespace codedag::cli

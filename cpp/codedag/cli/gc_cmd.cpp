@@ -37,8 +37,13 @@ void run_gc(const GcOptions& o) {
   const std::vector<std::string> swept = s.sweep_leftovers();
   for (const auto& p : swept) out.info("removed leftover " + term::printable(p));
   if (erased.empty() && swept.empty()) out.info("nothing to erase (`codedag rm ID` marks a run for gc)");
-  out.summary("gc", static_cast<int>(erased.size()),
-              static_cast<int>(marked.size() - std::min(marked.size(), erased.size())));
+  const size_t left = marked.size() - std::min(marked.size(), erased.size());
+  const auto runs = [](size_t n) { return std::to_string(n) + (n == 1 ? " run" : " runs"); };
+  if (left)
+    out.fail("gc: erased " + runs(erased.size()) + "; " + runs(left) +
+             " marked deleted could not be erased (see above)");
+  else if (!erased.empty())
+    out.ok("gc: erased " + runs(erased.size()));
 }
 
 }  // namespace

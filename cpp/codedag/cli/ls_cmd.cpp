@@ -7,6 +7,7 @@
 
 #include "codedag/cli/command.hpp"
 #include "codedag/cli/store_cli.hpp"
+#include "codedag/cli/usage.hpp"
 #include "codedag/common/error.hpp"
 #include "codedag/common/terminal.hpp"
 #include "codedag/store/run_format.hpp"
@@ -16,7 +17,7 @@ namespace codedag::cli {
 namespace {
 
 struct LsOptions {
-  std::string name, status, since, until, sort = "started", columns, sweep;
+  std::string name, status, since, until, sort, columns, sweep;  // sort "": started, the default order
   std::vector<std::string> params, metrics, tags;
   bool json_out = false, all = false, deleted = false, no_sync = false;
   size_t limit = 0;
@@ -116,10 +117,10 @@ void run_ls(const LsOptions& o, Context& /*ctx*/) {
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }
-  std::string key = o.sort;
-  bool descending = !key.empty() && key[0] == '-';
+  std::string key = o.sort.empty() ? "started" : o.sort;
+  bool descending = key[0] == '-';
   if (descending) key = key.substr(1);
-  const bool custom_sort = key != "started" || descending;
+  const bool custom_sort = !o.sort.empty();  // an explicit --sort, even --sort started: -n takes its first N
   // The index's listing columns hold everything but info (params) and git; only those make us
   // parse each run's summary. --json prints the stored summaries as they are.
   const auto needs_summary = [](const std::string& k) {
@@ -162,8 +163,17 @@ void run_ls(const LsOptions& o, Context& /*ctx*/) {
     runs = std::move(sorted);
     rows = std::move(sorted_rows);
   }
-  if (o.limit && rows.size() > o.limit) rows.resize(o.limit);
-  if (o.limit && runs.size() > o.limit) runs.resize(o.limit);
+  // -n N keeps the newest N under the default order (oldest first, so the newest end the listing,
+  // as `tail` would); under an explicit --sort, the first N of that order.
+  const auto keep = [&](auto& items) {
+    if (!o.limit || items.size() <= o.limit) return;
+    if (custom_sort)
+      items.resize(o.limit);
+    else
+      items.erase(items.begin(), items.end() - static_cast<std::ptrdiff_t>(o.limit));
+  };
+  keep(rows);
+  keep(runs);
 
   if (o.json_out) {
     std::vector<std::string> items;
@@ -217,12 +227,13 @@ void add_ls_command(CLI::App& app, Context& ctx) {
   cmd->add_option("-t,--tag", o->tags, "Only runs with this tag (repeatable)");
   cmd->add_option("--sweep", o->sweep, "Only the runs of this sweep (an id or its prefix, see `codedag sweep ls`)");
   cmd->add_option("--sort", o->sort,
-                  "started, ended, duration, name, status, id, param.KEY, metric.KEY; '-' prefix: descending")
-      ->capture_default_str();
+                  "started (default), ended, duration, name, status, id, param.KEY, metric.KEY; '-' prefix: "
+                  "descending");
   cmd->add_option("-c,--columns", o->columns,
                   std::string("Comma-separated columns (default ") + kDefaultColumns +
                       "; also ended, host, git, param.KEY, metric.KEY, last.KEY)");
-  cmd->add_option("-n,--limit", o->limit, "Show at most N runs");
+  cmd->add_option("-n,--limit", o->limit, "Show the newest N runs (with --sort: the first N of that order)")
+      ->check(whole_number(1, 1LL << 40));
   cmd->add_flag("--json", o->json_out, "Print the runs as a JSON array (the index summaries)");
   cmd->add_flag("-a,--all", o->all, "Include runs marked deleted (codedag rm)");
   cmd->add_flag("--deleted", o->deleted, "Only runs marked deleted");

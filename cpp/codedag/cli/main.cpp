@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "codedag/cli/command.hpp"
+#include "codedag/cli/usage.hpp"
 #include "codedag/common/error.hpp"
 #include "codedag/common/terminal.hpp"
 #include "codedag/common/version.hpp"
@@ -31,15 +32,19 @@ int main(int argc, char** argv) {
   for (const Registrar add :
        {codedag::cli::add_graph_commands, codedag::cli::add_trace_commands, codedag::cli::add_monitor_commands,
         codedag::cli::add_store_commands, codedag::cli::add_pipeline_commands, codedag::cli::add_runner_commands,
-        codedag::cli::add_lint_commands, codedag::cli::add_server_commands})
+        codedag::cli::add_lint_commands, codedag::cli::add_server_commands, codedag::cli::add_project_commands})
     add(app, ctx);
 
   codedag::term::Printer err(stderr);
+  // A bare or mistyped command gets the list and the nearest name, not CLI11's "A subcommand is required".
+  if (codedag::cli::reject_missing_subcommand(app, argc, argv, err)) return 2;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // --help and --version exit 0; a usage error is bad input like any other: 2.
-    return app.exit(e) == 0 ? 0 : 2;
+    // --help and --version exit 0; a usage error is bad input like any other: 2, with ✗ and the fix.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    codedag::cli::print_usage_error(app, e, argc, argv, err);
+    return 2;
   } catch (const codedag::Error& e) {
     // Messages quote ids, paths and file contents: escaped, so none of them can drive the terminal.
     err.fail(codedag::term::printable(e.what(), true));

@@ -43,6 +43,39 @@ void forward_signal(int sig, siginfo_t* info, void*) {
   if (child > 0 && info && (info->si_code == SI_USER || info->si_code == SI_QUEUE)) ::kill(child, sig);
 }
 
+// "1 s", "0.25 s": the interval as given, without std::to_string's "1.000000".
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g s", s);
+  return buf;
+}
+
+// What was sampled. A command shorter than one interval leaves no sample: that is said, instead of
+// means of nothing (nan %).
+std::string sampled_line(const monitor::ModeResult& m) {
+  const size_t n = m.resources.cpu_usage.size();
+  char line[256];
+  if (n == 0 || m.resources.process_cpu_usage.empty() || m.resources.process_memory.empty()) {
+    std::snprintf(line, sizeof line,
+                  "no resource sample: the command ended after %.2f s, before the first sample "
+                  "(use a shorter --interval for short commands)",
+                  m.total_time);
+    return line;
+  }
+  // A series whose samples are all unreadable has no mean either: "-", never "nan".
+  const auto value = [](double v, const char* format) {
+    if (!std::isfinite(v)) return std::string("-");
+    char buf[32];
+    std::snprintf(buf, sizeof buf, format, v);
+    return std::string(buf);
+  };
+  std::snprintf(line, sizeof line, "%zu sample%s over %.2f s · CPU mean %s · process tree CPU mean %s · memory peak %s",
+                n, n == 1 ? "" : "s", m.total_time, value(report::series_mean(m.resources.cpu_usage), "%.1f%%").c_str(),
+                value(report::series_mean(m.resources.process_cpu_usage), "%.1f%%").c_str(),
+                value(report::series_max(m.resources.process_memory), "%.0f MB").c_str());
+  return line;
+}
+
 int run_monitor(const MonitorOptions& opt) {
   term::Printer out(stderr);  // the command owns stdout
   monitor::check_interval(opt.interval);
@@ -85,7 +118,7 @@ int run_monitor(const MonitorOptions& opt) {
   for (const std::string& a : opt.command) joined += (joined.empty() ? "" : " ") + a;
   out.header("monitor", {{"command", joined},
                          {"pid", std::to_string(child)},
-                         {"interval", std::to_string(opt.interval) + " s"},
+                         {"interval", seconds_text(opt.interval)},
                          {"result file", run.default_path()}});
   run.start_mode(opt.mode, json{{"command", opt.command}, {"interval", opt.interval}}, opt.interval);
 
@@ -105,13 +138,7 @@ int run_monitor(const MonitorOptions& opt) {
 
   const monitor::ExperimentResult result = run.snapshot();
   const monitor::ModeResult& m = result.modes.back();
-  char line[256];
-  std::snprintf(line, sizeof line,
-                "%zu samples over %.2f s · CPU mean %.1f%% · process tree CPU mean %.1f%% · "
-                "memory peak %.0f MB",
-                m.resources.cpu_usage.size(), m.total_time, report::series_mean(m.resources.cpu_usage),
-                report::series_mean(m.resources.process_cpu_usage), report::series_max(m.resources.process_memory));
-  out.info(line);
+  out.info(sampled_line(m));
   out.ok("wrote " + path + " (codedag report " + path + " renders it)");
   int code = 0;
   if (WIFEXITED(status)) {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "codedag/cli/command.hpp"
+#include "codedag/cli/usage.hpp"
 #include "codedag/common/terminal.hpp"
 #include "codedag/graph/model/pipeline_check.hpp"
 #include "codedag/graph/optimizer.hpp"
@@ -99,8 +100,9 @@ void run(const OptimizeOptions& opt) {
     r.plan.save(opt.output);
     out.ok("wrote plan " + opt.output);
   }
-  out.ok("plan: " + std::to_string(r.plan.context_device_map.size()) + " functions moved, predicted " +
-         fixed(r.breakdown.predicted_speedup, 2) + "x in " + fixed(r.seconds * 1000, 1) + " ms");
+  const size_t moved_functions = r.plan.context_device_map.size();
+  out.ok("plan: " + std::to_string(moved_functions) + (moved_functions == 1 ? " function" : " functions") +
+         " moved, predicted " + fixed(r.breakdown.predicted_speedup, 2) + "x in " + fixed(r.seconds * 1000, 1) + " ms");
 }
 
 }  // namespace
@@ -110,9 +112,13 @@ void add_optimize_command(CLI::App& app, Context& /*ctx*/) {
   auto* cmd = app.add_subcommand("optimize", "Decide which contexts of a pipeline DAG run where and write the plan");
   cmd->add_option("file", opt->file, "DAG file (codedag.dag/1)")->required();
   graph::OptimizerOptions& o = opt->optimizer;
-  cmd->add_option("--k", o.k, "Partitions: cpu plus k-1 main-process executors (default: 1 + GPUs, at least 2)");
-  cmd->add_option("--gpus", o.gpu_count, "GPUs to plan for (cuda:0 ...)")->capture_default_str();
-  cmd->add_option("--workers", opt->workers, "DataLoader workers (default: the device model's, else the DAG's)");
+  cmd->add_option("--k", o.k, "Partitions: cpu plus k-1 main-process executors (default: 1 + GPUs, at least 2)")
+      ->check(whole_number(2, graph::kMaxGpus + 1));
+  cmd->add_option("--gpus", o.gpu_count, "GPUs to plan for (cuda:0 ...)")
+      ->capture_default_str()
+      ->check(whole_number(0, graph::kMaxGpus));
+  cmd->add_option("--workers", opt->workers, "DataLoader workers (default: the device model's, else the DAG's)")
+      ->check(whole_number(1, 4096));
   cmd->add_option("--device-model", opt->device_model, "Device model file (codedag.device_model/1)");
   cmd->add_option("-o,--output", opt->output, "Write the plan (codedag.plan/1) here");
   cmd->add_option("--export-dir", opt->export_dir,

@@ -44,6 +44,7 @@ int run(const OptimizeRunOptions& opt) {
   if (opt.batches < 1 || opt.repeats < 1 || opt.verify_batches < 1 || opt.k < 2)
     throw InputError("optimize-run: --batches, --repeats and --verify-batches must be at least 1 and --k at least 2");
   const std::string python = find_python(opt.python);
+  require_python_modules(python, {"codedag", "torch"}, "optimize-run");
   std::vector<std::string> args = {python,
                                    "-m",
                                    "codedag.pipeline.script_runner",

@@ -9,6 +9,8 @@
 #include <filesystem>
 
 #include "codedag/common/error.hpp"
+#include "codedag/common/terminal.hpp"
+#include "codedag/common/version.hpp"
 
 extern char** environ;
 
@@ -44,6 +46,34 @@ int run_python(const std::vector<std::string>& args, const std::string& who) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 1;
+}
+
+void require_python_modules(const std::string& python, const std::vector<std::string>& modules,
+                            const std::string& who) {
+  // find_spec looks the module up without running it: milliseconds, where importing torch takes seconds.
+  static const char* const kProbe =
+      "import importlib.util, sys\n"
+      "sys.exit(0 if importlib.util.find_spec(sys.argv[1]) is not None else 3)";
+  for (const std::string& m : modules) {
+    const int rc = run_python({python, "-c", kProbe, m}, who);
+    if (rc == 0) continue;
+    const std::string py = term::printable(python);
+    if (rc != 3)
+      throw InputError(who + ": the interpreter " + py + " failed to start (exit " + std::to_string(rc) +
+                       "); give a working one with --python or CODEDAG_PYTHON");
+    if (m == "codedag")
+      throw InputError(who + ": codedag is not installed for " + py +
+                       ": install it there (pip install codedag), or give the interpreter that has it "
+                       "(--python or CODEDAG_PYTHON)");
+    if (m == "torch")
+      throw InputError(who + " needs torch, which is not installed for " + py +
+                       ": pip install 'codedag[torch]' "
+                       "(or torch==" +
+                       kTestedTorchVersion +
+                       ") into it, or give another interpreter (--python or "
+                       "CODEDAG_PYTHON)");
+    throw InputError(who + " needs the Python package " + m + ", which is not installed for " + py);
+  }
 }
 
 }  // namespace codedag::cli

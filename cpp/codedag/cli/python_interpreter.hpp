@@ -15,4 +15,8 @@ std::string find_python(const std::string& explicit_choice = "");
 // signal N). `who` prefixes errors: "trace: cannot start the Python interpreter ...".
 int run_python(const std::vector<std::string>& args, const std::string& who);
 
+// Checks, without importing them, that `python` can import each of `modules` (codedag, torch); an
+// InputError says which is missing and how to install it, instead of the child's traceback.
+void require_python_modules(const std::string& python, const std::vector<std::string>& modules, const std::string& who);
+
 }  // namespace codedag::cli

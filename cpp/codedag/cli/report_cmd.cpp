@@ -1,6 +1,8 @@
 // codedag report RESULTS.json [--out DIR]: re-render the comparison report of an ExperimentMonitor
 // result file and print its summary table.
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -25,8 +27,46 @@ struct ReportOptions {
   std::string plan;  // colours the DAG's contexts by this plan's placement
 };
 
-void run_report(const ReportOptions& opt) {
+namespace fs = std::filesystem;
+
+// `codedag report results/`: the newest file there that is an ExperimentMonitor result (the
+// directory also holds plans, DAGs and reports, which are skipped).
+std::string newest_result_file(const std::string& dir, term::Printer& out) {
+  std::vector<std::pair<fs::file_time_type, std::string>> candidates;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().extension() != ".json" || !e.is_regular_file(ec)) continue;
+    candidates.emplace_back(e.last_write_time(ec), e.path().string());
+  }
+  if (ec) throw_system_error("cannot list the directory", dir);
+  std::sort(candidates.begin(), candidates.end(), std::greater<>());
+  size_t results = 0;
+  std::string chosen;
+  for (const auto& [time, path] : candidates) {
+    try {
+      monitor::ExperimentResult::load(path);
+    } catch (const Error&) {
+      continue;  // a plan, a DAG, a damaged file: not a result
+    }
+    if (chosen.empty()) chosen = path;
+    if (++results == 2) break;  // enough to say there is a choice; each load reads a whole file
+  }
+  if (chosen.empty())
+    throw InputError(dir +
+                     " is a directory with no ExperimentMonitor result file in it (a .json written by "
+                     "save_json or codedag monitor): give the file, e.g. codedag report " +
+                     dir + "/NAME.json");
+  if (results > 1)
+    out.info("several result files in " + term::printable(dir) +
+             "; the newest is shown (give a file to choose "
+             "another)");
+  return chosen;
+}
+
+void run_report(const ReportOptions& given) {
   term::Printer out;
+  ReportOptions opt = given;
+  if (fs::is_directory(opt.file)) opt.file = newest_result_file(opt.file, out);
   const monitor::ExperimentResult result = monitor::ExperimentResult::load(opt.file);
   const report::Comparison c = report::compare(result, opt.baseline, opt.candidate);
   std::string modes;
@@ -85,7 +125,9 @@ void add_report_command(CLI::App& app, Context& /*ctx*/) {
   auto* cmd = app.add_subcommand("report",
                                  "Re-render the comparison report (HTML + SVG) of an ExperimentMonitor "
                                  "result file and print its summary table");
-  cmd->add_option("results", opt->file, "Result file written by ExperimentMonitor.save_json or codedag monitor")
+  cmd->add_option("results", opt->file,
+                  "Result file written by ExperimentMonitor.save_json or codedag monitor, or a directory "
+                  "(its newest result file)")
       ->required();
   cmd->add_option("-o,--out", opt->out_dir, "Directory for <name>_report.html and .svg (default: beside the file)");
   cmd->add_option("--baseline", opt->baseline, "Mode to compare against (default: 'baseline', else the first)");

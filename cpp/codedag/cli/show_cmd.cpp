@@ -20,14 +20,57 @@ struct ShowOptions {
   bool env = false;
 };
 
+// A recorded number that is a moment: a key such as "at", "time", "started_at" holding Unix seconds
+// (between 2001 and 2286) is shown as a local date, not as 1.79616e+09.
+bool is_timestamp(const std::string& key, const json& v) {
+  if (!v.is_number()) return false;
+  const std::string last = key.substr(key.rfind('.') == std::string::npos ? 0 : key.rfind('.') + 1);
+  const bool named = last == "at" || last == "time" || last == "timestamp" ||
+                     (last.size() > 3 && last.compare(last.size() - 3, 3, "_at") == 0);
+  const double t = v.get<double>();
+  return named && t > 1e9 && t < 1e10;
+}
+
+std::string shown_value(const std::string& key, const json& v) {
+  return is_timestamp(key, v) ? store::format_time(v.get<double>()) : store::format_value(v);
+}
+
+// A titled key/value listing; values stay left-aligned (a column of numbers and text).
 void section(term::Printer& out, const std::string& title, const json& object) {
   const json flat = store::flatten(object);
   if (flat.empty()) return;
   out.line();
   out.line(out.bold(title));  // our own words
   std::vector<std::vector<std::string>> rows;
-  for (const auto& [k, v] : flat.items()) rows.push_back({term::printable(k), term::printable(store::format_value(v))});
-  out.table({"key", "value"}, rows);
+  for (const auto& [k, v] : flat.items()) rows.push_back({term::printable(k), term::printable(shown_value(k, v))});
+  out.table({"key", "value"}, rows, /*align_numbers=*/false);
+}
+
+// Best metrics, one row each: the value, when it was reached, and what dump_metric recorded with it
+// (epoch=3, cls_acc=0.91), instead of one row per field of each entry.
+void best_metrics(term::Printer& out, const json& best) {
+  if (!best.is_object() || best.empty()) return;
+  out.line();
+  out.line(out.bold("best metrics (dump_metric)"));
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [k, v] : best.items()) {
+    std::string with, when = "-", direction;
+    if (v.is_object()) {
+      for (const auto& [field, x] : v.items()) {
+        if (field == "value") continue;
+        if (field == "at") {
+          when = shown_value(field, x);
+        } else if (field == "cmp") {
+          direction = store::format_value(x);
+        } else {
+          with += (with.empty() ? "" : " ") + field + "=" + store::format_value(x);
+        }
+      }
+    }
+    rows.push_back({term::printable(k), term::printable(store::format_value(v)), term::printable(direction), when,
+                    with.empty() ? "-" : term::printable(with)});
+  }
+  out.table({"metric", "best", "cmp", "reached", "recorded with"}, rows, /*align_numbers=*/false);
 }
 
 void run_show(const ShowOptions& o) {
@@ -73,10 +116,7 @@ void run_show(const ShowOptions& o) {
        {"tags", tags.empty() ? "-" : p(tags)},
        {"info dir", p(ref.info_dir)}});
   section(out, "params (dump_info)", run.value("info", json::object()));
-  json best = json::object();
-  const json recorded_best = run.value("metrics", json::object());
-  for (const auto& [k, v] : recorded_best.items()) best[k] = v;
-  section(out, "best metrics (dump_metric)", best);
+  best_metrics(out, run.value("metrics", json::object()));
   json last = run.value("last", json::object());
   if (last.empty()) last = series.last;
   json last_values = json::object();

@@ -47,10 +47,20 @@ int run(const TraceOptions& opt, const std::vector<std::string>& rest) {
   const std::string& script = rest.front();
   if (!fs::is_regular_file(script))
     throw InputError("trace: no such script '" + script + "' (give the path of a Python file)");
+  // Options after the script are the script's (it may have a --batches of its own): said, not guessed.
+  for (size_t i = 1; i < rest.size(); ++i) {
+    const std::string flag = rest[i].substr(0, rest[i].find('='));
+    for (const char* own : {"--batches", "--max-depth", "--out", "--include", "--exclude", "--top"})
+      if (flag == own)
+        term::Printer(stderr).warn(std::string(own) + " after the script goes to the script, not to codedag trace; " +
+                                   "to trace with it, put it before the script: codedag trace " + own + " ... " +
+                                   term::printable(script));
+  }
   if (opt.batches < 0) throw InputError("trace: --batches must be >= 0");
   if (opt.max_depth < 1) throw InputError("trace: --max-depth must be >= 1");
   term::Printer out;
   const std::string python = find_python();
+  require_python_modules(python, {"codedag"}, "trace");
   out.header("codedag trace",
              {{"script", script},
               {"batches", opt.batches ? std::to_string(opt.batches) + " (first DataLoader)" : "whole script"},
@@ -98,6 +108,11 @@ void add_trace_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--exclude", opt->exclude, "Fold functions matching this pattern");
   cmd->add_option("--top", opt->top, "How many of the hottest contexts to list")->capture_default_str();
   cmd->prefix_command();  // everything from the script on belongs to the script
+  // prefix_command hides the script from CLI11's usage line: the footer says it.
+  cmd->footer(
+      "Usage: codedag trace [OPTIONS] SCRIPT.py [SCRIPT ARGS...]\n"
+      "  Options go before the script; everything after the script is passed to it, e.g.\n"
+      "  codedag trace --batches 1 examples/trace_demo.py");
   cmd->callback([opt, cmd, &ctx] { ctx.exit_code = run(*opt, cmd->remaining()); });
 }
 

@@ -162,7 +162,8 @@ void Printer::summary(std::string_view what, int passed, int failed, double seco
   emit(text + "\n");
 }
 
-void Printer::table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows) {
+void Printer::table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows,
+                    bool align_numbers) {
   std::vector<size_t> width(headers.size(), 0);
   for (size_t c = 0; c < headers.size(); ++c) width[c] = visible_width(headers[c]);
   for (const auto& row : rows)
@@ -172,7 +173,7 @@ void Printer::table(const std::vector<std::string>& headers, const std::vector<s
     for (size_t c = 0; c < width.size(); ++c) {
       const std::string cell = c < cells.size() ? cells[c] : "";
       const std::string pad(width[c] - visible_width(cell), ' ');
-      const bool right = !is_header && looks_numeric(cell);
+      const bool right = align_numbers && !is_header && looks_numeric(cell);
       text += (c ? "  " : "") + (right ? pad + cell : (c + 1 < width.size() ? cell + pad : cell));
     }
     return (is_header ? bold(text) : text) + "\n";
@@ -201,16 +202,36 @@ void ProgressBar::update(size_t done) {
     const int cells = 30, filled = static_cast<int>(frac * cells);
     char counts[64];
     std::snprintf(counts, sizeof counts, "] %3d%% %zu/%zu", static_cast<int>(frac * 100), done_, total_);
+    // \x1b[K clears what a longer previous draw left after the bar.
     printer_.raw("\r" + label_ + " [" + printer_.green(std::string(filled, '#')) + std::string(cells - filled, '.') +
-                 counts);
+                 counts + time_left() + "\x1b[K");
   } else {
     const int quarter = static_cast<int>(frac * 4);
     if (quarter != last_quarter_) {
       last_quarter_ = quarter;
       printer_.line(label_ + " " + std::to_string(quarter * 25) + "% " + std::to_string(done_) + "/" +
-                    std::to_string(total_));
+                    std::to_string(total_) + time_left());
     }
   }
+}
+
+std::string ProgressBar::time_left() const {
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  if (done_ == 0 || done_ >= total_ || elapsed < 1.0) return "";
+  const double left = elapsed / static_cast<double>(done_) * static_cast<double>(total_ - done_);
+  return " · " + format_seconds(left) + " left";
+}
+
+std::string format_seconds(double seconds) {
+  char buf[48];
+  const long long s = std::llround(std::max(0.0, seconds));
+  if (s < 60)
+    std::snprintf(buf, sizeof buf, "%lld s", s);
+  else if (s < 3600)
+    std::snprintf(buf, sizeof buf, "%lld min %02lld s", s / 60, s % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%lld h %02lld min", s / 3600, (s % 3600) / 60);
+  return buf;
 }
 
 void ProgressBar::finish() {

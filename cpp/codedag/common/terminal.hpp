@@ -43,8 +43,10 @@ class Printer {
   void raw(std::string_view text);  // as is: no newline (progress redraws)
   // The closing line: "summary: N passed, M failed" (and elapsed seconds when given).
   void summary(std::string_view what, int passed, int failed, double seconds = -1);
-  // A left-aligned table; numeric-looking cells are right-aligned.
-  void table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows);
+  // A left-aligned table; numeric-looking cells are right-aligned unless `align_numbers` is false
+  // (key/value listings, where a column mixes numbers and text).
+  void table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows,
+             bool align_numbers = true);
 
   std::string bold(std::string_view s) const { return paint("1", s); }
   std::string dim(std::string_view s) const { return paint("2", s); }
@@ -64,8 +66,9 @@ class Printer {
   Style style_;
 };
 
-// A bar redrawn in place on a TTY ("label [#####.....] 50% 5/10"); on a pipe it prints a line at
-// each quarter so logs stay short. finish() ends the line.
+// A bar redrawn in place on a TTY ("label [#####.....] 50% 5/10 · 12 s left"); on a pipe it prints
+// a line at each quarter so logs stay short. The time left is the elapsed time per item so far times
+// the items left, shown once a second has passed (earlier guesses swing too much). finish() ends the line.
 class ProgressBar {
  public:
   ProgressBar(Printer& printer, std::string label, size_t total);
@@ -74,6 +77,8 @@ class ProgressBar {
   void finish();
 
  private:
+  std::string time_left() const;  // " · 12 s left", or "" before there is a fair guess
+
   Printer& printer_;
   std::string label_;
   size_t total_;
@@ -81,7 +86,11 @@ class ProgressBar {
   int last_quarter_ = -1;
   bool finished_ = false;
   std::chrono::steady_clock::time_point last_draw_{};
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
+
+// "12 s", "2 min 05 s", "1 h 03 min": a duration in the largest units that matter.
+std::string format_seconds(double seconds);
 
 // User-supplied text (tags, notes, params, argv, names, paths, messages quoting them) made safe to
 // print: control characters (ESC, CR, BS, BEL, C1 controls), bidirectional overrides and bytes that

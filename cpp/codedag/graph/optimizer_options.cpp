@@ -42,7 +42,8 @@ void OptimizerOptions::validate() const {
   if (coarsen_max_depth < 0)
     throw InputError("coarsen_max_depth must be 0 or more, got " + std::to_string(coarsen_max_depth));
   if (max_iterations < 0) throw InputError("max_iterations must be 0 or more, got " + std::to_string(max_iterations));
-  if (gpu_count < 0) throw InputError("gpu_count must be 0 or more, got " + std::to_string(gpu_count));
+  if (gpu_count < 0 || gpu_count > kMaxGpus)
+    throw InputError("gpu_count must be from 0 to " + std::to_string(kMaxGpus) + ", got " + std::to_string(gpu_count));
   if (workers && *workers < 1) throw InputError("workers must be at least 1, got " + std::to_string(*workers));
   if (chain_merge_min_nodes < 0)
     throw InputError("chain_merge_min_nodes must be 0 or more, got " + std::to_string(chain_merge_min_nodes));
@@ -68,7 +69,7 @@ OptimizerOptions OptimizerOptions::from_json(const json& doc, const std::string&
         throw InputError("seed must be a whole number of at least 0, got " + v.dump());
       o.seed = v.get<uint64_t>();
     } else if (key == "gpu_count") {
-      o.gpu_count = static_cast<int>(whole(v, key, 0, 1024));
+      o.gpu_count = static_cast<int>(whole(v, key, 0, kMaxGpus));
     } else if (key == "workers") {
       o.workers = whole(v, key, 1);
     } else if (key == "device_model") {

@@ -13,6 +13,10 @@
 
 namespace codedag::graph {
 
+// The most GPUs a plan is made for: each one is an executor with its own tables, so an absurd count
+// (a typo of 100000) must be refused before anything is allocated for it.
+inline constexpr int kMaxGpus = 1024;
+
 struct OptimizerOptions {
   int k = 0;  // partitions; 0: 1 + gpu_count, at least 2
   int coarsen_max_depth = 5;

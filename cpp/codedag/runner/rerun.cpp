@@ -89,9 +89,10 @@ RerunPlan plan_rerun(store::Store& store, const std::string& id, const std::vect
     plan.program = argv[0];
   plan.argv = merge_overrides(std::move(argv), overrides);
   plan.cwd = run.value("cwd", std::string());
+  const json git = run.value("git", json::object());
+  plan.has_snapshot = git.is_object() && git.value("present", false) && !git.value("commit", std::string()).empty();
   if (!at_snapshot) return plan;
 
-  const json git = run.value("git", json::object());
   if (!git.value("present", false))
     throw StateError("run " + ref.test_name + " has no code snapshot (" +
                      git.value("reason", std::string("it was not started inside a git repository")) +
@@ -130,8 +131,10 @@ int execute_rerun(const RerunPlan& plan) {
   } cleanup{plan.snapshot_dir};
   std::error_code ec;
   if (!plan.cwd.empty() && !fs::is_directory(plan.cwd, ec))
-    throw NotFoundError("the recorded working directory '" + plan.cwd +
-                        "' no longer exists; re-run with --at-snapshot to use the recorded code");
+    throw NotFoundError("the recorded working directory '" + plan.cwd + "' no longer exists; " +
+                        (plan.has_snapshot ? "re-run with --at-snapshot to use the recorded code"
+                                           : "the run has no code snapshot to re-run from: recreate the directory, "
+                                             "or run the command by hand elsewhere"));
   const store::SpawnResult r = store::run_process(plan.argv, o);
   return r.signal ? 128 + r.signal : r.exit_code;
 }

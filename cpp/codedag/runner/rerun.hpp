@@ -23,6 +23,7 @@ struct RerunPlan {
   std::string cwd;
   std::string snapshot_dir;  // non-empty with at_snapshot: removed after the run
   std::string commit;
+  bool has_snapshot = false;  // the record has a git snapshot (so --at-snapshot can be suggested)
 };
 
 // Builds the command from the record. at_snapshot: checks out the run's snapshot into a fresh

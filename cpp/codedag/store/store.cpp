@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 #include "codedag/common/error.hpp"
@@ -114,33 +115,41 @@ std::string stamp_now() {
 
 }  // namespace
 
-bool matches_condition(const json& object, const std::string& condition, bool metric) {
+ParsedCondition parse_condition(const std::string& condition) {
   static const char* const ops[] = {">=", "<=", "!=", "==", "=", ">", "<"};
   for (const char* op : ops) {
     const size_t at = condition.find(op);
     if (at == std::string::npos || at == 0) continue;
-    const std::string key = condition.substr(0, at);
-    const std::string want = condition.substr(at + std::string(op).size());
-    const json* found = lookup(object, key);
-    if (found && metric && found->is_object() && found->contains("value")) found = &(*found)["value"];
-    if (!found || found->is_null()) return false;
-    const std::string o = op;
-    if (o == "=" || o == "==") return as_text(*found) == want;
-    if (o == "!=") return as_text(*found) != want;
+    ParsedCondition c{condition.substr(0, at), op == std::string("==") ? "=" : op,
+                      condition.substr(at + std::string(op).size()), std::nullopt};
+    if (c.op == "=" || c.op == "!=") return c;
+    // An ordering compares numbers: "lr>>3" or "acc>high" is a typo, refused before any run is read.
     char* end = nullptr;
-    const double w = std::strtod(want.c_str(), &end);
-    if (end == want.c_str() || *end != '\0')
-      throw InputError("filter '" + term::printable(condition) + "': '" + term::printable(want) +
-                       "' is not a number (use " + term::printable(key + "=" + want) + " to compare text)");
-    if (!found->is_number()) return false;
-    const double v = found->get<double>();
-    if (o == ">") return v > w;
-    if (o == "<") return v < w;
-    if (o == ">=") return v >= w;
-    return v <= w;
+    const double w = std::strtod(c.value.c_str(), &end);
+    if (c.value.empty() || end == c.value.c_str() || *end != '\0')
+      throw InputError("filter '" + term::printable(condition) + "': '" + term::printable(c.value) +
+                       "' is not a number (write " + term::printable(c.key + c.op) + "NUMBER, or " +
+                       term::printable(c.key + "=" + c.value) + " to compare text)");
+    c.number = w;
+    return c;
   }
   throw InputError("filter '" + term::printable(condition) +
-                   "' has no comparison: write key=value, key>number, key<=number ...");
+                   "' has no comparison: write key=value, key!=value, key>number, key<=number ...");
+}
+
+bool matches_condition(const json& object, const std::string& condition, bool metric) {
+  const ParsedCondition c = parse_condition(condition);
+  const json* found = lookup(object, c.key);
+  if (found && metric && found->is_object() && found->contains("value")) found = &(*found)["value"];
+  if (!found || found->is_null()) return false;
+  if (c.op == "=") return as_text(*found) == c.value;
+  if (c.op == "!=") return as_text(*found) != c.value;
+  if (!found->is_number()) return false;
+  const double v = found->get<double>(), w = *c.number;
+  if (c.op == ">") return v > w;
+  if (c.op == "<") return v < w;
+  if (c.op == ">=") return v >= w;
+  return v <= w;
 }
 
 Store::Store(std::string home) : layout_(std::move(home)) {}
@@ -537,6 +546,12 @@ bool plausible_object(const std::string& s) {
 }  // namespace
 
 std::vector<IndexRow> Store::list_rows(const RunFilter& filter, std::vector<std::string>* warnings, bool sync_files) {
+  // Bad filters are refused even when no run would be read: an empty answer must mean "no match".
+  if (!filter.index.status.empty() && !is_known_status(filter.index.status))
+    throw InputError("unknown status '" + term::printable(filter.index.status) +
+                     "': use running, finished, failed, killed, interrupted, dead, queued or pending");
+  for (const auto& c : filter.params) parse_condition(c);
+  for (const auto& c : filter.metrics) parse_condition(c);
   const std::set<std::string> bad = sync_files ? sync(warnings) : std::set<std::string>{};
   // Runs still "running" first get a liveness check (cheap: only they are looked at).
   if (filter.index.status.empty() || filter.index.status == "running" || filter.index.status == "dead") {

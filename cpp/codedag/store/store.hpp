@@ -143,6 +143,14 @@ json listing_fields(const IndexRow& row);
 // The row's summary with "info_dir" added, as compact JSON text (spliced, not re-serialised).
 std::string run_json_text(const IndexRow& row, const std::string& info_dir);
 
+// One "key<op>value" condition of RunFilter: op is =, !=, >, >=, < or <=; an ordering's value must
+// be a number. InputError names the condition and how to write it.
+struct ParsedCondition {
+  std::string key, op, value;
+  std::optional<double> number;  // set for >, >=, <, <=
+};
+ParsedCondition parse_condition(const std::string& condition);
+
 // Evaluates one "key<op>value" condition against a JSON object (info or metrics). Exposed for tests.
 bool matches_condition(const json& object, const std::string& condition, bool metric);
 

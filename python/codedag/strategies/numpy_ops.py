@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .registry import UnsupportedArguments, active_device, register
+from .registry import UnsupportedArguments, active_device, as_tensor, register
 
 FLOAT_TOL = "rtol 1e-4 / atol 1e-5 (float32); exact for integers and shape operations"
 
@@ -38,7 +38,7 @@ def _shape(shape) -> tuple:
 
 
 def _t(x):
-    return x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+    return x if isinstance(x, torch.Tensor) else as_tensor(x)  # the registry's: read-only arrays copied
 
 
 # --- creation --------------------------------------------------------------------------------

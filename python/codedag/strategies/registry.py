@@ -149,7 +149,11 @@ def as_tensor(x: Any, device: torch.device | str | None = None) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x if device is None else x.to(device)
     if isinstance(x, np.ndarray):
-        t = torch.from_numpy(np.ascontiguousarray(x))
+        # A tensor cannot be read-only: a read-only array (np.frombuffer, a decoded image, a
+        # broadcast view) is copied, so no implementation can write through it, and torch's "NumPy
+        # array is not writable" warning never reaches the user's log.
+        a = np.ascontiguousarray(x) if x.flags.writeable else np.array(x, order="C", copy=True)
+        t = torch.from_numpy(a)
         return t if device is None else t.to(device)
     return torch.as_tensor(x, device=device)
 

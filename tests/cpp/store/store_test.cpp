@@ -182,6 +182,38 @@ TEST(Store, FiltersOnParamsMetricsAndTags) {
   EXPECT_THROW(s.list(bad), InputError);
 }
 
+TEST(Store, RefusesABrokenFilterEvenWhenNoRunIsRead) {
+  Store s(fresh_home("filters-empty"));  // no run: the filters must still be read
+  RunFilter typo;
+  typo.params = {"lr>>3"};
+  EXPECT_THROW(s.list(typo), InputError);
+  RunFilter metric;
+  metric.metrics = {"acc>"};
+  EXPECT_THROW(s.list(metric), InputError);
+  RunFilter status;
+  status.index.status = "bogus";
+  EXPECT_THROW(s.list(status), InputError);
+  RunFilter fine;
+  fine.params = {"lr>=3", "opt=adam", "x!=1"};
+  fine.index.status = "finished";
+  EXPECT_TRUE(s.list(fine).empty());
+}
+
+TEST(Store, ParsesConditions) {
+  const ParsedCondition c = parse_condition("params.lr>=0.5");
+  EXPECT_EQ(c.key, "params.lr");
+  EXPECT_EQ(c.op, ">=");
+  EXPECT_EQ(c.number, 0.5);
+  EXPECT_EQ(parse_condition("opt==adam").op, "=");
+  EXPECT_FALSE(parse_condition("opt=adam").number.has_value());
+  try {
+    parse_condition("lr>>3");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("'>3' is not a number"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Store, ResolvesIdsAndExplainsMisses) {
   const std::string home = fresh_home("resolve");
   Experiment e("r", home);

@@ -78,7 +78,7 @@ def test_bad_inputs_exit_2_with_a_clear_message(run_cli, audio, tmp_path):
     assert proc.returncode == 2 and "workers" in proc.stderr and "✗" in proc.stderr
 
     proc = run_cli("optimize", audio, "--k", "1")
-    assert proc.returncode == 2 and "k must be at least 2" in proc.stderr
+    assert proc.returncode == 2 and "--k: a whole number from 2" in proc.stderr
 
     broken = tmp_path / "broken.json"
     broken.write_text(
