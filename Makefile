@@ -84,8 +84,8 @@ test: setup
 # scripts/find_extra_pythons.sh finds them ($CODEDAG_EXTRA_PYTHONS="path ..." overrides; set but
 # empty: none). A missing one is a skip line, not a failure. Each found X.Y gets .venv-pyX.Y with the
 # build and test packages of requirements-dev.txt (never torch: there is no 3.12/3.13 CPU build of
-# it here) and its own build directory build/wheel-pyX.Y: the extension and the CLI, no C++ tests
-# or stubs (ctest and the stubs are the 3.11 build's).
+# it here) and its own build directory build/wheel-pyX.Y: the extension only (no CLI, no C++ tests
+# or stubs: the CLI, ctest and the stubs are the 3.11 build's).
 EXTRA_PACKAGES := scikit-build-core|nanobind|cmake|ninja|numpy|pytest|jsonschema
 # The tracer tests that need neither torch nor the CLI (no_cli_plugin deselects any CLI test in them).
 EXTRA_TESTS = tests/python/unit/test_trace_behaviour.py tests/python/unit/test_trace_pipelines.py \
@@ -134,12 +134,12 @@ $(STAMPS)/venv-py$(XV): requirements-dev.txt $(STAMPS)/system
 # CCACHE_ENV (above) shares the engine's objects with the other builds. The stamp takes the time the
 # build started, so that a source saved during a build makes the next `make` build again.
 $(STAMPS)/installed-py$(XV): $(STAMPS)/venv-py$(XV) $(SOURCES)
-	@echo "· building and installing codedag for Python $(XV) into $(XVENV) (extension and CLI, in build/wheel-py$(XV))"
+	@echo "· building and installing codedag for Python $(XV) into $(XVENV) (the extension only: its tests need no CLI; in build/wheel-py$(XV))"
 	@touch $@.started
 	@$(CCACHE_ENV) $(XVENV)/bin/python -m pip install -q --disable-pip-version-check \
 	    --no-build-isolation --no-deps -Cbuild-dir=build/wheel-py$(XV) \
 	    -Ccmake.define.CMAKE_CXX_COMPILER_LAUNCHER="$(abspath $(XVENV))/bin/ccache" \
-	    -Ccmake.define.CODEDAG_BUILD_TESTS=OFF \
+	    -Ccmake.define.CODEDAG_BUILD_TESTS=OFF -Ccmake.define.CODEDAG_BUILD_CLI=OFF \
 	    -Ccmake.define.CODEDAG_STUBS=OFF . $(QUIET_PIP)
 	@mv $@.started $@
 	@echo "✓ codedag installed in $(XVENV)"

@@ -29,7 +29,7 @@ def main() -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     tty = sys.stdout.isatty()
     start = time.monotonic()
-    last_quarter = -1
+    last_quarter: tuple[int, int] | None = None
     drawn = False
     with log_path.open("w") as log:
         for line in sys.stdin:
@@ -43,8 +43,10 @@ def main() -> int:
                 if tty:
                     sys.stdout.write("\r" + text + "\x1b[K")
                     drawn = True
-                elif 4 * done // total != last_quarter:
-                    last_quarter = 4 * done // total
+                elif (total, 4 * done // total) != last_quarter:
+                    # Keyed by the total too: ninja's first "[0/2] Re-checking globbed directories" is
+                    # its own little build, and the real one must still print its first line.
+                    last_quarter = (total, 4 * done // total)
                     print(text)
                 sys.stdout.flush()
             elif SHOWN.search(line):

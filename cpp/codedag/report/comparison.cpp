@@ -6,19 +6,13 @@
 
 #include "codedag/common/error.hpp"
 #include "codedag/monitor/statistics.hpp"
+#include "codedag/report/number_text.hpp"
 
 namespace codedag::report {
 
 namespace {
 
 const double kNaN = std::nan("");
-
-std::string fixed(double v, int digits) {
-  if (!std::isfinite(v)) return "–";
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
 
 double mean_batch_time(const ModeResult& m) {
   std::vector<double> v;

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "codedag/common/terminal.hpp"
+#include "codedag/report/number_text.hpp"
 #include "codedag/report/svg_chart.hpp"
 
 namespace codedag::report {
@@ -16,12 +17,6 @@ constexpr double kCharWidth = 6.6;  // of the 11px label font, about
 constexpr double kMinNodeWidth = 56;
 constexpr size_t kMaxLabelChars = 34;
 constexpr double kHeaderHeight = 46;  // title and legend above the drawing
-
-std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", v);
-  return buf;
-}
 
 std::string label_of(const graph::Node& n) {
   std::string s = n.name.empty() ? n.qualname : n.name;

@@ -5,6 +5,7 @@
 
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/version.hpp"
+#include "codedag/report/number_text.hpp"
 #include "codedag/report/report_charts.hpp"
 #include "codedag/report/svg_chart.hpp"
 
@@ -13,12 +14,6 @@ namespace codedag::report {
 namespace {
 
 std::string esc(const std::string& s) { return xml_escape(s); }
-
-std::string fixed(double v, int digits) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
 
 // The headline numbers: speedup, throughput, CPU and GPU deltas.
 struct Headline {

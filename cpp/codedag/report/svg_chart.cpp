@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "codedag/monitor/statistics.hpp"
+#include "codedag/report/number_text.hpp"
 
 namespace codedag::report {
 
@@ -13,12 +14,6 @@ namespace {
 
 constexpr double kLeft = 58, kRight = 18, kTop = 52, kBottom = 40;
 constexpr const char* kFont = "font-family=\"-apple-system,Segoe UI,Helvetica,Arial,sans-serif\"";
-
-std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", v);
-  return buf;
-}
 
 }  // namespace
 

@@ -152,6 +152,19 @@ json record_cell_outcome(store::Store& store, const store::RunRef& run, const Ce
   });
 }
 
+void note_cell_runner(store::Store& store, const store::RunRef& run, long runner_pid) {
+  const json runner = store::identity_of(runner_pid).to_json();
+  try {
+    store.update(run, [&](json& r) {
+      if (run_status(r) != "queued" || !r.contains("launcher") || !r["launcher"].is_object()) return;
+      r["launcher"]["runner"] = runner;
+    });
+  } catch (const std::exception&) {
+    // Only a resume's liveness check reads it: without it a killed driver's queued cell is given
+    // up (and run again) instead of being left to its runner — never run twice either way.
+  }
+}
+
 bool give_up_queued_run(store::Store& store, const store::RunRef& run, const std::string& reason) {
   bool done = false;
   const double now = store::unix_now();

@@ -44,6 +44,10 @@ struct CellOutcome {
 // "finished" run whose process then exited non-zero becomes "failed". Returns the record.
 json record_cell_outcome(store::Store& store, const store::RunRef& run, const CellOutcome& outcome);
 
+// Adds the spawned cell runner's identity to the queued run's launcher, so that a resume after the
+// driver was killed leaves the cell to a runner that is still starting instead of running it again.
+void note_cell_runner(store::Store& store, const store::RunRef& run, long runner_pid);
+
 // A queued run whose launcher is gone and that no runner claimed: "dead", with `reason`.
 // False when the run was claimed meanwhile.
 bool give_up_queued_run(store::Store& store, const store::RunRef& run, const std::string& reason);

@@ -250,6 +250,7 @@ std::string run_local(store::Store& store, const SweepDir& dir, const Manifest& 
         pool.release(s.gpus);
         throw;
       }
+      note_cell_runner(store, s.ref, s.runner);
       slots.push_back(std::move(s));
     }
     ::poll(nullptr, 0, 100);

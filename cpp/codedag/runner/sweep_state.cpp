@@ -20,8 +20,15 @@ const AttemptState* CellState::current() const {
 }
 
 bool local_launcher_alive(const json& launcher) {
-  if (!launcher.is_object() || !launcher.contains("process")) return false;
-  return store::liveness(store::ProcessIdentity::from_json(launcher["process"])) != store::Liveness::gone;
+  if (!launcher.is_object()) return false;
+  // The driver that queued the run, or the cell runner it spawned: a runner still starting up (it
+  // has not claimed the run yet) outlives a killed driver and will run the cell.
+  for (const char* who : {"process", "runner"}) {
+    if (launcher.contains(who) &&
+        store::liveness(store::ProcessIdentity::from_json(launcher[who])) != store::Liveness::gone)
+      return true;
+  }
+  return false;
 }
 
 std::vector<CellState> load_cell_states(store::Store& store, const SweepDir& dir, const Manifest& m,

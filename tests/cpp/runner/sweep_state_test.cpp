@@ -158,6 +158,29 @@ TEST(SweepState, QueuedRunsOfAVanishedLauncherAreGivenUpAndLiveOnesWaitedFor) {
   EXPECT_TRUE(claim_cell_run(f.store, mine));
 }
 
+TEST(SweepState, AQueuedRunWhoseDriverDiedIsLeftToItsStartingRunner) {
+  Fixture f("runner");
+  const store::RunRef starting = f.queue(0, 1);
+  const store::ProcessIdentity gone{999999999, 1, "boot", store::host_name()};
+  // The driver was killed after spawning this cell's runner; the runner has not claimed it yet.
+  f.store.update(starting, [&](json& r) { r["launcher"]["process"] = gone.to_json(); });
+  note_cell_runner(f.store, starting, ::getpid());
+  // Same for a cell whose runner has died too: nobody will run it.
+  const store::RunRef abandoned = f.queue(1, 1);
+  f.store.update(abandoned, [&](json& r) {
+    r["launcher"]["process"] = gone.to_json();
+    r["launcher"]["runner"] = gone.to_json();
+  });
+  const auto states = f.states();
+  EXPECT_EQ(states[0].status, "queued");
+  EXPECT_TRUE(states[0].in_flight());
+  EXPECT_EQ(states[1].status, "dead");
+  EXPECT_TRUE(claim_cell_run(f.store, starting));
+  // Once claimed, the runner is no longer noted: the run's own process speaks for it.
+  note_cell_runner(f.store, starting, 1);
+  EXPECT_EQ(store::load_run(starting.info_dir)["launcher"]["runner"]["pid"], ::getpid());
+}
+
 TEST(SweepDir, IdsAreUniqueTheJournalSurvivesTornLinesAndTheLockIsExclusive) {
   Fixture f("dir");
   const std::string second = create_sweep_dir(f.home, store::unix_now());

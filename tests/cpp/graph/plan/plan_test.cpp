@@ -23,7 +23,7 @@ json plan_doc() {
     "lower_bound": 4000000})");
 }
 
-Dag abc() {
+Dag three_stage_chain() {
   Dag d;
   for (int i = 1; i <= 3; ++i) {
     Node n;
@@ -56,18 +56,18 @@ TEST(Plan, EvaluateMatchesTheHandComputedCost) {
   DeviceModel m = DeviceModel::defaults(2);
   MigrationPlan p = MigrationPlan::from_json(plan_doc());
   p.device_model = m;
-  const CostBreakdown b = evaluate_plan(abc(), p);
+  const CostBreakdown b = evaluate_plan(three_stage_chain(), p);
   EXPECT_DOUBLE_EQ(b.cost, 4e6);
   EXPECT_DOUBLE_EQ(b.baseline_cost, 9e6);
   // Absent contexts are on cpu: moving only C is fine, only B breaks "data flows forward".
   p.context_device_map = {{"pkg.C", "cuda:0"}};
-  EXPECT_NO_THROW(evaluate_plan(abc(), p));
+  EXPECT_NO_THROW(evaluate_plan(three_stage_chain(), p));
   p.context_device_map = {{"pkg.B", "cuda:0"}};
-  EXPECT_THROW(evaluate_plan(abc(), p), codedag::InfeasiblePlanError);
+  EXPECT_THROW(evaluate_plan(three_stage_chain(), p), codedag::InfeasiblePlanError);
 }
 
 TEST(Plan, MakePlanListsMovedFunctionsAndTransfers) {
-  Dag d = abc();
+  Dag d = three_stage_chain();
   d.meta["workers"] = 4;
   const MigrationPlan p = make_plan(d, Placement{{"cpu", "batch:cpu", "cuda:0"}, {0, 2, 2}}, DeviceModel::defaults(2));
   EXPECT_EQ(p.default_device, "cuda:0");
@@ -91,7 +91,7 @@ TEST(Plan, AHandWrittenPlacementOnlyPlanIsReadAndScored) {
   EXPECT_FALSE(back.contains("cost"));
   EXPECT_FALSE(back.contains("predicted_speedup"));
   EXPECT_EQ(MigrationPlan::from_json(back).context_device_map, p.context_device_map);
-  const CostBreakdown b = evaluate_plan(abc(), p);
+  const CostBreakdown b = evaluate_plan(three_stage_chain(), p);
   EXPECT_GT(b.cost, 0);
   EXPECT_GT(b.baseline_cost, 0);
 }
