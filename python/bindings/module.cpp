@@ -9,4 +9,5 @@ NB_MODULE(_core, m) {
   codedag::bindings::add_trace(m);
   codedag::bindings::add_monitor(m);
   codedag::bindings::add_store(m);
+  codedag::bindings::add_pipeline(m);
 }

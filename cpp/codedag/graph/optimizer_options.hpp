@@ -25,9 +25,14 @@ struct OptimizerOptions {
   std::string preset = "default";                                        // PartitionOptions::preset
   int64_t chain_merge_min_nodes = 0;                                     // see CoarsenOptions
   std::vector<std::string> library_modules = default_library_modules();  // see CoarsenOptions
+  // The worker count is part of the decision (graph/parallelism.hpp): score every count from 0 to
+  // max_workers (0: twice the cores, at least 2, at most 16) and keep the best placement over all.
+  bool choose_workers = false;
+  int64_t max_workers = 0;
+  std::optional<double> cores;  // overrides the device model's cores (CPUs the job may use)
 
-  // Throws InputError naming the first option out of range (k of 1, a negative count, workers
-  // below 1, an unknown algorithm or preset, an empty package name).
+  // Throws InputError naming the first option out of range (k of 1, a negative count, negative
+  // workers, an unknown algorithm or preset, an empty package name).
   void validate() const;
 
   // From keyword arguments as JSON ({"k": 2, "gpu_count": 1, ...}): absent keys and null keep the

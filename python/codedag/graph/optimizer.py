@@ -65,7 +65,9 @@ class OptimizerManager:
     ``library_modules``: top-level package names whose contexts fold into the user function that
     calls them before partitioning (the migrator never patches library code); None: the engine's
     default list (docs/optimizer.md); to add packages pass
-    ``OptimizerManager.default_library_modules() + ["mypkg"]``.
+    ``OptimizerManager.default_library_modules() + ["mypkg"]``. ``choose_workers``: also decide the
+    DataLoader worker count (0 to ``max_workers``, default twice the cores) and threads per worker
+    on the device model's ``cores`` (or ``cores`` here); the plan then carries ``parallelism``.
     """
 
     def __init__(
@@ -81,6 +83,9 @@ class OptimizerManager:
         preset: str = "default",
         chain_merge_min_nodes: int = 0,
         library_modules: list[str] | None = None,
+        choose_workers: bool = False,
+        max_workers: int = 0,
+        cores: float | None = None,
     ):
         self.options = _core.OptimizerOptions.from_dict(
             {
@@ -94,6 +99,9 @@ class OptimizerManager:
                 "preset": preset,
                 "chain_merge_min_nodes": chain_merge_min_nodes,
                 "library_modules": library_modules,
+                "choose_workers": choose_workers,
+                "max_workers": max_workers,
+                "cores": cores,
             }
         )
         self.options.device_model = _as_device_model(device_model)

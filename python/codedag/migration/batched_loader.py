@@ -19,6 +19,7 @@ from typing import Any
 
 from .. import dataloader_hooks
 from .deferred import Deferred, DeferredBatch, collate_deferred, is_evaluating
+from .worker_report import WorkerFallbacks, set_worker_report
 
 _fetch = threading.local()
 # Set in a worker by WorkerPlanInstaller: the shared on/off flag of the plan applied there.
@@ -59,12 +60,13 @@ def _replace_batches(data: Any, evaluate, path: str = "") -> Any:
 class WorkerPlanInstaller:
     """A picklable worker_init_fn: installs the plan in a spawned worker, then calls the user's."""
 
-    def __init__(self, plan: dict, options: dict, flag: Any, user_init: Any):
-        self.plan, self.options, self.flag, self.user_init = plan, options, flag, user_init
+    def __init__(self, plan: dict, options: dict, flag: Any, user_init: Any, report: WorkerFallbacks | None = None):
+        self.plan, self.options, self.flag, self.user_init, self.report = plan, options, flag, user_init, report
 
     def __call__(self, worker_id: int) -> None:
         global _worker_flag
         _worker_flag = self.flag
+        set_worker_report(self.report)
         from .migrator import PipelineMigrator, applied_migrators
 
         if not applied_migrators():  # spawn: a fresh interpreter; fork: already patched
@@ -84,6 +86,7 @@ class PlanLoaderHook(dataloader_hooks.LoaderHook):
     def __init__(self, migrator: Any):
         self.migrator = migrator
         self.flag = multiprocessing.get_context("spawn").RawValue("b", 1)
+        self.report = WorkerFallbacks(list(migrator.plan["context_device_map"]))
 
     def install(self, in_worker: bool = False) -> None:
         """Collation of deferred values, and outside a spawned worker the iterator hooks."""
@@ -99,7 +102,7 @@ class PlanLoaderHook(dataloader_hooks.LoaderHook):
 
     def wrap_worker_init(self, iterator: Any, loader: Any, worker_init_fn: Any) -> Any:
         migrator = self.migrator
-        return WorkerPlanInstaller(migrator.plan, migrator.options, self.flag, worker_init_fn)
+        return WorkerPlanInstaller(migrator.plan, migrator.options, self.flag, worker_init_fn, self.report)
 
     def around_next(self, iterator: Any, next_batch: Any) -> Any:
         from torch.utils.data import dataloader
@@ -114,4 +117,6 @@ class PlanLoaderHook(dataloader_hooks.LoaderHook):
                 _fetch.depth -= 1
         workers = getattr(iterator, "_num_workers", 0)
         migrator = self.migrator
+        if workers:
+            migrator._warn_worker_fallbacks()
         return _replace_batches(data, lambda batch, path: migrator._evaluate_batch(batch, workers, path))
