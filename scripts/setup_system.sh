@@ -3,8 +3,10 @@
 set -euo pipefail
 packages=(g++ make git pkg-config nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
           libsqlite3-dev sqlite3
+          libcpp-httplib-dev  # the panel's HTTP server (header + libcpp-httplib.so, pkg-config cpp-httplib)
           clang-format  # make lint
-          chromium)  # chromium: headless rendering checks of the HTML reports (tests skip without it)
+          libtomlplusplus-dev  # toml++ headers: codedag lint reads [tool.codedag.lint] from pyproject.toml
+          chromium chromium-driver)  # headless checks of the HTML reports and the panel's browser tests
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

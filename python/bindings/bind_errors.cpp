@@ -3,6 +3,7 @@
 
 #include "bindings.hpp"
 #include "codedag/common/error.hpp"
+#include "codedag/common/terminal.hpp"
 
 namespace codedag::bindings {
 
@@ -33,24 +34,29 @@ void add_errors(nb::module_& m) {
   static nb::object system =
       derive("SystemCallError", "The operating system refused an operation.", {error, PyExc_OSError});
 
-  // One translator for the whole hierarchy: the most derived class wins.
+  // One translator for the whole hierarchy: the most derived class wins. Messages quote ids, paths
+  // and file contents: escaped (valid UTF-8, no control characters but newlines), so raising one can
+  // neither fail with UnicodeDecodeError nor drive the terminal that prints the traceback.
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
+    const auto set = [](const nb::object& type, const std::exception& e) {
+      PyErr_SetString(type.ptr(), term::printable(e.what(), /*keep_newlines=*/true).c_str());
+    };
     try {
       std::rethrow_exception(p);
     } catch (const FormatError& e) {
-      PyErr_SetString(format.ptr(), e.what());
+      set(format, e);
     } catch (const InputError& e) {
-      PyErr_SetString(input.ptr(), e.what());
+      set(input, e);
     } catch (const InfeasiblePlanError& e) {
-      PyErr_SetString(infeasible.ptr(), e.what());
+      set(infeasible, e);
     } catch (const NotFoundError& e) {
-      PyErr_SetString(not_found.ptr(), e.what());
+      set(not_found, e);
     } catch (const StateError& e) {
-      PyErr_SetString(state.ptr(), e.what());
+      set(state, e);
     } catch (const SystemCallError& e) {
-      PyErr_SetString(system.ptr(), e.what());
+      set(system, e);
     } catch (const Error& e) {
-      PyErr_SetString(error.ptr(), e.what());
+      set(error, e);
     }
   });
 }

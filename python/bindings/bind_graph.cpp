@@ -8,6 +8,7 @@
 #include "bindings.hpp"
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/graph/model/dag.hpp"
+#include "codedag/graph/model/pipeline_check.hpp"
 #include "codedag/graph/model/dot.hpp"
 #include "codedag/graph/model/summary.hpp"
 #include "codedag/graph/model/topology.hpp"
@@ -39,6 +40,9 @@ void add_graph(nb::module_& m) {
       .def_rw("out_bytes", &Node::out_bytes)
       .def_rw("alloc_bytes", &Node::alloc_bytes)
       .def_rw("gpu_eligible", &Node::gpu_eligible)
+      .def_rw("library", &Node::library, "Library code (decided by codedag.libraries when traced).")
+      .def_rw("distribution", &Node::distribution, nb::arg().none(),
+              "The distribution providing the code (\"torch\", \"stdlib\"), None for the user's own.")
       .def_rw("gpu_ns", &Node::gpu_ns, nb::arg().none())
       .def_rw("batch_ns", &Node::batch_ns, nb::arg().none())
       .def_rw("arg_types", &Node::arg_types)
@@ -71,6 +75,15 @@ void add_graph(nb::module_& m) {
       .def(nb::init<>())
       .def_prop_ro(
           "nodes", [](const Dag& d) { return d.nodes(); }, "A copy of the nodes, in file order.")
+      .def(
+          "pipeline_problem",
+          [](const Dag& d) -> std::optional<std::string> {
+            const graph::PipelineVerdict v = graph::check_pipeline(d);
+            if (v.usable) return std::nullopt;
+            return v.message();
+          },
+          "None when the DAG holds a pipeline to optimize; else what is wrong with it and the likely cause "
+          "(an empty or trivial DAG: 0 contexts, all work in library code, ...).")
       .def_prop_ro(
           "edges", [](const Dag& d) { return d.edges(); }, "A copy of the edges, in file order.")
       .def_prop_rw(

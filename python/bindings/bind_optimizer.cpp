@@ -12,6 +12,7 @@
 #include "codedag/common/error.hpp"
 #include "codedag/graph/cost/device_model.hpp"
 #include "codedag/graph/model/dag.hpp"
+#include "codedag/graph/model/pipeline_check.hpp"
 #include "codedag/graph/model/random_dag.hpp"
 #include "codedag/graph/optimizer.hpp"
 #include "codedag/graph/partition/partition.hpp"
@@ -80,7 +81,6 @@ void add_optimizer(nb::module_& m) {
       .def_rw("algorithm", &OptimizerOptions::algorithm)
       .def_rw("preset", &OptimizerOptions::preset)
       .def_rw("chain_merge_min_nodes", &OptimizerOptions::chain_merge_min_nodes)
-      .def_rw("library_modules", &OptimizerOptions::library_modules)
       .def_rw("choose_workers", &OptimizerOptions::choose_workers)
       .def_rw("max_workers", &OptimizerOptions::max_workers)
       .def_rw("cores", &OptimizerOptions::cores, nb::arg().none())
@@ -89,6 +89,7 @@ void add_optimizer(nb::module_& m) {
   m.def(
       "_optimize",
       [](const Dag& dag, const OptimizerOptions& options, std::optional<std::string> export_dir) {
+        graph::require_pipeline(dag, "OptimizerManager.optimize");  // nothing to place: say why
         graph::OptimizeResult r;
         {
           nb::gil_scoped_release release;  // pure C++: let other Python threads run
@@ -136,8 +137,6 @@ void add_optimizer(nb::module_& m) {
   m.def("is_executor_name", &graph::is_executor_name, nb::arg("name"),
         "True for the executor names a plan may use: cpu, batch:cpu, cuda:<n>.");
 
-  m.def("default_library_modules", &graph::default_library_modules,
-        "Top-level package names whose contexts coarsening folds into their user caller.");
   m.def("partitioner_names", &graph::partitioner_names, "The partitioning algorithms known to the registry.");
   m.def(
       "random_layered_dag",

@@ -1,10 +1,13 @@
 // Bindings of the store area: the C++ Experiment (one run) and Store (listing, retrieving,
-// rebuilding). codedag.store.Experiment / Watcher in Python are thin faces over these.
+// rebuilding). codedag.store.Experiment / Watcher in Python are thin faces over these. Warnings
+// handed to Python quote file names and contents: they are escaped (term::printable) here, once.
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/unique_ptr.h>
 #include <nanobind/stl/vector.h>
 
 #include "bindings.hpp"
+#include "codedag/common/terminal.hpp"
 #include "codedag/store/experiment.hpp"
 #include "codedag/store/heartbeat.hpp"
 #include "codedag/store/metric_log.hpp"
@@ -18,9 +21,15 @@ namespace {
 using store::Experiment;
 using store::Store;
 
-nb::object list_runs(Store& s, const std::string& name, const std::string& status, double since, double until,
-                     const std::vector<std::string>& params, const std::vector<std::string>& metrics,
-                     const std::vector<std::string>& tags, bool include_deleted) {
+nb::list warning_list(const std::vector<std::string>& warnings) {
+  nb::list out;
+  for (const auto& w : warnings) out.append(nb::str(term::printable(w).c_str()));
+  return out;
+}
+
+store::RunFilter make_filter(const std::string& name, const std::string& status, double since, double until,
+                             const std::vector<std::string>& params, const std::vector<std::string>& metrics,
+                             const std::vector<std::string>& tags, bool include_deleted) {
   store::RunFilter f;
   f.index.name = name;
   f.index.status = status;
@@ -30,10 +39,18 @@ nb::object list_runs(Store& s, const std::string& name, const std::string& statu
   f.params = params;
   f.metrics = metrics;
   f.tags = tags;
+  return f;
+}
+
+nb::object list_runs(Store& s, const std::string& name, const std::string& status, double since, double until,
+                     const std::vector<std::string>& params, const std::vector<std::string>& metrics,
+                     const std::vector<std::string>& tags, bool include_deleted) {
+  const store::RunFilter f = make_filter(name, status, since, until, params, metrics, tags, include_deleted);
   std::vector<std::string> warnings;
   // One JSON text for all rows, spliced from the stored summaries (no parse, no re-serialisation):
   // Python's json.loads builds 10k dicts several times faster than converting value by value
-  // through the C API.
+  // through the C API. Each summary was checked to be one sound object (Store::list_rows); should
+  // json.loads still refuse the text, Watcher falls back to list_parsed().
   std::string text;
   {
     nb::gil_scoped_release release;
@@ -48,14 +65,39 @@ nb::object list_runs(Store& s, const std::string& name, const std::string& statu
     }
     text += ']';
   }
-  return nb::make_tuple(text, nb::cast(warnings));
+  return nb::make_tuple(nb::bytes(text.data(), text.size()), warning_list(warnings));
 }
+
+// The slow, sure path: every summary through the bounded parser, damaged ones named and skipped.
+nb::object list_parsed(Store& s, const std::string& name, const std::string& status, double since, double until,
+                       const std::vector<std::string>& params, const std::vector<std::string>& metrics,
+                       const std::vector<std::string>& tags, bool include_deleted) {
+  const store::RunFilter f = make_filter(name, status, since, until, params, metrics, tags, include_deleted);
+  std::vector<std::string> warnings;
+  std::vector<json> runs;
+  {
+    nb::gil_scoped_release release;
+    runs = s.list(f, &warnings, /*sync_files=*/false);
+  }
+  nb::list out;
+  for (const auto& r : runs) out.append(from_json(r));
+  return nb::make_tuple(out, warning_list(warnings));
+}
+
+nb::dict problems_of(const Experiment& e) { return nb::borrow<nb::dict>(from_json(e.write_problems().to_json())); }
 
 }  // namespace
 
 void add_store(nb::module_& m) {
   nb::class_<Experiment>(m, "_Experiment", "One run of an experiment (engine side of codedag.Experiment).")
       .def(nb::init<std::string, std::string>(), nb::arg("name"), nb::arg("home") = "")
+      .def_static(
+          "open",
+          [](const std::string& id, const std::string& home) {
+            nb::gil_scoped_release release;
+            return Experiment::open_existing(id, home);
+          },
+          nb::arg("id"), nb::arg("home") = "", "A view of a recorded run (test_name, name/test_name or a prefix).")
       .def(
           "start",
           [](Experiment& e, const std::vector<std::string>& argv, const std::string& executable, const std::string& cwd,
@@ -74,21 +116,42 @@ void add_store(nb::module_& m) {
           nb::arg("argv"), nb::arg("executable"), nb::arg("cwd"), nb::arg("extra"), nb::arg("heartbeat") = true,
           nb::arg("lease_seconds") = 0.0, nb::arg("flush_interval") = 0.5)
       .def(
+          "adopt",
+          [](Experiment& e, const std::string& id, const std::string& executable, const std::string& cwd,
+             nb::handle extra, bool heartbeat, double lease_seconds) {
+            store::StartOptions o;
+            o.executable = executable;
+            o.cwd = cwd;
+            o.extra = to_json(extra);
+            o.heartbeat = heartbeat;
+            o.lease_seconds = lease_seconds;
+            nb::gil_scoped_release release;
+            e.adopt(id, o);
+          },
+          nb::arg("id"), nb::arg("executable"), nb::arg("cwd"), nb::arg("extra"), nb::arg("heartbeat") = true,
+          nb::arg("lease_seconds") = 0.0)
+      .def(
           "end",
           [](Experiment& e, const std::string& status, nb::handle details) {
             const json d = to_json(details);
-            nb::gil_scoped_release release;
-            e.end(status, d);
+            {
+              nb::gil_scoped_release release;
+              e.end(status, d);
+            }
+            return problems_of(e);
           },
-          nb::arg("status"), nb::arg("details"))
+          nb::arg("status"), nb::arg("details"),
+          "Ends the run; returns what could not be written (see write_problems).")
       .def_prop_ro("name", &Experiment::name)
       .def_prop_ro("test_name", &Experiment::test_name)
       .def_prop_ro("info_dir", &Experiment::info_dir)
       .def_prop_ro("blob_dir", &Experiment::blob_dir)
       .def_prop_ro("cache_dir", &Experiment::cache_dir)
+      .def_prop_ro("heartbeat_file", &Experiment::heartbeat_file)
       .def_prop_ro("home", &Experiment::home)
       .def_prop_ro("running", &Experiment::running)
       .def_prop_ro("started", &Experiment::started)
+      .def_prop_ro("is_view", &Experiment::is_view)
       .def("dump_info",
            [](Experiment& e, const std::string& key, nb::handle value) { e.dump_info(key, to_json(value)); })
       .def("dump_metric", [](Experiment& e, const std::string& key, double value, const std::string& cmp,
@@ -112,6 +175,10 @@ void add_store(nb::module_& m) {
           },
           nb::arg("max_file_bytes"), nb::arg("max_total_bytes"))
       .def("link_rerun", &Experiment::link_rerun)
+      .def("merge_fields", [](Experiment& e, nb::handle fields) { e.merge_fields(to_json(fields)); })
+      .def("write_problems", &problems_of,
+           "What could not be written so far: {error, record_changes_pending, metric_bytes_pending, "
+           "metric_lines_dropped, heartbeat_error}.")
       .def("record", [](Experiment& e) { return from_json(e.record()); });
 
   nb::class_<Store>(m, "_Store", "A store of runs: files under CODEDAG_HOME plus their SQLite index.")
@@ -120,35 +187,57 @@ void add_store(nb::module_& m) {
       .def("list", &list_runs, nb::arg("name") = "", nb::arg("status") = "", nb::arg("since") = 0.0,
            nb::arg("until") = 0.0, nb::arg("params") = std::vector<std::string>{},
            nb::arg("metrics") = std::vector<std::string>{}, nb::arg("tags") = std::vector<std::string>{},
-           nb::arg("include_deleted") = false, "Runs matching the filters as (JSON array text, warnings).")
+           nb::arg("include_deleted") = false, "Runs matching the filters as (JSON array bytes, warnings).")
+      .def("list_parsed", &list_parsed, nb::arg("name") = "", nb::arg("status") = "", nb::arg("since") = 0.0,
+           nb::arg("until") = 0.0, nb::arg("params") = std::vector<std::string>{},
+           nb::arg("metrics") = std::vector<std::string>{}, nb::arg("tags") = std::vector<std::string>{},
+           nb::arg("include_deleted") = false, "Runs matching the filters as (list of dicts, warnings).")
       .def(
           "retrieve",
           [](Store& s, const std::string& id) {
-            const store::RunRef ref = s.resolve(id);
             std::vector<std::string> warnings;
-            json run = s.check_liveness(ref, store::load_run(ref.info_dir), &warnings);
-            run["info_dir"] = ref.info_dir;
-            run["blob_dir"] = s.layout().blob_dir(ref.name, ref.test_name);
-            run["cache_dir"] = s.layout().cache_dir(ref.name, ref.test_name);
-            return nb::make_tuple(from_json(run), nb::cast(warnings));
+            json run;
+            {
+              nb::gil_scoped_release release;
+              const store::RunRef ref = s.resolve(id);
+              const store::RunId rid = ref.id();
+              run = s.check_liveness(ref, store::load_run(ref.info_dir, &rid), &warnings);
+              run["info_dir"] = ref.info_dir;
+              run["blob_dir"] = s.layout().blob_dir(ref.name, ref.test_name);
+              run["cache_dir"] = s.layout().cache_dir(ref.name, ref.test_name);
+              for (auto& n : s.take_notices()) warnings.push_back(std::move(n));
+            }
+            return nb::make_tuple(from_json(run), warning_list(warnings));
           },
           nb::arg("id"), "The full run.json of one run (test_name, name/test_name or a unique prefix).")
       .def(
           "series",
           [](Store& s, const std::string& id) {
-            const store::RunRef ref = s.resolve(id);
             std::vector<std::string> warnings;
-            const store::MetricSeries m = store::read_metric_series(ref.info_dir + "/" + store::kMetricsFile, warnings);
-            return nb::make_tuple(from_json(m.series), nb::cast(warnings));
+            store::MetricSeries series;
+            {
+              nb::gil_scoped_release release;
+              const store::RunRef ref = s.resolve(id);
+              series = store::read_metric_series(ref.info_dir + "/" + store::kMetricsFile, warnings);
+              for (auto& n : s.take_notices()) warnings.push_back(std::move(n));
+            }
+            return nb::make_tuple(from_json(series.series), warning_list(warnings));
           },
           nb::arg("id"), "Metric series of a run: {key: [[step, value, t], ...]} and warnings.")
       .def("rebuild",
            [](Store& s) {
              std::vector<std::string> warnings;
-             const size_t n = s.rebuild(warnings);
-             return nb::make_tuple(n, nb::cast(warnings));
+             size_t n;
+             {
+               nb::gil_scoped_release release;
+               n = s.rebuild(warnings);
+               for (auto& m : s.take_notices()) warnings.push_back(std::move(m));
+             }
+             return nb::make_tuple(n, warning_list(warnings));
            })
       .def("tag", [](Store& s, const std::string& id, const std::string& label) {
+        if (label.empty() || label.find('\0') != std::string::npos)
+          throw InputError("tag: the label is empty or contains a NUL character");
         s.update(s.resolve(id), [&](json& r) {
           if (!r["tags"].is_array()) r["tags"] = json::array();
           for (const auto& t : r["tags"])

@@ -2,6 +2,7 @@
 // codedag._core.TraceTree (a named context tree: merge worker streams, build the DAG, write the
 // Chrome trace). The Python face is codedag.core.tracer.EnhancedTracer.
 #include <nanobind/stl/map.h>
+#include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
@@ -55,7 +56,18 @@ void add_trace(nb::module_& m) {
       .def("set_covered", [](Session& s, nb::handle covered) { s.set_covered(covered.ptr()); })
       .def("set_batch", &Session::set_batch, nb::arg("epoch"), nb::arg("batch"))
       .def("finish_batch", &Session::finish_batch)
-      .def("clear", &Session::clear);
+      .def("clear", &Session::clear)
+      .def_prop_ro(
+          "failure",
+          [](const Session& s) -> std::optional<std::string> {
+            if (s.failure().empty()) return std::nullopt;
+            return s.failure();
+          },
+          "The hook's failure since start() (it then stopped recording), or None.")
+      .def_prop_ro("diagnostics", &Session::diagnostics)
+      .def("add_diagnostic", &Session::add_diagnostic, nb::arg("message"))
+      .def("_fail_after_contexts", &Session::fail_after_contexts, nb::arg("n"),
+           "Tests only: the hook throws when it creates context n (and later ones); -1: never.");
 
   m.def("_trace_after_fork", &Session::discard_after_fork,
         "In a forked child: drop the hook inherited from the parent (os.register_at_fork).");
@@ -73,6 +85,7 @@ void add_trace(nb::module_& m) {
       .def(nb::init<>())
       .def("__len__", [](const trace::ResolvedTree& t) { return t.contexts.size(); })
       .def_prop_ro("span_count", [](const trace::ResolvedTree& t) { return t.spans.size(); })
+      .def_prop_ro("diagnostics", [](const trace::ResolvedTree& t) { return t.diagnostics; })
       .def("merge", [](trace::ResolvedTree& t, const trace::ResolvedTree& other) { t.merge(other); })
       .def(
           "merge_streams",
@@ -84,6 +97,7 @@ void add_trace(nb::module_& m) {
             out["records"] = st.records;
             out["partial_batches"] = st.partial_batches;
             out["torn_tails"] = st.torn_tails;
+            out["batches_found"] = st.batches_found;
             out["worker_pids"] = std::vector<int64_t>(st.worker_pids.begin(), st.worker_pids.end());
             return out;
           },
@@ -91,14 +105,19 @@ void add_trace(nb::module_& m) {
           "Merge the worker stream records of `batches` [(epoch, batch), ...] from `paths`.")
       .def(
           "build_dag",
-          [](const trace::ResolvedTree& t, int64_t batches, bool registry_available, nb::handle meta) {
+          [](const trace::ResolvedTree& t, int64_t batches, bool registry_available, nb::handle meta,
+             const std::map<std::string, std::pair<bool, std::optional<std::string>>>& libraries) {
             trace::DagBuildOptions o;
             o.batches = batches;
             o.registry_available = registry_available;
             if (meta && !meta.is_none()) o.meta = to_json(meta);
+            for (const auto& [module, decision] : libraries) o.libraries[module] = {decision.first, decision.second};
             return trace::build_dag(t, o);
           },
-          nb::arg("batches") = 1, nb::arg("registry_available") = false, nb::arg("meta") = nb::none())
+          nb::arg("batches") = 1, nb::arg("registry_available") = false, nb::arg("meta") = nb::none(),
+          nb::arg("libraries") = std::map<std::string, std::pair<bool, std::optional<std::string>>>{},
+          "The DAG; `libraries` maps module -> (library, distribution) from codedag.libraries.decide.")
+      .def("modules", &trace::context_modules, "The distinct modules of the recorded contexts.")
       .def("save_chrome_trace", &trace::save_chrome_trace_file, nb::arg("path"), nb::arg("process_names"))
       .def(
           "apply_coverage",

@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "bind_trace_frame.hpp"
 #include "codedag/common/error.hpp"
 #include "codedag/trace/value_types.hpp"
@@ -46,6 +48,8 @@ Session* Session::installed() { return g_installed; }
 
 Session::Session(SessionConfig config) : config_(std::move(config)) {
   nbytes_name_ = PyUnicode_InternFromString("nbytes");
+  base_name_ = PyUnicode_InternFromString("base");
+  tbase_name_ = PyUnicode_InternFromString("_base");
   pil_size_name_ = PyUnicode_InternFromString("_size");
   pil_mode_name_ = PyUnicode_InternFromString("_mode");
   pid_ = static_cast<int64_t>(::getpid());
@@ -53,9 +57,14 @@ Session::Session(SessionConfig config) : config_(std::move(config)) {
 }
 
 Session::~Session() {
-  if (g_installed == this) stop();
+  try {
+    if (g_installed == this) stop();
+  } catch (...) {  // a destructor must not throw; the hook is detached before anything can
+  }
   clear();
   Py_XDECREF(nbytes_name_);
+  Py_XDECREF(base_name_);
+  Py_XDECREF(tbase_name_);
   Py_XDECREF(pil_size_name_);
   Py_XDECREF(pil_mode_name_);
   Py_XDECREF(covered_);
@@ -70,6 +79,8 @@ void Session::start(PyObject* self) {
         "another CodeDAG tracer is already active in this process; stop it (or use nested "
         "tracing_context() of the same tracer) before starting a second one");
   refresh_types();
+  failed_ = false;
+  failure_.clear();
   self_ = self;
   generation_ = ++g_generation;
   last_pythread_ = nullptr;
@@ -144,6 +155,10 @@ FunctionInfo* Session::python_info(frames::IFrame* frame) {
     info->file = str_of(code->co_filename);
     info->line = code->co_firstlineno;
     info->decision = config_.rules.python(info->file, info->module, info->name, str_of(code->co_name));
+    info->transparent = info->decision.transparent;
+    // A property's getter runs on attribute access (PIL's Image.size): not a pipeline step, and not
+    // a function the migrator could replace.
+    if (info->decision.record && is_property_accessor(frame->f_globals, code)) info->decision.record = false;
     info->bookkeeping = str_of(code->co_name) == "__len__";
     info->nargs = code->co_argcount + code->co_kwonlyargcount + ((code->co_flags & CO_VARARGS) ? 1 : 0) +
                   ((code->co_flags & CO_VARKEYWORDS) ? 1 : 0);
@@ -204,7 +219,10 @@ FunctionInfo* Session::builtin_info(PyObject* callable) {
     info->module = attr_str(type, "__module__");
     info->name = attr_str(type, "__qualname__") + "." + method;
   } else {
-    info->module = "builtins";
+    // No module and no owner object (OpenCV 5's functions: __module__ None): named by the module
+    // that holds it, never taken for a Python builtin.
+    info->module = owner_module(callable, ml->ml_name);
+    if (info->module.empty()) info->module = "builtins";  // held by no module: judged as the interpreter's
     info->name = method;
   }
   info->qualname = info->module.empty() ? info->name : info->module + "." + info->name;
@@ -279,6 +297,9 @@ int32_t Session::context_for(int32_t anc, FunctionInfo& info, trace::CallSite ra
 }
 
 int32_t Session::new_context(int32_t anc, const FunctionInfo& info, trace::CallSite raw, bool builtin) {
+  if (fail_after_contexts_ >= 0 && static_cast<int64_t>(tree_.size()) >= fail_after_contexts_)
+    throw InputError("a failure injected by a test at context " + std::to_string(tree_.size()) + " (" +
+                     info.qualname + ")");
   const trace::CallSite site = canonical(raw);
   const size_t before = tree_.size();
   const int32_t ctx = tree_.child(anc, info.id, site, builtin);
@@ -295,9 +316,26 @@ void Session::on_call(frames::IFrame* frame, int64_t now) {
   FunctionInfo* info = python_info(frame);
   const Frame* top = ts.stack.empty() ? nullptr : &ts.stack.back();
   const int32_t anc = top ? top->anc : -1;
-  const bool caller_library = top ? top->library : false;
-  const bool caller_user = top ? top->user : true;
+  // Called through call machinery (a module's __call__): judged as called by the code that called
+  // the machinery, at the call site where it did.
+  const bool forwarded = top && top->transparent;
+  const bool caller_library = forwarded ? top->fwd_library : top ? top->library : false;
+  const bool caller_user = forwarded ? top->fwd_user : top ? top->user : true;
   const trace::Decision& d = info->decision;
+  if (info->transparent) {
+    const trace::CallSite site = forwarded ? top->site : site_in(frames::caller(frame));
+    const bool beyond = top && top->beyond;
+    push(ts, frame, info, -1, {}, now, false);  // may move the stack: `top` is not used after this
+    Frame& pushed = ts.stack.back();
+    pushed.transparent = true;
+    pushed.site = site;
+    pushed.fwd_user = caller_user;
+    pushed.fwd_library = caller_library;
+    pushed.user = false;  // the builtins it calls itself (torch._C._get_tracing_state) are machinery
+    pushed.library = true;
+    pushed.beyond = beyond;
+    return;
+  }
   if (anc >= 0 && caller_user && d.third_party) tree_.add_lib_call(anc, info->id);
   int32_t ctx = -1;
   const int depth = anc < 0 ? 1 : tree_[anc].depth + 1;
@@ -306,12 +344,12 @@ void Session::on_call(frames::IFrame* frame, int64_t now) {
   // transform container such as Compose) calls a step's __call__/forward.
   const bool in_recorded_library =
       caller_library && top->anc_pos >= 0 && ts.stack[static_cast<size_t>(top->anc_pos)].library;
-  const bool caller_machinery = top && !top->library && !top->user;
+  const bool caller_machinery = top && !caller_library && !caller_user;
   bool wanted = !d.library || caller_user || (in_recorded_library && d.transform_step);
   // DataLoader bookkeeping (samplers asking the Dataset for its length) is not the pipeline.
   if (caller_machinery && info->bookkeeping) wanted = false;
   if (d.record && !beyond && wanted) {
-    ctx = context_for(anc, *info, site_in(frames::caller(frame)), false);
+    ctx = context_for(anc, *info, forwarded ? top->site : site_in(frames::caller(frame)), false);
     take_args(frame, *info, ctx, anc);
   }
   push(ts, frame, info, ctx, {}, now, false);
@@ -430,6 +468,77 @@ void Session::release_producers() {
   producers_.clear();
   pinned_.clear();
   pinned_head_ = 0;
+}
+
+void Session::fail(const char* event, const char* what) noexcept {
+  try {
+    failed_ = true;
+    std::string message = std::string("the tracer's hook failed in a ") + event + " event: " + what;
+    if (failure_.empty()) failure_ = message;
+    if (diagnostics_.size() < 16 &&
+        std::find(diagnostics_.begin(), diagnostics_.end(), message) == diagnostics_.end())
+      diagnostics_.push_back(std::move(message));
+  } catch (...) {
+    failed_ = true;  // out of memory while recording it: the flag alone still stops recording
+  }
+  if (PyErr_Occurred()) PyErr_Clear();
+}
+
+std::string Session::owner_module(PyObject* callable, const char* name) {
+  if (!name) return {};
+  PyObject* modules = PyImport_GetModuleDict();
+  PyMethodDef* ml = method_def(callable);
+  std::string best;
+  PyObject *key, *module;
+  Py_ssize_t pos = 0;
+  while (PyDict_Next(modules, &pos, &key, &module)) {
+    if (!PyModule_Check(module) || !PyUnicode_Check(key)) continue;
+    PyObject* dict = PyModule_GetDict(module);  // borrowed, never runs code
+    PyObject* found = dict ? PyDict_GetItemString(dict, name) : nullptr;
+    if (!found || (found != callable && !(ml && method_def(found) == ml))) continue;
+    // The shortest name wins: cv2 rather than cv2.cv2, numpy rather than numpy._core.umath.
+    std::string candidate = str_of(key);
+    if (!candidate.empty() && (best.empty() || candidate.size() < best.size())) best = std::move(candidate);
+  }
+  return best;
+}
+
+bool Session::is_property_accessor(PyObject* globals, PyCodeObject* code) {
+  // Only dictionary reads: the hook must not run Python code (no getattr on user objects).
+  const std::string qualname = str_of(code->co_qualname);
+  if (!globals || !PyDict_Check(globals) || qualname.find('.') == std::string::npos ||
+      qualname.find('<') != std::string::npos)
+    return false;
+  size_t start = 0;
+  PyObject* owner = nullptr;  // borrowed
+  PyObject* attribute = nullptr;
+  while (true) {
+    const size_t dot = qualname.find('.', start);
+    const std::string part = qualname.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!owner) {
+      owner = PyDict_GetItemString(globals, part.c_str());
+    } else {
+      if (!PyType_Check(owner)) return false;
+      PyObject* dict = reinterpret_cast<PyTypeObject*>(owner)->tp_dict;
+      PyObject* item = dict ? PyDict_GetItemString(dict, part.c_str()) : nullptr;
+      if (dot == std::string::npos) attribute = item;
+      owner = item;
+    }
+    if (!owner || dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  if (!attribute || !PyObject_TypeCheck(attribute, &PyProperty_Type)) return false;
+  for (const char* accessor : {"fget", "fset", "fdel"}) {
+    PyObject* fn = PyObject_GetAttrString(attribute, accessor);  // a C member of property objects
+    if (!fn) {
+      PyErr_Clear();
+      continue;
+    }
+    const bool same = PyFunction_Check(fn) && PyFunction_GET_CODE(fn) == reinterpret_cast<PyObject*>(code);
+    Py_DECREF(fn);
+    if (same) return true;
+  }
+  return false;
 }
 
 void Session::clear() {

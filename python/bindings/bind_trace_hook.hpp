@@ -7,6 +7,7 @@
 #include <Python.h>
 
 #include <array>
+#include <exception>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -63,6 +64,9 @@ struct FunctionInfo {
   bool named = false;
   std::string public_name;
   bool covered = false;
+  // A module call's own machinery (nn.Module._wrapped_call_impl / _call_impl): never a context; the
+  // function it calls (the class's forward) takes its place, at the call site of the user's code.
+  bool transparent = false;
   // The context of the last call (parent, raw call site): a loop hits it every time.
   int32_t last_parent = -2, last_ctx = -1;
   trace::CallSite last_site;
@@ -77,6 +81,12 @@ struct Frame {
   int64_t start = 0;
   int64_t child_ns = 0;
   bool library = false, user = false, beyond = false, builtin = false;
+  // A transparent frame (see FunctionInfo::transparent) hands on to the function it calls the call
+  // site and the caller's kind (user / library) of the code that called it; the builtins it calls
+  // itself are its own machinery (folded).
+  bool transparent = false;
+  bool fwd_user = false, fwd_library = false;
+  trace::CallSite site;
 };
 
 struct RawSpan {
@@ -157,6 +167,35 @@ class Session {
   void count_event() { ++events_; }
   bool followable(PyObject* v);  // followed by identity (see TypeFacts::trackable)
 
+  // No C++ exception may cross a hook callback (it would reach the interpreter's C stack and
+  // std::terminate the process). The installers call the on_* events through guarded(), which
+  // turns an exception into a recorded failure: from then on this session ignores events, stop()
+  // still detaches, and the owner reads failure() (the parent raises it, a worker streams it).
+  template <class F>
+  void guarded(const char* event, F&& f) noexcept {
+    if (failed_) return;
+    try {
+      f();
+      if (PyErr_Occurred()) PyErr_Clear();  // the hook never changes the traced program's exceptions
+    } catch (const std::exception& e) {
+      fail(event, e.what());
+    } catch (...) {
+      fail(event, "an unknown C++ exception");
+    }
+  }
+  bool failed() const { return failed_; }
+  // The first failure since start(), empty when none.
+  const std::string& failure() const { return failure_; }
+  // Every failure this session recorded (also carried in resolved trees as diagnostics).
+  const std::vector<std::string>& diagnostics() const { return diagnostics_; }
+  // A problem met outside the hook (a worker that could not start tracing): streamed like a failure.
+  void add_diagnostic(std::string message) {
+    if (diagnostics_.size() < 16) diagnostics_.push_back(std::move(message));
+  }
+  // Tests only: creating context number `n` (and later ones) throws inside the hook, as a bug in the
+  // hook would; -1 turns it off.
+  void fail_after_contexts(int64_t n) { fail_after_contexts_ = n; }
+
  private:
   ThreadState& thread_state();
   FunctionInfo* python_info(_PyInterpreterFrame* frame);
@@ -176,9 +215,16 @@ class Session {
   bool alive(const Producer& p, PyObject* v);  // is p still about the object at v?
   // Adds the flow from v's producer into ctx; false when v has no live producer.
   bool flow_from_producer(PyObject* v, const TypeFacts& f, int32_t ctx);
+  // Adds the flow from the producer of the array `v` views; false when it has none.
+  bool flow_from_view_base(PyObject* v, const TypeFacts& f, int32_t ctx);
   TypeFacts compute_facts(PyTypeObject* t) const;
   void forget_type_facts();
-  double value_bytes(PyObject* v, const TypeFacts& f) const;
+  // Bytes a value holds. A view (numpy/torch) counts at most its base's bytes, and a base seen
+  // already in the same measurement (a container of views of one array) counts once.
+  double value_bytes(PyObject* v, const TypeFacts& f);
+  double nbytes(PyObject* v) const;
+  // The array or tensor owning the memory `v` views (`v` itself when it owns it).
+  PyObject* view_root(PyObject* v, const TypeFacts& f);
   double pil_bytes(PyObject* v) const;
   double edge_bytes(PyObject* v, const TypeFacts& f);  // containers: their elements summed (one level)
   void flush_stream(bool final);
@@ -187,6 +233,12 @@ class Session {
   std::string site_text(const trace::CallSite& site);
   void release_producers();
   void ensure_named(FunctionInfo& f);
+  void fail(const char* event, const char* what) noexcept;
+  // Which module a builtin with no module of its own belongs to: the module holding it under its
+  // name (OpenCV 5's functions report __module__ None). Empty when none does.
+  static std::string owner_module(PyObject* callable, const char* name);
+  // Is this code object the getter/setter/deleter of a property of the class its qualname names?
+  static bool is_property_accessor(PyObject* globals, PyCodeObject* code);
 
   SessionConfig config_;
   PyObject* self_ = nullptr;  // borrowed: the Python object owning this session while installed
@@ -214,6 +266,14 @@ class Session {
   PyObject* ndarray_type_ = nullptr;
   PyObject* pil_type_ = nullptr;
   PyObject* nbytes_name_ = nullptr;
+  PyObject* base_name_ = nullptr;   // ndarray.base (a C getter)
+  PyObject* tbase_name_ = nullptr;  // Tensor._base (a C getter)
+  struct SeenRoot {
+    PyObject* root = nullptr;  // borrowed
+    double left = 0;           // its bytes not yet counted in the current measurement
+  };
+  std::array<SeenRoot, 16> seen_roots_{};  // memory owners met in the current measurement
+  size_t seen_root_count_ = 0;
   PyObject* pil_size_name_ = nullptr;  // PIL.Image.Image's plain instance attributes _size, _mode
   PyObject* pil_mode_name_ = nullptr;
   PyObject* covered_ = nullptr;                    // strong: {callable: registry name}
@@ -223,6 +283,10 @@ class Session {
   int64_t dropped_spans_ = 0;
   int64_t events_ = 0;
   int64_t pid_ = 0;
+  bool failed_ = false;
+  int64_t fail_after_contexts_ = -1;
+  std::string failure_;
+  std::vector<std::string> diagnostics_;
 };
 
 // How the hook is attached to the interpreter, one implementation per version:

@@ -37,7 +37,7 @@ PyObject* enter(PyObject*, PyObject* const* args, Py_ssize_t n) {
   if (Session* s = Session::installed(); s && n >= 2) {
     const int64_t now = now_ns();
     s->count_event();
-    if (frames::IFrame* f = event_frame(args[0])) s->on_call(f, now);
+    if (frames::IFrame* f = event_frame(args[0])) s->guarded("call", [&] { s->on_call(f, now); });
   }
   Py_RETURN_NONE;
 }
@@ -46,7 +46,7 @@ PyObject* leave_with_value(PyObject*, PyObject* const* args, Py_ssize_t n) {  //
   if (Session* s = Session::installed(); s && n >= 3) {
     const int64_t now = now_ns();
     s->count_event();
-    if (frames::IFrame* f = event_frame(args[0])) s->on_return(f, args[2], now);
+    if (frames::IFrame* f = event_frame(args[0])) s->guarded("return", [&] { s->on_return(f, args[2], now); });
   }
   Py_RETURN_NONE;
 }
@@ -55,7 +55,7 @@ PyObject* unwind(PyObject*, PyObject* const* args, Py_ssize_t n) {  // PY_UNWIND
   if (Session* s = Session::installed(); s && n >= 2) {
     const int64_t now = now_ns();
     s->count_event();
-    if (frames::IFrame* f = event_frame(args[0])) s->on_return(f, nullptr, now);
+    if (frames::IFrame* f = event_frame(args[0])) s->guarded("unwind", [&] { s->on_return(f, nullptr, now); });
   }
   Py_RETURN_NONE;
 }
@@ -65,7 +65,7 @@ PyObject* call(PyObject*, PyObject* const* args, Py_ssize_t n) {  // CALL: (code
   if (Session* s = Session::installed()) {
     const int64_t now = now_ns();
     s->count_event();
-    s->on_c_call(args[2], now);
+    s->guarded("builtin call", [&] { s->on_c_call(args[2], now); });
     if (PyErr_Occurred()) PyErr_Clear();
   }
   Py_RETURN_NONE;
@@ -76,7 +76,7 @@ PyObject* c_exit(PyObject*, PyObject* const* args, Py_ssize_t n) {  // C_RETURN,
   if (Session* s = Session::installed()) {
     const int64_t now = now_ns();
     s->count_event();
-    s->on_c_return(args[2], now);
+    s->guarded("builtin return", [&] { s->on_c_return(args[2], now); });
   }
   Py_RETURN_NONE;
 }

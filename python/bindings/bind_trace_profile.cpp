@@ -25,17 +25,17 @@ int profile_callback(PyObject* obj, PyFrameObject* frame, int what, PyObject* ar
   s->count_event();
   switch (what) {
     case PyTrace_CALL:
-      s->on_call(frame->f_frame, now);
+      s->guarded("call", [&] { s->on_call(frame->f_frame, now); });
       break;
     case PyTrace_RETURN:
-      s->on_return(frame->f_frame, arg, now);
+      s->guarded("return", [&] { s->on_return(frame->f_frame, arg, now); });
       break;
     case PyTrace_C_CALL:
-      s->on_c_call(arg, now);
+      s->guarded("builtin call", [&] { s->on_c_call(arg, now); });
       break;
     case PyTrace_C_RETURN:
     case PyTrace_C_EXCEPTION:
-      s->on_c_return(arg, now);
+      s->guarded("builtin return", [&] { s->on_c_return(arg, now); });
       break;
     default:
       break;

@@ -3,6 +3,8 @@
 // per event.
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "bind_trace_hook.hpp"
 #include "codedag/common/error.hpp"
 
@@ -130,13 +132,51 @@ void Session::set_covered(PyObject* covered) {
   while (PyDict_Next(covered_, &pos, &k, &v)) covered_names_.insert(str_of(v));
 }
 
+namespace {
+// Code generated at run time (exec/eval of "<string>" source: dataclasses, namedtuple, numba) has no
+// file to tell two functions apart, and its line numbers start at 1 every time. Its text is told
+// apart by content instead: a hash of the bytecode and the names it uses, which is the same in every
+// process running the same code (a DataLoader worker's keys must equal the parent's).
+bool generated(const std::string& file) { return !file.empty() && file.front() == '<'; }
+
+void fnv(uint64_t& h, const char* data, size_t n) {
+  for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<unsigned char>(data[i])) * 1099511628211ull;
+}
+
+std::string content_tag(PyCodeObject* code) {
+  uint64_t h = 14695981039346656037ull;
+  if (PyObject* bytes = PyCode_GetCode(code)) {  // the unspecialised bytecode: stable across runs
+    char* data = nullptr;
+    Py_ssize_t n = 0;
+    if (PyBytes_AsStringAndSize(bytes, &data, &n) == 0) fnv(h, data, static_cast<size_t>(n));
+    Py_DECREF(bytes);
+  }
+  PyErr_Clear();
+  for (PyObject* names : {code->co_names, code->co_localsplusnames}) {
+    if (!names || !PyTuple_Check(names)) continue;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); ++i) {
+      const std::string name = str_of(PyTuple_GET_ITEM(names, i));
+      fnv(h, name.data(), name.size() + 1);
+    }
+  }
+  char text[20];
+  std::snprintf(text, sizeof text, "#%08llx", static_cast<unsigned long long>(h & 0xffffffffull));
+  return text;
+}
+}  // namespace
+
 const std::string& Session::context_key(int32_t ctx) {
   while (keys_.size() <= static_cast<size_t>(ctx)) {
     const auto i = static_cast<int32_t>(keys_.size());
     const trace::Context& c = tree_[i];
     const FunctionInfo* f = by_id_.at(c.func);
     std::string key = c.parent >= 0 ? keys_[static_cast<size_t>(c.parent)] + "/" : std::string();
-    key += f->builtin ? "builtin|" + f->qualname : f->qualname + "|" + f->file + ":" + std::to_string(f->line);
+    if (f->builtin) {
+      key += "builtin|" + f->qualname;
+    } else {
+      key += f->qualname + "|" + f->file + ":" + std::to_string(f->line);
+      if (generated(f->file) && f->code) key += content_tag(reinterpret_cast<PyCodeObject*>(f->code));
+    }
     key += "@" + site_text(c.site);
     keys_.push_back(std::move(key));
   }
@@ -146,7 +186,9 @@ const std::string& Session::context_key(int32_t ctx) {
 std::string Session::site_text(const trace::CallSite& site) {
   if (!site.code) return "?";
   auto* code = reinterpret_cast<PyCodeObject*>(site.code);
-  return str_of(code->co_qualname) + "|" + str_of(code->co_filename) + ":" + std::to_string(site.offset);
+  std::string file = str_of(code->co_filename);
+  if (generated(file)) file += content_tag(code);
+  return str_of(code->co_qualname) + "|" + file + ":" + std::to_string(site.offset);
 }
 
 void Session::resolve_into(trace::ResolvedTree& out, bool delta) {
@@ -155,12 +197,14 @@ void Session::resolve_into(trace::ResolvedTree& out, bool delta) {
     ensure_named(*f);
     return {f->public_name, f->covered};
   };
+  // Numeric contexts whose keys coincide become one named context (see add_or_merge).
+  std::vector<int64_t> at(tree_.size(), -1);
   for (size_t i = 0; i < tree_.size(); ++i) {
     const trace::Context& c = tree_[static_cast<int32_t>(i)];
     const FunctionInfo* f = by_id_.at(c.func);
     trace::ResolvedContext rc;
     rc.key = context_key(static_cast<int32_t>(i));
-    rc.parent = c.parent;
+    rc.parent = c.parent < 0 ? -1 : at[static_cast<size_t>(c.parent)];
     rc.qualname = f->qualname;
     rc.name = f->name;
     rc.module = f->module;
@@ -183,14 +227,16 @@ void Session::resolve_into(trace::ResolvedTree& out, bool delta) {
       rc.lib_calls.push_back(name);
       if (!covered) rc.uncovered_calls.push_back(name);
     }
-    out.add(std::move(rc));
+    at[i] = out.add_or_merge(std::move(rc));
   }
-  for (const trace::Flow& fl : tree_.flows()) out.flows.push_back({fl.src, fl.dst, fl.bytes, fl.count});
+  for (const trace::Flow& fl : tree_.flows())
+    out.add_flow(at[static_cast<size_t>(fl.src)], at[static_cast<size_t>(fl.dst)], fl.bytes, fl.count);
   for (auto& ts : threads_) {
-    for (const RawSpan& s : ts->spans) out.spans.push_back({s.ctx, s.start, s.dur, pid_, ts->tid});
+    for (const RawSpan& s : ts->spans) out.spans.push_back({at[static_cast<size_t>(s.ctx)], s.start, s.dur, pid_, ts->tid});
     if (delta) ts->spans.clear();
   }
   out.dropped_spans = dropped_spans_;
+  out.diagnostics = diagnostics_;
   if (delta) {
     tree_.clear_numbers();
     span_count_ = 0;
@@ -233,7 +279,14 @@ void Session::flush_stream(bool final) {
   r.epoch = stream_->epoch;
   r.batch = stream_->batch;
   r.final = final;
-  resolve_into(r.delta, true);
+  try {
+    resolve_into(r.delta, true);
+  } catch (const std::exception& e) {
+    // Never lost silently: the record still goes out, carrying the problem for the parent to report.
+    fail("stream flush", e.what());
+    r.delta = trace::ResolvedTree();
+    r.delta.diagnostics = diagnostics_;
+  }
   try {
     stream_->writer->write(r);
   } catch (const Error&) {

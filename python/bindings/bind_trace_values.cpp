@@ -140,7 +140,7 @@ void Session::forget_type_facts() {
   recent_facts_.fill({});
 }
 
-double Session::value_bytes(PyObject* v, const TypeFacts& f) const {
+double Session::value_bytes(PyObject* v, const TypeFacts& f) {
   if (!config_.track_memory) return 0;
   switch (f.size) {
     case TypeFacts::kBytesSize:
@@ -154,6 +154,25 @@ double Session::value_bytes(PyObject* v, const TypeFacts& f) const {
     default:
       return 0;
   }
+  // A view holds (part of) its base, whatever its strides make it look like (sliding_window_view's
+  // logical size is window x frames), and memory held twice in one value (views of one base, one
+  // array in two places of a tuple) is held once.
+  PyObject* root = view_root(v, f);
+  const double bytes = nbytes(v);
+  SeenRoot* seen = nullptr;
+  for (size_t i = 0; i < seen_root_count_ && !seen; ++i)
+    if (seen_roots_[i].root == root) seen = &seen_roots_[i];
+  if (!seen) {
+    if (seen_root_count_ == seen_roots_.size()) return root == v ? bytes : std::min(bytes, nbytes(root));
+    seen = &seen_roots_[seen_root_count_++];
+    *seen = {root, root == v ? bytes : nbytes(root)};
+  }
+  const double counted = std::min(bytes, seen->left);  // never more than the owner holds in all
+  seen->left -= counted;
+  return counted;
+}
+
+double Session::nbytes(PyObject* v) const {
   // nbytes is a C getter on both torch.Tensor and numpy.ndarray: no Python frame runs.
   PyObject* n = PyObject_GetAttr(v, nbytes_name_);
   if (!n) {
@@ -164,6 +183,42 @@ double Session::value_bytes(PyObject* v, const TypeFacts& f) const {
   Py_DECREF(n);
   if (PyErr_Occurred()) PyErr_Clear();
   return bytes;
+}
+
+PyObject* Session::view_root(PyObject* v, const TypeFacts& f) {
+  // Tensor._base is already the root of a view chain. ndarray.base is the next link: follow it while
+  // it is an array, and through numpy's as_strided holder (a plain object whose instance dict has
+  // `base`); only C getters and dictionary reads, never Python code. Bounded: a few links at most.
+  if (f.kind == trace::kTensor) {
+    PyObject* base = PyObject_GetAttr(v, tbase_name_);
+    if (!base) {
+      PyErr_Clear();
+      return v;
+    }
+    Py_DECREF(base);  // borrowed from here on: the view keeps its base alive
+    return base != Py_None && facts(Py_TYPE(base)).kind == trace::kTensor ? base : v;
+  }
+  PyObject* root = v;
+  PyObject* link = v;
+  for (int step = 0; step < 8 && link; ++step) {
+    PyObject* next = nullptr;
+    if (facts(Py_TYPE(link)).kind == trace::kNdarray) {
+      next = PyObject_GetAttr(link, base_name_);
+    } else if (PyObject* dict = PyObject_GenericGetDict(link, nullptr)) {
+      next = PyDict_GetItemWithError(dict, base_name_);
+      Py_XINCREF(next);
+      Py_DECREF(dict);
+    }
+    if (!next) {
+      PyErr_Clear();
+      break;
+    }
+    Py_DECREF(next);  // each link is kept alive by the one before it
+    if (next == Py_None) break;
+    if (facts(Py_TYPE(next)).kind == trace::kNdarray) root = next;
+    link = next;
+  }
+  return root;
 }
 
 namespace {
@@ -196,6 +251,7 @@ double Session::pil_bytes(PyObject* v) const {
 
 double Session::edge_bytes(PyObject* v, const TypeFacts& f) {
   if (!config_.track_memory) return 0;
+  seen_root_count_ = 0;
   if (!f.container) return value_bytes(v, f);
   double bytes = 0;
   for_each_element(v, [&](PyObject* item) { bytes += value_bytes(item, facts(Py_TYPE(item))); });
@@ -220,11 +276,25 @@ bool Session::flow_from_producer(PyObject* v, const TypeFacts& f, int32_t ctx) {
   return true;
 }
 
+bool Session::flow_from_view_base(PyObject* v, const TypeFacts& f, int32_t ctx) {
+  // A view the caller cut from a produced array (a row, a slice, a reshape) carries that array's
+  // data: the flow is from the array's producer, with the view's bytes. The base is alive (the view
+  // holds it), so a live producer entry for it cannot be a reused address.
+  PyObject* root = view_root(v, f);
+  if (root == v) return false;
+  const Producer* p = producers_.find(root);
+  if (!p || !alive(*p, root)) return false;
+  seen_root_count_ = 0;
+  tree_.add_flow(p->ctx, ctx, std::min(p->bytes, value_bytes(v, f)));
+  return true;
+}
+
 bool Session::followable(PyObject* v) { return facts(Py_TYPE(v)).trackable; }
 
 void Session::produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, bool nested) {
   const TypeFacts f = facts(Py_TYPE(v));
   types |= f.kind;
+  if (!nested) seen_root_count_ = 0;
   double own = 0;  // this value's bytes (a container: its elements'), kept for the edges it feeds
   if (!nested && f.container) {
     for_each_element(v, [&](PyObject* item) { produce(item, ctx, types, own, true); });
@@ -301,6 +371,7 @@ void Session::take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types)
   // carries the bytes measured when the value was produced (a container mutated in between is not
   // measured again: that would walk it on every call that takes it).
   if (flow_from_producer(v, f, ctx)) return;
+  if (f.size == TypeFacts::kNbytes && flow_from_view_base(v, f, ctx)) return;
   if (f.container) {
     // A container nobody traced produced (the caller built it): what it holds feeds this call, one
     // flow per element. Two levels, because a batch is a list of samples and a sample a tuple

@@ -9,5 +9,6 @@ NB_MODULE(_core, m) {
   codedag::bindings::add_trace(m);
   codedag::bindings::add_monitor(m);
   codedag::bindings::add_store(m);
+  codedag::bindings::add_runner(m);
   codedag::bindings::add_pipeline(m);
 }

@@ -31,6 +31,7 @@ from ._core import (  # noqa: E402
 )
 from .graph import *  # noqa: E402,F401,F403
 from .monitor import *  # noqa: E402,F401,F403
+from .runner import *  # noqa: E402,F401,F403
 from .store import *  # noqa: E402,F401,F403
 from .trace import *  # noqa: E402,F401,F403
 

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "codedag/cli/command.hpp"
+#include "codedag/cli/store_cli.hpp"
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/terminal.hpp"
 #include "codedag/store/archive.hpp"
@@ -15,10 +16,10 @@ struct BackupOptions {
 };
 
 void run_backup(const BackupOptions& o) {
-  store::Store s;
+  store::Store s = open_store();
   make_directories(o.to);
   term::Printer out;
-  for (const auto& id : o.ids) out.ok("wrote " + store::backup_run(s, id, o.to));
+  for (const auto& id : o.ids) out.ok("wrote " + term::printable(store::backup_run(s, id, o.to)));
 }
 
 }  // namespace

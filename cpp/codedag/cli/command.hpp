@@ -16,5 +16,8 @@ void add_trace_commands(CLI::App& app, Context& ctx);     // trace
 void add_monitor_commands(CLI::App& app, Context& ctx);   // report, monitor
 void add_store_commands(CLI::App& app, Context& ctx);     // ls, show, diff, rerun, tag, rm, gc, backup, ...
 void add_pipeline_commands(CLI::App& app, Context& ctx);  // optimize-run (the closed loop)
+void add_server_commands(CLI::App& app, Context& ctx);    // panel
+void add_runner_commands(CLI::App& app, Context& ctx);    // sweep
+void add_lint_commands(CLI::App& app, Context& ctx);      // lint
 
 }  // namespace codedag::cli

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "codedag/cli/command.hpp"
+#include "codedag/cli/store_cli.hpp"
 #include "codedag/common/error.hpp"
 #include "codedag/common/terminal.hpp"
 #include "codedag/store/run_format.hpp"
@@ -15,7 +16,7 @@ namespace codedag::cli {
 namespace {
 
 struct LsOptions {
-  std::string name, status, since, until, sort = "started", columns;
+  std::string name, status, since, until, sort = "started", columns, sweep;
   std::vector<std::string> params, metrics, tags;
   bool json_out = false, all = false, deleted = false, no_sync = false;
   size_t limit = 0;
@@ -91,10 +92,11 @@ json sort_value(const json& r, const std::string& key) {
 }
 
 void run_ls(const LsOptions& o, Context& /*ctx*/) {
-  store::Store s;
+  store::Store s = open_store();
   store::RunFilter f;
   f.index.name = o.name;
   f.index.status = o.status;
+  f.index.sweep = o.sweep;
   if (!o.since.empty()) f.index.since = store::parse_date(o.since, "--since");
   if (!o.until.empty()) f.index.until = store::parse_date(o.until, "--until");
   f.index.include_deleted = o.all;
@@ -132,9 +134,9 @@ void run_ls(const LsOptions& o, Context& /*ctx*/) {
     kept.reserve(rows.size());
     runs.reserve(rows.size());
     for (auto& row : rows) {
-      json r = full ? json::parse(row.summary, nullptr, false) : store::listing_fields(row);
+      json r = full ? try_parse_json(row.summary).value_or(json(json::value_t::discarded)) : store::listing_fields(row);
       if (r.is_discarded() || !r.is_object()) {
-        warnings.push_back(s.layout().index_path() + ": row " + row.test_name + " is damaged, skipped");
+        warnings.push_back(s.index().path() + ": row " + row.test_name + " is damaged, skipped");
         continue;
       }
       runs.push_back(std::move(r));
@@ -142,8 +144,7 @@ void run_ls(const LsOptions& o, Context& /*ctx*/) {
     }
     rows = std::move(kept);
   }
-  term::Printer err(stderr);
-  for (const auto& w : warnings) err.warn(w);
+  print_warnings(warnings);
 
   if (custom_sort) {
     std::vector<std::pair<json, size_t>> keyed;
@@ -179,13 +180,14 @@ void run_ls(const LsOptions& o, Context& /*ctx*/) {
   std::map<std::string, int> by_status;
   for (const json& r : runs) {
     std::vector<std::string> row;
-    for (const auto& c : cols) row.push_back(cell(r, c));
+    // Cells hold names, tags, params and metric keys as recorded: escaped before they reach a terminal.
+    for (const auto& c : cols) row.push_back(term::printable(cell(r, c)));
     table.push_back(std::move(row));
-    ++by_status[r.value("status", std::string("?"))];
+    ++by_status[term::printable(r.value("status", std::string("?")))];
   }
   term::Printer out;
-  std::vector<std::pair<std::string, std::string>> fields = {{"store", s.layout().home()}};
-  if (!o.name.empty()) fields.emplace_back("name", o.name);
+  std::vector<std::pair<std::string, std::string>> fields = {{"store", term::printable(s.layout().home())}};
+  if (!o.name.empty()) fields.emplace_back("name", term::printable(o.name));
   if (!o.status.empty()) fields.emplace_back("status", o.status);
   out.header("runs", fields);
   if (table.empty()) {
@@ -204,14 +206,16 @@ void add_ls_command(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<LsOptions>();
   auto* cmd = app.add_subcommand("ls", "List recorded runs (filter, sort, choose columns, --json)");
   cmd->add_option("name", o->name, "Only runs of this experiment name");
-  cmd->add_option("-s,--status", o->status, "Only runs with this status: running, finished, failed, killed, dead")
-      ->check(CLI::IsMember({"running", "finished", "failed", "killed", "interrupted", "dead"}));
+  cmd->add_option("-s,--status", o->status,
+                  "Only runs with this status: running, finished, failed, killed, interrupted, dead, queued, pending")
+      ->check(CLI::IsMember({"running", "finished", "failed", "killed", "interrupted", "dead", "queued", "pending"}));
   cmd->add_option("--since", o->since,
                   "Only runs started at or after this date (2026-03-06, 2026-03-06T12:30, 260306)");
   cmd->add_option("--until", o->until, "Only runs started before this date");
   cmd->add_option("-p,--param", o->params, "Filter on a dump_info value: lr=0.1, params.epochs>=10 (repeatable)");
   cmd->add_option("-m,--metric", o->metrics, "Filter on a best/last metric: acc>0.9, loss<=0.2 (repeatable)");
   cmd->add_option("-t,--tag", o->tags, "Only runs with this tag (repeatable)");
+  cmd->add_option("--sweep", o->sweep, "Only the runs of this sweep (an id or its prefix, see `codedag sweep ls`)");
   cmd->add_option("--sort", o->sort,
                   "started, ended, duration, name, status, id, param.KEY, metric.KEY; '-' prefix: descending")
       ->capture_default_str();

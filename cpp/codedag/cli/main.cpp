@@ -30,19 +30,23 @@ int main(int argc, char** argv) {
   using Registrar = void (*)(CLI::App&, codedag::cli::Context&);
   for (const Registrar add :
        {codedag::cli::add_graph_commands, codedag::cli::add_trace_commands, codedag::cli::add_monitor_commands,
-        codedag::cli::add_store_commands, codedag::cli::add_pipeline_commands})
+        codedag::cli::add_store_commands, codedag::cli::add_pipeline_commands, codedag::cli::add_runner_commands,
+        codedag::cli::add_lint_commands, codedag::cli::add_server_commands})
     add(app, ctx);
 
   codedag::term::Printer err(stderr);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; a usage error is bad input like any other: 2.
+    return app.exit(e) == 0 ? 0 : 2;
   } catch (const codedag::Error& e) {
-    err.fail(e.what());
+    // Messages quote ids, paths and file contents: escaped, so none of them can drive the terminal.
+    err.fail(codedag::term::printable(e.what(), true));
     return exit_code_for(e);
   } catch (const std::exception& e) {
-    err.fail(std::string("internal error: ") + e.what() + " (please report this with the command you ran)");
+    err.fail(codedag::term::printable(std::string("internal error: ") + e.what() +
+                                      " (please report this with the command you ran)"));
     return 1;
   }
   return ctx.exit_code;

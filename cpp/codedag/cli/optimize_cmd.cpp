@@ -8,6 +8,7 @@
 #include "codedag/cli/command.hpp"
 #include "codedag/common/error.hpp"
 #include "codedag/common/terminal.hpp"
+#include "codedag/graph/model/pipeline_check.hpp"
 #include "codedag/graph/optimizer.hpp"
 #include "codedag/monitor/cpu_budget.hpp"
 
@@ -62,6 +63,7 @@ std::string fixed(double x, int digits) {
 void run(const OptimizeOptions& opt) {
   term::Printer out;
   const graph::Dag dag = graph::Dag::load(opt.file);
+  graph::require_pipeline(dag, opt.file);  // an empty or trivial DAG has nothing to place
   graph::OptimizerOptions o = opt.optimizer;
   if (opt.workers == "auto") {
     o.choose_workers = true;

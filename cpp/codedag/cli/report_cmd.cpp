@@ -2,10 +2,15 @@
 // result file and print its summary table.
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "codedag/cli/command.hpp"
+#include "codedag/common/error.hpp"
 #include "codedag/common/terminal.hpp"
+#include "codedag/graph/model/dag.hpp"
+#include "codedag/graph/plan/plan.hpp"
 #include "codedag/report/comparison.hpp"
+#include "codedag/report/dag_svg.hpp"
 #include "codedag/report/html_report.hpp"
 
 namespace codedag::cli {
@@ -16,6 +21,8 @@ struct ReportOptions {
   std::string out_dir;
   std::string baseline;
   std::string candidate;
+  std::string dag;   // a pipeline DAG drawn into the report
+  std::string plan;  // colours the DAG's contexts by this plan's placement
 };
 
 void run_report(const ReportOptions& opt) {
@@ -50,7 +57,18 @@ void run_report(const ReportOptions& opt) {
   const std::filesystem::path path(opt.file);
   const std::string dir =
       opt.out_dir.empty() ? (path.has_parent_path() ? path.parent_path().string() : ".") : opt.out_dir;
-  const report::ReportFiles files = report::write_report(result, c, dir, path.stem().string());
+  std::string dag_svg;
+  if (!opt.dag.empty()) {
+    const graph::Dag dag = graph::Dag::load(opt.dag);
+    std::optional<graph::MigrationPlan> plan;
+    if (!opt.plan.empty()) plan = graph::MigrationPlan::load(opt.plan);
+    report::DagSvgOptions so;
+    so.title = opt.dag + (plan ? " with " + opt.plan : std::string());
+    dag_svg = report::render_dag_svg(dag, plan ? &*plan : nullptr, so);
+  } else if (!opt.plan.empty()) {
+    throw InputError("--plan colours a DAG: give the DAG too (--dag dag.json --plan " + opt.plan + ")");
+  }
+  const report::ReportFiles files = report::write_report(result, c, dir, path.stem().string(), dag_svg);
   out.ok("wrote " + files.html);
   out.ok("wrote " + files.svg);
   if (c.speedup) {
@@ -72,6 +90,8 @@ void add_report_command(CLI::App& app, Context& /*ctx*/) {
   cmd->add_option("-o,--out", opt->out_dir, "Directory for <name>_report.html and .svg (default: beside the file)");
   cmd->add_option("--baseline", opt->baseline, "Mode to compare against (default: 'baseline', else the first)");
   cmd->add_option("--candidate", opt->candidate, "Mode compared (default: 'optimization', else the last other)");
+  cmd->add_option("--dag", opt->dag, "Pipeline DAG (dag.json) to draw in the report");
+  cmd->add_option("--plan", opt->plan, "Migration plan (plan.json) whose placement colours the DAG (needs --dag)");
   cmd->callback([opt] { run_report(*opt); });
 }
 

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "codedag/cli/command.hpp"
+#include "codedag/cli/store_cli.hpp"
 #include "codedag/common/error.hpp"
 #include "codedag/common/terminal.hpp"
 #include "codedag/runner/rerun.hpp"
@@ -18,14 +19,14 @@ struct RerunOptions {
 };
 
 void run_rerun(const RerunOptions& o, const std::vector<std::string>& overrides, Context& ctx) {
-  store::Store s;
+  store::Store s = open_store();
   const runner::RerunPlan plan = runner::plan_rerun(s, o.id, overrides, o.at_snapshot);
   term::Printer out(stderr);  // stdout belongs to the re-run program
   out.header("rerun " + plan.from,
-             {{"command", store::shell_join(plan.argv)},
-              {"cwd", plan.cwd},
+             {{"command", term::printable(store::shell_join(plan.argv))},
+              {"cwd", term::printable(plan.cwd)},
               {"code", plan.commit.empty() ? "the working tree as it is now" : "snapshot " + plan.commit.substr(0, 12)},
-              {"overrides", overrides.empty() ? "-" : store::shell_join(overrides)}});
+              {"overrides", overrides.empty() ? "-" : term::printable(store::shell_join(overrides))}});
   if (o.dry_run) {
     out.info("dry run: nothing executed");
     if (!plan.snapshot_dir.empty()) {

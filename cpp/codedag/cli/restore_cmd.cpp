@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "codedag/cli/command.hpp"
+#include "codedag/cli/store_cli.hpp"
 #include "codedag/common/terminal.hpp"
 #include "codedag/store/archive.hpp"
 
@@ -9,13 +10,13 @@ namespace codedag::cli {
 namespace {
 
 void run_restore(const std::vector<std::string>& archives) {
-  store::Store s;
+  store::Store s = open_store();
   term::Printer out;
   for (const auto& a : archives) {
     std::vector<std::string> notes;
     const std::string id = store::restore_run(s, a, notes);
-    out.ok("restored " + id + " from " + a);
-    for (const auto& n : notes) out.info(n);
+    out.ok("restored " + term::printable(id) + " from " + term::printable(a));
+    for (const auto& n : notes) out.info(term::printable(n));
   }
 }
 

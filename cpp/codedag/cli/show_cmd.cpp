@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "codedag/cli/command.hpp"
+#include "codedag/cli/store_cli.hpp"
 #include "codedag/common/terminal.hpp"
 #include "codedag/store/layout.hpp"
 #include "codedag/store/metric_log.hpp"
@@ -23,20 +24,20 @@ void section(term::Printer& out, const std::string& title, const json& object) {
   const json flat = store::flatten(object);
   if (flat.empty()) return;
   out.line();
-  out.line(out.bold(title));
+  out.line(out.bold(title));  // our own words
   std::vector<std::vector<std::string>> rows;
-  for (const auto& [k, v] : flat.items()) rows.push_back({k, store::format_value(v)});
+  for (const auto& [k, v] : flat.items()) rows.push_back({term::printable(k), term::printable(store::format_value(v))});
   out.table({"key", "value"}, rows);
 }
 
 void run_show(const ShowOptions& o) {
-  store::Store s;
+  store::Store s = open_store();
   const store::RunRef ref = s.resolve(o.id);
   std::vector<std::string> warnings;
-  const json run = s.check_liveness(ref, store::load_run(ref.info_dir), &warnings);
+  const store::RunId id = ref.id();
+  const json run = s.check_liveness(ref, store::load_run(ref.info_dir, &id), &warnings);
   const store::MetricSeries series = store::read_metric_series(ref.info_dir + "/" + store::kMetricsFile, warnings);
-  term::Printer err(stderr);
-  for (const auto& w : warnings) err.warn(w);
+  print_warnings(warnings);
   if (o.json_out) {
     json j = run;
     j["info_dir"] = ref.info_dir;
@@ -56,19 +57,21 @@ void run_show(const ShowOptions& o) {
     code = "absent: " + git.value("reason", std::string());
   std::string tags;
   for (const auto& t : run.value("tags", json::array())) tags += (tags.empty() ? "" : ", ") + store::format_value(t);
+  // Everything below was read from the run's files: escaped (p) before it reaches the terminal.
+  const auto p = [](const std::string& text) { return term::printable(text); };
   out.header(
       "run " + ref.name + "/" + ref.test_name,
-      {{"status", run.value("status", std::string("?")) + (run.value("deleted", false) ? " (marked deleted)" : "")},
+      {{"status", p(run.value("status", std::string("?"))) + (run.value("deleted", false) ? " (marked deleted)" : "")},
        {"started", store::format_time(run.value("started_at", 0.0))},
        {"ended", store::format_time(run.value("ended_at", 0.0))},
        {"duration", store::format_duration(run.contains("duration") ? run.value("duration", -1.0) : -1.0)},
-       {"command", store::shell_join(argv)},
-       {"cwd", run.value("cwd", std::string())},
-       {"host / user", run.value("host", std::string()) + " / " + run.value("user", std::string())},
+       {"command", p(store::shell_join(argv))},
+       {"cwd", p(run.value("cwd", std::string()))},
+       {"host / user", p(run.value("host", std::string()) + " / " + run.value("user", std::string()))},
        {"pid", std::to_string(run.value("pid", 0L))},
-       {"code", code},
-       {"tags", tags.empty() ? "-" : tags},
-       {"info dir", ref.info_dir}});
+       {"code", p(code)},
+       {"tags", tags.empty() ? "-" : p(tags)},
+       {"info dir", p(ref.info_dir)}});
   section(out, "params (dump_info)", run.value("info", json::object()));
   json best = json::object();
   const json recorded_best = run.value("metrics", json::object());
@@ -86,22 +89,23 @@ void run_show(const ShowOptions& o) {
   section(out, "attachments", run.value("attachments", json::object()));
   if (o.env) section(out, "environment", run.value("env", json::object()));
   for (const auto& n : run.value("notes", json::array()))
-    out.info("note: " + store::format_value(n.value("text", json(""))));
+    out.info("note: " + p(store::format_value(n.is_object() ? n.value("text", json("")) : n)));
   const std::string status = run.value("status", std::string());
   if (run.contains("exception")) {
-    const json& e = run["exception"];
+    const json e = run["exception"].is_object() ? run["exception"] : json{{"message", run["exception"]}};
+    const auto text = [&](const char* k) { return e.contains(k) ? store::format_value(e[k]) : std::string(); };
     out.line();
-    out.fail(status + ": " + e.value("type", std::string()) + ": " + e.value("message", std::string()));
-    if (e.contains("traceback")) out.line(e.value("traceback", std::string()));
+    out.fail(p(status + ": " + text("type") + ": " + text("message")));
+    if (e.contains("traceback")) out.line(term::printable(text("traceback"), /*keep_newlines=*/true));
   } else if (run.contains("signal")) {
-    out.fail(status + " by " + store::format_value(run["signal"]));
+    out.fail(p(status + " by " + store::format_value(run["signal"])));
   } else if (status == "dead") {
     out.fail("dead: its lease expired and its process is gone (last heartbeat " +
              store::format_time(run.value("dead", json::object()).value("last_heartbeat", 0.0)) + ")");
   } else if (status == "finished") {
     out.ok("finished in " + store::format_duration(run.value("duration", -1.0)));
   } else {
-    out.info(status);
+    out.info(p(status));
   }
 }
 

@@ -1,6 +1,19 @@
 #include "codedag/cli/command.hpp"
+#include "codedag/cli/store_cli.hpp"
+#include "codedag/common/terminal.hpp"
 
 namespace codedag::cli {
+
+store::Store open_store() {
+  store::Store s;
+  s.set_notice_handler([](const std::string& message) { term::Printer(stderr).warn(term::printable(message)); });
+  return s;
+}
+
+void print_warnings(const std::vector<std::string>& warnings) {
+  term::Printer err(stderr);
+  for (const auto& w : warnings) err.warn(term::printable(w));
+}
 
 void add_ls_command(CLI::App& app, Context& ctx);
 void add_show_command(CLI::App& app, Context& ctx);

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "codedag/cli/command.hpp"
+#include "codedag/cli/store_cli.hpp"
 #include "codedag/common/error.hpp"
 #include "codedag/common/terminal.hpp"
 #include "codedag/store/store.hpp"
@@ -16,7 +17,7 @@ struct TagOptions {
 
 void run_tag(const TagOptions& o) {
   if (o.label.empty()) throw InputError("the label is empty: codedag tag ID \"a label\"");
-  store::Store s;
+  store::Store s = open_store();
   const store::RunRef ref = s.resolve(o.id);
   bool changed = false;
   s.update(ref, [&](json& r) {
@@ -33,12 +34,13 @@ void run_tag(const TagOptions& o) {
     tags = kept;
   });
   term::Printer out;
+  const std::string label = term::printable(o.label);
   if (o.remove)
-    changed ? out.ok("removed tag \"" + o.label + "\" from " + ref.test_name)
-            : out.warn(ref.test_name + " has no tag \"" + o.label + "\"");
+    changed ? out.ok("removed tag \"" + label + "\" from " + ref.test_name)
+            : out.warn(ref.test_name + " has no tag \"" + label + "\"");
   else
-    changed ? out.ok("tagged " + ref.test_name + " \"" + o.label + "\"")
-            : out.info(ref.test_name + " already has tag \"" + o.label + "\"");
+    changed ? out.ok("tagged " + ref.test_name + " \"" + label + "\"")
+            : out.info(ref.test_name + " already has tag \"" + label + "\"");
 }
 
 }  // namespace

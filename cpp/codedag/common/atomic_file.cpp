@@ -78,6 +78,35 @@ void write_file_atomic(const std::string& path, std::string_view content) {
   sync_directory(dir);
 }
 
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  make_directories(std::filesystem::path(path_).parent_path().string());
+  tmp_ = temporary_name_for(path_);
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw_system_error("cannot create temporary file", tmp_);
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_.c_str());
+  }
+}
+
+void AtomicFile::write(std::string_view bytes) { write_all(fd_, bytes, tmp_); }
+
+void AtomicFile::commit() {
+  if (::fsync(fd_) != 0) throw_system_error("cannot flush", tmp_);
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0 || ::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp_.c_str());
+    errno = err;
+    throw_system_error("cannot replace", path_);
+  }
+  sync_directory(std::filesystem::path(path_).parent_path().string());
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {

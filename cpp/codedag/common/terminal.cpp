@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -44,7 +45,71 @@ bool looks_numeric(std::string_view s) {
   return std::isdigit(c) || ((c == '-' || c == '+' || c == '.') && s.size() > 1);
 }
 
+void append_escape(std::string& out, const char* format, unsigned value) {
+  char buf[12];
+  std::snprintf(buf, sizeof buf, format, value);
+  out += buf;
+}
+
+// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlongs, no surrogates, at most
+// U+10FFFF), 0 when the bytes there are not one; `cp` receives the code point.
+size_t utf8_sequence(std::string_view s, size_t i, unsigned& cp) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t n;
+  unsigned min;
+  if (c < 0x80) {
+    cp = c;
+    return 1;
+  } else if ((c & 0xE0) == 0xC0) {
+    n = 2, cp = c & 0x1F, min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3, cp = c & 0x0F, min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4, cp = c & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    const unsigned char d = static_cast<unsigned char>(s[i + k]);
+    if ((d & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (d & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+
 }  // namespace
+
+std::string printable(std::string_view s, bool keep_newlines) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    unsigned cp = 0;
+    const size_t n = utf8_sequence(s, i, cp);
+    if (n == 0) {
+      append_escape(out, "\\x%02x", static_cast<unsigned char>(s[i]));
+      ++i;
+      continue;
+    }
+    if (cp == '\n' && keep_newlines) {
+      out += '\n';
+    } else if (cp == '\t' && keep_newlines) {
+      out += '\t';
+    } else if (cp < 0x20 || cp == 0x7F) {
+      append_escape(out, "\\x%02x", cp);
+    } else if ((cp >= 0x80 && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
+               cp == 0x200E || cp == 0x200F || cp == 0x061C) {
+      // C1 controls (0x9b is a one-byte CSI on some terminals) and the bidirectional controls that
+      // reorder what is displayed ("Trojan Source").
+      append_escape(out, "\\u%04x", cp);
+    } else {
+      out.append(s.substr(i, n));
+    }
+    i += n;
+  }
+  return out;
+}
 
 Style detect_style(std::FILE* stream) { return detect_style(::isatty(::fileno(stream)) == 1); }
 

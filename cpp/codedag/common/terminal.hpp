@@ -82,6 +82,13 @@ class ProgressBar {
   std::chrono::steady_clock::time_point last_draw_{};
 };
 
+// User-supplied text (tags, notes, params, argv, names, paths, messages quoting them) made safe to
+// print: control characters (ESC, CR, BS, BEL, C1 controls), bidirectional overrides and bytes that
+// are not UTF-8 become visible escapes (\x1b, \u009b, \u202e, \xff), so no string read from a run
+// can move the cursor, clear the screen, retitle the terminal or hide text. Newlines are kept when
+// `keep_newlines` (tracebacks, multi-line notes) and escaped otherwise (table cells, one-line fields).
+std::string printable(std::string_view text, bool keep_newlines = false);
+
 // Human units: 1.23 ms, 4.5 MiB.
 std::string format_ns(double ns);
 std::string format_bytes(double bytes);

@@ -35,7 +35,7 @@ OptimizeResult optimize(const Dag& dag, const OptimizerOptions& o) {
     r.phase_seconds[phase] = std::chrono::duration<double>(now - last).count();
     last = now;
   };
-  r.coarse = coarsen(dag, CoarsenOptions{o.coarsen_max_depth, o.chain_merge_min_nodes, o.library_modules});
+  r.coarse = coarsen(dag, CoarsenOptions{o.coarsen_max_depth, o.chain_merge_min_nodes});
   const Dag& coarse = r.coarse.dag;
 
   lap("coarsen");
@@ -102,6 +102,9 @@ json OptimizeResult::to_json(bool with_details) const {
           {"groups", groups},
           {"nodes", coarse.dag.nodes().size()},
           {"folded_by_depth", coarse.folded_by_depth},
+          {"folded_libraries", coarse.folded_libraries},
+          {"folded_unreachable", coarse.folded_unreachable},
+          {"call_sites", coarse.call_sites},
           {"merged_cycles", coarse.merged_cycles},
           {"merged_chains", coarse.merged_chains},
           {"seconds", seconds},

@@ -59,8 +59,6 @@ void OptimizerOptions::validate() const {
   if (std::find(algorithms.begin(), algorithms.end(), algorithm) == algorithms.end())
     throw InputError("unknown algorithm '" + algorithm + "'; known: " + joined(algorithms));
   PartitionOptions::preset(preset);  // InputError naming the known presets
-  for (const std::string& m : library_modules)
-    if (m.empty()) throw InputError("library_modules has an empty package name");
 }
 
 OptimizerOptions OptimizerOptions::from_json(const json& doc, const std::string& origin) {
@@ -99,18 +97,10 @@ OptimizerOptions OptimizerOptions::from_json(const json& doc, const std::string&
       o.preset = text(v, key);
     } else if (key == "chain_merge_min_nodes") {
       o.chain_merge_min_nodes = whole(v, key, 0);
-    } else if (key == "library_modules") {
-      if (!v.is_array()) throw InputError("library_modules must be a list of package names, got " + v.dump());
-      o.library_modules.clear();
-      for (const json& m : v) {
-        if (!m.is_string() || m.get<std::string>().empty())
-          throw InputError("library_modules must be a list of package names, got " + v.dump());
-        o.library_modules.push_back(m.get<std::string>());
-      }
     } else {
       throw InputError(origin + ": unknown option '" + key +
                        "'; known: k, coarsen_max_depth, max_iterations, seed, gpu_count, workers, device_model, "
-                       "algorithm, preset, chain_merge_min_nodes, library_modules, choose_workers, max_workers, "
+                       "algorithm, preset, chain_merge_min_nodes, choose_workers, max_workers, "
                        "cores");
     }
   }
@@ -129,7 +119,6 @@ json OptimizerOptions::to_json() const {
               {"algorithm", algorithm},
               {"preset", preset},
               {"chain_merge_min_nodes", chain_merge_min_nodes},
-              {"library_modules", library_modules},
               {"choose_workers", choose_workers},
               {"max_workers", max_workers},
               {"cores", cores ? json(*cores) : json(nullptr)}};

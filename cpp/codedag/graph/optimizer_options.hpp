@@ -24,7 +24,6 @@ struct OptimizerOptions {
   std::string algorithm = "auto";                                        // a name of partitioner_names()
   std::string preset = "default";                                        // PartitionOptions::preset
   int64_t chain_merge_min_nodes = 0;                                     // see CoarsenOptions
-  std::vector<std::string> library_modules = default_library_modules();  // see CoarsenOptions
   // The worker count is part of the decision (graph/parallelism.hpp): score every count from 0 to
   // max_workers (0: twice the cores, at least 2, at most 16) and keep the best placement over all.
   bool choose_workers = false;
@@ -32,7 +31,7 @@ struct OptimizerOptions {
   std::optional<double> cores;  // overrides the device model's cores (CPUs the job may use)
 
   // Throws InputError naming the first option out of range (k of 1, a negative count, negative
-  // workers, an unknown algorithm or preset, an empty package name).
+  // workers, an unknown algorithm or preset).
   void validate() const;
 
   // From keyword arguments as JSON ({"k": 2, "gpu_count": 1, ...}): absent keys and null keep the

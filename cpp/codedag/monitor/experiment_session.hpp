@@ -3,6 +3,7 @@
 // ...), each with its batch times, losses, accuracies and resource samples, written to the seed's
 // result JSON. While a mode runs, the sampler thread appends a sample and re-saves the file every
 // interval (at least every 0.5 s apart), so a crash loses at most about one interval.
+#include <atomic>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -63,9 +64,17 @@ class ExperimentSession {
   bool autosave_ = true;
   double last_autosave_ = 0;
   std::string last_autosave_error_;
+  bool autosave_warned_ = false;
+  // Background lockers (sampler, auto-save) waiting for mutex_: the per-batch calls step aside for
+  // them (see experiment_session.cpp).
+  mutable std::atomic<int> priority_waiting_{0};
+  void yield_to_background() const;
+  void note_autosave_error(const std::string& error);
 
  public:
-  // Why the last auto-save failed (disk full, directory removed); empty when it worked.
+  // Why the last auto-save failed (disk full, unwritable save_dir); empty when it worked. The first
+  // failure is also warned about once on stderr; the results stay in memory and every later
+  // interval tries again.
   std::string last_autosave_error() const;
 };
 

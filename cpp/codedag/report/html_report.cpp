@@ -121,12 +121,13 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr:last-child td{border-bottom:none}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(540px,1fr));gap:16px}
 .charts svg{width:100%;height:auto;display:block}
+.dag{overflow:auto;max-height:85vh;border:1px solid #e3e3e3;border-radius:8px;background:#fff}
 footer{margin-top:30px;color:var(--muted);font-size:12px}
 )CSS";
 
 }  // namespace
 
-std::string render_html(const ExperimentResult& result, const Comparison& c) {
+std::string render_html(const ExperimentResult& result, const Comparison& c, const std::string& dag_svg) {
   std::string h;
   h.reserve(1 << 16);
   h += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n";
@@ -171,6 +172,9 @@ std::string render_html(const ExperimentResult& result, const Comparison& c) {
   h += "<section><h2>Charts</h2><div class=\"charts\">\n";
   for (const ChartSpec& spec : build_charts(c, 560, 280)) h += render_chart(spec);
   h += "</div></section>\n";
+
+  if (!dag_svg.empty())  // drawn by render_dag_svg: inline SVG, no script
+    h += "<section><h2>Pipeline DAG</h2><div class=\"dag\">" + dag_svg + "</div></section>\n";
 
   h +=
       "<section><h2>Where the numbers come from</h2><table><thead><tr><th>mode</th><th>cgroup</th><th>CPUs (100 %)</th>"
@@ -252,12 +256,12 @@ std::string render_svg(const ExperimentResult& result, const Comparison& c) {
 }
 
 ReportFiles write_report(const ExperimentResult& result, const Comparison& comparison, const std::string& out_dir,
-                         const std::string& stem) {
+                         const std::string& stem, const std::string& dag_svg) {
   ReportFiles files;
   const std::string dir = out_dir.empty() ? "." : out_dir;
   files.html = dir + "/" + stem + "_report.html";
   files.svg = dir + "/" + stem + "_report.svg";
-  write_file_atomic(files.html, render_html(result, comparison));
+  write_file_atomic(files.html, render_html(result, comparison, dag_svg));
   write_file_atomic(files.svg, render_svg(result, comparison));
   return files;
 }

@@ -8,7 +8,8 @@
 
 namespace codedag::report {
 
-std::string render_html(const ExperimentResult& result, const Comparison& comparison);
+// `dag_svg` (from render_dag_svg), when not empty, becomes a "Pipeline DAG" section.
+std::string render_html(const ExperimentResult& result, const Comparison& comparison, const std::string& dag_svg = "");
 std::string render_svg(const ExperimentResult& result, const Comparison& comparison);
 
 struct ReportFiles {
@@ -17,6 +18,6 @@ struct ReportFiles {
 };
 // Writes <out_dir>/<stem>_report.html and <stem>_report.svg atomically.
 ReportFiles write_report(const ExperimentResult& result, const Comparison& comparison, const std::string& out_dir,
-                         const std::string& stem);
+                         const std::string& stem, const std::string& dag_svg = "");
 
 }  // namespace codedag::report

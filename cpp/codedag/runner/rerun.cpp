@@ -68,7 +68,8 @@ std::vector<std::string> merge_overrides(std::vector<std::string> argv, const st
 RerunPlan plan_rerun(store::Store& store, const std::string& id, const std::vector<std::string>& overrides,
                      bool at_snapshot) {
   const store::RunRef ref = store.resolve(id);
-  const json run = store::load_run(ref.info_dir);
+  const store::RunId run_id = ref.id();
+  const json run = store::load_run(ref.info_dir, &run_id);  // checked: argv strings, hash commit, safe cwd_rel
   const std::string where = ref.info_dir + "/run.json";
   if (!run.contains("argv") || !run["argv"].is_array() || run["argv"].empty())
     throw FormatError(where + ": no recorded \"argv\" to re-run");

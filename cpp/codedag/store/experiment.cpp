@@ -1,23 +1,46 @@
 #include "codedag/store/experiment.hpp"
 
 #include <sys/stat.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <filesystem>
 
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/error.hpp"
+#include "codedag/common/terminal.hpp"
 #include "codedag/store/heartbeat.hpp"
 #include "codedag/store/inventory.hpp"
 #include "codedag/store/metric_log.hpp"
 #include "codedag/store/process_identity.hpp"
 #include "codedag/store/run_file.hpp"
+#include "codedag/store/run_ids.hpp"
 
 namespace codedag::store {
 namespace fs = std::filesystem;
 
+namespace {
+
+// Keys name JSON members, index columns and table cells: a NUL would cut them short in C APIs.
+void check_key(const char* what, const std::string& key) {
+  if (key.empty()) throw InputError(std::string(what) + ": the key is empty");
+  if (key.find('\0') != std::string::npos)
+    throw InputError(std::string(what) + "('" + term::printable(key) + "'): the key contains a NUL character");
+}
+
+}  // namespace
+
 bool is_end_status(const std::string& s) {
   return s == "finished" || s == "failed" || s == "killed" || s == "interrupted";
+}
+
+json WriteProblems::to_json() const {
+  return json{{"error", error},
+              {"record_changes_pending", record_changes_pending},
+              {"metric_bytes_pending", metric_bytes_pending},
+              {"metric_lines_dropped", metric_lines_dropped},
+              {"heartbeat_error", heartbeat_error}};
 }
 
 Experiment::Experiment(std::string name, std::string home) : name_(std::move(name)), store_(std::move(home)) {
@@ -37,6 +60,15 @@ Experiment::~Experiment() {
   }
 }
 
+std::unique_ptr<Experiment> Experiment::open_existing(const std::string& id, std::string home) {
+  Store store(home);
+  const RunRef ref = store.resolve(id);
+  auto e = std::make_unique<Experiment>(ref.name, std::move(home));
+  e->test_name_ = ref.test_name;
+  e->started_ = e->ended_ = e->view_ = true;
+  return e;
+}
+
 const std::string& Experiment::test_name() const {
   if (!started_) throw StateError("experiment '" + name_ + "' has no test_name yet: call start() first");
   return test_name_;
@@ -44,28 +76,50 @@ const std::string& Experiment::test_name() const {
 std::string Experiment::info_dir() const { return store_.layout().info_dir(name_, test_name()); }
 std::string Experiment::blob_dir() const { return store_.layout().blob_dir(name_, test_name()); }
 std::string Experiment::cache_dir() const { return store_.layout().cache_dir(name_, test_name()); }
+std::string Experiment::heartbeat_file() const { return info_dir() + "/" + kHeartbeatFile; }
+
+void Experiment::require_started(const char* what) const {
+  if (!started_) throw StateError(std::string(what) + ": experiment '" + name_ + "' is not started (call start())");
+}
 
 void Experiment::require_running(const char* what) const {
-  if (!started_) throw StateError(std::string(what) + ": experiment '" + name_ + "' is not started (call start())");
+  require_started(what);
+  if (view_)
+    throw StateError(std::string(what) + ": this is a view of run " + name_ + "/" + test_name_ +
+                     ", recorded by another process; start a new Experiment to record");
   if (ended_) throw StateError(std::string(what) + ": run " + test_name_ + " has already ended");
 }
 
-json Experiment::update(const std::function<void(json&)>& change) {
-  return store_.update(RunRef{name_, test_name_, info_dir()}, change);
+bool Experiment::write_pending() {
+  if (pending_.empty()) return true;
+  try {
+    update_run(info_dir(), [&](json& r) {
+      for (const auto& change : pending_) change(r);
+    });
+    pending_.clear();
+    return true;
+  } catch (const std::exception& e) {
+    record_error_ = e.what();
+    if (!warned_) {
+      warned_ = true;
+      term::Printer(stderr).warn("codedag: cannot write the record of run " + name_ + "/" + test_name_ + " (" +
+                                 term::printable(e.what()) +
+                                 "); changes are kept in memory and retried, training goes on");
+    }
+    return false;
+  }
+}
+
+void Experiment::update(std::function<void(json&)> change) {
+  pending_.push_back(std::move(change));
+  write_pending();
 }
 
 void Experiment::start(const StartOptions& o) {
   if (started_) throw StateError("experiment '" + name_ + "' is already started as " + test_name_);
   const double now = unix_now();
-  const std::string parent = store_.layout().info_root() + "/" + name_;
-  make_directories(parent);
-  // The run directory is created exclusively inside the index transaction: mkdir(2) fails with
-  // EEXIST for every process but one, whatever the index says.
-  test_name_ = store_.index().allocate(name_, now, [&](const std::string& candidate) {
-    if (::mkdir((parent + "/" + candidate).c_str(), 0755) == 0) return true;
-    if (errno == EEXIST) return false;
-    throw_system_error("cannot create the run directory", parent + "/" + candidate);
-  });
+  // Files only: the id is claimed with exclusive mkdirs (run_ids.hpp), never through the index.
+  test_name_ = claim_run_id(store_.layout(), name_, now).test_name;
   started_ = true;
   cwd_ = o.cwd.empty() ? current_directory() : o.cwd;
   const ProcessIdentity self = self_identity();
@@ -93,11 +147,58 @@ void Experiment::start(const StartOptions& o) {
   run["attachments"] = json::object();
   run["deleted"] = false;
   if (o.extra.is_object())
-    for (const auto& [k, v] : o.extra.items()) run[k] = v;
-  create_run(info_dir(), run);
-  make_directories(blob_dir());
-  make_directories(cache_dir());
-  store_.reindex(run);
+    for (const auto& [k, v] : o.extra.items())
+      if (k != "name" && k != "test_name" && k != "schema" && k != "status") run[k] = v;
+  try {
+    create_run(info_dir(), run);
+    make_directories(blob_dir());
+    make_directories(cache_dir());
+  } catch (...) {
+    // The id is claimed and its directory exists: without a record it would look like a run that
+    // died while starting. Say clearly why there is none.
+    started_ = false;
+    throw;
+  }
+  log_ = std::make_unique<MetricLog>(info_dir() + "/" + kMetricsFile);
+  if (o.heartbeat)
+    supervisor_ = std::make_unique<Supervisor>(info_dir(), log_.get(), o.lease_seconds, o.flush_interval);
+}
+
+void Experiment::adopt(const std::string& id, const StartOptions& o) {
+  if (started_) throw StateError("experiment '" + name_ + "' is already started as " + test_name_);
+  const RunRef ref = store_.resolve(id);
+  const ProcessIdentity self = self_identity();
+  const double now = unix_now();
+  std::string ended_as;
+  // Fields the launcher owns (identity, parameters, sweep link) are not replaced by the script's.
+  static const char* const kOwned[] = {"schema", "name",  "test_name",  "status",      "info",    "metrics", "last",
+                                       "tags",   "notes", "properties", "attachments", "deleted", "argv"};
+  store_.update(ref, [&](json& r) {
+    const std::string status = r.value("status", std::string());
+    if (status != "queued" && status != "running") {
+      ended_as = status;
+      return;
+    }
+    if (status == "queued") {
+      r["status"] = "running";
+      r["started_at"] = now;
+      r["host"] = self.host;
+      r["pid"] = self.pid;
+      r["process"] = self.to_json();
+    }
+    r["adopted_by"] = json{{"process", self.to_json()}, {"at", now}, {"experiment", name_}};
+    if (o.extra.is_object())
+      for (const auto& [k, v] : o.extra.items())
+        if (std::none_of(std::begin(kOwned), std::end(kOwned), [&](const char* owned) { return k == owned; })) r[k] = v;
+    if (!r.contains("inventory")) r["inventory"] = machine_inventory();
+    if (!r.contains("env")) r["env"] = environment_subset();
+  });
+  if (!ended_as.empty())
+    throw StateError("run " + ref.test_name + " is " + ended_as + ", not queued or running: it cannot be adopted");
+  name_ = ref.name;
+  test_name_ = ref.test_name;
+  started_ = true;
+  cwd_ = o.cwd.empty() ? current_directory() : o.cwd;
   log_ = std::make_unique<MetricLog>(info_dir() + "/" + kMetricsFile);
   if (o.heartbeat)
     supervisor_ = std::make_unique<Supervisor>(info_dir(), log_.get(), o.lease_seconds, o.flush_interval);
@@ -108,44 +209,82 @@ void Experiment::end(const std::string& status, const json& details) {
     throw InputError("end status '" + status + "' is not one of finished, failed, killed, interrupted");
   require_running("end");
   ended_ = true;
-  if (supervisor_) supervisor_->stop(true);
-  if (log_) log_->flush();
-  const json last = log_ ? log_->last() : json::object();
+  // The run's thread and descriptor end with it: a process may start thousands of runs.
+  if (supervisor_) {
+    supervisor_->stop(true);
+    ended_problems_.heartbeat_error = supervisor_->write_error();
+    supervisor_.reset();
+  }
+  json last = json::object();
+  if (log_) {
+    log_->flush();
+    last = log_->last();
+    const MetricLog::Health h = log_->health();
+    ended_problems_.error = h.error;
+    ended_problems_.metric_lines_dropped = h.dropped_lines;
+    if (h.pending_bytes == 0) log_.reset();  // else kept: flush_metrics() may still write it
+  }
   const double now = unix_now();
-  update([&](json& r) {
+  update([status, details, last, now](json& r) {
     r["status"] = status;
     r["ended_at"] = now;
-    r["duration"] = now - r.value("started_at", now);
+    const double started =
+        r.contains("started_at") && r["started_at"].is_number() ? r["started_at"].get<double>() : now;
+    r["duration"] = now - started;
+    if (!r["last"].is_object()) r["last"] = json::object();
     for (const auto& [k, v] : last.items()) r["last"][k] = v;
     if (details.is_object())
       for (const auto& [k, v] : details.items()) r[k] = v;
   });
-  supervisor_.reset();
-  log_.reset();
+}
+
+WriteProblems Experiment::write_problems() const {
+  WriteProblems p = ended_problems_;
+  if (log_) {
+    const MetricLog::Health h = log_->health();
+    p.error = h.error;
+    p.metric_bytes_pending = h.pending_bytes;
+    p.metric_lines_dropped = h.dropped_lines;
+  }
+  if (supervisor_) p.heartbeat_error = supervisor_->write_error();
+  if (!record_error_.empty()) p.error = record_error_;
+  p.record_changes_pending = pending_.size();
+  return p;
 }
 
 void Experiment::dump_info(const std::string& key, const json& value) {
   require_running("dump_info");
-  if (key.empty()) throw InputError("dump_info: the key is empty");
-  update([&](json& r) { r["info"][key] = value; });
+  check_key("dump_info", key);
+  update([key, value](json& r) {
+    if (!r["info"].is_object()) r["info"] = json::object();
+    r["info"][key] = value;
+  });
 }
 
 json Experiment::dump_metric(const std::string& key, double value, const std::string& cmp, const json& extra) {
   require_running("dump_metric");
-  if (key.empty()) throw InputError("dump_metric: the key is empty");
+  check_key("dump_metric", key);
   if (cmp != "max" && cmp != "min")
-    throw InputError("dump_metric('" + key + "'): cmp must be \"max\" or \"min\", not \"" + cmp + "\"");
-  if (!std::isfinite(value)) throw InputError("dump_metric('" + key + "'): the value is not a finite number");
+    throw InputError("dump_metric('" + term::printable(key) + "'): cmp must be \"max\" or \"min\", not \"" +
+                     term::printable(cmp) + "\"");
+  if (!std::isfinite(value))
+    throw InputError("dump_metric('" + term::printable(key) + "'): the value is not a finite number");
   auto it = best_.find(key);
   if (it == best_.end()) {
     // A resumed process may find a best already on file.
-    const json on_file = record().value("metrics", json::object()).value(key, json());
-    if (on_file.is_object() && on_file.contains("value")) it = best_.emplace(key, on_file).first;
+    try {
+      const json metrics = record().value("metrics", json::object());
+      const json on_file = metrics.is_object() ? metrics.value(key, json()) : json();
+      if (on_file.is_object() && on_file.contains("value") && on_file["value"].is_number())
+        it = best_.emplace(key, on_file).first;
+    } catch (const std::exception&) {
+      // Unreadable record: the best so far is this process's.
+    }
   }
   if (it != best_.end()) {
     const std::string known = it->second.value("cmp", cmp);
     if (known != cmp)
-      throw InputError("dump_metric('" + key + "'): this metric was recorded with cmp=\"" + known +
+      throw InputError("dump_metric('" + term::printable(key) + "'): this metric was recorded with cmp=\"" + known +
                        "\"; keep one direction per metric");
     const double best = it->second.value("value", value);
     const bool better = cmp == "max" ? value > best : value < best;
@@ -156,13 +295,16 @@ json Experiment::dump_metric(const std::string& key, double value, const std::st
   entry["cmp"] = cmp;
   entry["at"] = unix_now();
   best_[key] = entry;
-  update([&](json& r) { r["metrics"][key] = entry; });
+  update([key, entry](json& r) {
+    if (!r["metrics"].is_object()) r["metrics"] = json::object();
+    r["metrics"][key] = entry;
+  });
   return entry;
 }
 
 void Experiment::log_metric(const std::string& key, double value, std::optional<int64_t> step) {
-  if (!log_) require_running("log_metric");
-  if (key.empty()) throw InputError("log_metric: the key is empty");
+  if (!running()) require_running("log_metric");
+  check_key("log_metric", key);
   log_->log(key, value, step, unix_now());
 }
 
@@ -171,29 +313,50 @@ void Experiment::flush_metrics() {
 }
 
 void Experiment::add_tag(const std::string& tag) {
-  require_running("add_tag");
-  update([&](json& r) {
+  require_started("add_tag");
+  check_key("add_tag", tag);
+  const auto change = [tag](json& r) {
+    if (!r["tags"].is_array()) r["tags"] = json::array();
     for (const auto& t : r["tags"])
       if (t == tag) return;
     r["tags"].push_back(tag);
-  });
+  };
+  if (view_) {
+    store_.update(RunRef{name_, test_name_, info_dir()}, change);
+    return;
+  }
+  require_running("add_tag");
+  update(change);
 }
 
 void Experiment::add_note(const std::string& note) {
+  require_started("add_note");
+  const auto change = [note](json& r) {
+    if (!r["notes"].is_array()) r["notes"] = json::array();
+    r["notes"].push_back(json{{"at", unix_now()}, {"text", note}});
+  };
+  if (view_) {
+    store_.update(RunRef{name_, test_name_, info_dir()}, change);
+    return;
+  }
   require_running("add_note");
-  update([&](json& r) { r["notes"].push_back(json{{"at", unix_now()}, {"text", note}}); });
+  update(change);
 }
 
 std::string Experiment::attach(const std::string& kind, const std::string& path) {
-  if (!started_) throw StateError("attach: experiment '" + name_ + "' is not started (call start())");
-  if (kind.empty() || kind.find('/') != std::string::npos || kind[0] == '.')
-    throw InputError("attach: kind '" + kind + "' must be a plain word such as \"dag\" or \"monitor\"");
+  require_started("attach");
+  if (view_) require_running("attach");
+  if (kind.empty() || kind.find('/') != std::string::npos || kind[0] == '.' || kind.find('\0') != std::string::npos)
+    throw InputError("attach: kind '" + term::printable(kind) +
+                     "' must be a plain word such as \"dag\" or \"monitor\"");
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) throw NotFoundError("attach(" + kind + "): no file '" + path + "'");
+  if (!fs::is_regular_file(path, ec))
+    throw NotFoundError("attach(" + kind + "): no file '" + term::printable(path) + "'");
   const std::string dest = info_dir() + "/attachments/" + kind + "/" + fs::path(path).filename().string();
   write_file_atomic(dest, read_file(path));
   const std::string rel = fs::relative(dest, info_dir()).string();
-  update([&](json& r) {
+  update([kind, rel](json& r) {
+    if (!r["attachments"].is_object()) r["attachments"] = json::object();
     json& list = r["attachments"][kind];
     if (!list.is_array()) list = json::array();
     for (const auto& e : list)
@@ -207,32 +370,54 @@ json Experiment::snapshot_code(const SnapshotOptions& options) {
   require_running("snapshot_code");
   json git;
   try {
-    git = git_snapshot(cwd_, "refs/codedag/" + name_ + "/" + test_name_, "codedag snapshot " + name_ + "/" + test_name_,
-                       options);
+    git = git_snapshot(cwd_, RunId{name_, test_name_}.ref(), "codedag snapshot " + name_ + "/" + test_name_, options);
   } catch (const std::exception& e) {
     // A broken repository must not stop the run; the record says why there is no snapshot.
     git = json{{"present", false}, {"reason", e.what()}};
   }
-  update([&](json& r) { r["git"] = git; });
+  update([git](json& r) { r["git"] = git; });
   return git;
 }
 
 void Experiment::link_rerun(const std::string& from_id) {
   require_running("link_rerun");
-  const RunRef from = store_.resolve(from_id);
+  // On disk: a training process never opens the index.
+  const RunRef from = store_.resolve(from_id, /*use_index=*/false);
   int repeat = 0;
-  const json origin = store_.update(from, [&](json& r) {
+  update_run(from.info_dir, [&](json& r) {
+    if (!r["properties"].is_object()) r["properties"] = json::object();
     json& at = r["properties"]["rerun_at"];
     if (!at.is_object()) at = json::object();
     at[test_name_] = true;
     repeat = static_cast<int>(at.size());
   });
-  update([&](json& r) { r["properties"]["rerun"] = json{{"from", from.test_name}, {"repeat", repeat}}; });
+  const json link = json{{"from", from.test_name}, {"repeat", repeat}};
+  update([link](json& r) {
+    if (!r["properties"].is_object()) r["properties"] = json::object();
+    r["properties"]["rerun"] = link;
+  });
+}
+
+void Experiment::merge_fields(const json& fields) {
+  require_running("merge_fields");
+  if (!fields.is_object()) throw InputError("merge_fields: expected an object");
+  update([fields](json& r) {
+    for (const auto& [k, v] : fields.items()) {
+      if (k == "name" || k == "test_name" || k == "schema" || k == "status") continue;
+      if (v.is_object() && r[k].is_object())
+        for (const auto& [ik, iv] : v.items()) r[k][ik] = iv;
+      else
+        r[k] = v;
+    }
+  });
 }
 
 json Experiment::record() const {
-  if (!started_) throw StateError("experiment '" + name_ + "' is not started");
-  return load_run(info_dir());
+  require_started("record");
+  const RunId id{name_, test_name_};
+  json r = load_run(info_dir(), &id);
+  for (const auto& change : pending_) change(r);
+  return r;
 }
 
 }  // namespace codedag::store

@@ -1,9 +1,11 @@
 #include "codedag/store/git_snapshot.hpp"
 
+#include <dirent.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -80,6 +82,7 @@ json git_snapshot(const std::string& cwd, const std::string& ref, const std::str
   const std::string head = head_r.exit_code == 0 ? strip(head_r.out) : std::string();
   const SpawnResult branch_r = git.run({"symbolic-ref", "-q", "--short", "HEAD"});
 
+  sweep_snapshot_leftovers(git_dir);
   // The temporary index starts as a copy of the user's (so unchanged files are not re-hashed) and
   // lives next to it, on the same file system.
   TempIndex index(git_dir);
@@ -158,6 +161,79 @@ void checkout_snapshot(const std::string& toplevel, const std::string& commit, c
   git.env["GIT_INDEX_FILE"] = index.path;
   git.must({"read-tree", commit});
   git.must({"--work-tree=" + dest, "checkout-index", "-a", "-f"});
+}
+
+namespace {
+
+// The repository at `toplevel`, if it is one (and is its own top level: not a directory inside
+// another repository, which `git -C` would silently use).
+std::optional<Git> repository_at(const std::string& toplevel) {
+  std::error_code ec;
+  if (toplevel.empty() || toplevel[0] != '/' || !fs::is_directory(toplevel, ec)) return std::nullopt;
+  Git git{toplevel, {}};
+  SpawnResult r;
+  try {
+    r = git.run({"rev-parse", "--show-toplevel"});
+  } catch (const SystemCallError&) {
+    return std::nullopt;  // git is not installed
+  }
+  if (r.exit_code != 0) return std::nullopt;
+  const fs::path found = fs::weakly_canonical(strip(r.out), ec), wanted = fs::weakly_canonical(toplevel, ec);
+  if (found != wanted) return std::nullopt;
+  return git;
+}
+
+}  // namespace
+
+std::string delete_snapshot_ref(const std::string& toplevel, const std::string& ref, const std::string& commit) {
+  const auto git = repository_at(toplevel);
+  if (!git) return "its snapshot ref was left alone: '" + toplevel + "' is no longer a git repository";
+  const SpawnResult has = git->run({"rev-parse", "-q", "--verify", ref});
+  if (has.exit_code != 0) return "";  // already gone
+  if (strip(has.out) != commit)
+    return "its snapshot ref " + ref + " in '" + toplevel + "' now names another commit; left alone";
+  // The old value makes git refuse if the ref moved between the check and the deletion.
+  const SpawnResult del = git->run({"update-ref", "-d", ref, commit});
+  if (del.exit_code != 0) return "cannot delete " + ref + " in '" + toplevel + "': " + strip(del.err);
+  return "";
+}
+
+std::string fetch_snapshot_ref(const std::string& toplevel, const std::string& bundle, const std::string& ref,
+                               const std::string& commit) {
+  const auto git = repository_at(toplevel);
+  if (!git) return "the recorded repository '" + toplevel + "' does not exist here";
+  if (git->run({"rev-parse", "-q", "--verify", ref}).exit_code == 0)
+    return "the repository already has " + ref + " (left as it is)";
+  // The bundle must hold exactly the run's ref: anything else in it is ignored, never fetched.
+  const SpawnResult heads = git->run({"bundle", "list-heads", bundle, ref});
+  if (heads.exit_code != 0 || strip(heads.out).rfind(commit + " " + ref, 0) != 0)
+    return "the archive's snapshot bundle does not hold " + ref + " at " + commit.substr(0, 12);
+  const SpawnResult f = git->run({"fetch", "-q", "--no-tags", "--no-write-fetch-head", bundle, ref + ":" + ref});
+  if (f.exit_code != 0) return "git fetch failed: " + strip(f.err);
+  const SpawnResult now = git->run({"rev-parse", "-q", "--verify", ref});
+  if (now.exit_code != 0 || strip(now.out) != commit) {
+    git->run({"update-ref", "-d", ref});
+    return "the fetched " + ref + " does not name the recorded commit; removed";
+  }
+  return "";
+}
+
+int sweep_snapshot_leftovers(const std::string& git_dir, double min_age_seconds) {
+  int removed = 0;
+  DIR* d = ::opendir(git_dir.c_str());
+  if (!d) return 0;
+  const double now = static_cast<double>(std::time(nullptr));
+  while (dirent* e = ::readdir(d)) {
+    const std::string n = e->d_name;
+    if (n.rfind("codedag-index.", 0) != 0) continue;
+    struct stat st {};
+    const std::string p = git_dir + "/" + n;
+    if (::lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        now - static_cast<double>(st.st_mtim.tv_sec) >= min_age_seconds && ::unlink(p.c_str()) == 0)
+      ++removed;
+  }
+  ::closedir(d);
+  return removed;
 }
 
 std::string snapshot_diff(const std::string& toplevel, const std::string& a, const std::string& b, bool stat_only) {

@@ -31,6 +31,21 @@ json git_snapshot(const std::string& cwd, const std::string& ref, const std::str
 // index or working tree. Throws NotFoundError when the commit is unknown.
 void checkout_snapshot(const std::string& toplevel, const std::string& commit, const std::string& dest);
 
+// Deletes `ref` (the run's own refs/codedag/<name>/<test_name>, checked by the caller) from the
+// repository at `toplevel`, only if it still names `commit`. Returns "" when deleted or already
+// absent, else why it was left (no such repository, the ref moved).
+std::string delete_snapshot_ref(const std::string& toplevel, const std::string& ref, const std::string& commit);
+
+// Fetches exactly `ref` from a bundle into the repository at `toplevel` if the repository exists and
+// the ref does not (never overwritten, never another ref), and keeps it only if it names `commit`.
+// Returns "" on success, else why the snapshot was not restored.
+std::string fetch_snapshot_ref(const std::string& toplevel, const std::string& bundle, const std::string& ref,
+                               const std::string& commit);
+
+// Removes temporary index files (<git dir>/codedag-index.<pid>.<n>) that snapshots of killed
+// processes left, when older than `min_age_seconds`. Returns how many were removed.
+int sweep_snapshot_leftovers(const std::string& git_dir, double min_age_seconds = 3600);
+
 // Unified diff between two commits of one repository ("" when identical).
 std::string snapshot_diff(const std::string& toplevel, const std::string& a, const std::string& b, bool stat_only);
 

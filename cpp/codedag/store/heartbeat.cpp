@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "codedag/common/atomic_file.hpp"
+#include "codedag/common/terminal.hpp"
 #include "codedag/store/layout.hpp"
 #include "codedag/store/metric_log.hpp"
 
@@ -68,12 +69,7 @@ void Supervisor::stop(bool ended) {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
-  if (log_) {
-    try {
-      log_->flush();
-    } catch (...) {
-    }
-  }
+  if (log_) log_->flush();
   if (ended) beat(true);
 }
 
@@ -86,9 +82,21 @@ void Supervisor::beat(bool ended) {
   try {
     write_file_atomic(info_dir_ + "/" + kHeartbeatFile, h.to_json().dump() + "\n");
   } catch (const std::exception& e) {
-    // A full disk must not kill training; the run will look dead later, which is the truth.
-    std::fprintf(stderr, "! codedag: heartbeat not written: %s\n", e.what());
+    // A full disk must not kill training: warn once, retry at the next beat. If it never succeeds
+    // the run looks dead to others once the lease runs out, which is what can be known of it.
+    std::lock_guard lock(mutex_);
+    write_error_ = e.what();
+    if (!warned_) {
+      warned_ = true;
+      term::Printer(stderr).warn(std::string("codedag: heartbeat not written (") + term::printable(e.what()) +
+                                 "); retrying, training goes on");
+    }
   }
+}
+
+std::string Supervisor::write_error() const {
+  std::lock_guard lock(mutex_);
+  return write_error_;
 }
 
 void Supervisor::loop() {
@@ -99,13 +107,7 @@ void Supervisor::loop() {
     wake_.wait_for(lock, std::chrono::duration<double>(std::min(flush_interval_, beat_every)));
     if (stopping_) break;
     lock.unlock();
-    if (log_) {
-      try {
-        log_->flush();
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "! codedag: %s\n", e.what());
-      }
-    }
+    if (log_) log_->flush();  // never throws; a failure is kept and reported by the log
     if (unix_now() >= next_beat) {
       beat(false);
       next_beat = unix_now() + beat_every;

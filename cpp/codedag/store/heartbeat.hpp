@@ -38,6 +38,8 @@ class Supervisor {
   ~Supervisor();  // stops the thread
   void stop(bool ended);
   double lease_seconds() const { return lease_; }
+  // The last error writing heartbeat.json ("" when every beat was written), for the end-of-run report.
+  std::string write_error() const;
 
  private:
   void loop();
@@ -47,9 +49,11 @@ class Supervisor {
   double lease_;
   double flush_interval_;
   ProcessIdentity self_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  std::string write_error_;  // guarded by mutex_
+  bool warned_ = false;
   std::thread thread_;
 };
 

@@ -7,6 +7,8 @@
 // plus index.sqlite, a cache of info/ that `codedag index rebuild` recreates from the files.
 #include <string>
 
+#include "codedag/store/run_identity.hpp"
+
 namespace codedag::store {
 
 class Layout {
@@ -30,13 +32,6 @@ class Layout {
 
 // The home a store uses when none is given: $CODEDAG_HOME, else $HOME/.codedag.
 std::string default_home();
-
-// Experiment names become directory names and git ref components: letters, digits, '_', '-', '.',
-// not starting with '.', at most 100 characters. Throws InputError naming the bad character.
-void validate_experiment_name(const std::string& name);
-
-// True when `s` looks like a test_name (<yymmdd>.<nnn>.<rand>).
-bool looks_like_test_name(const std::string& s);
 
 // Names of the files inside a run's info directory.
 inline constexpr const char* kRunFile = "run.json";

@@ -1,15 +1,16 @@
 #include "codedag/store/metric_log.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <fstream>
+#include <cstring>
 
-#include "codedag/common/atomic_file.hpp"
 #include "codedag/common/error.hpp"
+#include "codedag/common/terminal.hpp"
 
 namespace codedag::store {
 namespace {
@@ -32,19 +33,63 @@ void append_int(std::string& out, int64_t v) {
   out.append(buf, r.ptr);
 }
 
+// Collects per-line problems of one file, capped so a garbage file makes one readable warning.
+class LineWarnings {
+ public:
+  LineWarnings(const std::string& origin, std::vector<std::string>& out) : origin_(origin), out_(out) {}
+  ~LineWarnings() {
+    if (count_ > kShown) out_.push_back(origin_ + ": " + std::to_string(count_ - kShown) + " more bad lines skipped");
+  }
+  void add(size_t line, const std::string& why) {
+    if (++count_ <= kShown) out_.push_back(origin_ + ":" + std::to_string(line) + ": " + why + ", skipped");
+  }
+
+ private:
+  static constexpr size_t kShown = 20;
+  const std::string& origin_;
+  std::vector<std::string>& out_;
+  size_t count_ = 0;
+};
+
+// One line into the series; `torn`: the last line of the file without its newline.
+void take_line(std::string_view line, size_t line_no, bool torn, MetricSeries& out, LineWarnings& bad) {
+  if (line.empty()) return;
+  JsonLimits limits;
+  limits.max_depth = 4;
+  limits.max_bytes = kMaxMetricLineBytes;
+  std::string why;
+  auto j = try_parse_json(line, limits, &why);
+  if (!j) {
+    if (!torn) bad.add(line_no, "not a metric line (" + why.substr(why.find(": ") + 2) + ")");
+    return;
+  }
+  const auto key = j->find("key");
+  const auto value = j->find("value");
+  const bool ok = j->is_object() && key != j->end() && key->is_string() && value != j->end() &&
+                  (value->is_number() || value->is_null());
+  if (!ok) {
+    if (!torn) bad.add(line_no, "not a metric line (needs a string \"key\" and a number \"value\")");
+    return;
+  }
+  json step = j->value("step", json(nullptr));
+  if (!step.is_number() && !step.is_null()) step = nullptr;
+  json t = j->value("t", json(nullptr));
+  if (!t.is_number()) t = nullptr;
+  const std::string& k = key->get_ref<const std::string&>();
+  out.series[k].push_back(json::array({step, *value, t}));
+  out.last[k] = json{{"value", *value}, {"step", step}};
+  ++out.lines;
+}
+
 }  // namespace
 
 MetricLog::MetricLog(std::string path) : path_(std::move(path)) {
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw_system_error("cannot open the metric log", path_);
+  // Opened at the first flush (and again after a failure): a full disk at start must not stop the run.
 }
 
 MetricLog::~MetricLog() {
-  try {
-    flush();
-  } catch (...) {
-  }
-  ::close(fd_);
+  flush();
+  if (fd_ >= 0) ::close(fd_);
 }
 
 void MetricLog::log(const std::string& key, double value, std::optional<int64_t> step, double unix_time) {
@@ -52,11 +97,15 @@ void MetricLog::log(const std::string& key, double value, std::optional<int64_t>
   auto it = last_.find(key);
   if (it == last_.end()) {
     it = last_.emplace(key, Last{}).first;
-    it->second.escaped_key = json(key).dump(-1, ' ', false, json::error_handler_t::replace);
+    it->second.escaped_key = dump_json(json(key));
   }
   Last& l = it->second;
   l.step = step ? *step : l.step + 1;
   l.value = value;
+  if (buffer_.size() >= kMaxPendingBytes) {
+    ++health_.dropped_lines;  // the disk has been failing for long: keep the last values, not every line
+    return;
+  }
   buffer_ += "{\"key\":";
   buffer_ += l.escaped_key;
   buffer_ += ",\"step\":";
@@ -66,31 +115,54 @@ void MetricLog::log(const std::string& key, double value, std::optional<int64_t>
   buffer_ += ",\"t\":";
   append_number(buffer_, unix_time);
   buffer_ += "}\n";
-  if (buffer_.size() >= kFlushAtBytes) flush_locked();
+  if (buffer_.size() >= kFlushAtBytes && health_.error.empty()) flush_locked();
 }
 
-void MetricLog::flush() {
+bool MetricLog::flush() {
   std::lock_guard lock(mutex_);
-  flush_locked();
+  return flush_locked();
 }
 
-void MetricLog::flush_locked() {
+bool MetricLog::flush_locked() {
+  if (buffer_.empty()) return true;
+  std::string error;
+  if (fd_ < 0) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) error = std::string("cannot open: ") + std::strerror(errno);
+  }
   size_t done = 0;
-  while (done < buffer_.size()) {
+  while (error.empty() && done < buffer_.size()) {
     const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      buffer_.erase(0, done);
-      throw_system_error("cannot append to the metric log", path_);
+      error = std::strerror(errno);
+      break;
     }
     done += static_cast<size_t>(n);
   }
-  buffer_.clear();
+  buffer_.erase(0, done);
+  health_.pending_bytes = buffer_.size();
+  if (error.empty()) return true;
+  health_.error = error;
+  ++health_.failed_flushes;
+  if (!warned_) {
+    warned_ = true;
+    term::Printer(stderr).warn("codedag: cannot append to " + term::printable(path_) + " (" + error +
+                               "); metric lines are kept in memory and retried, training goes on");
+  }
+  return false;
 }
 
 size_t MetricLog::pending_bytes() const {
   std::lock_guard lock(mutex_);
   return buffer_.size();
+}
+
+MetricLog::Health MetricLog::health() const {
+  std::lock_guard lock(mutex_);
+  Health h = health_;
+  h.pending_bytes = buffer_.size();
+  return h;
 }
 
 json MetricLog::last() const {
@@ -101,35 +173,76 @@ json MetricLog::last() const {
   return out;
 }
 
-MetricSeries read_metric_series(const std::string& path, std::vector<std::string>& warnings) {
+MetricSeries parse_metric_series(std::string_view text, const std::string& origin, std::vector<std::string>& warnings) {
   MetricSeries out;
-  std::string text;
-  try {
-    text = read_file(path);
-  } catch (const NotFoundError&) {
-    return out;
-  }
+  LineWarnings bad(origin, warnings);
   size_t pos = 0, line_no = 0;
   while (pos < text.size()) {
     ++line_no;
     const size_t nl = text.find('\n', pos);
-    const bool torn = nl == std::string::npos;  // no newline: the last write did not finish
-    const std::string line = text.substr(pos, torn ? std::string::npos : nl - pos);
+    const bool torn = nl == std::string_view::npos;  // no newline: the last write did not finish
+    take_line(text.substr(pos, torn ? std::string_view::npos : nl - pos), line_no, torn, out, bad);
     pos = torn ? text.size() : nl + 1;
-    if (line.empty()) continue;
-    json j = json::parse(line, nullptr, false);
-    const bool ok = !j.is_discarded() && j.is_object() && j.contains("key") && j["key"].is_string() &&
-                    j.contains("value") && (j["value"].is_number() || j["value"].is_null());
-    if (!ok) {
-      if (!torn) warnings.push_back(path + ":" + std::to_string(line_no) + ": not a metric line, skipped");
-      continue;
-    }
-    const std::string key = j["key"].get<std::string>();
-    const json step = j.value("step", json(nullptr));
-    out.series[key].push_back(json::array({step, j["value"], j.value("t", json(nullptr))}));
-    out.last[key] = json{{"value", j["value"]}, {"step", step}};
-    ++out.lines;
   }
+  return out;
+}
+
+MetricSeries read_metric_series(const std::string& path, std::vector<std::string>& warnings) {
+  MetricSeries out;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno != ENOENT) warnings.push_back(path + ": cannot open (" + std::strerror(errno) + ")");
+    return out;
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    warnings.push_back(path + ": not a regular file, skipped");
+    return out;
+  }
+  LineWarnings bad(path, warnings);
+  std::string carry;      // the unfinished line of the previous chunk
+  bool skipping = false;  // inside a line longer than kMaxMetricLineBytes
+  size_t line_no = 0;
+  char chunk[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      warnings.push_back(path + ": read error (" + std::strerror(errno) + "), the rest is skipped");
+      break;
+    }
+    if (n == 0) break;
+    std::string_view data(chunk, static_cast<size_t>(n));
+    while (!data.empty()) {
+      const size_t nl = data.find('\n');
+      if (nl == std::string_view::npos) {
+        if (!skipping) carry.append(data);
+        if (carry.size() > kMaxMetricLineBytes) {
+          skipping = true;
+          carry.clear();
+        }
+        break;
+      }
+      ++line_no;
+      if (skipping) {
+        bad.add(line_no, "longer than " + std::to_string(kMaxMetricLineBytes) + " bytes");
+        skipping = false;
+      } else {
+        carry.append(data.substr(0, nl));
+        if (carry.size() > kMaxMetricLineBytes)
+          bad.add(line_no, "longer than " + std::to_string(kMaxMetricLineBytes) + " bytes");
+        else
+          take_line(carry, line_no, false, out, bad);
+      }
+      carry.clear();
+      data.remove_prefix(nl + 1);
+    }
+  }
+  if (!carry.empty() && !skipping) take_line(carry, line_no + 1, true, out, bad);
   return out;
 }
 

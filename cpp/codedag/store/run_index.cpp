@@ -1,9 +1,12 @@
 #include "codedag/store/run_index.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
-#include <sys/random.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -13,6 +16,7 @@
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/error.hpp"
 #include "codedag/store/listing_columns.hpp"
+#include "codedag/store/run_values_schema.hpp"
 
 namespace codedag::store {
 namespace {
@@ -51,14 +55,49 @@ const char* const kMigrations[] = {
     ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE runs ADD COLUMN metric_values TEXT;
     )sql",
+    // 4: the sweep a run belongs to (properties.sweep.id), for `codedag ls --sweep ID`
+    // (backfilled from the summaries by backfill_sweep_column()).
+    R"sql(
+    ALTER TABLE runs ADD COLUMN sweep TEXT NOT NULL DEFAULT '';
+    CREATE INDEX runs_by_sweep ON runs(sweep) WHERE sweep != '';
+    )sql",
+    // 5: typed param/metric values kept by triggers, for the panel's filters and sorts (run_values_schema.hpp).
+    kRunValuesMigration,
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kIndexSchemaVersion);
+
+// Turns a SQLite failure into the error the store acts on: a damaged file is moved aside and
+// rebuilt, an unwritable one replaced by an index elsewhere, a lock held too long reported plainly.
+[[noreturn]] void raise(sqlite3* db, int rc, const std::string& path, const std::string& doing) {
+  const std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  switch (rc & 0xFF) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      throw IndexDamaged("the run index '" + path + "' is damaged (" + msg + ")");
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+    case SQLITE_NOLFS:
+      throw IndexUnavailable("the run index '" + path + "' cannot be " + doing + " (" + msg + ")");
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      throw StateError("the run index '" + path + "' is locked by another process (" + msg + ") for more than " +
+                       std::to_string(kIndexBusyMilliseconds / 1000) +
+                       " s; try again when the `codedag index rebuild` or listing holding it ends");
+    default:
+      throw Error("run index '" + path + "': " + msg + " while " + doing +
+                  " (the index is a cache: `codedag index rebuild` recreates it from the run files)");
+  }
+}
 
 class Statement {
  public:
   Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
-      throw Error(std::string("index: cannot prepare statement: ") + sqlite3_errmsg(db));
+    const int rc = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+    if (rc != SQLITE_OK) raise(db, rc, sqlite3_db_filename(db, "main") ? sqlite3_db_filename(db, "main") : "", "read");
   }
   ~Statement() { sqlite3_finalize(stmt_); }
   Statement& bind(int i, const std::string& s) {
@@ -82,7 +121,8 @@ class Statement {
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw Error(std::string("index: ") + sqlite3_errmsg(db_) + " (rebuild it with `codedag index rebuild`)");
+    const char* file = sqlite3_db_filename(db_, "main");
+    raise(db_, rc, file && *file ? file : ":memory:", "read or written");
   }
   void reset() {
     sqlite3_reset(stmt_);
@@ -102,24 +142,6 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-std::string random_suffix() {
-  static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-  unsigned char bytes[3];
-  if (::getrandom(bytes, sizeof bytes, 0) != sizeof bytes) {
-    const auto t = std::chrono::steady_clock::now().time_since_epoch().count() ^ ::getpid();
-    for (int i = 0; i < 3; ++i) bytes[i] = static_cast<unsigned char>(t >> (8 * i));
-  }
-  std::string s;
-  for (unsigned char b : bytes) s += alphabet[b % 36];
-  return s;
-}
-
-std::string format_test_name(const std::string& day, long long number, const std::string& suffix) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%03lld", number);
-  return day + "." + buf + "." + suffix;
-}
-
 void bind_listing(Statement& s, int first, const json& summary) {
   const ListingColumns c = listing_columns(summary);
   if (c.duration)
@@ -133,6 +155,14 @@ void bind_listing(Statement& s, int first, const json& summary) {
     s.bind_null(first + 2);
 }
 
+// properties.sweep.id of a run (or a summary), "" when it is not a sweep's.
+std::string sweep_of(const json& run) {
+  const json props = run.value("properties", json::object());
+  const json sweep = props.is_object() ? props.value("sweep", json::object()) : json::object();
+  const json id = sweep.is_object() ? sweep.value("id", json()) : json();
+  return id.is_string() ? id.get<std::string>() : std::string();
+}
+
 void bind_row(Statement& s, const json& run, long long mtime = 0) {
   const json summary = summarize_run(run);
   s.bind(1, run.value("test_name", std::string()))
@@ -142,9 +172,10 @@ void bind_row(Statement& s, const json& run, long long mtime = 0) {
       .bind(5, run.value("ended_at", 0.0))
       .bind(6, static_cast<long long>(run.value("deleted", false) ? 1 : 0))
       .bind(7, run.value("host", std::string()))
-      .bind(8, summary.dump(-1, ' ', false, json::error_handler_t::replace))
+      .bind(8, dump_json(summary))
       .bind(9, mtime);
   bind_listing(s, 10, summary);
+  s.bind(13, sweep_of(run));
 }
 
 // The columns every list/find reads, in the order read_row expects.
@@ -171,27 +202,11 @@ IndexRow read_row(const Statement& s) {
 
 const char* kUpsertSql =
     "INSERT INTO runs(test_name, name, status, started_at, ended_at, deleted, host, summary, file_mtime, "
-    "duration, tags, metric_values) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+    "duration, tags, metric_values, sweep) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
     "ON CONFLICT(test_name) DO UPDATE SET name=?2, status=?3, started_at=?4, ended_at=?5, deleted=?6, host=?7, "
-    "summary=?8, file_mtime=?9, duration=?10, tags=?11, metric_values=?12";
-
-long long number_of(const std::string& test_name) {
-  const size_t a = test_name.find('.');
-  const size_t b = test_name.find('.', a + 1);
-  if (a == std::string::npos || b == std::string::npos) return 0;
-  return std::atoll(test_name.substr(a + 1, b - a - 1).c_str());
-}
+    "summary=?8, file_mtime=?9, duration=?10, tags=?11, metric_values=?12, sweep=?13";
 
 }  // namespace
-
-std::string day_stamp(double unix_seconds) {
-  const std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  ::localtime_r(&t, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%y%m%d", &tm);
-  return buf;
-}
 
 json summarize_run(const json& run) {
   json s = json::object();
@@ -207,64 +222,161 @@ json summarize_run(const json& run) {
   return s;
 }
 
-RunIndex::RunIndex(const Layout& layout) : path_(layout.index_path()) {
-  make_directories(layout.home());
-  if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
-      SQLITE_OK) {
+RunIndex::RunIndex(IndexPlacement placement) : placement_(std::move(placement)), owner_pid_(::getpid()) {
+  const bool memory = placement_.path == ":memory:";
+  struct stat st {};
+  fresh_ = memory || ::stat(placement_.path.c_str(), &st) != 0 || st.st_size == 0;
+  if (!memory) {
+    const size_t slash = placement_.path.rfind('/');
+    if (slash != std::string::npos && slash > 0) {
+      try {
+        make_directories(placement_.path.substr(0, slash));
+      } catch (const SystemCallError& e) {
+        throw IndexUnavailable(e.what());
+      }
+    }
+  }
+  const int rc = sqlite3_open_v2(placement_.path.c_str(), &db_,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
     const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;
-    throw SystemCallError("cannot open the run index '" + path_ + "': " + msg);
+    throw IndexUnavailable("cannot open the run index '" + placement_.path + "': " + msg);
   }
-  // Many processes start runs at once: wait for the lock rather than fail.
-  sqlite3_busy_timeout(db_, 60000);
-  // Switching to WAL needs a brief exclusive lock; under a start-up stampede it can report BUSY
-  // without calling the busy handler, so retry.
-  for (int attempt = 0;; ++attempt) {
-    char* err = nullptr;
-    const int rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, &err);
-    sqlite3_free(err);
-    if (rc == SQLITE_OK) break;
-    if (attempt > 2000) throw Error("cannot switch the run index '" + path_ + "' to WAL mode: " + sqlite3_errmsg(db_));
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  try {
+    // Bounded: a process holding the write lock (a rebuild, a hung listing) is reported, not waited on
+    // for a minute. Training processes never take this lock.
+    sqlite3_busy_timeout(db_, kIndexBusyMilliseconds);
+    identify();
+    if (!memory) {
+      if (placement_.wal) {
+        // Switching to WAL needs a brief exclusive lock and may report BUSY without calling the busy
+        // handler while another process opens the file: retry for at most the busy timeout.
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kIndexBusyMilliseconds);
+        while (true) {
+          const int wal = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+          if (wal == SQLITE_OK) break;
+          if ((wal & 0xFF) != SQLITE_BUSY || std::chrono::steady_clock::now() > until)
+            raise(db_, wal, placement_.path, "opened");
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+      } else {
+        exec("PRAGMA journal_mode=DELETE");
+      }
+    }
+    exec("PRAGMA synchronous=NORMAL");
+    migrate();
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
   }
-  exec("PRAGMA synchronous=NORMAL");
-  migrate();
 }
 
 RunIndex::~RunIndex() { sqlite3_close(db_); }
 
 void RunIndex::exec(const char* sql) const {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    const std::string msg = err ? err : sqlite3_errmsg(db_);
-    sqlite3_free(err);
-    throw Error("run index '" + path_ + "': " + msg +
-                " (if the file is damaged, delete it and run `codedag index rebuild`)");
-  }
+  const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) raise(db_, rc, placement_.path, "read or written");
 }
 
 int RunIndex::schema_version() const {
+  std::lock_guard lock(mutex_);
   Statement s(db_, "PRAGMA user_version");
   return s.step() ? static_cast<int>(s.integer(0)) : 0;
 }
 
-void RunIndex::migrate() {
-  if (schema_version() == kIndexSchemaVersion) return;
-  exec("BEGIN IMMEDIATE");
+// Refuses a file that is not ours: another program's SQLite database keeps its tables, we never
+// migrate or overwrite it (the store moves it aside and starts a new index).
+void RunIndex::identify() {
+  long long app = 0, version = 0, tables = 0, runs = 0;
+  {
+    Statement s(db_, "PRAGMA application_id");
+    if (s.step()) app = s.integer(0);
+  }
+  {
+    Statement s(db_, "PRAGMA user_version");
+    if (s.step()) version = s.integer(0);
+  }
+  {
+    Statement s(db_, "SELECT count(*), count(CASE WHEN name='runs' THEN 1 END) FROM sqlite_master WHERE type='table'");
+    if (s.step()) {
+      tables = s.integer(0);
+      runs = s.integer(1);
+    }
+  }
+  if (app == kIndexApplicationId) return;
+  if (app != 0)
+    throw IndexDamaged("the run index '" + placement_.path + "' belongs to another program (application id " +
+                       std::to_string(app) + ")");
+  // Indexes written before the application id was set: schema 1-3 with a runs table.
+  if (tables == 0 || (runs == 1 && version >= 1)) return;
+  throw IndexDamaged("the run index '" + placement_.path + "' is another program's database (" +
+                     std::to_string(tables) + " tables, no CodeDAG runs table)");
+}
+
+int RunIndex::lock_file() const {
+  if (placement_.wal || placement_.lock_path.empty()) return -1;
+  const int fd = ::open(placement_.lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) throw IndexUnavailable("cannot open the index lock '" + placement_.lock_path + "'");
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kIndexBusyMilliseconds);
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      ::close(fd);
+      throw IndexUnavailable("cannot lock '" + placement_.lock_path + "'");
+    }
+    if (std::chrono::steady_clock::now() > until) {
+      ::close(fd);
+      throw StateError("the run index lock '" + placement_.lock_path + "' is held by another process for more than " +
+                       std::to_string(kIndexBusyMilliseconds / 1000) + " s; try again");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return fd;
+}
+
+RunIndex::Transaction::Transaction(RunIndex& index) : index_(index), lock_(index.mutex_) {
+  file_lock_ = index_.lock_file();
   try {
-    const int from = schema_version();  // re-read under the lock: another process may have migrated
-    if (from > kIndexSchemaVersion)
-      throw StateError("run index '" + path_ + "' has schema " + std::to_string(from) + ", newer than this codedag (" +
-                       std::to_string(kIndexSchemaVersion) + "): upgrade codedag");
-    for (int v = from; v < kIndexSchemaVersion; ++v) exec(kMigrations[v]);
-    if (from < 3) backfill_listing_columns();
-    exec(("PRAGMA user_version=" + std::to_string(kIndexSchemaVersion)).c_str());
-    exec("COMMIT");
+    index_.exec("BEGIN IMMEDIATE");
   } catch (...) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    if (file_lock_ >= 0) ::close(file_lock_);
     throw;
   }
+}
+
+RunIndex::Transaction::~Transaction() {
+  if (!done_) sqlite3_exec(index_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (file_lock_ >= 0) ::close(file_lock_);
+}
+
+void RunIndex::Transaction::commit() {
+  index_.exec("COMMIT");
+  done_ = true;
+}
+
+void RunIndex::migrate() {
+  {
+    Statement s(db_, "PRAGMA user_version");
+    Statement a(db_, "PRAGMA application_id");
+    if (s.step() && s.integer(0) == kIndexSchemaVersion && a.step() && a.integer(0) == kIndexApplicationId) return;
+  }
+  Transaction tx(*this);
+  int from = 0;  // re-read under the lock: another process may have migrated
+  {
+    Statement s(db_, "PRAGMA user_version");
+    if (s.step()) from = static_cast<int>(s.integer(0));
+  }
+  if (from > kIndexSchemaVersion)
+    throw StateError("run index '" + placement_.path + "' has schema " + std::to_string(from) +
+                     ", newer than this codedag (" + std::to_string(kIndexSchemaVersion) + "): upgrade codedag");
+  for (int v = from; v < kIndexSchemaVersion; ++v) exec(kMigrations[v]);
+  if (from < 3) backfill_listing_columns();
+  if (from < 4) backfill_sweep_column();
+  exec(("PRAGMA user_version=" + std::to_string(kIndexSchemaVersion)).c_str());
+  exec(("PRAGMA application_id=" + std::to_string(kIndexApplicationId)).c_str());
+  tx.commit();
 }
 
 void RunIndex::backfill_listing_columns() {
@@ -276,80 +388,66 @@ void RunIndex::backfill_listing_columns() {
   }
   Statement u(db_, "UPDATE runs SET duration=?1, tags=?2, metric_values=?3 WHERE test_name=?4");
   for (const auto& [test_name, text] : rows) {
-    const json summary = json::parse(text, nullptr, false);
-    if (summary.is_discarded() || !summary.is_object()) continue;  // listing warns about it
+    const auto summary = try_parse_json(text);
+    if (!summary || !summary->is_object()) continue;  // listing warns about it
     u.reset();
-    bind_listing(u, 1, summary);
+    bind_listing(u, 1, *summary);
     u.bind(4, test_name);
     u.step();
   }
 }
 
-std::string RunIndex::allocate(const std::string& name, double now,
-                               const std::function<bool(const std::string&)>& claim) {
-  const std::string day = day_stamp(now);
-  exec("BEGIN IMMEDIATE");
-  try {
-    long long number = 1;
-    {
-      Statement s(db_, "SELECT next FROM day_counters WHERE name=?1 AND day=?2");
-      s.bind(1, name).bind(2, day);
-      if (s.step()) number = s.integer(0);
-    }
-    Statement known(db_, "SELECT 1 FROM runs WHERE test_name=?1");
-    std::string test_name;
-    for (int attempts = 0;; ++attempts) {
-      if (attempts > 100000) throw Error("cannot allocate a run id for '" + name + "': every candidate is taken");
-      test_name = format_test_name(day, number, random_suffix());
-      known.reset();
-      known.bind(1, test_name);
-      if (known.step()) continue;  // the same id under another experiment name: draw again
-      if (claim(test_name)) break;
-      ++number;
-    }
-    Statement counter(db_,
-                      "INSERT INTO day_counters(name, day, next) VALUES(?1, ?2, ?3) "
-                      "ON CONFLICT(name, day) DO UPDATE SET next=?3");
-    counter.bind(1, name).bind(2, day).bind(3, number + 1);
-    counter.step();
-    Statement row(db_, kUpsertSql);
-    bind_row(row, json{{"test_name", test_name}, {"name", name}, {"status", "running"}, {"started_at", now}});
-    row.step();
-    exec("COMMIT");
-    return test_name;
-  } catch (...) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
+void RunIndex::backfill_sweep_column() {
+  std::vector<std::pair<std::string, std::string>> rows;
+  {
+    Statement s(db_, "SELECT test_name, summary FROM runs WHERE summary LIKE '%\"sweep\"%'");
+    while (s.step()) rows.emplace_back(s.text(0), s.text(1));
+  }
+  Statement u(db_, "UPDATE runs SET sweep=?1 WHERE test_name=?2");
+  for (const auto& [test_name, text] : rows) {
+    const json summary = try_parse_json(text).value_or(json());
+    if (!summary.is_object()) continue;  // listing warns about a damaged row
+    u.reset();
+    u.bind(1, sweep_of(summary)).bind(2, test_name);
+    u.step();
   }
 }
 
 void RunIndex::upsert(const json& run, long long file_mtime_ns) {
+  std::lock_guard lock(mutex_);
+  const int file_lock = lock_file();
+  struct Closer {
+    int fd;
+    ~Closer() {
+      if (fd >= 0) ::close(fd);
+    }
+  } closer{file_lock};
   Statement s(db_, kUpsertSql);
   bind_row(s, run, file_mtime_ns);
   s.step();
 }
 
 std::map<std::string, std::pair<std::string, long long>> RunIndex::stamps() const {
+  std::lock_guard lock(mutex_);
   Statement s(db_, "SELECT test_name, name, file_mtime FROM runs");
   std::map<std::string, std::pair<std::string, long long>> out;
   while (s.step()) out.emplace(s.text(0), std::make_pair(s.text(1), s.integer(2)));
   return out;
 }
 
-void RunIndex::begin() { exec("BEGIN IMMEDIATE"); }
-void RunIndex::commit() { exec("COMMIT"); }
-void RunIndex::rollback() noexcept { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
-
 void RunIndex::remove(const std::string& test_name) {
+  std::lock_guard lock(mutex_);
   Statement s(db_, "DELETE FROM runs WHERE test_name=?1");
   s.bind(1, test_name);
   s.step();
 }
 
 std::vector<IndexRow> RunIndex::list(const IndexQuery& q) const {
+  std::lock_guard lock(mutex_);
   std::string sql = "SELECT " + kRowColumns + " FROM runs WHERE 1";
   if (!q.name.empty()) sql += " AND name=?1";
   if (!q.status.empty()) sql += " AND status=?2";
+  if (!q.sweep.empty()) sql += " AND sweep != '' AND substr(sweep, 1, length(?5)) = ?5";
   if (q.since > 0) sql += " AND started_at>=?3";
   if (q.until > 0) sql += " AND started_at<?4";
   if (q.only_deleted)
@@ -362,12 +460,14 @@ std::vector<IndexRow> RunIndex::list(const IndexQuery& q) const {
   if (!q.status.empty()) s.bind(2, q.status);
   if (q.since > 0) s.bind(3, q.since);
   if (q.until > 0) s.bind(4, q.until);
+  if (!q.sweep.empty()) s.bind(5, q.sweep);
   std::vector<IndexRow> rows;
   while (s.step()) rows.push_back(read_row(s));
   return rows;
 }
 
 std::optional<IndexRow> RunIndex::find(const std::string& test_name) const {
+  std::lock_guard lock(mutex_);
   Statement s(db_, ("SELECT " + kRowColumns + " FROM runs WHERE test_name=?1").c_str());
   s.bind(1, test_name);
   if (!s.step()) return std::nullopt;
@@ -375,6 +475,7 @@ std::optional<IndexRow> RunIndex::find(const std::string& test_name) const {
 }
 
 std::vector<std::string> RunIndex::match_prefix(const std::string& prefix) const {
+  std::lock_guard lock(mutex_);
   Statement s(db_, "SELECT test_name FROM runs WHERE substr(test_name, 1, length(?1)) = ?1 LIMIT 20");
   s.bind(1, prefix);
   std::vector<std::string> out;
@@ -383,33 +484,44 @@ std::vector<std::string> RunIndex::match_prefix(const std::string& prefix) const
 }
 
 void RunIndex::replace_all(const std::vector<json>& runs) {
-  exec("BEGIN IMMEDIATE");
-  try {
-    exec("DELETE FROM runs");
-    Statement row(db_, kUpsertSql);
-    // Counters continue after the highest number seen, so new ids never reuse an old one.
-    std::map<std::pair<std::string, std::string>, long long> next;
-    for (const json& run : runs) {
-      row.reset();
-      bind_row(row, run, run.value("__file_mtime", 0LL));
-      row.step();
-      const std::string tn = run.value("test_name", std::string());
-      auto& n = next[{run.value("name", std::string()), tn.substr(0, 6)}];
-      n = std::max(n, number_of(tn) + 1);
-    }
-    Statement counter(db_,
-                      "INSERT INTO day_counters(name, day, next) VALUES(?1, ?2, ?3) "
-                      "ON CONFLICT(name, day) DO UPDATE SET next=max(next, ?3)");
-    for (const auto& [key, n] : next) {
-      counter.reset();
-      counter.bind(1, key.first).bind(2, key.second).bind(3, n);
-      counter.step();
-    }
-    exec("COMMIT");
-  } catch (...) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
+  Transaction tx(*this);
+  exec("DELETE FROM runs");
+  Statement row(db_, kUpsertSql);
+  for (const json& run : runs) {
+    row.reset();
+    bind_row(row, run, run.value("__file_mtime", 0LL));
+    row.step();
   }
+  tx.commit();
+}
+
+namespace {
+std::mutex g_shared_mutex;
+std::map<std::string, std::weak_ptr<RunIndex>>& shared_indexes() {
+  static std::map<std::string, std::weak_ptr<RunIndex>> m;
+  return m;
+}
+}  // namespace
+
+std::shared_ptr<RunIndex> open_shared_index(const IndexPlacement& placement) {
+  if (placement.path == ":memory:") return std::make_shared<RunIndex>(placement);
+  std::lock_guard lock(g_shared_mutex);
+  auto& slot = shared_indexes()[placement.path];
+  if (auto existing = slot.lock()) {
+    if (existing->owner_pid() == ::getpid()) return existing;
+    // Inherited through fork(): SQLite connections must not cross it, and closing it here could
+    // disturb the parent's locks. It is kept (never used, never closed) and the child opens its own.
+    static std::vector<std::shared_ptr<RunIndex>> inherited;
+    inherited.push_back(std::move(existing));
+  }
+  auto created = std::make_shared<RunIndex>(placement);
+  slot = created;
+  return created;
+}
+
+void forget_shared_index(const std::string& path) {
+  std::lock_guard lock(g_shared_mutex);
+  shared_indexes().erase(path);
 }
 
 }  // namespace codedag::store

@@ -1,16 +1,21 @@
 #pragma once
-// The SQLite index of a store (index.sqlite, WAL): one row per run with the columns listing
-// filters on plus a compact JSON summary, and the per-(name, day) counters that make test_names.
-// It is a cache of the info/ files: every row can be recreated from them (rebuild()), and a run
-// whose index write failed is still on disk. The schema evolves by numbered migrations
-// (PRAGMA user_version), applied in order inside a transaction on open.
+// The SQLite index of a store (see index_location.hpp for where it lives): one row per run with the
+// columns listing filters on plus a compact JSON summary. It is a cache of the info/ files: every
+// row can be recreated from them (Store::rebuild), a run whose index row is missing or stale is
+// re-read at the next listing, and training processes never open it (they only write files). The
+// schema evolves by numbered migrations (PRAGMA user_version), applied in order inside a
+// transaction on open.
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "codedag/common/error.hpp"
 #include "codedag/common/json_file.hpp"
+#include "codedag/store/index_location.hpp"
 #include "codedag/store/layout.hpp"
 
 struct sqlite3;
@@ -39,61 +44,102 @@ struct IndexQuery {
   std::string status;  // exact status; empty: all
   double since = 0;    // started_at >= since (0: no bound)
   double until = 0;    // started_at < until (0: no bound)
+  std::string sweep;   // runs of the sweep with this id (or id prefix); empty: all
   bool include_deleted = false;
   bool only_deleted = false;
 };
 
 // The newest schema this build knows; older indexes are migrated up on open.
-inline constexpr int kIndexSchemaVersion = 3;
+inline constexpr int kIndexSchemaVersion = 5;
+// PRAGMA application_id of a CodeDAG index ("CDAG"): a SQLite file without it that holds other
+// tables is someone else's database, never ours to migrate or overwrite.
+inline constexpr int kIndexApplicationId = 0x43444147;
+// How long a command waits for another process holding the index's write lock before it says so.
+inline constexpr int kIndexBusyMilliseconds = 5000;
+
+// The index file is not a CodeDAG index any more (corrupt, not a database, another program's):
+// the store moves it aside and rebuilds it from the run files.
+class IndexDamaged : public Error {
+ public:
+  using Error::Error;
+};
+
+// The index file cannot be opened or written (read-only, full disk, I/O error): the store uses an
+// index elsewhere (user cache, memory) and the run files stay the truth.
+class IndexUnavailable : public Error {
+ public:
+  using Error::Error;
+};
 
 class RunIndex {
  public:
-  explicit RunIndex(const Layout& layout);
+  explicit RunIndex(IndexPlacement placement);
   ~RunIndex();
   RunIndex(const RunIndex&) = delete;
   RunIndex& operator=(const RunIndex&) = delete;
-
-  // Allocates a fresh test_name for `name` on the local day of `now` inside one IMMEDIATE
-  // transaction: the day's counter is read and advanced, the random part is re-drawn if the id is
-  // known, and `claim(test_name)` (exclusive creation of the run directory) must succeed before the
-  // row is committed. A claim that fails (directory already there: an index lost or shared over
-  // machines) moves on to the next number. The committed row has status "running".
-  std::string allocate(const std::string& name, double now, const std::function<bool(const std::string&)>& claim);
 
   // `file_mtime_ns`: the run.json modification time the row was made from (0: unknown), so a
   // listing notices files changed behind the index's back.
   void upsert(const json& run, long long file_mtime_ns = 0);
   // test_name -> (name, file_mtime_ns) of every row, deleted ones included.
   std::map<std::string, std::pair<std::string, long long>> stamps() const;
-  // Groups upserts/removes in one transaction (much faster for many rows).
-  void begin();
-  void commit();
-  void rollback() noexcept;
   void remove(const std::string& test_name);
   std::vector<IndexRow> list(const IndexQuery& query) const;
   std::optional<IndexRow> find(const std::string& test_name) const;
   // Rows whose test_name starts with `prefix` (for short ids on the command line).
   std::vector<std::string> match_prefix(const std::string& prefix) const;
 
-  // Replaces every row and counter with what `runs` say (one transaction).
+  // Replaces every row with what `runs` say (one transaction).
   void replace_all(const std::vector<json>& runs);
+  // True when the file was created by this open (it must be filled from the run files).
+  bool fresh() const { return fresh_; }
+
+  // Groups upserts and removes in one write transaction (much faster for many rows); rolled back
+  // unless commit() is called. Other threads of the process wait; other processes get
+  // kIndexBusyMilliseconds and then a clear error.
+  class Transaction {
+   public:
+    explicit Transaction(RunIndex& index);
+    ~Transaction();
+    void commit();
+
+   private:
+    RunIndex& index_;
+    std::unique_lock<std::recursive_mutex> lock_;
+    int file_lock_ = -1;
+    bool done_ = false;
+  };
 
   int schema_version() const;
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return placement_.path; }
+  const IndexPlacement& placement() const { return placement_; }
+  // The process that opened the connection (a forked child must open its own).
+  long owner_pid() const { return owner_pid_; }
 
  private:
+  friend class Transaction;
   void exec(const char* sql) const;
+  void identify();
   void migrate();
   void backfill_listing_columns();
+  void backfill_sweep_column();
+  int lock_file() const;  // the rollback-journal mode's exclusive lock; -1 in WAL mode
   sqlite3* db_ = nullptr;
-  std::string path_;
+  IndexPlacement placement_;
+  bool fresh_ = false;
+  long owner_pid_ = 0;
+  mutable std::recursive_mutex mutex_;
 };
+
+// The process's connection to the index a placement names: one per file, shared by every Store
+// (and so every Watcher) of the process, closed when the last of them goes. Never cached for an
+// in-memory index.
+std::shared_ptr<RunIndex> open_shared_index(const IndexPlacement& placement);
+// Drops the shared connection to `path` (after the file was found damaged and moved aside).
+void forget_shared_index(const std::string& path);
 
 // What the index keeps of a run.json: identity, status, times, info (params), best and last
 // metrics, tags, git commit, argv. Environment, inventory and versions stay in the file.
 json summarize_run(const json& run);
-
-// "yymmdd" of a unix time, local time zone.
-std::string day_stamp(double unix_seconds);
 
 }  // namespace codedag::store

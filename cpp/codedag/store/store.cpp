@@ -6,18 +6,17 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
+#include <ctime>
 
 #include "codedag/common/error.hpp"
+#include "codedag/common/terminal.hpp"
 #include "codedag/store/heartbeat.hpp"
 #include "codedag/store/listing_columns.hpp"
 #include "codedag/store/metric_log.hpp"
-#include "codedag/store/process_identity.hpp"
 #include "codedag/store/run_file.hpp"
-#include "codedag/store/subprocess.hpp"
+#include "codedag/store/safe_fs.hpp"
 
 namespace codedag::store {
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -41,13 +40,77 @@ const json* lookup(const json& object, const std::string& dotted) {
   }
 }
 
-long long mtime_ns(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return -1;
+long long mtime_ns(const struct stat& st) {
   return static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
 }
 
 std::string as_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+// Characters a test_name (or a prefix of one) can hold: anything else (*, ?, %, /, spaces) is not
+// an id, and must not reach a prefix match that would select every run.
+bool is_id_text(const std::string& s) {
+  if (s.empty() || s.size() > 40 || !(s[0] >= '0' && s[0] <= '9')) return false;  // test_names start with the day
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '.')) return false;
+  return true;
+}
+
+// One run directory found on disk.
+struct FoundRun {
+  RunId id;
+  bool has_record = false;
+  long long mtime = -1;  // run.json
+  double dir_age = 0;    // seconds since the directory last changed
+};
+
+// Walks info/<name>/<test_name> without following symlinks; names that are not valid experiment
+// names or test_names are not runs (claims, staging directories, stray files) and are skipped.
+template <class F>
+void for_each_run_dir(const Layout& layout, F&& visit) {
+  DirFd root = open_dir_under(layout.info_root(), {});
+  if (!root) return;
+  const double now = static_cast<double>(std::time(nullptr));
+  for (const DirEntry& name_entry : directory_entries(root.get())) {
+    const std::string& name = name_entry.name;
+    if (name[0] == '.') continue;
+    try {
+      validate_experiment_name(name);
+    } catch (const InputError&) {
+      continue;
+    }
+    const int fd = ::openat(root.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;  // not a directory, or a symlink: not part of the store
+    DirFd name_dir(fd);
+    for (const DirEntry& entry : directory_entries(name_dir.get())) {
+      const std::string& test_name = entry.name;
+      if (!looks_like_test_name(test_name)) continue;
+      struct stat dst {};
+      // readdir's type tells a real directory from a link without a stat per run (10k runs list in
+      // ~10 ms); file systems that do not say get the stat.
+      const bool unknown = entry.type == DT_UNKNOWN;
+      if (unknown && ::fstatat(name_dir.get(), test_name.c_str(), &dst, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (unknown ? !S_ISDIR(dst.st_mode) : entry.type != DT_DIR) continue;
+      FoundRun run{RunId{name, test_name}};
+      struct stat st {};
+      if (::fstatat(name_dir.get(), (test_name + "/" + kRunFile).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        run.has_record = S_ISREG(st.st_mode);
+        run.mtime = mtime_ns(st);
+      } else if (unknown || ::fstatat(name_dir.get(), test_name.c_str(), &dst, AT_SYMLINK_NOFOLLOW) == 0) {
+        run.dir_age = now - static_cast<double>(dst.st_mtim.tv_sec);  // only needed without a record
+      }
+      visit(run);
+    }
+  }
+}
+
+std::string stamp_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return buf;
+}
 
 }  // namespace
 
@@ -67,8 +130,8 @@ bool matches_condition(const json& object, const std::string& condition, bool me
     char* end = nullptr;
     const double w = std::strtod(want.c_str(), &end);
     if (end == want.c_str() || *end != '\0')
-      throw InputError("filter '" + condition + "': '" + want + "' is not a number (use " + key + "=" + want +
-                       " to compare text)");
+      throw InputError("filter '" + term::printable(condition) + "': '" + term::printable(want) +
+                       "' is not a number (use " + term::printable(key + "=" + want) + " to compare text)");
     if (!found->is_number()) return false;
     const double v = found->get<double>();
     if (o == ">") return v > w;
@@ -76,68 +139,177 @@ bool matches_condition(const json& object, const std::string& condition, bool me
     if (o == ">=") return v >= w;
     return v <= w;
   }
-  throw InputError("filter '" + condition + "' has no comparison: write key=value, key>number, key<=number ...");
+  throw InputError("filter '" + term::printable(condition) +
+                   "' has no comparison: write key=value, key>number, key<=number ...");
 }
 
 Store::Store(std::string home) : layout_(std::move(home)) {}
 
+void Store::notice(const std::string& message) {
+  if (notice_handler_)
+    notice_handler_(message);
+  else
+    notices_.push_back(message);
+}
+
+std::vector<std::string> Store::take_notices() {
+  std::vector<std::string> out;
+  out.swap(notices_);
+  return out;
+}
+
+// ---- the index: opened lazily, healed when damaged, replaced when unusable ----
+
+void Store::open_index() {
+  const IndexPlacement placement = place_index(layout_);
+  try {
+    index_ = open_shared_index(placement);
+  } catch (const IndexDamaged& e) {
+    heal(e);
+    return;
+  } catch (const IndexUnavailable& e) {
+    fall_back(e);
+    return;
+  }
+  if (!placement.why.empty() && index_->fresh()) notice("run index kept at " + placement.path + ": " + placement.why);
+}
+
 RunIndex& Store::index() {
-  if (!index_) index_ = std::make_unique<RunIndex>(layout_);
+  if (index_ && index_->owner_pid() != ::getpid()) index_.reset();  // forked: open our own connection
+  if (!index_) open_index();
   return *index_;
 }
 
-RunRef Store::resolve(const std::string& id_in) {
+// Moves the damaged file (and its WAL and shared-memory files) aside, opens a new index and fills it
+// from the run files. A file another Store of this process already replaced is not moved again.
+void Store::heal(const IndexDamaged& damage) {
+  const std::string path = index_ ? index_->path() : place_index(layout_).path;
+  const IndexPlacement placement = index_ ? index_->placement() : place_index(layout_);
+  index_.reset();
+  forget_shared_index(path);
+  const std::string aside = path + ".damaged-" + stamp_now();
+  if (::rename(path.c_str(), aside.c_str()) != 0) {
+    fall_back(IndexUnavailable(std::string(damage.what()) + "; it cannot be moved aside"));
+    return;
+  }
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) ::rename((path + suffix).c_str(), (aside + suffix).c_str());
+  try {
+    index_ = open_shared_index(placement);
+  } catch (const Error& e) {
+    fall_back(IndexUnavailable(e.what()));
+    return;
+  }
+  std::vector<std::string> skipped;
+  const size_t n = rebuild(skipped);
+  notice(std::string(damage.what()) + ": moved it aside to " + aside + " and rebuilt it from " + std::to_string(n) +
+         " run file" + (n == 1 ? "" : "s"));
+}
+
+// The index cannot be opened or written where it is: the user cache, and failing that memory. The
+// run files stay the truth; listing re-reads them into the new index.
+void Store::fall_back(const IndexUnavailable& failure) {
+  const std::string failed = index_ ? index_->path() : "";
+  index_.reset();
+  IndexPlacement cache;
+  cache.path = cached_index_path(layout_, user_cache_dir());
+  cache.why = std::string(failure.what()) + "; using the user cache instead";
+  if (failed != cache.path) {
+    try {
+      index_ = open_shared_index(cache);
+      notice(std::string(failure.what()) + "; using " + cache.path + " instead (the run files are unchanged)");
+      return;
+    } catch (const Error&) {
+    }
+  }
+  IndexPlacement memory;
+  memory.path = ":memory:";
+  memory.why = std::string(failure.what()) + "; keeping the index in memory";
+  index_ = open_shared_index(memory);
+  notice(std::string(failure.what()) + "; listing from the run files without a saved index");
+}
+
+// ---- finding runs ----
+
+std::optional<RunRef> Store::find_on_disk(const std::string& name, const std::string& id,
+                                          std::vector<std::string>* prefix_matches) {
+  std::optional<RunRef> exact;
+  for_each_run_dir(layout_, [&](const FoundRun& r) {
+    if (!name.empty() && r.id.name != name) return;
+    if (r.id.test_name == id)
+      exact = RunRef{r.id.name, r.id.test_name, layout_.info_dir(r.id.name, r.id.test_name)};
+    else if (prefix_matches && r.id.test_name.rfind(id, 0) == 0)
+      prefix_matches->push_back(r.id.name + "/" + r.id.test_name);
+  });
+  return exact;
+}
+
+RunRef Store::resolve(const std::string& id_in, bool use_index) {
+  const std::string shown = term::printable(id_in);
   if (id_in.empty()) throw InputError("empty run id: give a test_name such as 230306.012.d5t (see `codedag ls`)");
   std::string name, id = id_in;
-  if (const size_t slash = id.rfind('/'); slash != std::string::npos) {
+  if (const size_t slash = id.find('/'); slash != std::string::npos) {
     name = id.substr(0, slash);
     id = id.substr(slash + 1);
-  }
-  if (id.find("..") != std::string::npos || name.find("..") != std::string::npos || name.find('/') != std::string::npos)
-    throw InputError("'" + id_in + "' is not a run id");
-  std::string test_name;
-  if (const auto row = index().find(id)) {
-    test_name = row->test_name;
-    name = row->name;
-  } else {
-    const auto matches = index().match_prefix(id);
-    if (matches.size() > 1) {
-      std::string list;
-      for (const auto& m : matches) list += " " + m;
-      throw InputError("run id '" + id_in + "' is ambiguous; it matches:" + list);
-    }
-    if (matches.size() == 1) {
-      test_name = matches[0];
-      name = index().find(test_name)->name;
+    try {
+      validate_experiment_name(name);
+    } catch (const InputError& e) {
+      throw InputError("'" + shown + "' is not a run id: " + e.what());
     }
   }
-  if (test_name.empty()) {
-    // Not indexed (the index was lost or is being rebuilt): look on disk.
-    std::error_code ec;
-    if (!name.empty() && fs::is_directory(layout_.info_dir(name, id), ec)) {
-      test_name = id;
-    } else {
-      for (const auto& d : fs::directory_iterator(layout_.info_root(), ec))
-        if (fs::is_directory(d.path() / id, ec)) {
-          name = d.path().filename().string();
-          test_name = id;
-          break;
-        }
+  if (!is_id_text(id))
+    throw InputError("'" + shown +
+                     "' is not a run id: give a test_name (230306.012.d5t), name/test_name or the start of a "
+                     "test_name (digits, lowercase letters and dots; no wildcards)");
+  const auto not_found = [&](const std::string& hint) {
+    return NotFoundError("no run '" + shown + "' in the store " + layout_.home() + hint +
+                         " (list runs with `codedag ls`; another store is chosen with CODEDAG_HOME)");
+  };
+  std::vector<std::string> matches;
+  if (use_index) {
+    const auto exact = with_index([&](RunIndex& ix) { return ix.find(id); });
+    if (exact) {
+      if (!name.empty() && exact->name != name)
+        throw not_found(": " + id + " is a run of '" + exact->name + "', not of '" + name + "'");
+      return RunRef{exact->name, exact->test_name, layout_.info_dir(exact->name, exact->test_name)};
     }
+    for (const auto& t : with_index([&](RunIndex& ix) { return ix.match_prefix(id); }))
+      if (const auto row = with_index([&](RunIndex& ix) { return ix.find(t); });
+          row && (name.empty() || row->name == name))
+        matches.push_back(row->name + "/" + row->test_name);
   }
-  if (test_name.empty())
-    throw NotFoundError("no run '" + id_in + "' in the store " + layout_.home() +
-                        " (list runs with `codedag ls`; another store is chosen with CODEDAG_HOME)");
-  return RunRef{name, test_name, layout_.info_dir(name, test_name)};
+  if (matches.empty()) {
+    // Not indexed (copied in, restored, being started, or an index kept elsewhere): look on disk.
+    if (auto found = find_on_disk(name, id, &matches)) return *found;
+  }
+  if (matches.size() > 1) {
+    std::string list;
+    for (size_t i = 0; i < matches.size() && i < 20; ++i) list += " " + matches[i];
+    throw InputError("run id '" + shown + "' is ambiguous; it matches:" + list);
+  }
+  if (matches.size() == 1) {
+    const size_t slash = matches[0].find('/');
+    const std::string n = matches[0].substr(0, slash), t = matches[0].substr(slash + 1);
+    return RunRef{n, t, layout_.info_dir(n, t)};
+  }
+  if (!name.empty())
+    if (const auto other = find_on_disk("", id, nullptr))
+      throw not_found(": " + id + " is a run of '" + other->name + "', not of '" + name + "'");
+  throw not_found("");
 }
 
 void Store::reindex(const json& run) {
   try {
-    const std::string dir = layout_.info_dir(run.value("name", std::string()), run.value("test_name", std::string()));
-    index().upsert(run, mtime_ns(dir + "/" + kRunFile));
+    struct stat st {};
+    const std::string file =
+        layout_.info_dir(run.value("name", std::string()), run.value("test_name", std::string())) + "/" + kRunFile;
+    const long long mtime = ::stat(file.c_str(), &st) == 0 ? mtime_ns(st) : 0;
+    with_index([&](RunIndex& ix) {
+      ix.upsert(run, mtime);
+      return 0;
+    });
   } catch (const std::exception& e) {
-    // The file is already written; the index can be rebuilt from it.
-    std::fprintf(stderr, "! codedag: run index not updated (%s); `codedag index rebuild` repairs it\n", e.what());
+    // The file is already written; the next listing re-reads it.
+    notice(std::string("run index not updated (") + e.what() + "); the next `codedag ls` re-reads the run file");
   }
 }
 
@@ -147,27 +319,40 @@ json Store::update(const RunRef& run, const std::function<void(json&)>& change) 
   return record;
 }
 
-json Store::check_liveness(const RunRef& run, json record, std::vector<std::string>* warnings) {
-  if (record.value("status", std::string()) != "running") return record;
+// ---- liveness ----
+
+Lease Store::lease_of(const RunRef& run, const json& record) const {
+  if (record.value("status", std::string()) != "running") return Lease::not_running;
   const Heartbeat hb = read_heartbeat(run.info_dir);
   const double now = unix_now();
   ProcessIdentity who = hb.beat_at > 0 ? hb.process : ProcessIdentity::from_json(record.value("process", json()));
   if (who.host.empty()) who.host = record.value("host", std::string());
-  const double lease_until =
-      hb.beat_at > 0 ? hb.lease_until : record.value("started_at", 0.0) + default_lease_seconds();
-  if (now < lease_until) return record;
+  const double started =
+      record.contains("started_at") && record["started_at"].is_number() ? record["started_at"].get<double>() : 0.0;
+  const double lease_until = hb.beat_at > 0 ? hb.lease_until : started + default_lease_seconds();
+  if (now < lease_until) return Lease::alive;
   const Liveness l = liveness(who);
-  if (l == Liveness::alive) return record;
+  if (l == Liveness::alive) return Lease::alive;
   // Another host: only the lease tells; give it three leases of grace before calling it dead.
-  if (l == Liveness::unknown && now < lease_until + 2 * default_lease_seconds()) return record;
+  if (l == Liveness::unknown)
+    return now < lease_until + 2 * default_lease_seconds() ? Lease::expired_unknown : Lease::expired_gone;
+  return Lease::expired_gone;
+}
+
+json Store::check_liveness(const RunRef& run, json record, std::vector<std::string>* warnings) {
+  if (lease_of(run, record) != Lease::expired_gone) return record;
+  const Heartbeat hb = read_heartbeat(run.info_dir);
+  const double now = unix_now();
   std::vector<std::string> local;
   const MetricSeries series = read_metric_series(run.info_dir + "/" + kMetricsFile, warnings ? *warnings : local);
   try {
     return update(run, [&](json& r) {
       if (r.value("status", std::string()) != "running") return;  // ended meanwhile
+      const double started =
+          r.contains("started_at") && r["started_at"].is_number() ? r["started_at"].get<double>() : 0.0;
       r["status"] = "dead";
-      r["ended_at"] = hb.beat_at > 0 ? hb.beat_at : r.value("started_at", 0.0);
-      r["duration"] = r["ended_at"].get<double>() - r.value("started_at", 0.0);
+      r["ended_at"] = hb.beat_at > 0 ? hb.beat_at : started;
+      r["duration"] = r["ended_at"].get<double>() - started;
       r["last"] = series.last;
       r["dead"] =
           json{{"detected_at", now}, {"last_heartbeat", hb.beat_at}, {"reason", "lease expired and process gone"}};
@@ -178,80 +363,98 @@ json Store::check_liveness(const RunRef& run, json record, std::vector<std::stri
   }
 }
 
+// ---- the index follows the files ----
+
 std::set<std::string> Store::sync(std::vector<std::string>* warnings) {
   std::set<std::string> bad;
-  auto stamps = index().stamps();
-  std::vector<std::pair<std::string, json>> changed;  // (test_name, record)
+  auto stamps = with_index([](RunIndex& ix) { return ix.stamps(); });
+  std::vector<std::pair<long long, json>> changed;
   std::set<std::string> seen;
-  // readdir + fstatat relative to each name's directory: the kernel resolves two path components per
-  // run instead of the whole path, which was most of the cost of listing 10k runs.
-  const std::string root = layout_.info_root();
-  DIR* root_dir = ::opendir(root.c_str());
-  while (dirent* name_entry = root_dir ? ::readdir(root_dir) : nullptr) {
-    const std::string name = name_entry->d_name;
-    if (name == "." || name == "..") continue;
-    const int name_fd = ::openat(::dirfd(root_dir), name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (name_fd < 0) continue;  // not a directory
-    DIR* name_dir = ::fdopendir(name_fd);
-    if (!name_dir) {
-      ::close(name_fd);
-      continue;
-    }
-    while (dirent* run_entry = ::readdir(name_dir)) {
-      const std::string test_name = run_entry->d_name;
-      if (!looks_like_test_name(test_name)) continue;
-      seen.insert(test_name);
-      struct stat st {};
-      const long long mtime = ::fstatat(name_fd, (test_name + "/" + kRunFile).c_str(), &st, 0) != 0
-                                  ? -1
-                                  : static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
-      const auto it = stamps.find(test_name);
-      const std::string run_dir = root + "/" + name + "/" + test_name;
-      if (mtime < 0) {
-        // A directory just claimed by a starting run has its row but no run.json yet.
-        if (it == stamps.end() && warnings) warnings->push_back(run_dir + "/" + kRunFile + ": missing, run skipped");
-        continue;
-      }
-      if (it != stamps.end() && it->second.second == mtime) continue;
+  const double grace = 3 * default_lease_seconds();
+  for_each_run_dir(layout_, [&](const FoundRun& r) {
+    const std::string& test_name = r.id.test_name;
+    seen.insert(test_name);
+    const auto it = stamps.find(test_name);
+    const std::string run_dir = layout_.info_dir(r.id.name, test_name);
+    if (!r.has_record) {
+      // A run whose process died between claiming its id and writing run.json: once past the grace
+      // period it gets a record saying so, and can be listed and removed like any dead run.
+      if (r.dir_age < grace) return;
       try {
-        json r = load_run(run_dir);
-        if (r.value("test_name", std::string()) != test_name || r.value("name", std::string()) != name)
-          throw FormatError(run_dir + "/" + kRunFile + ": \"name\"/\"test_name\" do not match its directory " + name +
-                            "/" + test_name);
-        r["__file_mtime"] = mtime;
-        changed.emplace_back(test_name, std::move(r));
+        json dead =
+            json{{"schema", kRunSchema},
+                 {"name", r.id.name},
+                 {"test_name", test_name},
+                 {"status", "dead"},
+                 {"started_at", 0.0},
+                 {"ended_at", 0.0},
+                 {"info", json::object()},
+                 {"metrics", json::object()},
+                 {"last", json::object()},
+                 {"tags", json::array()},
+                 {"deleted", false},
+                 {"dead", {{"detected_at", unix_now()}, {"reason", "the process ended before it wrote run.json"}}}};
+        RunLock lock(run_dir);
+        struct stat st {};
+        if (::stat((run_dir + "/" + kRunFile).c_str(), &st) != 0) create_run(run_dir, dead);
+        if (::stat((run_dir + "/" + kRunFile).c_str(), &st) == 0) changed.emplace_back(mtime_ns(st), load_run(run_dir));
       } catch (const std::exception& e) {
-        bad.insert(test_name);
-        if (warnings) warnings->push_back(std::string(e.what()) + " (run skipped)");
+        if (warnings) warnings->push_back(run_dir + ": no run.json and none can be written (" + e.what() + ")");
       }
+      return;
     }
-    ::closedir(name_dir);  // closes name_fd too
-  }
-  if (root_dir) ::closedir(root_dir);
+    if (it != stamps.end() && it->second.second == r.mtime) return;
+    try {
+      const RunId expected = r.id;
+      changed.emplace_back(r.mtime, load_run(run_dir, &expected));
+    } catch (const std::exception& e) {
+      bad.insert(test_name);
+      if (warnings) warnings->push_back(std::string(e.what()) + " (run skipped)");
+    }
+  });
   std::vector<std::string> gone;
   for (const auto& [test_name, stamp] : stamps)
     if (!seen.count(test_name)) gone.push_back(test_name);
   if (changed.empty() && gone.empty()) return bad;
-  index().begin();
-  try {
-    for (auto& [test_name, r] : changed) {
-      const long long m = r["__file_mtime"].get<long long>();
-      r.erase("__file_mtime");
-      index().upsert(r, m);
-    }
-    for (const auto& t : gone) index().remove(t);
-    index().commit();
-  } catch (...) {
-    index().rollback();
-    throw;
-  }
+  with_index([&](RunIndex& ix) {
+    RunIndex::Transaction tx(ix);
+    for (const auto& [mtime, r] : changed) ix.upsert(r, mtime);
+    for (const auto& t : gone) ix.remove(t);
+    tx.commit();
+    return 0;
+  });
   return bad;
 }
 
+size_t Store::rebuild(std::vector<std::string>& warnings) {
+  std::vector<json> runs;
+  for_each_run_dir(layout_, [&](const FoundRun& r) {
+    const std::string run_dir = layout_.info_dir(r.id.name, r.id.test_name);
+    if (!r.has_record) {
+      warnings.push_back(run_dir + "/" + kRunFile + ": missing (skipped; listing marks it dead after its lease)");
+      return;
+    }
+    try {
+      json rec = load_run(run_dir, &r.id);
+      rec["__file_mtime"] = r.mtime;
+      runs.push_back(std::move(rec));
+    } catch (const std::exception& e) {
+      warnings.push_back(std::string(e.what()) + " (skipped)");
+    }
+  });
+  with_index([&](RunIndex& ix) {
+    ix.replace_all(runs);
+    return 0;
+  });
+  return runs.size();
+}
+
+// ---- listing ----
+
 json listing_fields(const IndexRow& row) {
   if (!row.has_metric_values) {
-    json s = json::parse(row.summary, nullptr, false);
-    return s.is_object() ? s : json(json::value_t::discarded);
+    auto s = try_parse_json(row.summary);
+    return s && s->is_object() ? std::move(*s) : json(json::value_t::discarded);
   }
   json r = json::object();
   r["test_name"] = row.test_name;
@@ -263,9 +466,9 @@ json listing_fields(const IndexRow& row) {
   r["host"] = row.host;
   if (row.has_duration) r["duration"] = row.duration;
   if (row.tags != "[]") {
-    json tags = json::parse(row.tags, nullptr, false);
-    if (tags.is_discarded()) return tags;
-    r["tags"] = std::move(tags);
+    auto tags = try_parse_json(row.tags);
+    if (!tags) return json(json::value_t::discarded);
+    r["tags"] = std::move(*tags);
   }
   json best = json::object(), last = json::object();
   decode_metric_values(row.metric_values, best, last);
@@ -276,7 +479,7 @@ json listing_fields(const IndexRow& row) {
 
 std::string run_json_text(const IndexRow& row, const std::string& info_dir) {
   std::string out;
-  const std::string dir = json(info_dir).dump(-1, ' ', false, json::error_handler_t::replace);
+  const std::string dir = dump_json(json(info_dir));
   const size_t close = row.summary.rfind('}');
   if (close == std::string::npos) return "{\"info_dir\":" + dir + "}";
   out.reserve(row.summary.size() + dir.size() + 16);
@@ -289,124 +492,121 @@ std::string run_json_text(const IndexRow& row, const std::string& info_dir) {
   return out;
 }
 
+namespace {
+
+// A summary spliced into `ls --json` and Watcher.load() text without parsing: it must at least be
+// one well-nested object of UTF-8 text (a damaged row is skipped, never passed on). Linear, no
+// allocation: the cost of listing 10k runs stays in reading them.
+bool plausible_object(const std::string& s) {
+  const size_t first = s.find_first_not_of(" \t\n\r");
+  const size_t last = s.find_last_not_of(" \t\n\r");
+  if (first == std::string::npos || s[first] != '{' || s[last] != '}') return false;
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = first; i <= last; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      } else if (c < 0x20) {
+        return false;
+      } else if (c >= 0x80) {
+        size_t n = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 9;
+        if (n == 9 || i + n > last) return false;
+        for (size_t k = 1; k <= n; ++k)
+          if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+        i += n;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > 300) return false;
+    } else if (c == '}' || c == ']') {
+      if (--depth < 0 || (depth == 0 && i != last)) return false;
+    } else if (c >= 0x80) {
+      return false;
+    }
+  }
+  return depth == 0 && !in_string;
+}
+
+}  // namespace
+
 std::vector<IndexRow> Store::list_rows(const RunFilter& filter, std::vector<std::string>* warnings, bool sync_files) {
   const std::set<std::string> bad = sync_files ? sync(warnings) : std::set<std::string>{};
   // Runs still "running" first get a liveness check (cheap: only they are looked at).
   if (filter.index.status.empty() || filter.index.status == "running" || filter.index.status == "dead") {
     IndexQuery q = filter.index;
     q.status = "running";
-    for (const IndexRow& row : index().list(q)) {
+    for (const IndexRow& row : with_index([&](RunIndex& ix) { return ix.list(q); })) {
       RunRef ref{row.name, row.test_name, layout_.info_dir(row.name, row.test_name)};
       try {
-        check_liveness(ref, load_run(ref.info_dir), warnings);
+        const RunId expected = ref.id();
+        check_liveness(ref, load_run(ref.info_dir, &expected), warnings);
       } catch (const std::exception& e) {
         if (warnings) warnings->push_back(e.what());
       }
     }
   }
-  std::vector<IndexRow> rows = index().list(filter.index);
+  std::vector<IndexRow> rows = with_index([&](RunIndex& ix) { return ix.list(filter.index); });
   std::vector<IndexRow> out;
   out.reserve(rows.size());
   const bool filtered = !filter.params.empty() || !filter.metrics.empty() || !filter.tags.empty();
   for (IndexRow& row : rows) {
     if (bad.count(row.test_name)) continue;
-    // A summary must at least look like an object; it is parsed in full only when a filter reads it
-    // (filters reach any field, e.g. metric extras, which the listing columns do not keep).
-    const size_t first = row.summary.find_first_not_of(" \t\n\r");
-    const size_t last = row.summary.find_last_not_of(" \t\n\r");
-    bool damaged = first == std::string::npos || row.summary[first] != '{' || row.summary[last] != '}';
+    // A summary must be a sound object; it is parsed in full only when a filter reads it (filters
+    // reach any field, e.g. metric extras, which the listing columns do not keep).
+    bool damaged = !looks_like_test_name(row.test_name) || !plausible_object(row.summary);
     if (!damaged && filtered) {
-      const json s = json::parse(row.summary, nullptr, false);
-      damaged = s.is_discarded() || !s.is_object();
+      const auto s = try_parse_json(row.summary);
+      damaged = !s || !s->is_object();
       if (!damaged) {
         bool keep = true;
-        const json info = s.value("info", json::object());
-        json metrics = s.value("last", json::object());
-        const json best = s.value("metrics", json::object());    // named: items() of a temporary dangles
-        for (const auto& [k, v] : best.items()) metrics[k] = v;  // best wins over last
+        const json info = s->value("info", json::object());
+        json metrics = s->value("last", json::object());
+        const json best = s->value("metrics", json::object());  // named: items() of a temporary dangles
+        if (metrics.is_object() && best.is_object())
+          for (const auto& [k, v] : best.items()) metrics[k] = v;  // best wins over last
         for (const auto& c : filter.params) keep = keep && matches_condition(info, c, false);
         for (const auto& c : filter.metrics) keep = keep && matches_condition(metrics, c, true);
+        const json tags = s->value("tags", json::array());
         for (const auto& t : filter.tags) {
           bool has = false;
-          for (const auto& tag : s.value("tags", json::array())) has = has || tag == t;
+          if (tags.is_array())
+            for (const auto& tag : tags) has = has || tag == t;
           keep = keep && has;
         }
         if (!keep) continue;
       }
     }
     if (damaged) {
-      if (warnings) warnings->push_back(layout_.index_path() + ": row " + row.test_name + " is damaged, skipped");
+      if (warnings)
+        warnings->push_back(index().path() + ": row " + term::printable(row.test_name) + " is damaged, skipped");
       continue;
     }
     out.push_back(std::move(row));
   }
+  if (warnings)
+    for (auto& n : take_notices()) warnings->push_back(std::move(n));
   return out;
 }
 
 std::vector<json> Store::list(const RunFilter& filter, std::vector<std::string>* warnings, bool sync_files) {
   std::vector<json> out;
   for (const IndexRow& row : list_rows(filter, warnings, sync_files)) {
-    json s = json::parse(row.summary, nullptr, false);
-    if (s.is_discarded() || !s.is_object()) {
-      if (warnings) warnings->push_back(layout_.index_path() + ": row " + row.test_name + " is damaged, skipped");
+    auto s = try_parse_json(row.summary);
+    if (!s || !s->is_object()) {
+      if (warnings) warnings->push_back(index().path() + ": row " + row.test_name + " is damaged, skipped");
       continue;
     }
-    s["info_dir"] = layout_.info_dir(row.name, row.test_name);
-    out.push_back(std::move(s));
+    (*s)["info_dir"] = layout_.info_dir(row.name, row.test_name);
+    out.push_back(std::move(*s));
   }
   return out;
-}
-
-size_t Store::rebuild(std::vector<std::string>& warnings) {
-  std::vector<json> runs;
-  std::error_code ec;
-  for (const auto& name_dir : fs::directory_iterator(layout_.info_root(), ec)) {
-    if (!name_dir.is_directory(ec)) continue;
-    for (const auto& run_dir : fs::directory_iterator(name_dir.path(), ec)) {
-      if (!run_dir.is_directory(ec)) continue;
-      try {
-        json r = load_run(run_dir.path().string());
-        if (!r.contains("test_name") || !r["test_name"].is_string() || !r.contains("name"))
-          throw FormatError(run_dir.path().string() + "/run.json: missing \"test_name\" or \"name\"");
-        r["__file_mtime"] = mtime_ns(run_dir.path().string() + "/" + kRunFile);
-        runs.push_back(std::move(r));
-      } catch (const std::exception& e) {
-        warnings.push_back(std::string(e.what()) + " (skipped)");
-      }
-    }
-  }
-  index().replace_all(runs);
-  return runs.size();
-}
-
-std::vector<std::string> Store::collect_garbage() {
-  IndexQuery q;
-  q.only_deleted = true;
-  std::vector<std::string> erased;
-  for (const IndexRow& row : index().list(q)) {
-    const RunRef ref{row.name, row.test_name, layout_.info_dir(row.name, row.test_name)};
-    json record;
-    try {
-      record = load_run(ref.info_dir);
-    } catch (const std::exception&) {
-    }
-    if (record.is_object() && !record.value("deleted", false)) continue;  // restored meanwhile
-    // The hidden git ref goes too, so the snapshot can be garbage-collected by git.
-    if (record.is_object() && record.contains("git") && record["git"].value("present", false)) {
-      try {
-        run_process({"git", "-C", record["git"].value("toplevel", std::string(".")), "update-ref", "-d",
-                     record["git"].value("ref", std::string())});
-      } catch (const std::exception&) {
-      }
-    }
-    std::error_code ec;
-    fs::remove_all(layout_.blob_dir(row.name, row.test_name), ec);
-    fs::remove_all(layout_.cache_dir(row.name, row.test_name), ec);
-    fs::remove_all(ref.info_dir, ec);
-    index().remove(row.test_name);
-    erased.push_back(row.test_name);
-  }
-  return erased;
 }
 
 }  // namespace codedag::store

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <set>
 
 #include "codedag/trace/value_types.hpp"
 
@@ -52,6 +53,12 @@ void compute_eligibility(const ResolvedTree& tree, bool registry_available, std:
   }
 }
 
+std::vector<std::string> context_modules(const ResolvedTree& tree) {
+  std::set<std::string> modules;
+  for (const ResolvedContext& c : tree.contexts) modules.insert(c.module);
+  return {modules.begin(), modules.end()};
+}
+
 graph::Dag build_dag(const ResolvedTree& tree, const DagBuildOptions& options, DagBuildReport* report) {
   const double per = static_cast<double>(std::max<int64_t>(options.batches, 1));
   // Counts are per batch too; a context seen at all keeps at least one call.
@@ -87,6 +94,11 @@ graph::Dag build_dag(const ResolvedTree& tree, const DagBuildOptions& options, D
     node.ret_types = value_type_names(c.ret_types);
     node.lib_calls = c.lib_calls;
     node.blocked_by = blocked[i];
+    node.library = c.library || c.builtin;
+    if (const auto it = options.libraries.find(c.module); it != options.libraries.end()) {
+      node.library = it->second.library || c.builtin;
+      node.distribution = it->second.distribution;
+    }
     dag.add_node(std::move(node));
   }
   for (size_t i = 0; i < n; ++i)

@@ -2,17 +2,34 @@
 // Turns a ResolvedTree into the pipeline DAG (codedag.dag/1): one node per context, call edges
 // parent -> child, data edges producer -> consumer, per-batch numbers, GPU eligibility.
 #include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
 
 #include "codedag/graph/model/dag.hpp"
 #include "codedag/trace/resolved_tree.hpp"
 
 namespace codedag::trace {
 
+// The one library decision for a module (codedag.libraries.decide, made in Python where the import
+// system is): library code or the user's own, and the distribution that provides it.
+struct LibraryInfo {
+  bool library = false;
+  std::optional<std::string> distribution;
+};
+
 struct DagBuildOptions {
   int64_t batches = 1;              // numbers are divided by this (SPEC: per traced batch)
   bool registry_available = false;  // codedag.strategies was importable
   json meta = json::object();       // merged into dag.meta
+  // module -> decision, carried on every node of that module. A module absent here keeps the
+  // hook's own judgement. A builtin (C function) is library code whatever its module's decision:
+  // C code is never patched, it runs where its Python caller runs.
+  std::map<std::string, LibraryInfo> libraries;
 };
+
+// The distinct modules of the tree's contexts (what to ask the library decision about).
+std::vector<std::string> context_modules(const ResolvedTree& tree);
 
 struct DagBuildReport {
   int64_t dropped_data_edges = 0;  // back edges removed to keep data edges acyclic

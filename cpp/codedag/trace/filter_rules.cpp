@@ -54,15 +54,22 @@ Decision FilterRules::python(std::string_view file, std::string_view module, std
         std::find(recorded_machinery.begin(), recorded_machinery.end(), name) != recorded_machinery.end();
     d = {collate, false, false, false, false};
   } else if (contains_any(file, library_markers)) {
-    d = {!comprehension, true, name == "__call__" || name == "forward", true, false};
+    const bool hidden = std::any_of(hidden_library_names.begin(), hidden_library_names.end(),
+                                    [&](const std::string& p) { return glob_match(p, name); });
+    d = {!comprehension && !hidden, true, name == "__call__" || name == "forward", !hidden, false};
   } else if (starts_with_any(file, stdlib_prefixes) || (file.substr(0, 1) == "<" && file != "<stdin>")) {
     // The standard library, and generated code ("<frozen runpy>", namedtuple's "<string>").
     d = {false, true, false, false, false};
   } else {
     d = {!comprehension, false, false, false, true};
   }
-  if (include.empty() && exclude.empty()) return d;
   std::string qualified = std::string(module) + "." + std::string(qualname);
+  if (std::find(transparent_functions.begin(), transparent_functions.end(), qualified) != transparent_functions.end()) {
+    d.record = false;
+    d.transparent = true;
+    return d;
+  }
+  if (include.empty() && exclude.empty()) return d;
   if (user_pattern(exclude, qualified, file))
     d.record = false;
   else if (user_pattern(include, qualified, file))

@@ -10,6 +10,11 @@
 //     it; library code called by library code or by folded machinery is folded (numpy's internals
 //     and DataLoader's own torch calls are not the pipeline), except `__call__`/`forward` called
 //     from library code, which is how transform containers (Compose) call their steps.
+//   - nn.Module's call machinery (Module._wrapped_call_impl / _call_impl) is transparent: never a
+//     context; the module's forward is the context, called from the user's call site, so a chain
+//     of modules has data edges module to module;
+//   - a library's private dispatchers (numpy's `_clip_dispatcher`, run by the C dispatch machinery
+//     before the function itself) are hidden: neither contexts nor library calls.
 //   (The caller-dependent part is applied by the hook, which knows the caller.)
 // User patterns win: `include` records a matching function, `exclude` folds it.
 #include <string>
@@ -27,6 +32,7 @@ struct Decision {
   bool transform_step = false;  // __call__/forward: recorded even when a library calls it
   bool third_party = false;     // a library call worth reporting in lib_calls (not the standard library)
   bool user = false;            // user code: the library calls it makes are attributed to its context
+  bool transparent = false;     // call machinery: the function it calls stands in its place
 };
 
 struct FilterRules {
@@ -36,6 +42,11 @@ struct FilterRules {
   std::vector<std::string> library_markers{"/site-packages/", "/dist-packages/"};
   std::vector<std::string> stdlib_modules;  // top-level names of standard modules (builtin functions)
   std::vector<std::string> recorded_machinery{"default_collate", "default_convert"};
+  // "<module>.<qualname>" of transparent call machinery.
+  std::vector<std::string> transparent_functions{"torch.nn.modules.module.Module._wrapped_call_impl",
+                                                 "torch.nn.modules.module.Module._call_impl"};
+  // Patterns on the function name of library code that is never a context nor a library call.
+  std::vector<std::string> hidden_library_names{"_*_dispatcher"};
   std::vector<std::string> include, exclude;  // matched against "<module>.<qualname>" and the file
 
   // A Python function: its file, module __name__, co_qualname and co_name.

@@ -30,41 +30,50 @@ void unite(std::vector<std::string>& into, const std::vector<std::string>& from)
 }
 }  // namespace
 
+int64_t ResolvedTree::add_or_merge(ResolvedContext c) {
+  const int64_t at = find(c.key);
+  if (at < 0) return add(std::move(c));
+  ResolvedContext& t = contexts[static_cast<size_t>(at)];
+  t.calls += c.calls;
+  t.total_ns += c.total_ns;
+  t.cpu_ns += c.cpu_ns;
+  t.out_bytes += c.out_bytes;
+  t.arg_types |= c.arg_types;
+  t.ret_types |= c.ret_types;
+  t.covered = t.covered || c.covered;
+  unite(t.lib_calls, c.lib_calls);
+  unite(t.uncovered_calls, c.uncovered_calls);
+  return at;
+}
+
+void ResolvedTree::add_flow(int64_t src, int64_t dst, double bytes, int64_t count) {
+  const auto n = static_cast<int64_t>(contexts.size());
+  if (src < 0 || src >= n || dst < 0 || dst >= n)
+    throw InputError("trace: a flow names context " + std::to_string(src < 0 || src >= n ? src : dst) +
+                     ", which is not in the tree");
+  // flows is public: index what was appended to it directly since the last call.
+  for (; flows_indexed_ < flows.size(); ++flows_indexed_)
+    flow_index_.try_emplace({flows[flows_indexed_].src, flows[flows_indexed_].dst}, flows_indexed_);
+  auto [it, added] = flow_index_.try_emplace({src, dst}, flows.size());
+  if (added) {
+    flows.push_back({src, dst, bytes, count});
+    flows_indexed_ = flows.size();
+  } else {
+    flows[it->second].bytes += bytes;
+    flows[it->second].count += count;
+  }
+}
+
 void ResolvedTree::merge(const ResolvedTree& other, size_t max_spans) {
   std::vector<int64_t> map(other.contexts.size(), -1);
   for (size_t i = 0; i < other.contexts.size(); ++i) {
-    const ResolvedContext& c = other.contexts[i];
-    int64_t at = find(c.key);
-    if (at < 0) {
-      ResolvedContext copy = c;
-      copy.parent = c.parent < 0 ? -1 : map[static_cast<size_t>(c.parent)];
-      at = add(std::move(copy));
-    } else {
-      ResolvedContext& t = contexts[static_cast<size_t>(at)];
-      t.calls += c.calls;
-      t.total_ns += c.total_ns;
-      t.cpu_ns += c.cpu_ns;
-      t.out_bytes += c.out_bytes;
-      t.arg_types |= c.arg_types;
-      t.ret_types |= c.ret_types;
-      unite(t.lib_calls, c.lib_calls);
-      unite(t.uncovered_calls, c.uncovered_calls);
-    }
-    map[i] = at;
+    ResolvedContext copy = other.contexts[i];
+    copy.parent = copy.parent < 0 ? -1 : map[static_cast<size_t>(copy.parent)];
+    map[i] = add_or_merge(std::move(copy));
   }
-  std::map<std::pair<int64_t, int64_t>, size_t> flow_at;
-  for (size_t i = 0; i < flows.size(); ++i) flow_at[{flows[i].src, flows[i].dst}] = i;
-  for (const ResolvedFlow& f : other.flows) {
-    const std::pair<int64_t, int64_t> ends{map.at(static_cast<size_t>(f.src)), map.at(static_cast<size_t>(f.dst))};
-    auto it = flow_at.find(ends);
-    if (it == flow_at.end()) {
-      flow_at[ends] = flows.size();
-      flows.push_back({ends.first, ends.second, f.bytes, f.count});
-    } else {
-      flows[it->second].bytes += f.bytes;
-      flows[it->second].count += f.count;
-    }
-  }
+  for (const ResolvedFlow& f : other.flows)
+    add_flow(map.at(static_cast<size_t>(f.src)), map.at(static_cast<size_t>(f.dst)), f.bytes, f.count);
+  unite(diagnostics, other.diagnostics);
   for (const Span& s : other.spans) {
     if (spans.size() >= max_spans) {
       ++dropped_spans;
@@ -115,7 +124,9 @@ json ResolvedTree::to_json() const {
   for (const auto& f : flows) fs.push_back({f.src, f.dst, f.bytes, f.count});
   json ss = json::array();
   for (const auto& s : spans) ss.push_back({s.ctx, s.start_ns, s.dur_ns, s.pid, s.tid});
-  return {{"contexts", cs}, {"flows", fs}, {"spans", ss}, {"dropped_spans", dropped_spans}};
+  json out = {{"contexts", cs}, {"flows", fs}, {"spans", ss}, {"dropped_spans", dropped_spans}};
+  if (!diagnostics.empty()) out["diagnostics"] = diagnostics;
+  return out;
 }
 
 ResolvedTree ResolvedTree::from_json(const json& doc, const std::string& origin) {
@@ -170,6 +181,8 @@ ResolvedTree ResolvedTree::from_json(const json& doc, const std::string& origin)
       tree.spans.push_back(s);
     }
     tree.dropped_spans = doc.value("dropped_spans", int64_t{0});
+    where = origin + ": diagnostics";
+    if (doc.contains("diagnostics")) tree.diagnostics = doc.at("diagnostics").get<std::vector<std::string>>();
   } catch (const FormatError& e) {
     throw FormatError(where + ": " + e.what());
   } catch (const Error& e) {

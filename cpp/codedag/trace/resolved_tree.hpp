@@ -4,6 +4,7 @@
 // string key — the path of (function, call site) pairs from the root — which is the same in every
 // process running the same code, so worker trees merge into the parent's by key.
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -48,11 +49,19 @@ class ResolvedTree {
   std::vector<ResolvedFlow> flows;
   std::vector<Span> spans;
   int64_t dropped_spans = 0;
+  // Problems met while tracing (a hook failure in a worker, ...): reported to the user, never lost.
+  std::vector<std::string> diagnostics;
 
   // Index of the context with `key`, or -1.
   int64_t find(const std::string& key) const;
   // Appends a context (its parent must already be here); InputError on a duplicate key.
   int64_t add(ResolvedContext context);
+  // The context with `context.key`: its numbers summed into the one already here (name lists
+  // united), or appended when new. Two contexts with one key are one context by definition (the
+  // same function at the same place, e.g. identical generated code called from identical code).
+  int64_t add_or_merge(ResolvedContext context);
+  // Adds a flow between two contexts of this tree, summed into an existing one with the same ends.
+  void add_flow(int64_t src, int64_t dst, double bytes, int64_t count);
   // Adds `other` into this tree: contexts by key (numbers summed, name lists united), flows by their
   // ends' keys, spans appended (up to `max_spans`; the rest counted as dropped).
   void merge(const ResolvedTree& other, size_t max_spans = 1'000'000);
@@ -68,6 +77,8 @@ class ResolvedTree {
 
  private:
   std::unordered_map<std::string, int64_t> index_;
+  std::map<std::pair<int64_t, int64_t>, size_t> flow_index_;  // (src, dst) -> position in flows
+  size_t flows_indexed_ = 0;                                  // flows[0, flows_indexed_) are in it
 };
 
 }  // namespace codedag::trace

@@ -4,12 +4,17 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
+#include <filesystem>
 #include <map>
 
 #include "codedag/common/error.hpp"
 
 namespace codedag::trace {
+
+namespace {
+// A worker writes one line per traced call at the root of its batch: a few MiB for a long trace.
+constexpr size_t kMaxStreamBytes = size_t{1} << 30;
+}  // namespace
 
 json encode_stream_record(const StreamRecord& r) {
   return {{"schema", kStreamSchema}, {"worker", r.worker},       {"pid", r.pid}, {"epoch", r.epoch}, {"batch", r.batch},
@@ -43,7 +48,7 @@ StreamWriter::~StreamWriter() {
 }
 
 void StreamWriter::write(const StreamRecord& record) {
-  const std::string line = encode_stream_record(record).dump() + "\n";
+  const std::string line = dump_json(encode_stream_record(record)) + "\n";
   size_t done = 0;
   while (done < line.size()) {
     const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
@@ -57,9 +62,9 @@ void StreamWriter::write(const StreamRecord& record) {
 
 StreamReadResult read_stream(const std::string& path) {
   StreamReadResult out;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return out;
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::error_code missing;
+  if (!std::filesystem::exists(path, missing)) return out;
+  const std::string text = read_bounded_file(path, kMaxStreamBytes);
   size_t pos = 0, line_no = 0;
   while (pos < text.size()) {
     ++line_no;
@@ -69,10 +74,10 @@ StreamReadResult read_stream(const std::string& path) {
       break;
     }
     const std::string origin = path + ":" + std::to_string(line_no);
-    json doc = json::parse(text.begin() + static_cast<std::ptrdiff_t>(pos),
-                           text.begin() + static_cast<std::ptrdiff_t>(end), nullptr, false);
-    if (doc.is_discarded()) throw FormatError(origin + ": not JSON; the trace stream is damaged");
-    out.records.push_back(decode_stream_record(doc, origin));
+    std::string why;
+    const std::optional<json> doc = try_parse_json(std::string_view(text).substr(pos, end - pos), {}, &why);
+    if (!doc) throw FormatError(origin + ": not JSON (" + why + "); the trace stream is damaged");
+    out.records.push_back(decode_stream_record(*doc, origin));
     pos = end + 1;
   }
   return out;
@@ -95,6 +100,7 @@ MergeStats merge_streams(ResolvedTree& tree, const std::vector<std::string>& pat
     }
   }
   for (const auto& [id, done] : finished) stats.partial_batches += done ? 0 : 1;
+  stats.batches_found = static_cast<int64_t>(finished.size());
   return stats;
 }
 

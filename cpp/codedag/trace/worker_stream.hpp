@@ -50,6 +50,7 @@ StreamReadResult read_stream(const std::string& path);
 
 struct MergeStats {
   int64_t records = 0, partial_batches = 0, torn_tails = 0;
+  int64_t batches_found = 0;  // requested batches with at least one record
   std::set<int64_t> worker_pids;
 };
 

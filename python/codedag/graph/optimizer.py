@@ -62,12 +62,11 @@ class OptimizerManager:
     ``k`` bounds the partitions (cpu plus k-1 main-process executors; None: 1 + GPUs, at least 2).
     ``gpu_count`` None detects GPUs with torch. ``workers`` overrides the DataLoader worker count of
     the device model and of the DAG's meta. ``device_model`` is a DeviceModel, a dict or a path.
-    ``library_modules``: top-level package names whose contexts fold into the user function that
-    calls them before partitioning (the migrator never patches library code); None: the engine's
-    default list (docs/optimizer.md); to add packages pass
-    ``OptimizerManager.default_library_modules() + ["mypkg"]``. ``choose_workers``: also decide the
-    DataLoader worker count (0 to ``max_workers``, default twice the cores) and threads per worker
-    on the device model's ``cores`` (or ``cores`` here); the plan then carries ``parallelism``.
+    Which contexts are library code is not an option: every DAG node carries the one decision
+    (``library``, from ``codedag.libraries``; override it in ``[tool.codedag]`` of pyproject.toml).
+    ``choose_workers``: also decide the DataLoader worker count (0 to ``max_workers``, default
+    twice the cores) and threads per worker on the device model's ``cores`` (or ``cores`` here); the
+    plan then carries ``parallelism``.
     """
 
     def __init__(
@@ -82,7 +81,6 @@ class OptimizerManager:
         algorithm: str = "auto",
         preset: str = "default",
         chain_merge_min_nodes: int = 0,
-        library_modules: list[str] | None = None,
         choose_workers: bool = False,
         max_workers: int = 0,
         cores: float | None = None,
@@ -98,7 +96,6 @@ class OptimizerManager:
                 "algorithm": algorithm,
                 "preset": preset,
                 "chain_merge_min_nodes": chain_merge_min_nodes,
-                "library_modules": library_modules,
                 "choose_workers": choose_workers,
                 "max_workers": max_workers,
                 "cores": cores,
@@ -106,11 +103,6 @@ class OptimizerManager:
         )
         self.options.device_model = _as_device_model(device_model)
         self.last_result: dict | None = None
-
-    @staticmethod
-    def default_library_modules() -> list[str]:
-        """The package names treated as libraries when ``library_modules`` is None."""
-        return list(_core.default_library_modules())
 
     def optimize(self, dag: _DagLike, export_dir: str | os.PathLike | None = None) -> dict:
         """Coarsen, partition and plan. Returns a dict with optimized_partitions {node_id: partition},

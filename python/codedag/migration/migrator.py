@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import threading
 from typing import Any
 
 import numpy as np
 import torch
 
-from .. import strategies
+from .. import libraries, strategies
 from ..graph import load_plan
+from . import call_sites
 from .batched_loader import PlanLoaderHook, should_defer
 from .deferred import BatchedPlan, Deferred, DeferredBatch, warn_once
 from .executors import ExecutorUnavailable, parse_executor
@@ -230,6 +230,8 @@ class PipelineMigrator:
         modes: dict[str, str] = {}
         wrappers: list[tuple[Target, Any]] = []
         seen_functions: dict[int, str] = {}
+        # callee function id -> (callee target, {caller code: planned wrapper}, [keys])
+        sites: dict[int, tuple[Target, dict, list[str]]] = {}
         for key, executor_name in self.plan["context_device_map"].items():
             try:
                 executor = parse_executor(executor_name)
@@ -241,10 +243,19 @@ class PipelineMigrator:
                 stats["skipped"].append(key)
                 stats["reasons"][key] = "planned on 'cpu' (the DataLoader workers): nothing to change"
                 continue
-            if _library_module(key):
+            mode = modes[key] = self._mode(key, executor_name)
+            arrays = self.use_registry == "always" or (self.use_registry == "auto" and not executor.is_host)
+            if call_sites.is_call_site(key):
+                self._plan_call_site(key, executor.device, mode, arrays, sites)
+                if key in stats["unresolved"] or key in stats["skipped"]:
+                    continue
+                devices[key], tensor_path[key] = executor.device, arrays
+                continue
+            library = _library_of_key(key)
+            if library is not None:  # judged before resolving: C types of libraries cannot be resolved
                 stats["skipped"].append(key)
-                stats["reasons"][key] = (f"a {_library_module(key)} library function: it runs where the planned code "
-                                         "that calls it runs; the library itself is never patched")
+                stats["reasons"][key] = (f"library code ({library}): it runs where the planned code that calls "
+                                         "it runs; the library itself is never patched")
                 continue
             try:
                 target = resolve(key)
@@ -253,13 +264,13 @@ class PipelineMigrator:
                 stats["reasons"][key] = str(exc)
                 continue
             library = _library_of(target.function)
-            if library:
+            if library is not None:
                 # A library call moves with the planned user function that makes it (through the
                 # strategy registry where needed); patching the library itself would change every
                 # caller in the program, planned or not.
                 stats["skipped"].append(key)
-                stats["reasons"][key] = (f"a {library} library function: it runs where the planned code that calls it "
-                                         "runs; the library itself is never patched")
+                stats["reasons"][key] = (f"library code ({library}): it runs where the planned code that calls "
+                                         "it runs; the library itself is never patched")
                 continue
             if hasattr(target.function, "__codedag_original__"):
                 # Another applied plan owns it; wrapping its wrapper would make restore order matter.
@@ -271,15 +282,16 @@ class PipelineMigrator:
                 stats["reasons"][key] = f"same function as {seen_functions[id(target.function)]}, patched once"
                 continue
             seen_functions[id(target.function)] = key
-            mode = modes[key] = self._mode(key, executor_name)
-            arrays = self.use_registry == "always" or (self.use_registry == "auto" and not executor.is_host)
             devices[key], tensor_path[key] = executor.device, arrays
             wrappers.append((target, self._make_wrapper(target, executor.device, mode, arrays)))
 
-        needs_batched = any(modes[t.key] == "batched" for t, _ in wrappers)
+        originals = {t.key: t.function for t, _ in wrappers}
+        for callee, _, keys in sites.values():
+            originals.update((key, callee.function) for key in keys)
+        needs_batched = any(modes.get(key, "batched") == "batched" for key in originals)
         if needs_batched:
             known = self._batched
-            self._batched = BatchedPlan({t.key: t.function for t, _ in wrappers}, devices, tensor_path, self)
+            self._batched = BatchedPlan(originals, devices, tensor_path, self)
             if known is not None:  # probe decisions survive restore()/apply() cycles
                 self._batched.vectorised.update(known.vectorised)
                 self._batched.stochastic.update(known.stochastic)
@@ -294,9 +306,41 @@ class PipelineMigrator:
                 self._install(binding, _rewrap(binding.raw, wrapper))
             stats["patched"] += 1
             stats["bindings"] += len(bindings)
+        for callee, routes, keys in sites.values():
+            dispatcher = call_sites.dispatcher(callee.function, routes)
+            bindings = callee.bindings + (module_bindings(callee.function, callee.bindings)
+                                          if callee.kind == "function" else [])
+            for binding in bindings:
+                self._install(binding, _rewrap(binding.raw, dispatcher))
+            stats["patched"] += len(keys)
+            stats["bindings"] += len(bindings)
         # Library calls of contexts that take the tensor path go through the registry's dispatchers.
         if any(tensor_path.get(t.key) for t, _ in wrappers):
             self._install_dispatchers([t for t, _ in wrappers if tensor_path.get(t.key)])
+
+    def _plan_call_site(self, key: str, device: torch.device, mode: str, arrays: bool, sites: dict) -> None:
+        """Resolves a call-site key and adds its planned route to ``sites`` (call_sites.py), or
+        reports it as unresolved/skipped."""
+        stats = self._stats
+        try:
+            site = call_sites.resolve_call_site(key)
+        except Unresolvable as exc:
+            stats["unresolved"].append(key)
+            stats["reasons"][key] = str(exc)
+            return
+        if _library_of(site.caller.function) is not None:
+            stats["unresolved"].append(key)
+            stats["reasons"][key] = "the caller is library code: its calls are not told apart; plan the user caller"
+            return
+        callee = site.callee.function
+        if hasattr(callee, "__codedag_original__"):  # another applied plan's wrapper
+            stats["skipped"].append(key)
+            stats["reasons"][key] = "already patched by another applied migration plan; restore() that one first"
+            return
+        target = Target(key, site.callee.kind, callee, [])
+        _, routes, keys = sites.setdefault(id(callee), (site.callee, {}, []))
+        routes[site.caller_code] = self._make_wrapper(target, device, mode, arrays)
+        keys.append(key)
 
     def _install(self, binding: Binding, new: Any) -> None:
         # Record before setting: if setattr fails half-way nothing is left unrecorded.
@@ -440,41 +484,31 @@ def _rewrap(raw: Any, wrapper: Any) -> Any:
     return wrapper
 
 
-def _library_module(key: str) -> str | None:
-    """The library a plan key's top-level module is (installed package or standard library)."""
+def _library_of_key(key: str) -> str | None:
+    """The library a plan key's module is (codedag.libraries, on its longest loaded module prefix),
+    None for the user's code or a module not loaded here."""
     import sys
 
-    root = key.split(".", 1)[0]
-    if root == "builtins":
-        return "builtin"
-    module = sys.modules.get(root)
-    path = getattr(module, "__file__", None)
-    if module is None or not path:
-        return None
-    return root if _in_installed_code(path) else None
-
-
-def _in_installed_code(path: str) -> bool:
-    import sysconfig
-
-    path = os.path.realpath(path)
-    roots = {os.path.realpath(p) for key in ("purelib", "platlib", "stdlib", "platstdlib")
-             if (p := sysconfig.get_paths().get(key))}
-    return any(path.startswith(root + os.sep) for root in roots)
+    parts = key.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        module = ".".join(parts[:cut])
+        if module in sys.modules:
+            decision = libraries.decide(module)
+            return (decision.distribution or "a library") if decision.library else None
+    return None
 
 
 def _library_of(fn: Any) -> str | None:
-    """The installed library (or "builtin") a function belongs to, None for the user's own code:
-    C functions and anything whose source lives in site-packages or the standard library."""
+    """What library a function belongs to (codedag.libraries: its distribution, "stdlib", or "C code"
+    for a function without Python source), None for the user's own code."""
     import inspect
 
     fn = inspect.unwrap(getattr(fn, "__func__", fn))
     module = getattr(fn, "__module__", None) or ""
     if not inspect.isfunction(fn):
-        return "builtin" if not module else module.split(".")[0]
-    if _in_installed_code(getattr(fn.__code__, "co_filename", "")):
-        return module.split(".")[0] or "library"
-    return None
+        return (libraries.decide(module).distribution or "C code") if module else "C code"
+    decision = libraries.decide(module)
+    return (decision.distribution or "a library") if decision.library else None
 
 
 def _in_dataloader_worker() -> bool:

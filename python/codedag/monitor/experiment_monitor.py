@@ -166,6 +166,11 @@ class ExperimentMonitor:
         self._term.ok(
             f"mode '{mode}' stopped: {summary['batches']} batches in {summary['total_time']:.2f} s{mean}"
         )
+        if self._session.last_autosave_error:
+            self._term.warn(
+                f"the result file could not be saved ({self._session.last_autosave_error}); the results are "
+                "in memory: save_json(path) writes them elsewhere"
+            )
 
     @property
     def current_mode(self) -> str | None:

@@ -4,9 +4,9 @@ The engine (ids, files, index, lease, git snapshot) is C++ (``codedag._core``); 
 its Python face plus the parts that must be Python (hooks into the interpreter, imported versions).
 """
 
-from .experiment import Experiment, active_experiment
+from .experiment import Experiment, StoreWarning, active_experiment
 from .hooks import GitCommit, Heartbeat, Hook, LastCmd, LockFile, RecordAbort, default_hooks
-from .watcher import StoreWarning, Watcher
+from .watcher import Watcher
 
 __all__ = [
     "Experiment",

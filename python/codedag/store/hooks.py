@@ -49,14 +49,34 @@ class LastCmd(Hook):
 
 
 # Libraries whose version matters to a training run, recorded when (and only when) imported.
-_VERSIONED = ("torch", "numpy", "pandas", "scipy", "sklearn", "lightning", "pytorch_lightning", "torchvision",
-              "transformers", "timm", "accelerate", "jax", "tensorflow", "PIL", "cv2", "albumentations")
+_VERSIONED = (
+    "torch",
+    "numpy",
+    "pandas",
+    "scipy",
+    "sklearn",
+    "lightning",
+    "pytorch_lightning",
+    "torchvision",
+    "transformers",
+    "timm",
+    "accelerate",
+    "jax",
+    "tensorflow",
+    "PIL",
+    "cv2",
+    "albumentations",
+)
 
 
 class LockFile(Hook):
-    """Records the versions of Python and of the libraries imported at start (lumo's LockFile)."""
+    """Records the versions of Python and of the libraries imported (lumo's LockFile): at start, and
+    again at the end for the libraries the run imported meanwhile (``import torch`` inside ``main()``)."""
 
     name = "LockFile"
+
+    def on_end(self, exp, status, details):
+        exp._core.merge_fields(self.start_fields(exp))
 
     def start_fields(self, exp):
         versions: dict[str, Any] = {"python": sys.version.split()[0]}
@@ -117,7 +137,9 @@ class RecordAbort(Hook):
             if exp.running:
                 exp.end("killed", signal=signal.Signals(signum).name)
             previous = self._previous.get(sig)
-            signal.signal(sig, previous if callable(previous) or previous in (signal.SIG_IGN,) else signal.SIG_DFL)
+            signal.signal(
+                sig, previous if callable(previous) or previous in (signal.SIG_IGN,) else signal.SIG_DFL
+            )
             if callable(previous):
                 previous(signum, frame)
             else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.util
 import json
 import os
 import warnings
@@ -10,10 +11,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from .. import _core
+from .experiment import Experiment, StoreWarning
 
-
-class StoreWarning(UserWarning):
-    """A run record that could not be read and was skipped (the message names the file)."""
+__all__ = ["Watcher", "StoreWarning"]
 
 
 def _timestamp(value: Any, what: str) -> float:
@@ -29,8 +29,17 @@ def _timestamp(value: Any, what: str) -> float:
         try:
             return _dt.datetime.fromisoformat(value).timestamp()
         except ValueError:
-            raise _core.InputError(f"{what}={value!r}: use a date such as 2024-03-06 or 2024-03-06T12:00") from None
-    raise _core.InputError(f"{what}: expected a date, datetime, ISO string or unix time, got {type(value).__name__}")
+            raise _core.InputError(
+                f"{what}={value!r}: use a date such as 2024-03-06 or 2024-03-06T12:00"
+            ) from None
+    raise _core.InputError(
+        f"{what}: expected a date, datetime, ISO string or unix time, got {type(value).__name__}"
+    )
+
+
+def _warn_all(problems: list[str]) -> None:
+    for p in problems:
+        warnings.warn(p, StoreWarning, stacklevel=3)
 
 
 class Watcher:
@@ -54,16 +63,19 @@ class Watcher:
         metrics: Iterable[str] = (),
         tags: Iterable[str] = (),
         include_deleted: bool = False,
-        as_frame: bool = False,
+        as_frame: bool | None = None,
     ):
-        """Runs as a list of dicts (oldest first), or a pandas DataFrame with ``as_frame=True``.
+        """Runs, oldest first: a pandas DataFrame when pandas is installed (lumo's ``w.load()``; one
+        row per run, ``info.*``, ``best.*`` and ``last.*`` columns), else a list of dicts.
+        ``as_frame`` chooses explicitly.
 
-        Filters: experiment ``name``, ``status`` (running, finished, failed, killed, dead),
+        Filters: experiment ``name``, ``status`` (running, finished, failed, killed, dead, ...),
         ``since``/``until`` (dates), ``params=["lr=0.1", "epochs>=10"]`` on dump_info values (dotted
         keys reach into dicts), ``metrics=["acc>0.9"]`` on best/last metrics, ``tags``.
-        Runs whose lease expired and whose process is gone are marked ``dead`` first.
+        Runs whose lease expired and whose process is gone are marked ``dead`` first; a run whose
+        files cannot be read is skipped with a StoreWarning naming the file.
         """
-        text, problems = self._store.list(
+        args = (
             name or "",
             status or "",
             _timestamp(since, "since"),
@@ -73,9 +85,17 @@ class Watcher:
             list(tags),
             include_deleted,
         )
-        rows = json.loads(text)
-        for p in problems:
-            warnings.warn(p, StoreWarning, stacklevel=2)
+        text, problems = self._store.list(*args)
+        try:
+            rows = json.loads(text)
+        except (ValueError, RecursionError):
+            # An index row the fast path could not hand over whole: every row through the engine's
+            # bounded parser instead, the damaged ones named and skipped.
+            rows, more = self._store.list_parsed(*args)
+            problems = [*problems, *more]
+        _warn_all(problems)
+        if as_frame is None:
+            as_frame = importlib.util.find_spec("pandas") is not None
         if not as_frame:
             return rows
         try:
@@ -83,11 +103,12 @@ class Watcher:
         except ImportError:
             raise ImportError(
                 "Watcher.load(as_frame=True) needs pandas, which is not installed: "
-                "`pip install pandas`, or call load() for a list of dicts"
+                "`pip install pandas`, or call load(as_frame=False) for a list of dicts"
             ) from None
         flat = []
         for r in rows:
             row = {k: v for k, v in r.items() if k not in ("info", "metrics", "last")}
+            row["exp_name"] = r.get("name")
             for k, v in (r.get("info") or {}).items():
                 row[f"info.{k}"] = v
             for k, v in (r.get("last") or {}).items():
@@ -97,24 +118,30 @@ class Watcher:
             flat.append(row)
         return pd.DataFrame(flat)
 
-    def retrieve(self, test_name: str) -> dict[str, Any]:
-        """The full record (run.json plus info_dir, blob_dir, cache_dir) of one run: its test_name,
-        ``name/test_name``, or an unambiguous prefix."""
+    def retrieve(self, test_name: str) -> Experiment:
+        """The run ``test_name`` (its test_name, ``name/test_name``, or an unambiguous prefix) as an
+        Experiment: ``.properties``, ``.record()``, ``.info_dir`` ... (lumo's ``w.retrieve``). A
+        ``running`` run whose lease expired and whose process is gone is marked ``dead`` first."""
+        record = self.record(test_name)
+        return Experiment._view(
+            _core._Experiment.open(f"{record['name']}/{record['test_name']}", self._store.home)
+        )
+
+    def record(self, test_name: str) -> dict[str, Any]:
+        """The full record of one run: run.json plus ``info_dir``, ``blob_dir`` and ``cache_dir``,
+        after checking whether a ``running`` run is still alive."""
         record, problems = self._store.retrieve(test_name)
-        for p in problems:
-            warnings.warn(p, StoreWarning, stacklevel=2)
+        _warn_all(problems)
         return record
 
     def series(self, test_name: str) -> dict[str, list[list[Any]]]:
         """Metric series of a run: ``{key: [[step, value, unix_time], ...]}``."""
         series, problems = self._store.series(test_name)
-        for p in problems:
-            warnings.warn(p, StoreWarning, stacklevel=2)
+        _warn_all(problems)
         return series
 
     def rebuild(self) -> int:
         """Recreates the index from the files; returns how many runs it holds."""
         n, problems = self._store.rebuild()
-        for p in problems:
-            warnings.warn(p, StoreWarning, stacklevel=2)
+        _warn_all(problems)
         return n

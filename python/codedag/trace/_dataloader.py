@@ -10,8 +10,13 @@ batches it consumed. How it works (docs/tracer.md, "DataLoader workers"):
 - In the parent, the iterator reports each batch consumed while a tracer is active: (stream dir,
   epoch, batch index). The tracer merges the matching worker records by context key when its DAG
   is built (C++ merge_streams).
+- The stream directory belongs to a ``StreamDir`` object that the iterator and every tracer that
+  consumed one of its batches hold: it is removed when the last of them lets go, so a throwaway
+  iterator (``next(iter(loader))`` inside the traced block, collected before ``stop()``) loses
+  nothing — the tracer, not the iterator, owns what its workers streamed.
 - Every patch of torch.utils.data is made by ``codedag.dataloader_hooks``; this module registers
-  one ``LoaderHook`` there while any EnhancedTracer is alive.
+  one ``LoaderHook`` there while any EnhancedTracer is alive and not retired (a trace that ended in
+  an error retires its tracer: new DataLoaders are not armed by it).
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ import weakref
 from .. import dataloader_hooks
 
 _lock = threading.RLock()  # re-entrant: a tracer collected during register() runs _tracer_gone here
-_tracers: weakref.WeakSet = weakref.WeakSet()  # tracers alive: iterators created now are armed
-_alive = 0  # tracers not yet collected; the hook stays registered while any is
+_tracers: weakref.WeakSet = weakref.WeakSet()  # tracers alive and not retired: iterators made now are armed
+_armed: set[int] = set()  # ids of those tracers; the hook stays registered while any is there
 _active = None  # the tracer currently tracing in this process (set by EnhancedTracer.start)
 DEFAULT_EXTRA_WINDOW = 2
 
@@ -43,23 +48,49 @@ def active():
 
 
 def register(tracer) -> None:
-    """Arms iterators created from now on while ``tracer`` lives (only if torch is importable)."""
-    global _alive
+    """Arms iterators created from now on while ``tracer`` lives (only if torch is importable).
+    Registering again after ``retire`` arms them again."""
     if importlib.util.find_spec("torch") is None:
         return
     with _lock:
+        if id(tracer) in _armed:
+            return
         _tracers.add(tracer)
-        _alive += 1
+        _armed.add(id(tracer))
         dataloader_hooks.add(_HOOK)
-    weakref.finalize(tracer, _tracer_gone)
+    weakref.finalize(tracer, _tracer_gone, id(tracer))
 
 
-def _tracer_gone() -> None:
-    global _alive
+def retire(tracer) -> None:
+    """``tracer`` arms no more iterators (its trace failed); the hook goes when no tracer needs it.
+    Batches of iterators it armed before are still merged when it traces them."""
+    _tracer_gone(id(tracer))
+    _tracers.discard(tracer)
+
+
+def _tracer_gone(key: int) -> None:
     with _lock:
-        _alive -= 1
-        if _alive == 0:
+        if key not in _armed:
+            return
+        _armed.discard(key)
+        if not _armed:
             dataloader_hooks.remove(_HOOK)
+
+
+class StreamDir:
+    """A directory DataLoader workers stream into. Held by the iterator that made it and by every
+    tracer that consumed a batch from it; removed when the last holder is gone."""
+
+    def __init__(self):
+        self.path = tempfile.mkdtemp(prefix="codedag-trace-")
+        weakref.finalize(self, shutil.rmtree, self.path, True)
+
+    def streams(self) -> list[str]:
+        try:
+            names = os.listdir(self.path)
+        except OSError:
+            return []
+        return sorted(os.path.join(self.path, n) for n in names if n.endswith(".jsonl"))
 
 
 class _TracerHook(dataloader_hooks.LoaderHook):
@@ -73,10 +104,10 @@ class _TracerHook(dataloader_hooks.LoaderHook):
             return worker_init_fn
         window = max(t._worker_window(loader) for t in tracers)
         config = tracers[0]._worker_config()
-        stream_dir = tempfile.mkdtemp(prefix="codedag-trace-")
-        iterator._codedag_stream = stream_dir
-        weakref.finalize(iterator, shutil.rmtree, stream_dir, True)
-        return WorkerTracing(worker_init_fn, stream_dir, config, window)
+        stream = StreamDir()
+        iterator._codedag_stream = stream
+        iterator._codedag_window = window
+        return WorkerTracing(worker_init_fn, stream.path, config, window)
 
     def batch_arrived(self, iterator, epoch, index):
         tracer = _active
@@ -85,6 +116,8 @@ class _TracerHook(dataloader_hooks.LoaderHook):
         stream = getattr(iterator, "_codedag_stream", None)
         if stream is None:
             tracer._unarmed_batch()
+        elif index >= iterator._codedag_window:
+            tracer._untraced_worker_batch(epoch, index, iterator._codedag_window)
         else:
             tracer._consumed_batch(stream, epoch, index, iterator._num_workers)
 
@@ -125,8 +158,14 @@ class WorkerTracing:
         def traced(epoch, index, fetch):
             if index is None or index >= window:
                 return fetch()
+            # Tracing never breaks the user's fetch: a problem becomes a diagnostic the parent reports.
             session.set_batch(epoch, index)
-            session.start()
+            try:
+                session.start()
+            except Exception as exc:  # noqa: BLE001 - any failure to start is reported, not raised
+                session.add_diagnostic(f"worker {worker_id}: tracing could not start ({exc}); batch {index} untraced")
+                session.finish_batch()
+                return fetch()
             try:
                 return fetch()
             finally:

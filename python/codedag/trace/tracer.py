@@ -13,7 +13,7 @@ import sys
 import threading
 import warnings
 
-from codedag import _core
+from codedag import _core, libraries
 
 from . import _dataloader
 from ._integrations import attach_to_experiment, covered_functions
@@ -35,7 +35,7 @@ class _TracingContext:
         return self._tracer
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        self._tracer.stop()
+        self._tracer._stop(failed_block=exc_type is not None)
         return False  # exceptions propagate unchanged
 
 
@@ -97,9 +97,11 @@ class EnhancedTracer:
         self._registry_available = False
         self._workers = 0
         self._warned_unarmed = False
+        self._unarmed_batches = 0
+        self._untraced_batches = 0
+        self._diagnostics: list[str] = []
         self._dag = None
         self._tree = None
-        self.dag_builder = DagBuilder(self)
         _dataloader.register(self)
 
     # ---- tracing ---------------------------------------------------------------------------
@@ -118,6 +120,7 @@ class EnhancedTracer:
                     )
                 self._nesting += 1
                 return
+            _dataloader.register(self)  # again, if a failed trace retired it
             self._session.start()  # StateError if another tracer/profiler is installed
             self._nesting = 1
             self._owner_thread = threading.get_ident()
@@ -125,17 +128,37 @@ class EnhancedTracer:
             _dataloader.set_active(self)
 
     def stop(self) -> None:
+        """Ends tracing. Raises codedag.StateError when the hook failed while tracing (it then
+        stopped recording; what it recorded before is kept): everything is detached first."""
+        self._stop(failed_block=False)
+
+    def _stop(self, failed_block: bool) -> None:
         with _start_lock:
             if self._nesting == 0:
                 return
             self._nesting -= 1
             if self._nesting:
                 return
-            self._session.stop()
-            self._owner_thread = None
-            if _dataloader.active() is self:
-                _dataloader.set_active(None)
+            try:
+                self._session.stop()
+            finally:
+                self._owner_thread = None
+                if _dataloader.active() is self:
+                    _dataloader.set_active(None)
+        failure = self._session.failure
+        if failed_block or failure:
+            # A failed trace leaves nothing armed behind: DataLoaders made from now on are untouched
+            # (the exception's traceback may keep this tracer alive for a long time).
+            _dataloader.retire(self)
         self._merge_worker_streams()
+        if failure and failed_block:
+            self._note(failure)  # a warning: never mask the traced code's own exception
+        elif failure:
+            self._diagnostics.append(failure)
+            raise _core.StateError(
+                f"EnhancedTracer: {failure}. Recording stopped there; the DAG keeps what was recorded "
+                "before (tracer.dag). This is a bug in CodeDAG's tracer: please report it with the message."
+            )
 
     @property
     def active(self) -> bool:
@@ -150,31 +173,56 @@ class EnhancedTracer:
         self._worker_tree = _core.TraceTree()
         self._worker_pids = set()
         self._batches = 0
+        self._unarmed_batches = self._untraced_batches = 0
+        self._diagnostics = []
         self._dag = self._tree = None
 
     # ---- results ---------------------------------------------------------------------------
+
+    @property
+    def dag_builder(self) -> DagBuilder:
+        """The seed's ``tracer.dag_builder.dag``. Made on demand: an attribute would tie the tracer
+        into a reference cycle, and a tracer must go away (and stop arming DataLoaders) when the last
+        reference to it does, not at the next garbage collection."""
+        return DagBuilder(self)
 
     def _merge_worker_streams(self) -> None:
         """Merges what DataLoader workers streamed for the batches consumed so far. Done at stop():
         a consumed batch's records are on disk before its data reached us, and the iterator (which
         owns the stream directory) may be gone by the time the DAG is asked for."""
-        by_stream: dict[str, list[tuple[int, int]]] = {}
-        for stream, epoch, batch in self._consumed:
-            by_stream.setdefault(stream, []).append((epoch, batch))
+        by_stream: dict[int, tuple[_dataloader.StreamDir, list[tuple[int, int]]]] = {}
+        for stream, epoch, batch in self._consumed:  # the StreamDir objects keep the files until here
+            by_stream.setdefault(id(stream), (stream, []))[1].append((epoch, batch))
         self._consumed.clear()
-        for stream, batches in by_stream.items():
-            paths = sorted(
-                os.path.join(stream, name) for name in os.listdir(stream) if name.endswith(".jsonl")
-            ) if os.path.isdir(stream) else []
-            stats = self._worker_tree.merge_streams(paths, batches)
+        for stream, batches in by_stream.values():
+            stats = self._worker_tree.merge_streams(stream.streams(), batches)
             self._worker_pids.update(stats["worker_pids"])
-            if stats["partial_batches"] or stats["torn_tails"]:
-                warnings.warn(
-                    f"codedag: {stats['partial_batches']} traced batch(es) were not finished by their "
-                    "worker (killed?); the DAG keeps what was streamed before it stopped",
-                    RuntimeWarning,
-                    stacklevel=4,
+            missing = len(batches) - stats["batches_found"]
+            if missing:
+                self._note(
+                    f"{missing} batch(es) consumed while tracing have no worker records (their workers wrote "
+                    "nothing: killed before the first traced call returned?)"
                 )
+            if stats["partial_batches"] or stats["torn_tails"]:
+                self._note(
+                    f"{stats['partial_batches']} traced batch(es) were not finished by their worker (killed?); "
+                    "the DAG keeps what was streamed before it stopped"
+                )
+        for message in self._worker_tree.diagnostics:
+            self._note(message)
+
+    def _note(self, message: str) -> None:
+        """A problem of this trace: warned once, and kept in tracer.diagnostics and dag.meta."""
+        if message in self._diagnostics:
+            return
+        self._diagnostics.append(message)
+        warnings.warn(f"codedag: {message}", RuntimeWarning, stacklevel=4)
+
+    @property
+    def diagnostics(self) -> list[str]:
+        """Problems met while tracing (a worker that died mid-batch, a hook failure, batches traced
+        without their workers): also in ``dag.meta["diagnostics"]``."""
+        return list(self._diagnostics)
 
     @property
     def tree(self) -> _core.TraceTree:
@@ -199,15 +247,28 @@ class EnhancedTracer:
             torch = sys.modules.get("torch")
             meta = {
                 "batches": max(self._batches, 1),
+                "consumed_batches": self._batches,
                 "workers": self._workers,
                 "python": platform.python_version(),
                 "max_depth": self.max_depth,
                 "producer": "codedag.EnhancedTracer",
+                "events": self._session.events,
             }
+            if self._unarmed_batches:
+                meta["unarmed_batches"] = self._unarmed_batches
+            if self._untraced_batches:
+                meta["untraced_worker_batches"] = self._untraced_batches
+            if self._diagnostics:
+                meta["diagnostics"] = list(self._diagnostics)
             if torch is not None:
                 meta["torch"] = str(torch.__version__).split("+")[0]
+            # The one library decision, made once per module and carried on every node.
+            decisions = {module: tuple(libraries.decide(module)[:2]) for module in tree.modules()}
             self._dag = tree.build_dag(
-                batches=max(self._batches, 1), registry_available=self._registry_available, meta=meta
+                batches=max(self._batches, 1),
+                registry_available=self._registry_available,
+                meta=meta,
+                libraries=decisions,
             )
         return self._dag
 
@@ -250,9 +311,19 @@ class EnhancedTracer:
 
     def _unarmed_batch(self) -> None:
         self._batches += 1
+        self._unarmed_batches += 1
         if not self._warned_unarmed:
             self._warned_unarmed = True
             _dataloader.warn_unarmed()
+
+    def _untraced_worker_batch(self, epoch: int, batch: int, window: int) -> None:
+        self._batches += 1
+        self._untraced_batches += 1
+        self._note(
+            f"batch {batch} of epoch {epoch} was fetched untraced: DataLoader workers trace the first {window} "
+            "batches of each epoch; pass EnhancedTracer(worker_batches=N) with N larger, or trace right after "
+            "iter(loader)"
+        )
 
     def __repr__(self) -> str:
         state = "tracing" if self.active else "idle"

@@ -77,3 +77,25 @@ TEST(Terminal, Units) {
 }
 
 }  // namespace
+
+namespace {
+
+// Tags, notes, params and argv are printed by ls/show/diff: none of them may drive the terminal.
+TEST(Terminal, PrintableEscapesControlSequences) {
+  using codedag::term::printable;
+  EXPECT_EQ(printable("plain text, 日本語"), "plain text, 日本語");
+  EXPECT_EQ(printable("\x1b[2J\x1b]0;title\x07"), "\\x1b[2J\\x1b]0;title\\x07");
+  EXPECT_EQ(printable("a\rb\bc\x7f"), "a\\x0db\\x08c\\x7f");
+  EXPECT_EQ(printable("\xc2\x9b"
+                      "31m"),
+            "\\u009b31m");  // C1 CSI
+  EXPECT_EQ(printable("evil\xe2\x80\xae"
+                      "gpj.exe"),
+            "evil\\u202egpj.exe");  // right-to-left override
+  EXPECT_EQ(printable("bad \xff\xfe utf8 \xc0\xaf"), "bad \\xff\\xfe utf8 \\xc0\\xaf");
+  EXPECT_EQ(printable(std::string("nul\0byte", 8)), "nul\\x00byte");
+  EXPECT_EQ(printable("two\nlines\tx"), "two\\x0alines\\x09x");
+  EXPECT_EQ(printable("two\nlines\tx", true), "two\nlines\tx");
+}
+
+}  // namespace

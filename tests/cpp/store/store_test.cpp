@@ -18,29 +18,11 @@
 #include "codedag/store/run_file.hpp"
 #include "codedag/store/run_format.hpp"
 #include "codedag/store/store.hpp"
+#include "store_test_util.hpp"
 
 namespace fs = std::filesystem;
 using namespace codedag;
 using namespace codedag::store;
-
-namespace {
-
-std::string fresh_home(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("codedag_store_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-StartOptions quiet() {
-  StartOptions o;
-  o.argv = {"python", "train.py", "--lr=0.1"};
-  o.executable = "/usr/bin/python3";
-  o.heartbeat = false;
-  return o;
-}
-
-}  // namespace
 
 TEST(Layout, RejectsNamesThatAreNotDirectoriesOrRefs) {
   EXPECT_NO_THROW(validate_experiment_name("moco_v2-1.0"));
@@ -117,6 +99,7 @@ TEST(Experiment, SixtyFourProcessesTimesTwentyRunsNeverShareAnId) {
   }
   std::set<std::string> ids, numbers;
   for (const auto& d : fs::directory_iterator(home + "/info/race")) {
+    if (!looks_like_test_name(d.path().filename().string())) continue;  // .claims
     ids.insert(d.path().filename().string());
     const std::string id = d.path().filename().string();
     numbers.insert(id.substr(7, id.rfind('.') - 7));
@@ -213,33 +196,29 @@ TEST(Store, ResolvesIdsAndExplainsMisses) {
   EXPECT_THROW(s.resolve(""), InputError);
 }
 
-TEST(Archive, TarRoundTripsAndRejectsDamage) {
-  const std::vector<TarEntry> in = {{"a.txt", "hello"}, {"dir/b.bin", std::string(1000, '\0')}};
-  const std::string tar = write_tar(in);
-  const auto out = read_tar(tar, "x.tar");
-  ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[1].data.size(), 1000u);
-  EXPECT_THROW(read_tar(tar.substr(0, 700), "x.tar"), FormatError);
-  std::string bad = tar;
-  bad[10] ^= 1;
-  EXPECT_THROW(read_tar(bad, "x.tar"), FormatError);
-  EXPECT_THROW(read_tar(write_tar({{"../evil", "x"}}), "x.tar"), FormatError);
-}
-
-TEST(Archive, BackupRestoresIntoAnotherStoreButNeverOverwrites) {
-  const std::string home = fresh_home("backup_a"), other = fresh_home("backup_b");
-  Experiment e("b", home);
-  e.start(quiet());
-  e.dump_info("k", "v");
-  write_file_atomic(e.blob_dir() + "/model.bin", "weights");
-  e.end("finished");
-  Store a(home), b(other);
-  const std::string archive = backup_run(a, e.test_name(), other + "/backups");
-  std::vector<std::string> notes;
-  EXPECT_EQ(restore_run(b, archive, notes), e.test_name());
-  EXPECT_EQ(read_file(b.layout().blob_dir("b", e.test_name()) + "/model.bin"), "weights");
-  EXPECT_EQ(b.list({}).size(), 1u);
-  EXPECT_THROW(restore_run(b, archive, notes), StateError);
+// `codedag rm /` matched every run and `rm beta/<alpha's id>` deleted alpha's run.
+TEST(Store, ResolutionIsExact) {
+  const std::string home = fresh_home("exact");
+  Experiment alpha("alpha", home), beta("beta", home);
+  alpha.start(quiet());
+  alpha.end("finished");
+  beta.start(quiet());
+  beta.end("finished");
+  Store s(home);
+  for (const char* bad : {"/", "*", "2*", "%", "_", "alpha/", "/x", " ", "alpha/*", "a b", "..", "alpha/../beta"})
+    EXPECT_THROW(s.resolve(bad), InputError) << bad;
+  try {
+    s.resolve("beta/" + alpha.test_name());
+    FAIL() << "beta/<alpha's id> resolved";
+  } catch (const NotFoundError& e) {
+    EXPECT_NE(std::string(e.what()).find("is a run of 'alpha'"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(s.resolve("alpha/" + alpha.test_name()).name, "alpha");
+  // The same without the index (a training process resolving a rerun's origin).
+  EXPECT_THROW(s.resolve("beta/" + alpha.test_name(), false), NotFoundError);
+  EXPECT_EQ(s.resolve(alpha.test_name(), false).name, "alpha");
+  // A prefix shared by both runs is ambiguous, never "every run".
+  EXPECT_THROW(s.resolve(alpha.test_name().substr(0, 7)), InputError);
 }
 
 TEST(RunFormat, ShellJoinQuotesWhatAShellWouldSplit) {

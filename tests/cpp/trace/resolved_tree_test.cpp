@@ -104,3 +104,37 @@ TEST(ValueTypes, NamesRoundTrip) {
   EXPECT_EQ(value_type_names(mask), (std::vector<std::string>{"Tensor", "tuple", "other"}));
   EXPECT_EQ(value_type_mask(value_type_names(mask)), mask);
 }
+
+TEST(ResolvedTree, AddOrMergeSumsContextsWithOneKey) {
+  ResolvedTree t;
+  t.add(ctx("root", -1, "m.root", 1));
+  auto a = ctx("root/step", 0, "m.step", 2);
+  a.lib_calls = {"numpy.clip"};
+  EXPECT_EQ(t.add_or_merge(a), 1);
+  auto b = ctx("root/step", 0, "m.step", 3);
+  b.lib_calls = {"cv2.resize"};
+  EXPECT_EQ(t.add_or_merge(b), 1);
+  ASSERT_EQ(t.contexts.size(), 2u);
+  EXPECT_EQ(t.contexts[1].calls, 5);
+  EXPECT_EQ(t.contexts[1].lib_calls, (std::vector<std::string>{"numpy.clip", "cv2.resize"}));
+  t.add_flow(0, 1, 10, 1);
+  t.add_flow(0, 1, 5, 2);
+  ASSERT_EQ(t.flows.size(), 1u);
+  EXPECT_DOUBLE_EQ(t.flows[0].bytes, 15);
+  EXPECT_EQ(t.flows[0].count, 3);
+  EXPECT_THROW(t.add_flow(0, 7, 1, 1), codedag::InputError);
+}
+
+TEST(ResolvedTree, DiagnosticsTravelInJsonAndMerge) {
+  ResolvedTree worker = worker_tree(1);
+  worker.diagnostics = {"the tracer's hook failed in a call event: boom"};
+  const ResolvedTree back = ResolvedTree::from_json(worker.to_json(), "test");
+  EXPECT_EQ(back.diagnostics, worker.diagnostics);
+  ResolvedTree parent;
+  parent.merge(back);
+  parent.merge(back);
+  EXPECT_EQ(parent.diagnostics, worker.diagnostics);  // united, not repeated
+  json old = worker_tree(1).to_json();                // a record without the field still reads
+  EXPECT_FALSE(old.contains("diagnostics"));
+  EXPECT_TRUE(ResolvedTree::from_json(old, "test").diagnostics.empty());
+}

@@ -47,9 +47,10 @@ TEST(WorkerStream, AppendReadAndMergeSelectedBatches) {
   EXPECT_EQ(read.records.size(), 3u);
   EXPECT_FALSE(read.torn_tail);
   ResolvedTree tree;
-  const auto stats = merge_streams(tree, {p.string()}, {{1, 0}});
+  const auto stats = merge_streams(tree, {p.string()}, {{1, 0}, {1, 7}});
   EXPECT_EQ(stats.records, 2);
   EXPECT_EQ(stats.partial_batches, 0);
+  EXPECT_EQ(stats.batches_found, 1);  // batch 7 was asked for, and no worker wrote it
   EXPECT_EQ(tree.contexts.at(0).calls, 3);
   EXPECT_EQ(*stats.worker_pids.begin(), 4242);
 }

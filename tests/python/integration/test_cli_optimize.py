@@ -87,3 +87,23 @@ def test_bad_inputs_exit_2_with_a_clear_message(run_cli, audio, tmp_path):
     proc = run_cli("optimize", broken)
     assert proc.returncode == 2 and "edges[0]" in proc.stderr
     assert not (tmp_path / "plan.json").exists()
+
+
+def test_an_empty_or_trivial_dag_is_refused_with_its_cause(run_cli, tmp_path):
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"schema": "codedag.dag/1", "meta": {"producer": "codedag.EnhancedTracer",
+                                                                     "unarmed_batches": 1},
+                                 "nodes": [], "edges": []}))
+    proc = run_cli("optimize", empty)
+    assert proc.returncode == 2
+    assert "0 contexts" in proc.stderr and "before any EnhancedTracer existed" in proc.stderr
+    shown = run_cli("dag", "show", empty)
+    assert shown.returncode == 1
+    assert "✗" in shown.stdout + shown.stderr and "0 contexts" in shown.stdout + shown.stderr
+    library = tmp_path / "library.json"
+    node = {"id": 1, "name": "melspectrogram", "qualname": "librosa.feature.melspectrogram",
+            "module": "librosa.feature", "kind": "python", "depth": 1, "calls": 4, "cpu_ns": 1e6,
+            "total_ns": 1e6, "library": True}
+    library.write_text(json.dumps({"schema": "codedag.dag/1", "meta": {}, "nodes": [node], "edges": []}))
+    proc = run_cli("optimize", library)
+    assert proc.returncode == 2 and "all work in library code" in proc.stderr

@@ -176,20 +176,21 @@ def test_rerun_reexecutes_exact_argv_with_overrides_and_links_runs(run_cli, echo
     r = run_cli("rerun", first, "--lr=0.5", "--new=x y", cwd=echo_repo)
     assert r.returncode == 0, r.stderr
     w = codedag.Watcher()
-    runs = w.load("echo")
+    runs = w.load("echo", as_frame=False)
     assert len(runs) == 2
     second = runs[1]["test_name"]
-    assert w.retrieve(second)["info"]["args"] == [
+    assert w.record(second)["info"]["args"] == [
         "--lr=0.5", "--name", "two words", "it's \"quoted\"", "$HOME", "--epochs", "3", "--new=x y"]
-    assert w.retrieve(second)["properties"]["rerun"] == {"from": first, "repeat": 1}
-    assert w.retrieve(first)["properties"]["rerun_at"] == {second: True}
+    # seed 004: exp.properties['rerun'] on the new run, ['rerun_at'] on the old one
+    assert w.retrieve(second).properties["rerun"] == {"from": first, "repeat": 1}
+    assert w.retrieve(first).properties["rerun_at"] == {second: True}
     # A plain rerun repeats the argv exactly and counts the repeat.
     assert run_cli("rerun", first, cwd=echo_repo).returncode == 0
-    third = w.load("echo")[2]["test_name"]
-    assert w.retrieve(third)["info"]["args"] == tricky
-    assert w.retrieve(third)["properties"]["rerun"]["repeat"] == 2
+    third = w.load("echo", as_frame=False)[2]["test_name"]
+    assert w.record(third)["info"]["args"] == tricky
+    assert w.record(third)["properties"]["rerun"]["repeat"] == 2
     dry = run_cli("rerun", first, "--dry-run", check=True)
-    assert "dry run" in dry.stderr and "'two words'" in dry.stderr and len(w.load("echo")) == 3
+    assert "dry run" in dry.stderr and "'two words'" in dry.stderr and len(w.load("echo", as_frame=False)) == 3
 
 
 def test_rerun_at_snapshot_runs_the_recorded_code(run_cli, echo_repo):
@@ -200,9 +201,9 @@ def test_rerun_at_snapshot_runs_the_recorded_code(run_cli, echo_repo):
     assert run_cli("rerun", first, cwd=echo_repo, check=True).returncode == 0
     assert run_cli("rerun", first, "--at-snapshot", cwd=echo_repo, check=True).returncode == 0
     w = codedag.Watcher()
-    versions = [w.retrieve(r["test_name"])["info"]["version"] for r in w.load("echo")]
+    versions = [w.record(r["test_name"])["info"]["version"] for r in w.load("echo", as_frame=False)]
     assert versions == [2, 3, 2]
-    d = run_cli("diff", first, w.load("echo")[1]["test_name"], check=True).stdout
+    d = run_cli("diff", first, w.load("echo", as_frame=False)[1]["test_name"], check=True).stdout
     assert "-VERSION = 2" in d and "+VERSION = 3" in d
     assert not list((Path(os.environ["CODEDAG_HOME"]) / "cache" / "reruns").glob("*"))  # checkout removed
 
@@ -220,7 +221,7 @@ def test_failed_run_exit_code_is_reported_by_rerun(run_cli, tmp_path, monkeypatc
     monkeypatch.setenv("CODEDAG_HOME", str(tmp_path / "codedag_home"))
     p = subprocess.run([sys.executable, DEMO, "--fail", "--epochs", "1"], cwd=tmp_path, capture_output=True, text=True)
     assert p.returncode == 1
-    failed = codedag.Watcher().load(status="failed")
+    failed = codedag.Watcher().load(status="failed", as_frame=False)
     assert len(failed) == 1
     out = run_cli("show", failed[0]["test_name"]).stdout
     assert "RuntimeError" in out and "failing on purpose" in out
@@ -229,13 +230,20 @@ def test_failed_run_exit_code_is_reported_by_rerun(run_cli, tmp_path, monkeypatc
 
 
 def _downgrade_index_to_schema_2(home):
-    """The index as the previous codedag (schema 2) left it: no listing columns."""
+    """The index as the previous codedag (schema 2) left it: no listing columns, no value tables."""
     import sqlite3
 
     db = sqlite3.connect(os.path.join(home, "index.sqlite"))
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
-        for column in ("duration", "tags", "metric_values"):
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+        for trigger in ("runs_values_insert", "runs_values_update", "runs_values_delete"):
+            db.execute(f"DROP TRIGGER {trigger}")
+        for table in ("run_values", "value_keys"):
+            db.execute(f"DROP TABLE {table}")
+        for index in ("runs_by_start", "runs_by_change"):
+            db.execute(f"DROP INDEX {index}")
+        db.execute("DROP INDEX runs_by_sweep")  # schema 4's, on a column schema 2 did not have
+        for column in ("duration", "tags", "metric_values", "sweep"):
             db.execute(f"ALTER TABLE runs DROP COLUMN {column}")
         db.execute("PRAGMA user_version=2")
         db.commit()
@@ -249,15 +257,18 @@ def test_an_index_of_the_previous_schema_is_migrated_and_lists_the_same_rows(run
     run_cli("tag", demo_runs[1], "keep", check=True)
     before_json = json.loads(run_cli("ls", "--json", check=True).stdout)
     before_table = run_cli("ls", "-c", "id,status,duration,metrics,tags,metric.acc,last.loss", check=True).stdout
-    before_load = codedag.Watcher(home).load()
+    before_load = codedag.Watcher(home).load(as_frame=False)
     _downgrade_index_to_schema_2(home)
     # --no-sync: the rows must come from the migrated index, not be re-read from the files.
     assert json.loads(run_cli("ls", "--json", "--no-sync", check=True).stdout) == before_json
     assert run_cli("ls", "-c", "id,status,duration,metrics,tags,metric.acc,last.loss", check=True).stdout == before_table
-    assert codedag.Watcher(home).load() == before_load
+    assert codedag.Watcher(home).load(as_frame=False) == before_load
     assert "keep" in before_table and before_json[1]["tags"] == ["keep"]
     import sqlite3
 
     with sqlite3.connect(os.path.join(home, "index.sqlite")) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 5
         assert db.execute("SELECT count(*) FROM runs WHERE metric_values IS NULL").fetchone()[0] == 0
+        # Migration 4 filled the panel's value tables from the rows already there.
+        runs_with_values = db.execute("SELECT count(DISTINCT test_name) FROM run_values").fetchone()[0]
+        assert runs_with_values == db.execute("SELECT count(*) FROM runs").fetchone()[0]

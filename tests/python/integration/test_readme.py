@@ -54,7 +54,7 @@ def test_readme_tour_runs(tmp_path, monkeypatch):
     assert res["cost"] <= res["baseline_cost"]
     import codedag
 
-    runs = codedag.Watcher().load()
+    runs = codedag.Watcher().load(as_frame=False)
     assert any(r.get("name") == "birdclef" or r.get("exp_name") == "birdclef" for r in runs), runs[:1]
 
 

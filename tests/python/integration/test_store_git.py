@@ -55,7 +55,7 @@ def test_snapshot_records_the_working_tree_and_touches_nothing(repo):
     with codedag.Experiment("snap") as exp:
         pass
     assert state(repo) == before
-    rec = codedag.Watcher().retrieve(exp.test_name)
+    rec = codedag.Watcher().record(exp.test_name)
     g = rec["git"]
     assert g["present"] and g["dirty"] is True
     assert g["ref"] == f"refs/codedag/snap/{exp.test_name}"
@@ -74,7 +74,7 @@ def test_untracked_files_over_the_cap_are_left_out_and_listed(repo):
     exp = codedag.Experiment("cap", snapshot=False, hooks=[codedag.GitCommit(max_file_bytes=1024)])
     with exp:
         pass
-    g = codedag.Watcher().retrieve(exp.test_name)["git"]
+    g = codedag.Watcher().record(exp.test_name)["git"]
     assert [s["path"] for s in g["skipped"]] == ["data.bin"]
     assert "data.bin" not in git(repo, "ls-tree", "-r", "--name-only", g["commit"])
     assert hooks  # default_hooks(snapshot=False) has no GitCommit
@@ -87,7 +87,7 @@ def test_clean_tree_is_not_dirty(repo):
     git(repo, "checkout", "-q", "--", ".")
     with codedag.Experiment("clean") as exp:
         pass
-    g = codedag.Watcher().retrieve(exp.test_name)["git"]
+    g = codedag.Watcher().record(exp.test_name)["git"]
     assert g["dirty"] is False
     assert git(repo, "rev-parse", g["commit"] + "^{tree}") == git(repo, "rev-parse", "HEAD^{tree}")
 
@@ -100,7 +100,7 @@ def test_outside_a_repository_snapshot_is_absent_without_error(tmp_path, monkeyp
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     with codedag.Experiment("nogit") as exp:
         pass
-    g = codedag.Watcher().retrieve(exp.test_name)["git"]
+    g = codedag.Watcher().record(exp.test_name)["git"]
     assert g["present"] is False and "not inside a git repository" in g["reason"]
 
 
@@ -113,7 +113,7 @@ def test_repository_without_commits(tmp_path, monkeypatch):
     monkeypatch.chdir(r)
     with codedag.Experiment("fresh") as exp:
         pass
-    g = codedag.Watcher().retrieve(exp.test_name)["git"]
+    g = codedag.Watcher().record(exp.test_name)["git"]
     assert g["present"] and g["parent"] is None and g["dirty"] is True
     assert git(r, "status", "--porcelain") == "?? a.py\n"
     assert os.listdir(r / ".git" / "refs" / "heads") == []

@@ -54,11 +54,11 @@ def test_sigkilled_run_becomes_dead_with_its_flushed_metrics(tmp_path, monkeypat
     proc, test_name = start_victim(tmp_path, {})
     time.sleep(1.2)  # at least one flush (<= 0.5 s) after the 50th point
     w = codedag.Watcher()
-    assert w.load()[0]["status"] == "running"  # alive: lease fresh, process there
+    assert w.load(as_frame=False)[0]["status"] == "running"  # alive: lease fresh, process there
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert wait_for(lambda: w.load()[0]["status"] == "dead", timeout=10)
-    rec = w.retrieve(test_name)
+    assert wait_for(lambda: w.load(as_frame=False)[0]["status"] == "dead", timeout=10)
+    rec = w.record(test_name)
     assert rec["status"] == "dead"
     assert rec["last"]["loss"]["step"] >= 49  # metrics up to the last flush
     assert rec["metrics"]["acc"]["value"] == 0.75
@@ -73,7 +73,7 @@ def test_running_run_with_live_process_is_not_dead_even_after_lease(tmp_path, mo
     proc, test_name = start_victim(tmp_path, {})
     try:
         time.sleep(1.0)
-        assert codedag.Watcher().retrieve(test_name)["status"] == "running"
+        assert codedag.Watcher().record(test_name)["status"] == "running"
     finally:
         proc.terminate()
         proc.wait()
@@ -84,7 +84,7 @@ def test_sigterm_is_recorded_as_killed(tmp_path, monkeypatch):
     proc, test_name = start_victim(tmp_path, {})
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == -signal.SIGTERM  # the default action still happens
-    rec = codedag.Watcher().retrieve(test_name)
+    rec = codedag.Watcher().record(test_name)
     assert rec["status"] == "killed" and rec["signal"] == "SIGTERM"
     assert rec["last"]["loss"]["step"] >= 49
 
@@ -111,4 +111,4 @@ def test_reused_pid_is_not_mistaken_for_the_run(tmp_path, monkeypatch):
     hb["lease_until"] = time.time() - 1
     hb["ended"] = False
     Path(hb_path).write_text(json.dumps(hb))
-    assert codedag.Watcher().retrieve(test_name)["status"] == "dead"
+    assert codedag.Watcher().record(test_name)["status"] == "dead"

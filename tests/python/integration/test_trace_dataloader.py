@@ -15,7 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch.utils.data import DataLoader  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the pipelines package
 
 from pipelines.image_pipeline import ImageDataset  # noqa: E402
 
@@ -137,3 +137,100 @@ def test_worker_killed_mid_batch_no_hang_partial_data_kept(tmp_path, monkeypatch
     assert calls[P + "ImageDataset.__getitem__"] == 6
     assert calls[P + "to_chw"] == 6
     killer.join(timeout=5)
+
+
+def test_throwaway_iterator_inside_the_block_keeps_the_workers_records(single_process):
+    # The README's tour: the iterator is collected (its workers shut down) before stop() merges.
+    tracer = codedag.EnhancedTracer()
+    loader = DataLoader(ImageDataset(), batch_size=4, num_workers=2, multiprocessing_context="fork")
+    with tracer.tracing_context():
+        batch = next(iter(loader))
+    assert shape(tracer.dag) == single_process[0]
+    assert torch.equal(batch[0], single_process[1][0])
+    assert tracer.diagnostics == []
+
+
+def test_a_batch_past_the_workers_window_is_named_not_silently_empty():
+    tracer = codedag.EnhancedTracer(worker_batches=1)
+    loader = DataLoader(ImageDataset(), batch_size=4, num_workers=2, multiprocessing_context="fork")
+    iterator = iter(loader)
+    next(iterator)  # batch 0, traced by its worker but consumed outside the block
+    with pytest.warns(RuntimeWarning, match="fetched untraced.*worker_batches"), tracer.tracing_context():
+        next(iterator)  # batch 1: past the window
+    dag = tracer.dag
+    assert dag.meta["untraced_worker_batches"] == 1
+    with pytest.raises(codedag.InputError, match="0 contexts: .*worker_batches"):
+        codedag.OptimizerManager(k=2, gpu_count=0).optimize(dag)
+    del iterator
+
+
+def test_a_failed_trace_leaves_no_dataloader_hook_behind():
+    import gc
+
+    from codedag import dataloader_hooks
+
+    gc.collect()  # tracers of earlier tests (the state before this one's failure)
+    tracer = codedag.EnhancedTracer()
+    loader = DataLoader(ImageDataset(), batch_size=4, num_workers=2, multiprocessing_context="fork")
+    kept = None
+    try:
+        with tracer.tracing_context():
+            next(iter(loader))
+            raise ValueError("the training step failed")
+    except ValueError as exc:
+        kept = exc  # its traceback keeps the tracer alive, as a notebook's last exception does
+    assert kept.__traceback__ is not None
+    assert not any(type(h).__name__ == "_TracerHook" for h in dataloader_hooks.hooks())
+    fresh = iter(DataLoader(ImageDataset(), batch_size=4, num_workers=2, multiprocessing_context="fork"))
+    assert not hasattr(fresh, "_codedag_stream")  # not armed by the failed tracer
+    assert next(fresh)[0].shape == (4, 3, 16, 16)
+    del fresh
+    # The tracer is usable again: start() arms new iterators.
+    with tracer.tracing_context():
+        next(iter(loader))
+    assert any(n.qualname.endswith("to_chw") for n in tracer.dag.nodes)
+
+
+def test_module_calls_are_their_forward_with_edges_between_modules():
+    from torch import nn
+
+    class Scale(nn.Module):
+        def forward(self, x):
+            return x * 2
+
+    class Shift(nn.Module):
+        def forward(self, x):
+            return x + 1
+
+    class Steps:
+        def __init__(self):
+            self.steps = [Scale(), Shift(), Scale()]
+
+        def __call__(self, x):
+            x = self.steps[0](x)  # the same class from two places: two contexts
+            x = self.steps[1](x)
+            return self.steps[2](x)
+
+    steps = Steps()
+
+    def sample():
+        return steps(torch.ones(4))
+
+    tracer = codedag.EnhancedTracer()
+    with tracer.tracing_context():
+        sample()
+    dag = tracer.dag
+    names = [n.qualname.rsplit(".", 2)[-2] + "." + n.name.rsplit(".", 1)[-1] for n in dag.nodes]
+    assert not [n for n in dag.nodes if "_call_impl" in n.qualname], names
+    forwards = [n for n in dag.nodes if n.qualname.endswith(".forward")]
+    assert len(forwards) == 3
+    by_id = {n.id: n for n in dag.nodes}
+    chain = sorted(
+        (by_id[e.src].qualname.split(".")[-2], by_id[e.dst].qualname.split(".")[-2])
+        for e in dag.edges
+        if e.kind == codedag.EdgeKind.data and by_id[e.src].qualname.endswith("forward")
+        and by_id[e.dst].qualname.endswith("forward")
+    )
+    assert chain == [("Scale", "Shift"), ("Shift", "Scale")]
+    parent = {by_id[n.parent].qualname.split(".")[-1] for n in forwards}
+    assert parent == {"__call__"}  # under the code that called the modules, not under Module machinery

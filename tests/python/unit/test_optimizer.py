@@ -245,3 +245,23 @@ def test_other_bad_arguments():
 
 def test_seed_alias_module():
     assert SeedAlias is codedag.OptimizerManager
+
+
+def test_bundled_audio_dag_moves_the_mel_stage_to_one_gpu():
+    # AmplitudeToDB.forward is called directly from a __getitem__ that touches pandas: as a call
+    # site of its own it no longer pins the STFT/mel stage to the workers (docs/optimizer.md).
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "examples" / "dags" / "audio_pipeline.json"
+    cpu_only = codedag.OptimizerManager(gpu_count=0).optimize(str(path))
+    gpu = codedag.OptimizerManager(gpu_count=1).optimize(str(path))
+    placed = gpu["plan"]["context_device_map"]
+    site = "birdclef.data.BirdDataset.__getitem__->torchaudio.transforms.AmplitudeToDB.forward"
+    assert placed.get("birdclef.features.LogMel.__call__") == "cuda:0", placed
+    assert placed.get(site) == "cuda:0", placed
+    assert gpu["predicted_speedup"] > 1.5 * cpu_only["predicted_speedup"], (gpu["predicted_speedup"],
+                                                                              cpu_only["predicted_speedup"])
+    assert cpu_only["predicted_speedup"] >= 1.07
+    for plan in (gpu["plan"], cpu_only["plan"]):
+        for key in plan["context_device_map"]:
+            assert key.startswith("birdclef.") and "default_collate" not in key, key

@@ -25,20 +25,19 @@ def test_run_is_recorded_with_params_metrics_and_series(home):
         assert info_dir == str(home / "info" / "moco" / test_name)
         assert os.path.isdir(exp.blob_dir) and os.path.isdir(exp.cache_dir)
         exp.dump_info("params", {"lr": 0.1, "layers": [1, 2]})
-        assert exp.dump_metric("acc", 0.5, "max", cls_acc=0.4)["value"] == 0.5
-        best = exp.dump_metric("acc", 0.3, "max")
-        assert best["value"] == 0.5 and best["cls_acc"] == 0.4
-        assert exp.dump_metric("loss", 2.0, "min")["value"] == 2.0
-        assert exp.dump_metric("loss", 1.0, "min")["value"] == 1.0
+        assert exp.dump_metric("acc", 0.5, "max", cls_acc=0.4) == 0.5
+        assert exp.dump_metric("acc", 0.3, "max") == 0.5  # the best so far
+        assert exp.dump_metric("loss", 2.0, "min") == 2.0
+        assert exp.dump_metric("loss", 1.0, "min") == 1.0
         for i in range(100):
             exp.log_metric("train_loss", 1.0 / (i + 1), step=i)
         exp.add_tag("baseline")
         exp.add_note("first try")
     assert active_experiment() is None
-    rec = codedag.Watcher().retrieve(test_name)
+    rec = codedag.Watcher().record(test_name)
     assert rec["status"] == "finished" and rec["name"] == name
     assert rec["info"]["params"] == {"lr": 0.1, "layers": [1, 2]}
-    assert rec["metrics"]["acc"]["cmp"] == "max"
+    assert rec["metrics"]["acc"]["cmp"] == "max" and rec["metrics"]["acc"]["cls_acc"] == 0.4
     assert rec["last"]["train_loss"]["step"] == 99
     assert rec["tags"] == ["baseline"]
     assert rec["versions"]["python"].count(".") == 2
@@ -52,7 +51,7 @@ def test_run_is_recorded_with_params_metrics_and_series(home):
 def test_exception_in_with_block_is_recorded_as_failed(home):
     with pytest.raises(ZeroDivisionError), codedag.Experiment("boom") as exp:
         _ = 1 / 0
-    rec = codedag.Watcher().retrieve(exp.test_name)
+    rec = codedag.Watcher().record(exp.test_name)
     assert rec["status"] == "failed"
     assert rec["exception"]["type"] == "ZeroDivisionError"
     assert "division by zero" in rec["exception"]["message"]
@@ -62,7 +61,7 @@ def test_exception_in_with_block_is_recorded_as_failed(home):
 def test_keyboard_interrupt_is_recorded_as_killed(home):
     with pytest.raises(KeyboardInterrupt), codedag.Experiment("ctrlc") as exp:
         raise KeyboardInterrupt
-    rec = codedag.Watcher().retrieve(exp.test_name)
+    rec = codedag.Watcher().record(exp.test_name)
     assert rec["status"] == "killed" and rec["signal"] == "SIGINT"
 
 
@@ -81,7 +80,7 @@ def test_attach_copies_the_file_into_the_run(home, tmp_path):
     with codedag.Experiment("att") as exp:
         copy = exp.attach("dag", src)
     assert Path(copy).read_text() == '{"nodes": []}'
-    rec = codedag.Watcher().retrieve(exp.test_name)
+    rec = codedag.Watcher().record(exp.test_name)
     assert rec["attachments"]["dag"] == ["attachments/dag/dag.json"]
     with pytest.raises(codedag.NotFoundError, match="no file"), codedag.Experiment("att") as exp:
         exp.attach("dag", tmp_path / "missing.json")
@@ -109,7 +108,7 @@ def test_user_hooks_run_at_start_progress_and_end(home):
         exp.dump_metric("acc", 1.0)
         exp.progress(epoch=3)
     assert calls == ["start", ("progress", {"acc": 1.0}), ("progress", {"epoch": 3}), ("end", "finished")]
-    assert codedag.Watcher().retrieve(exp.test_name)["my_field"] == 42
+    assert codedag.Watcher().record(exp.test_name)["my_field"] == 42
 
 
 def test_bad_input_gets_clear_errors(home):
@@ -127,7 +126,7 @@ def test_bad_input_gets_clear_errors(home):
     with pytest.raises(codedag.StateError, match="not running"):
         exp.end()
     with pytest.raises(codedag.NotFoundError, match="codedag ls"):
-        codedag.Watcher().retrieve("991231.001.zzz")
+        codedag.Watcher().record("991231.001.zzz")
 
 
 def test_watcher_filters(home):
@@ -142,7 +141,7 @@ def test_watcher_filters(home):
     assert len(w.load()) == 4
     assert len(w.load("grid")) == 3
     assert len(w.load(params=["opt=adam"])) == 2
-    assert [r["info"]["lr"] for r in w.load(params=["opt=adam"], metrics=["acc>0.5"])] == [0.3]
+    assert [r["info"]["lr"] for r in w.load(params=["opt=adam"], metrics=["acc>0.5"], as_frame=False)] == [0.3]
     assert len(w.load(status="failed")) == 0
     assert len(w.load(since="2000-01-01")) == 4
     assert len(w.load(until="2000-01-01")) == 0
@@ -162,7 +161,7 @@ def test_corrupt_files_are_skipped_with_a_warning_naming_the_file(home):
         f.write("not json\n")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rows = codedag.Watcher().load()
+        rows = codedag.Watcher().load(as_frame=False)
     assert len(rows) == 2
     assert any(os.path.join(ids[0], "run.json") in str(w.message) for w in caught if w.category is StoreWarning)
     with pytest.warns(StoreWarning, match="metrics.jsonl:2"):
@@ -170,29 +169,28 @@ def test_corrupt_files_are_skipped_with_a_warning_naming_the_file(home):
 
 
 def test_load_as_frame(home):
+    pandas = pytest.importorskip("pandas", reason="pandas is in requirements-dev.txt")
     with codedag.Experiment("frame") as exp:
         exp.dump_info("lr", 0.1)
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        with pytest.raises(ImportError, match="pip install pandas"):
-            codedag.Watcher().load(as_frame=True)
-    else:
-        df = codedag.Watcher().load(as_frame=True)
-        assert df.loc[0, "info.lr"] == 0.1
+    df = codedag.Watcher().load()  # a DataFrame by default when pandas is installed
+    assert isinstance(df, pandas.DataFrame)
+    assert df.loc[0, "info.lr"] == 0.1 and df.loc[0, "exp_name"] == "frame"
+    assert isinstance(codedag.Watcher().load(as_frame=False), list)
 
 
 def test_index_is_rebuilt_from_files(home):
     with codedag.Experiment("r") as exp:
         exp.dump_metric("acc", 0.9)
+    assert not (home / "index.sqlite").exists()  # a training process writes files only
+    codedag.Watcher().load()  # a reader makes the index
     os.remove(home / "index.sqlite")
     for suffix in ("-wal", "-shm"):
         if os.path.exists(str(home / "index.sqlite") + suffix):
             os.remove(str(home / "index.sqlite") + suffix)
     w = codedag.Watcher()
     assert w.rebuild() == 1
-    assert w.load()[0]["metrics"]["acc"]["value"] == 0.9
-    with codedag.Experiment("r") as exp2:  # the counter continues after the rebuilt runs
+    assert w.load(as_frame=False)[0]["metrics"]["acc"]["value"] == 0.9
+    with codedag.Experiment("r") as exp2:  # the counter continues: ids never depended on the index
         pass
     assert exp2.test_name.split(".")[1] == "002"
     assert json.loads((Path(exp2.info_dir) / "run.json").read_text())["status"] == "finished"

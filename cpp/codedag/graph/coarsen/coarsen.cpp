@@ -5,6 +5,7 @@
 #include <string>
 
 #include "codedag/common/error.hpp"
+#include "codedag/graph/cost/cost_model.hpp"
 #include "codedag/graph/model/topology.hpp"
 
 namespace codedag::graph {
@@ -129,28 +130,6 @@ Dag merge_chains(Dag&& dag, size_t& merged, IdMap& map) {
 
 }  // namespace
 
-const std::vector<std::string>& default_library_modules() {
-  // Keep in step with docs/optimizer.md. The migrator (python/codedag/migration/migrator.py) judges
-  // "library" at run time from where a module is installed; this list names what it is bound to find.
-  static const std::vector<std::string> modules = {
-      // the scientific stack pipelines call per sample
-      "torch", "numpy", "PIL", "cv2", "librosa", "scipy", "torchvision", "torchaudio", "soundfile", "pandas", "sklearn",
-      "builtins",
-      // standard-library modules the tracer shows inside pipelines
-      "functools", "collections", "random", "math", "copy", "abc", "typing", "contextlib", "threading",
-      "multiprocessing", "queue", "io", "os", "re", "json", "pickle", "warnings", "weakref", "enum", "dataclasses",
-      "itertools", "operator", "numbers"};
-  return modules;
-}
-
-bool is_library(const Node& node, const std::vector<std::string>& library_modules) {
-  if (node.kind == "builtin") return true;
-  const std::string& dotted = node.module.empty() ? node.qualname : node.module;
-  const std::string top = dotted.substr(0, dotted.find('.'));
-  if (top.empty()) return false;
-  return std::find(library_modules.begin(), library_modules.end(), top) != library_modules.end();
-}
-
 CoarsenResult coarsen(const Dag& dag, const CoarsenOptions& options) {
   if (options.max_depth < 0)
     throw InputError("coarsen_max_depth must be 0 or more, got " + std::to_string(options.max_depth));
@@ -161,12 +140,23 @@ CoarsenResult coarsen(const Dag& dag, const CoarsenOptions& options) {
     const Node& node = nodes[i];
     return node.parent && dag.contains(*node.parent) ? dag.index_of(*node.parent) : SIZE_MAX;
   };
-  std::vector<char> library(n);
-  for (size_t i = 0; i < n; ++i) library[i] = is_library(nodes[i], options.library_modules);
+  // own[i]: a plan may name node i itself (a patchable user function).
+  std::vector<char> own(n);
+  for (size_t i = 0; i < n; ++i) own[i] = is_patchable(nodes[i]);
+  // call_site[i]: a library call made directly by a pinned user function that could move on its own.
+  std::vector<char> call_site(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    const Node& c = nodes[i];
+    const size_t p = parent_of(i);
+    call_site[i] = p != SIZE_MAX && own[p] && !nodes[p].gpu_eligible && c.library && c.gpu_eligible &&
+                   c.kind == "python" && c.depth <= options.max_depth && c.distribution != "stdlib" &&
+                   c.qualname.find('<') == std::string::npos &&
+                   c.qualname.find(kCallSiteSeparator) == std::string::npos;
+  }
   // Both walks below go up the parent links iteratively (traced call trees can be deep), filling
   // the answer along the path.
   enum : char { kUnknown = 0, kNo = 1, kYes = 2 };
-  // user_above[i]: some proper ancestor of i is a user (non-library) context.
+  // user_above[i]: some proper ancestor of i is a patchable user context.
   std::vector<char> user_above(n, kUnknown);
   for (size_t i = 0; i < n; ++i) {
     std::vector<size_t> path;
@@ -177,7 +167,7 @@ CoarsenResult coarsen(const Dag& dag, const CoarsenOptions& options) {
         user_above[cur] = kNo;
         break;
       }
-      if (!library[p]) {
+      if (own[p]) {
         user_above[cur] = kYes;
         break;
       }
@@ -188,13 +178,14 @@ CoarsenResult coarsen(const Dag& dag, const CoarsenOptions& options) {
     }
     for (const size_t q : path) user_above[q] = user_above[cur];
   }
-  // A node folds into its parent's representative when it is deeper than max_depth, or a library
-  // context under a user one; otherwise it represents itself.
+  // A node folds into its parent's representative when it is deeper than max_depth, or a context
+  // that cannot be patched under a patchable one (call sites excepted); otherwise it represents itself.
   std::vector<char> mode(n, detail::kDescendant);
   auto folds = [&](size_t i) {
     if (parent_of(i) == SIZE_MAX) return false;
     if (nodes[i].depth > options.max_depth) return true;
-    return library[i] && user_above[i] == kYes;
+    if (call_site[i]) return false;
+    return !own[i] && user_above[i] == kYes;
   };
   std::vector<size_t> rep(n, SIZE_MAX);
   for (size_t i = 0; i < n; ++i) {
@@ -214,23 +205,33 @@ CoarsenResult coarsen(const Dag& dag, const CoarsenOptions& options) {
   }
   for (size_t i = 0; i < n; ++i) {
     if (rep[i] == i) continue;
-    // Beyond max_depth the depth rule (and its eligibility AND) applies as before; a library context
-    // within it folds as a library call of its caller.
+    // Beyond max_depth the depth rule (and its eligibility AND) applies as before; a context that
+    // cannot be patched folds within it as a call of its caller (the tracer judged the caller's
+    // eligibility with its recorded calls).
     if (nodes[i].depth > options.max_depth) {
       ++out.folded_by_depth;
     } else {
-      ++out.folded_libraries;
+      ++(nodes[i].library ? out.folded_libraries : out.folded_unreachable);
       mode[i] = detail::kLibraryCall;
     }
   }
-  Dag coarse = out.folded_by_depth || out.folded_libraries ? detail::merge_nodes(dag, rep, mode) : dag;
-  for (size_t i = 0; i < n; ++i) out.representative[nodes[i].id] = nodes[rep[i]].id;
+  const bool folded = out.folded_by_depth || out.folded_libraries || out.folded_unreachable;
+  Dag coarse = folded ? detail::merge_nodes(dag, rep, mode) : dag;
+  for (size_t i = 0; i < n; ++i) {
+    out.representative[nodes[i].id] = nodes[rep[i]].id;
+    if (!call_site[i] || rep[i] != i) continue;
+    // The call site's plan key: the pinned caller, then the library function it calls.
+    Node& c = coarse.node(nodes[i].id);
+    const std::string& caller = nodes[parent_of(i)].qualname;
+    c.extra["call_site"] = {{"caller", caller}, {"callee", c.qualname}};
+    c.qualname = caller + kCallSiteSeparator + c.qualname;
+    ++out.call_sites;
+  }
   coarse = fold_cycles(std::move(coarse), out.merged_cycles, out.representative);
   if (options.chain_merge_min_nodes > 0 && static_cast<int64_t>(coarse.nodes().size()) >= options.chain_merge_min_nodes)
     coarse = merge_chains(std::move(coarse), out.merged_chains, out.representative);
   // Folding and merging only shrink; a cycle left over would be a bug, so check when they ran.
-  if (out.folded_by_depth || out.folded_libraries || out.merged_cycles || out.merged_chains)
-    coarse.validate("coarsened dag");
+  if (folded || out.call_sites || out.merged_cycles || out.merged_chains) coarse.validate("coarsened dag");
   out.dag = std::move(coarse);
   return out;
 }

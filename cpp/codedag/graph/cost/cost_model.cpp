@@ -24,6 +24,15 @@ std::vector<std::string> patch_qualnames(const Node& node) {
   return out;
 }
 
+bool reachable_name(const Node& node) {
+  return node.kind == "python" && !node.qualname.empty() && node.qualname.find('<') == std::string::npos;
+}
+
+bool is_patchable(const Node& node) {
+  if (node.extra.is_object() && node.extra.contains("call_site")) return true;
+  return !node.library && reachable_name(node);
+}
+
 void check_feasible(const Dag& dag, const Placement& p) {
   if (p.executors.empty() || p.executors.front() != "cpu")
     throw InputError("a placement's executors must start with \"cpu\"");
@@ -42,6 +51,11 @@ void check_feasible(const Dag& dag, const Placement& p) {
                                 describe(n) + ", placed on " + ex + " although it is not gpu_eligible" +
                                 (n.blocked_by.empty() ? std::string() : " (blocked by " + n.blocked_by.front() + ")") +
                                 "; leave it on cpu");
+    if (ex != "cpu" && !is_patchable(n))
+      throw InfeasiblePlanError("infeasible plan: constraint 'only patchable functions move' is broken by " +
+                                describe(n) + ", placed on " + ex + " although " +
+                                (n.library ? "it is library code" : "its module cannot reach it") +
+                                ", which the migrator never patches; leave it on cpu (it runs where its caller runs)");
     for (const std::string& q : patch_qualnames(n)) {
       const auto [it, fresh] = first_of.emplace(q, i);
       if (!fresh && p.of_node[it->second] != p.of_node[i])
@@ -54,7 +68,7 @@ void check_feasible(const Dag& dag, const Placement& p) {
   for (const Edge& e : dag.edges()) {
     if (e.kind != EdgeKind::data) continue;
     const size_t u = dag.index_of(e.src), v = dag.index_of(e.dst);
-    if (p.of_node[u] != 0 && p.of_node[v] == 0)
+    if (p.of_node[u] != 0 && p.of_node[v] == 0 && is_patchable(dag.nodes()[v]))
       throw InfeasiblePlanError(
           "infeasible plan: constraint 'data flows forward (no data edge from a main-process "
           "executor back to cpu)' is broken by the data edge " +
@@ -122,6 +136,9 @@ CostBreakdown evaluate_placement(const Dag& dag, const DeviceModel& model, const
     if (e.kind != EdgeKind::data) continue;
     const int a = p.of_node[dag.index_of(e.src)], b = p.of_node[dag.index_of(e.dst)];
     if (a == b) continue;
+    // Into DataLoader machinery on cpu (see is_patchable): the moved part's inputs are collated
+    // instead, and their transfer is already the edge into the moved part.
+    if (b == 0 && !is_patchable(dag.node(e.dst))) continue;
     TransferTime t{e.src, e.dst, p.executors[a], p.executors[b], e.bytes, static_cast<double>(e.count), 0};
     t.ns = model.transfer_ns(t.from, t.to, e.bytes, t.count);
     // Charged to every main-process end: the main process does the copy; workers only hand over.

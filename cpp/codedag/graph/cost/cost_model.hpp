@@ -18,6 +18,19 @@ struct Node;
 // coarsening merged into it (extra "members"). Patching all of them implements the node's placement.
 std::vector<std::string> patch_qualnames(const Node& node);
 
+// Whether the migrator can patch what a node stands for, so that a plan may move it: a function of
+// the user's that its module can reach (no "<locals>", "<lambda>", generated "<string>" code), or a
+// call site "caller->callee" of a library function made directly in a user function (coarsening
+// makes those, see coarsen.hpp). Library code and C functions are not: they run where their caller
+// runs. A context that is not patchable stays on cpu, and data flowing into it from moved contexts
+// is not a back edge: such a context with no patchable caller is DataLoader machinery (the collate
+// function), which in batched mode collates the moved part's inputs, not its outputs.
+bool is_patchable(const Node& node);
+// The user-code half of that: python code whose qualname has no "<...>" part.
+bool reachable_name(const Node& node);
+// "caller->callee": the plan key of a library call made at one call site (see coarsen.hpp).
+inline constexpr const char* kCallSiteSeparator = "->";
+
 // Where each node runs: `executors` lists the executors of the model (index 0 must be "cpu"),
 // `of_node[i]` is the index of nodes()[i]'s executor.
 struct Placement {
@@ -59,8 +72,9 @@ double stage_cost(const std::vector<double>& stage, int main_cpu, const DeviceMo
                   const std::vector<std::string>* executors = nullptr, std::string* limit = nullptr);
 
 // Throws InfeasiblePlanError naming the constraint and the node or edge that breaks it:
-// non-eligible node off `cpu`; one function (qualname) on two executors; a data edge from a
-// main-process executor back to `cpu`. InputError when the placement does not fit the DAG.
+// non-eligible or non-patchable node off `cpu`; one function (qualname) on two executors; a data edge
+// from a main-process executor back to a patchable context on `cpu`. InputError when the placement
+// does not fit the DAG.
 void check_feasible(const Dag& dag, const Placement& placement);
 
 // Scores a feasible placement (checks it first).

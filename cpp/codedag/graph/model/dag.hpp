@@ -32,7 +32,12 @@ struct Node {
   double out_bytes = 0;  // bytes of returned values
   double alloc_bytes = 0;
   bool gpu_eligible = false;
-  std::optional<double> gpu_ns, batch_ns;  // measured on those executors; null: estimated
+  // Library code (an installed distribution, the standard library, a builtin) or the user's own:
+  // decided once, by the tracer (codedag.libraries), and only read here. Library contexts are never
+  // plan keys of their own (the migrator does not patch libraries; see coarsen.hpp).
+  bool library = false;
+  std::optional<std::string> distribution;  // "torch", "opencv-python-headless", "stdlib"; null: none
+  std::optional<double> gpu_ns, batch_ns;   // measured on those executors; null: estimated
   std::vector<std::string> arg_types, ret_types, lib_calls, blocked_by;
   json extra = json::object();  // fields this version does not know, kept on a round trip
 };

@@ -79,9 +79,9 @@ class FieldReader {
 };
 
 const std::set<std::string> kKnownNodeFields = {
-    "id",           "name",   "qualname", "module",    "file",      "line",      "kind",
-    "parent",       "depth",  "calls",    "cpu_ns",    "total_ns",  "out_bytes", "alloc_bytes",
-    "gpu_eligible", "gpu_ns", "batch_ns", "arg_types", "ret_types", "lib_calls", "blocked_by"};
+    "id",       "name",      "qualname",  "module",    "file",       "line",        "kind",         "parent",
+    "depth",    "calls",     "cpu_ns",    "total_ns",  "out_bytes",  "alloc_bytes", "gpu_eligible", "gpu_ns",
+    "batch_ns", "arg_types", "ret_types", "lib_calls", "blocked_by", "library",     "distribution"};
 
 Node node_from_json(const json& j, const std::string& where) {
   if (!j.is_object()) throw FormatError(where + ": must be an object, got " + json_type_name(j));
@@ -110,6 +110,12 @@ Node node_from_json(const json& j, const std::string& where) {
   n.ret_types = r.strings("ret_types");
   n.lib_calls = r.strings("lib_calls");
   n.blocked_by = r.strings("blocked_by");
+  // Files written before the field existed: a builtin (C function) is library code, everything else
+  // is the user's (the optimizer then plans it; the migrator still refuses library code at apply).
+  n.library = r.boolean("library", n.kind == "builtin");
+  if (r.has("distribution")) n.distribution = r.string("distribution");
+  if (n.distribution && n.distribution->empty())
+    r.fail("distribution", "must be a distribution name or null, not \"\"");
   for (const auto& [key, value] : j.items())
     if (!kKnownNodeFields.count(key)) n.extra[key] = value;
   return n;
@@ -207,6 +213,8 @@ json Dag::to_json() const {
     j["ret_types"] = n.ret_types;
     j["lib_calls"] = n.lib_calls;
     if (!n.blocked_by.empty()) j["blocked_by"] = n.blocked_by;
+    j["library"] = n.library;
+    j["distribution"] = n.distribution ? json(*n.distribution) : json(nullptr);
     nodes.push_back(std::move(j));
   }
   json edges = json::array();

@@ -80,7 +80,7 @@ Problem build_problem(const Dag& dag, const DeviceModel& model, const std::vecto
     const Node& node = dag.nodes()[i];
     const int g = p.group_of_node[i];
     p.cpu_stage[g] += node.cpu_ns / W;
-    if (!node.gpu_eligible) p.eligible[g] = 0;
+    if (!node.gpu_eligible || !is_patchable(node)) p.eligible[g] = 0;
     for (int e = 1; e < E; ++e) p.time[static_cast<size_t>(g) * E + e] += model.node_time_ns(node, executors[e]);
   }
   for (int g = 0; g < G; ++g) {
@@ -93,6 +93,9 @@ Problem build_problem(const Dag& dag, const DeviceModel& model, const std::vecto
     if (e.kind != EdgeKind::data) continue;
     const int u = p.group_of_node[dag.index_of(e.src)], v = p.group_of_node[dag.index_of(e.dst)];
     if (u == v) continue;
+    // Data into a context that cannot be patched (it stays on cpu) neither constrains nor costs:
+    // the same rule as evaluate_placement (see is_patchable).
+    if (!is_patchable(dag.nodes()[dag.index_of(e.dst)])) continue;
     const uint64_t key = (static_cast<uint64_t>(u) << 32) | static_cast<uint32_t>(v);
     const auto [it, fresh] = arc_of.emplace(key, p.arcs.size());
     if (fresh) p.arcs.push_back({u, v, 0, 0});

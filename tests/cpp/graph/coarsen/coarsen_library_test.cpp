@@ -1,9 +1,11 @@
-// Library contexts fold into the user function that calls them, so every plan key is patchable.
+// Library contexts (Node::library, decided by the tracer) fold into the user function that calls them,
+// so every plan key is patchable.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <numeric>
 
+#include "codedag/common/error.hpp"
 #include "codedag/graph/coarsen/coarsen.hpp"
 #include "codedag/graph/cost/cost_model.hpp"
 #include "codedag/graph/optimizer.hpp"
@@ -26,6 +28,13 @@ Node make(int64_t id, const std::string& q, const std::string& module, std::opti
   n.alloc_bytes = cpu / 10;
   n.calls = 4;
   n.gpu_eligible = eligible;
+  n.library = kind == "builtin";
+  return n;
+}
+
+Node library(Node n, const std::string& distribution) {
+  n.library = true;
+  n.distribution = distribution;
   return n;
 }
 
@@ -49,17 +58,19 @@ Dag pipeline() {
   mel.lib_calls = {"torch.stft"};
   d.add_node(mel);
   // A library function (python kind) calling another library function: both fold into mel.
-  d.add_node(make(5, "torchaudio.transforms.Spectrogram.forward", "torchaudio.transforms", 4, 2, 20));
+  d.add_node(
+      library(make(5, "torchaudio.transforms.Spectrogram.forward", "torchaudio.transforms", 4, 2, 20), "torchaudio"));
   Node stft = make(6, "torch.stft", "torch", 5, 3, 300, /*eligible=*/false, "builtin");
   stft.lib_calls = {"torch._C.stft"};
   stft.blocked_by = {"torch.stft: not a tensor"};
   d.add_node(stft);
-  d.add_node(make(7, "len", "", 4, 2, 1, false, "builtin"));        // builtin by kind
-  d.add_node(make(8, "numpy.core.fromnumeric.mean", "", 4, 2, 9));  // module empty: judged by qualname
+  d.add_node(make(7, "len", "", 4, 2, 1, false, "builtin"));  // builtin by kind
+  d.add_node(library(make(8, "numpy.core.fromnumeric.mean", "", 4, 2, 9), "numpy"));
   d.add_node(make(9, "pkg.audio.norm", "pkg.audio", 1, 1, 3));
-  d.add_node(
-      make(10, "torch.utils.data._utils.collate.default_collate", "torch.utils.data._utils", std::nullopt, 0, 15));
-  d.add_node(make(11, "torch.stack", "torch", 10, 1, 4));  // under a library root: no user ancestor
+  d.add_node(library(
+      make(10, "torch.utils.data._utils.collate.default_collate", "torch.utils.data._utils", std::nullopt, 0, 15),
+      "torch"));
+  d.add_node(library(make(11, "torch.stack", "torch", 10, 1, 4), "torch"));  // under a library root: no user ancestor
   for (const auto& [p, c] : std::vector<std::pair<int64_t, int64_t>>{
            {1, 2}, {2, 3}, {1, 4}, {4, 5}, {5, 6}, {4, 7}, {4, 8}, {1, 9}, {10, 11}})
     d.add_edge({p, c, EdgeKind::call, 0, 4});
@@ -86,11 +97,10 @@ TEST(CoarsenLibrary, LibraryContextsFoldIntoTheirNearestUserAncestor) {
   EXPECT_EQ(r.representative.at(11), 11) << "a library context with no user ancestor stays";
   ASSERT_EQ(r.dag.nodes().size(), 6u);
   // No library context remains under a user ancestor.
-  const auto& libs = default_library_modules();
   for (const Node& n : r.dag.nodes()) {
-    if (!is_library(n, libs)) continue;
+    if (!n.library) continue;
     for (auto p = n.parent; p; p = r.dag.node(*p).parent)
-      EXPECT_TRUE(is_library(r.dag.node(*p), libs)) << n.qualname << " is still under a user context";
+      EXPECT_TRUE(r.dag.node(*p).library) << n.qualname << " is still under a user context";
   }
 }
 
@@ -155,43 +165,102 @@ TEST(CoarsenLibrary, DepthFoldingStillPinsAndComposesWithLibraryFolding) {
   EXPECT_DOUBLE_EQ(sum_cpu(r.dag), sum_cpu(d));
 }
 
-TEST(CoarsenLibrary, UserListReplacesTheDefaultAndEmptyTurnsNameFoldingOff) {
+TEST(CoarsenLibrary, TheNodeFieldAloneDecidesNotTheName) {
+  // Names mean nothing here: "torch.flip" marked as the user's own (a [tool.codedag] user override,
+  // say) stays a context; a vendored package the tracer judged library folds whatever its name.
   Dag d;
   d.add_node(make(1, "pkg.f", "pkg", std::nullopt, 0, 1));
-  d.add_node(make(2, "albumentations.Resize.__call__", "albumentations", 1, 1, 50));
+  d.add_node(library(make(2, "vendored.Resize.__call__", "vendored", 1, 1, 50), "vendored-wheel"));
   d.add_node(make(3, "torch.flip", "torch", 1, 1, 5));
   d.add_node(make(4, "len", "builtins", 1, 1, 1, true, "builtin"));
-  CoarsenOptions mine;
-  mine.library_modules = default_library_modules();
-  mine.library_modules.push_back("albumentations");
-  EXPECT_EQ(coarsen(d, mine).dag.nodes().size(), 1u);
-  EXPECT_EQ(coarsen(d, CoarsenOptions{}).dag.nodes().size(), 2u) << "albumentations is not in the default";
-  CoarsenOptions none;
-  none.library_modules.clear();
-  EXPECT_EQ(coarsen(d, none).dag.nodes().size(), 3u) << "kind builtin still folds";
+  const CoarsenResult r = coarsen(d, CoarsenOptions{});
+  ASSERT_EQ(r.dag.nodes().size(), 2u);
+  EXPECT_TRUE(r.dag.contains(3));
+  EXPECT_EQ(r.representative.at(2), 1);
+  EXPECT_EQ(r.representative.at(4), 1);
+  EXPECT_DOUBLE_EQ(r.dag.node(1).cpu_ns, 52);
 }
 
-TEST(CoarsenLibrary, IsLibraryJudgesModuleThenQualname) {
-  const auto& libs = default_library_modules();
-  EXPECT_TRUE(is_library(make(1, "x", "PIL.Image", std::nullopt, 0, 0), libs));
-  EXPECT_TRUE(is_library(make(1, "cv2.resize", "", std::nullopt, 0, 0), libs));
-  EXPECT_TRUE(is_library(make(1, "functools.partial.__call__", "functools", std::nullopt, 0, 0), libs));
-  EXPECT_TRUE(is_library(make(1, "f", "pkg", std::nullopt, 0, 0, true, "builtin"), libs));
-  EXPECT_FALSE(is_library(make(1, "torchy.f", "torchy", std::nullopt, 0, 0), libs)) << "whole components only";
-  EXPECT_FALSE(is_library(make(1, "numpy_utils.f", "", std::nullopt, 0, 0), libs));
-  EXPECT_FALSE(is_library(make(1, "pkg.os.f", "pkg.os", std::nullopt, 0, 0), libs));
+TEST(CoarsenLibrary, ALibraryCallInAPinnedCallerBecomesACallSite) {
+  // __getitem__ touches pandas (cannot move) and calls AmplitudeToDB.forward directly, which could.
+  Dag d;
+  d.add_node(make(1, "pkg.Data.__getitem__", "pkg", std::nullopt, 0, 10e6, /*eligible=*/false));
+  d.add_node(make(2, "pkg.mel", "pkg", 1, 1, 100e6));
+  d.add_node(library(make(3, "torchaudio.transforms.AmplitudeToDB.forward", "torchaudio.transforms", 1, 1, 50e6),
+                     "torchaudio"));
+  d.add_node(library(make(4, "torch.clamp", "torch", 3, 2, 5e6, true, "builtin"), "torch"));  // folds into the site
+  d.add_node(library(make(5, "json.loads", "json", 1, 1, 3e6), "stdlib"));                    // stdlib: folds
+  d.add_node(make(6, "pkg.norm", "pkg", 1, 1, 20e6));
+  d.add_node(library(make(7, "pandas.Series.map", "pandas", 1, 1, 30e6, /*eligible=*/false), "pandas"));  // cannot move
+  d.add_node(make(8, "pkg.Data.__getitem__.<locals>.helper", "pkg", 6, 2, 2e6));  // unreachable: folds into norm
+  for (int64_t c = 2; c <= 8; ++c) d.add_edge({c == 4 ? 3 : c == 8 ? 6 : 1, c, EdgeKind::call, 0, 4});
+  d.add_edge({2, 3, EdgeKind::data, 100, 4});
+  d.add_edge({3, 6, EdgeKind::data, 100, 4});
+  const CoarsenResult r = coarsen(d, CoarsenOptions{});
+  EXPECT_EQ(r.call_sites, 1u);
+  EXPECT_EQ(r.folded_unreachable, 1u);
+  EXPECT_EQ(r.representative.at(4), 3);
+  EXPECT_EQ(r.representative.at(5), 1);
+  EXPECT_EQ(r.representative.at(7), 1);
+  EXPECT_EQ(r.representative.at(8), 6);
+  const Node& site = r.dag.node(3);
+  EXPECT_EQ(site.qualname, "pkg.Data.__getitem__->torchaudio.transforms.AmplitudeToDB.forward");
+  EXPECT_EQ(site.extra.at("call_site").at("caller"), "pkg.Data.__getitem__");
+  EXPECT_EQ(site.extra.at("call_site").at("callee"), "torchaudio.transforms.AmplitudeToDB.forward");
+  EXPECT_DOUBLE_EQ(site.cpu_ns, 55e6);
+  EXPECT_TRUE(is_patchable(site));
+  EXPECT_FALSE(is_patchable(d.node(8))) << "a nested function is not reachable from its module";
+  // The mel stage can now leave the workers with the call site: nothing pins it any more.
+  OptimizerOptions o;
+  o.workers = 1;
+  o.gpu_count = 1;
+  const OptimizeResult res = optimize(d, o);
+  EXPECT_EQ(res.plan.context_device_map.at("pkg.mel"), "cuda:0");
+  EXPECT_EQ(res.plan.context_device_map.at(site.qualname), "cuda:0");
+  EXPECT_FALSE(res.plan.context_device_map.count("pkg.Data.__getitem__"));
+  // When the caller itself can move, the library call simply moves with it.
+  d.node(1).gpu_eligible = true;
+  d.node(7).gpu_eligible = true;
+  EXPECT_EQ(coarsen(d, CoarsenOptions{}).call_sites, 0u);
 }
 
-TEST(CoarsenLibrary, PlansNameOnlyUserFunctionsAndLibraryRoots) {
+TEST(CoarsenLibrary, DataIntoAnUnpatchableRootIsNeitherABackEdgeNorATransfer) {
+  // default_collate (library, a root) receives what the moved suffix produced: in batched mode it
+  // collates the suffix's inputs instead, so the plan is feasible and the edge costs nothing.
+  Dag d;
+  d.add_node(make(1, "pkg.Data.__getitem__", "pkg", std::nullopt, 0, 10e6, false));
+  d.add_node(make(2, "pkg.mel", "pkg", 1, 1, 100e6));
+  d.add_node(library(
+      make(3, "torch.utils.data._utils.collate.default_collate", "torch.utils.data._utils", std::nullopt, 0, 15e6),
+      "torch"));
+  d.add_edge({1, 2, EdgeKind::call, 0, 4});
+  d.add_edge({2, 3, EdgeKind::data, 4e6, 4});
+  const Placement moved{{"cpu", "batch:cpu"}, {0, 1, 0}};
+  const CostBreakdown b = evaluate_placement(d, DeviceModel::defaults(1), moved);
+  EXPECT_TRUE(b.transfers.empty());
+  const Placement collate_moved{{"cpu", "batch:cpu"}, {0, 1, 1}};
+  try {
+    check_feasible(d, collate_moved);
+    ADD_FAILURE() << "a library root placed off cpu must be refused";
+  } catch (const codedag::InfeasiblePlanError& e) {
+    EXPECT_NE(std::string(e.what()).find("only patchable functions move"), std::string::npos) << e.what();
+  }
+  OptimizerOptions o;
+  o.workers = 1;
+  o.device_model = DeviceModel::defaults(1);
+  o.device_model->batch_speedup = 16;
+  const OptimizeResult r = optimize(d, o);
+  EXPECT_EQ(r.plan.context_device_map.at("pkg.mel"), "batch:cpu");
+  EXPECT_EQ(r.plan.context_device_map.size(), 1u) << "the collate function is never a plan key";
+}
+
+TEST(CoarsenLibrary, PlansNameOnlyPatchableContexts) {
   const Dag d = pipeline();
   OptimizerOptions o;
   o.workers = 1;
   const OptimizeResult r = optimize(d, o);
-  for (const auto& [key, device] : r.plan.context_device_map) {
-    const bool user = key.rfind("pkg.", 0) == 0;
-    const bool root = key == "torch.utils.data._utils.collate.default_collate" || key == "torch.stack";
-    EXPECT_TRUE(user || root) << key << " is a library function under a user caller";
-  }
+  for (const auto& [key, device] : r.plan.context_device_map)
+    EXPECT_TRUE(key.rfind("pkg.", 0) == 0) << key << " is not a user function";
 }
 
 }  // namespace

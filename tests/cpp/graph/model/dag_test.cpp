@@ -66,6 +66,28 @@ TEST(Dag, RoundTripIsIdentityAndKeepsUnknownFields) {
   EXPECT_EQ(once["meta"]["samples"], 4);
 }
 
+TEST(Dag, LibraryAndDistributionAreCarriedAndDefaultForOldFiles) {
+  json doc = small_doc();
+  doc["nodes"][0]["library"] = false;
+  doc["nodes"][1]["library"] = true;
+  doc["nodes"][1]["distribution"] = "soundfile";
+  doc["nodes"][2]["kind"] = "builtin";  // written before the fields existed: a builtin is library code
+  const Dag d = Dag::from_json(doc);
+  EXPECT_FALSE(d.node(1).library);
+  EXPECT_TRUE(d.node(2).library);
+  EXPECT_EQ(d.node(2).distribution, "soundfile");
+  EXPECT_TRUE(d.node(3).library);
+  EXPECT_FALSE(d.node(3).distribution.has_value());
+  EXPECT_FALSE(Dag::from_json(small_doc()).node(2).library) << "absent on python code: the user's";
+  const json back = d.to_json();
+  EXPECT_EQ(back["nodes"][1]["distribution"], "soundfile");
+  EXPECT_TRUE(back["nodes"][0]["distribution"].is_null());
+  EXPECT_EQ(Dag::from_json(back).to_json(), back);
+  EXPECT_NE(rejection([](json& j) { j["nodes"][0]["library"] = "yes"; }).find("library"), std::string::npos);
+  EXPECT_NE(rejection([](json& j) { j["nodes"][0]["distribution"] = ""; }).find("distribution"), std::string::npos);
+  EXPECT_NE(rejection([](json& j) { j["nodes"][0]["distribution"] = 3; }).find("distribution"), std::string::npos);
+}
+
 TEST(Dag, RejectsUnknownSchema) {
   const auto msg = rejection([](json& d) { d["schema"] = "codedag.dag/9"; });
   EXPECT_TRUE(contains(msg, "unknown schema")) << msg;

@@ -1,0 +1,202 @@
+// The panel's run table over a real store: runs made through Experiment (real files, real
+// SQLite), then filtered, sorted, paged, grouped and summarised by RunTable.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "codedag/common/error.hpp"
+#include "codedag/store/experiment.hpp"
+#include "codedag/store/run_query.hpp"
+#include "codedag/store/sqlite_query.hpp"
+#include "codedag/store/store.hpp"
+
+namespace fs = std::filesystem;
+using namespace codedag;
+using namespace codedag::store;
+
+namespace {
+
+std::string fresh_home(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("codedag_query_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+StartOptions quiet() {
+  StartOptions o;
+  o.argv = {"python", "train.py"};
+  o.executable = "/usr/bin/python3";
+  o.heartbeat = false;
+  return o;
+}
+
+// 12 runs: lr in {0.1, 0.01, 0.001} x seed in {0..3}; model constant; acc grows with lr and seed.
+std::vector<std::string> make_runs(const std::string& home) {
+  std::vector<std::string> ids;
+  const double lrs[] = {0.1, 0.01, 0.001};
+  for (int i = 0; i < 12; ++i) {
+    Experiment e("grid", home);
+    e.start(quiet());
+    const double lr = lrs[i % 3];
+    e.dump_info("params", json{{"lr", lr}, {"seed", i / 3}, {"model", "resnet"}, {"aug", {{"flip", i % 2 == 0}}}});
+    e.dump_metric("acc", lr * 10 + (i / 3) * 0.01, "max", json::object());
+    e.log_metric("loss", 1.0 / (i + 1), 5);
+    e.flush_metrics();
+    if (i == 4) e.add_tag("baseline");
+    e.end(i == 11 ? "failed" : "finished");
+    ids.push_back(e.test_name());
+  }
+  return ids;
+}
+
+std::vector<std::string> names(const RunPage& p) {
+  std::vector<std::string> out;
+  for (const auto& r : p.runs) out.push_back(r["test_name"]);
+  return out;
+}
+
+class RunTableTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    home = fresh_home(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ids = make_runs(home);
+    store = std::make_unique<Store>(home);
+    table = std::make_unique<RunTable>(store->index().path());
+  }
+  RunPage query(const std::string& filter, const std::string& sort = "", size_t offset = 0, size_t limit = 50) {
+    RunQuery q;
+    q.filter = filter;
+    q.sort = sort;
+    q.offset = offset;
+    q.limit = limit;
+    return table->query(q);
+  }
+  std::string home;
+  std::vector<std::string> ids;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<RunTable> table;
+};
+
+}  // namespace
+
+TEST(FilterParse, ConditionsWordsAndQuotes) {
+  const auto c = parse_filter("params.lr>=0.01 status=finished  best.acc<1 resnet model=\"res net\" x!=3 y~ab");
+  ASSERT_EQ(c.size(), 7u);
+  EXPECT_EQ(c[0].key, "params.lr");
+  EXPECT_EQ(c[0].op, ">=");
+  EXPECT_EQ(c[0].value, "0.01");
+  EXPECT_EQ(c[3].key, "");
+  EXPECT_EQ(c[3].value, "resnet");
+  EXPECT_EQ(c[4].value, "res net");
+  EXPECT_EQ(c[5].op, "!=");
+  EXPECT_EQ(c[6].op, "~");
+  EXPECT_THROW(parse_filter("=3"), InputError);
+  EXPECT_THROW(parse_filter("a!3"), InputError);
+  EXPECT_THROW(parse_filter("a=\"open"), InputError);
+  EXPECT_THROW(parse_filter(std::string(5000, 'a')), InputError);
+  EXPECT_TRUE(parse_filter("   ").empty());
+}
+
+TEST_F(RunTableTest, DefaultPageIsNewestFirstWithOnlyVaryingColumns) {
+  const RunPage p = query("");
+  EXPECT_EQ(p.total, 12u);
+  ASSERT_EQ(p.runs.size(), 12u);
+  EXPECT_EQ(p.runs[0]["test_name"], ids.back());
+  std::vector<std::string> shown;
+  for (const auto& c : p.columns) shown.push_back(c.key);
+  EXPECT_EQ(shown, (std::vector<std::string>{"params.aug.flip", "params.lr", "params.seed", "best.acc", "last.loss"}));
+  EXPECT_EQ(p.constant["params.model"], "resnet");
+  EXPECT_EQ(p.runs[0]["values"]["params.lr"], 0.001);
+  EXPECT_EQ(p.runs[0]["values"]["params.aug.flip"], false);
+  EXPECT_FALSE(p.runs[0]["values"].contains("params.model"));
+}
+
+TEST_F(RunTableTest, FiltersOnParamsMetricsFieldsTagsAndWords) {
+  EXPECT_EQ(query("params.lr=0.1").total, 4u);
+  EXPECT_EQ(query("params.lr>0.005").total, 8u);
+  EXPECT_EQ(query("params.lr<=0.01 params.seed=0").total, 2u);
+  EXPECT_EQ(query("best.acc>=1").total, 4u);
+  EXPECT_EQ(query("status=failed").total, 1u);
+  EXPECT_EQ(query("status!=failed").total, 11u);
+  EXPECT_EQ(query("tag=baseline").runs.at(0)["test_name"], ids[4]);
+  EXPECT_EQ(query("baseline").total, 1u);  // a bare word finds the tag
+  EXPECT_EQ(query("params.model=resnet").total, 12u);
+  EXPECT_EQ(query("params.model~RES").total, 12u);
+  EXPECT_EQ(query("params.aug.flip=true").total, 6u);
+  EXPECT_EQ(query("name=grid duration>=0").total, 12u);
+  EXPECT_EQ(query("params.lr!=0.1").total, 8u);
+}
+
+TEST_F(RunTableTest, UnderAFilterAKeyItFixesBecomesConstant) {
+  const RunPage p = query("params.lr=0.1");
+  EXPECT_EQ(p.constant["params.lr"], 0.1);
+  for (const auto& c : p.columns) EXPECT_NE(c.key, "params.lr");
+}
+
+TEST_F(RunTableTest, UnknownKeysWarnAndMatchNothing) {
+  const RunPage p = query("params.lrr>0.1");
+  EXPECT_EQ(p.total, 0u);
+  ASSERT_EQ(p.warnings.size(), 1u);
+  EXPECT_NE(p.warnings[0].find("params.lrr"), std::string::npos);
+  EXPECT_THROW(query("started>yesterday"), InputError);
+  EXPECT_THROW(query("tag>3"), InputError);
+}
+
+TEST_F(RunTableTest, SortsByValuesBothWaysAndPages) {
+  const RunPage up = query("", "best.acc");
+  const RunPage down = query("", "-best.acc");
+  ASSERT_EQ(up.runs.size(), 12u);
+  double prev = -1;
+  for (const auto& r : up.runs) {
+    const double acc = r["values"]["best.acc"];
+    EXPECT_GE(acc, prev);
+    prev = acc;
+  }
+  std::vector<std::string> reversed = names(up);
+  std::reverse(reversed.begin(), reversed.end());
+  EXPECT_EQ(names(down), reversed);
+  // Pages of 5 cover the same runs in the same order.
+  std::vector<std::string> paged;
+  for (size_t offset = 0; offset < 12; offset += 5)
+    for (const auto& n : names(query("", "-best.acc", offset, 5))) paged.push_back(n);
+  EXPECT_EQ(paged, names(down));
+  EXPECT_EQ(query("", "name").total, 12u);
+  EXPECT_FALSE(query("", "nothing.here").warnings.empty());
+}
+
+TEST_F(RunTableTest, GroupsGiveMeanAndStd) {
+  RunQuery q;
+  q.group_by = {"params.lr"};
+  const RunPage p = table->query(q);
+  EXPECT_EQ(p.total_groups, 3u);
+  ASSERT_EQ(p.groups.size(), 3u);
+  const json& g = p.groups[0];  // ordered by the group's values: lr=0.001 first
+  EXPECT_EQ(g["values"]["params.lr"], 0.001);
+  EXPECT_EQ(g["runs"], 4);
+  EXPECT_NEAR(g["metrics"]["best.acc"]["mean"].get<double>(), 0.01 + 0.015, 1e-9);
+  EXPECT_GT(g["metrics"]["best.acc"]["std"].get<double>(), 0);
+  EXPECT_EQ(g["metrics"]["best.acc"]["n"], 4);
+}
+
+TEST_F(RunTableTest, DeletedRunsAreHiddenUnlessAsked) {
+  const RunRef ref = store->resolve(ids[0]);
+  store->update(ref, [](json& r) { r["deleted"] = true; });
+  EXPECT_EQ(query("").total, 11u);
+  RunQuery q;
+  q.include_deleted = true;
+  EXPECT_EQ(table->query(q).total, 12u);
+}
+
+TEST_F(RunTableTest, ValuesFollowTheRunFile) {
+  const RunRef ref = store->resolve(ids[0]);
+  store->update(ref, [](json& r) { r["info"]["params"]["lr"] = 7.5; });
+  EXPECT_EQ(query("params.lr=7.5").total, 1u);
+  EXPECT_EQ(table->run_values(ids[0])["params.lr"], 7.5);
+  // A rebuild (every row deleted and inserted) keeps the value tables right too.
+  std::vector<std::string> warnings;
+  store->rebuild(warnings);
+  EXPECT_EQ(query("params.lr=7.5").total, 1u);
+  EXPECT_EQ(query("").total, 12u);
+}

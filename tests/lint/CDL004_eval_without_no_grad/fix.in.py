@@ -1,0 +1,7 @@
+import torch
+
+
+class Runner:
+    def evaluate(self, model, loader):
+        model.eval()
+        return [model(x) for x in loader]

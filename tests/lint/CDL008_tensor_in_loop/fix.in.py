@@ -1,0 +1,6 @@
+import torch
+
+
+def train(model, loader, device):
+    for x, y in loader:
+        model(x, torch.zeros(4, 4).to(device))

@@ -1,0 +1,3 @@
+def step(model, optimizer):
+    optimizer.zero_grad()
+    model.zero_grad(set_to_none=True)

@@ -1,0 +1,5 @@
+from torch.utils.checkpoint import checkpoint
+
+
+def forward(block, x):
+    return checkpoint(block, x, use_reentrant=False)

@@ -1,0 +1,2 @@
+def predict(model, x):
+    return model(x)

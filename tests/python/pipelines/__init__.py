@@ -1,1 +1,0 @@
-"""Fixture pipelines the tracer tests trace (importable by spawned DataLoader workers)."""
