@@ -28,7 +28,8 @@ void add_trace(nb::module_& m) {
           [](Session* s, int max_depth, bool track_memory, std::vector<std::string> own_prefixes,
              std::vector<std::string> machinery_prefixes, std::vector<std::string> stdlib_prefixes,
              std::vector<std::string> stdlib_modules, std::vector<std::string> include,
-             std::vector<std::string> exclude, size_t max_spans) {
+             std::vector<std::string> exclude, size_t max_spans, std::vector<std::string> library_prefixes,
+             std::vector<std::string> user_prefixes) {
             if (max_depth < 1) throw InputError("max_depth must be at least 1 (got " + std::to_string(max_depth) + ")");
             SessionConfig c;
             c.max_depth = max_depth;
@@ -38,13 +39,16 @@ void add_trace(nb::module_& m) {
             c.rules.machinery_prefixes = std::move(machinery_prefixes);
             c.rules.stdlib_prefixes = std::move(stdlib_prefixes);
             c.rules.stdlib_modules = std::move(stdlib_modules);
+            c.rules.library_prefixes = std::move(library_prefixes);
+            c.rules.user_prefixes = std::move(user_prefixes);
             c.rules.include = std::move(include);
             c.rules.exclude = std::move(exclude);
             new (s) Session(std::move(c));
           },
           nb::arg("max_depth") = 10, nb::arg("track_memory") = true, nb::arg("own_prefixes"),
           nb::arg("machinery_prefixes"), nb::arg("stdlib_prefixes"), nb::arg("stdlib_modules"), nb::arg("include"),
-          nb::arg("exclude"), nb::arg("max_spans") = 1'000'000)
+          nb::arg("exclude"), nb::arg("max_spans") = 1'000'000,
+          nb::arg("library_prefixes") = std::vector<std::string>(), nb::arg("user_prefixes") = std::vector<std::string>())
       .def("start", [](Session& s) { s.start(nb::find(&s).ptr()); })
       .def("stop", &Session::stop)
       .def_prop_ro("active", &Session::active)

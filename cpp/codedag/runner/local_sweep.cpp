@@ -1,3 +1,4 @@
+#include "codedag/common/terminal.hpp"
 #include "codedag/runner/local_sweep.hpp"
 
 #include <fcntl.h>
@@ -123,7 +124,7 @@ class Board {
       std::string line = "  [" + std::to_string(s.number) + "] cell " + std::to_string(s.cell) + " " + params +
                          (s.gpus.empty() ? "" : " gpu " + join_devices(s.gpus)) + " " +
                          store::format_duration(now - s.started) + " | " + last;
-      text += out_.cyan(fit(printable(line), width - 1)) + "\n";
+      text += out_.cyan(fit(term::printable(line), width - 1)) + "\n";
     }
     text += out_.dim(fit("  " + std::to_string(done) + "/" + std::to_string(total) + " done, " +
                              std::to_string(slots.size()) + " running, " + std::to_string(waiting) + " waiting",
@@ -237,7 +238,7 @@ std::string run_local(store::Store& store, const SweepDir& dir, const Manifest& 
       if (settings.json_mode) argv.push_back("--stdout-to-stderr");
       if (board_mode) board.clear();
       const std::string what = "cell " + std::to_string(cell) + " " +
-                               printable(params_text(m.cells[static_cast<size_t>(cell)].params)) +
+                               term::printable(params_text(m.cells[static_cast<size_t>(cell)].params)) +
                                (s.gpus.empty() ? "" : " on GPU " + join_devices(s.gpus)) + " (run " + s.ref.test_name +
                                (attempt > 1 ? ", attempt " + std::to_string(attempt) : "") + ")";
       if (!board_mode) out.info("▶ " + what);

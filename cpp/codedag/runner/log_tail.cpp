@@ -63,19 +63,4 @@ std::string last_visible_line(std::string_view text) {
   return {};
 }
 
-std::string printable(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char ch : text) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '\t')
-      out += ' ';
-    else if (c < 0x20 || c == 0x7f)
-      out += '?';
-    else
-      out += ch;
-  }
-  return out;
-}
-
 }  // namespace codedag::runner

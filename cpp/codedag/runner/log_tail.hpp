@@ -16,8 +16,5 @@ std::string collapse_redraws(std::string_view text);
 // The last non-empty line of `text` (after collapsing), for one line of a status board.
 std::string last_visible_line(std::string_view text);
 
-// Control characters (escape sequences included) replaced by '?' and tabs by spaces, so text
-// from a log or a parameter cannot move the cursor or recolour the terminal.
-std::string printable(std::string_view text);
 
 }  // namespace codedag::runner

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "codedag/common/error.hpp"
-#include "codedag/runner/fingerprint.hpp"
+#include "codedag/common/sha256.hpp"
 
 namespace codedag::runner {
 namespace {
@@ -114,7 +114,7 @@ std::string cell_fingerprint(const std::string& cwd, const std::vector<std::stri
     add(p.key);
     add(p.text);
   }
-  return sha256_hex(text);
+  return codedag::sha256_hex(text);
 }
 
 std::vector<ManifestCell> make_cells(const std::vector<std::string>& command, const std::string& cwd,

@@ -1,3 +1,4 @@
+#include "codedag/common/terminal.hpp"
 #include "codedag/runner/slurm_sweep.hpp"
 
 #include <poll.h>
@@ -233,7 +234,7 @@ std::string run_slurm(store::Store& store, const SweepDir& dir, const Manifest& 
     std::string job = r.out.substr(0, r.out.find_first_of(";\n"));
     if (r.exit_code != 0 || job.empty() || job.find_first_not_of("0123456789") != std::string::npos) {
       const std::string why =
-          "sbatch rejected chunk " + std::to_string(number) + ": " + printable(last_visible_line(r.err));
+          "sbatch rejected chunk " + std::to_string(number) + ": " + term::printable(last_visible_line(r.err));
       for (const auto& ref : refs) give_up_queued_run(store, ref, why);
       std::string queued;
       for (const auto& j : submitted) queued += " " + j;

@@ -1,3 +1,4 @@
+#include "codedag/common/terminal.hpp"
 #include "codedag/runner/sweep.hpp"
 
 #include <sys/random.h>
@@ -99,7 +100,7 @@ json execute_sweep(const SweepDir& dir, const Manifest& m, const ExecuteSettings
   store::Store store(m.home);
   std::vector<std::string> warnings;
   const std::vector<CellState> before = load_cell_states(store, dir, m, &warnings, true, queued_check_for(m));
-  for (const auto& w : warnings) out.warn(printable(w));
+  for (const auto& w : warnings) out.warn(term::printable(w));
   const std::vector<int> cells = cells_to_resume(before, settings.retry_failed);
   size_t finished = 0, failed = 0, in_flight = 0;
   for (const CellState& s : before) {
@@ -108,7 +109,7 @@ json execute_sweep(const SweepDir& dir, const Manifest& m, const ExecuteSettings
     failed += s.status == "failed";
   }
   std::vector<std::pair<std::string, std::string>> fields = {
-      {"command", printable(store::shell_join(m.command))},
+      {"command", term::printable(store::shell_join(m.command))},
       {"cells", std::to_string(m.cells.size()) + " (" + std::to_string(cells.size()) + " to run" +
                     (finished ? ", " + std::to_string(finished) + " finished before" : "") +
                     (in_flight ? ", " + std::to_string(in_flight) + " still running" : "") + ")"},

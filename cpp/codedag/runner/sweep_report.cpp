@@ -1,3 +1,4 @@
+#include "codedag/common/terminal.hpp"
 #include "codedag/runner/sweep_report.hpp"
 
 #include "codedag/common/error.hpp"
@@ -128,9 +129,9 @@ void print_summary(term::Printer& out, const json& summary, double seconds, size
     for (const auto& [k, v] : c["params"].items()) ptext += (ptext.empty() ? "" : " ") + k + "=" + text_of(v);
     std::vector<std::string> row = {ok ? out.green("✓") : out.red("✗"),
                                     std::to_string(c["cell"].get<int>()),
-                                    printable(ptext.empty() ? "-" : ptext),
+                                    term::printable(ptext.empty() ? "-" : ptext),
                                     status,
-                                    printable(c.value("cause", std::string(ok ? "" : "-"))),
+                                    term::printable(c.value("cause", std::string(ok ? "" : "-"))),
                                     store::format_duration(c.value("duration", -1.0))};
     if (row[4].empty()) row[4] = "-";
     if (has_metric) row.push_back(text_of(c.value("metric", json(nullptr))));
@@ -147,17 +148,17 @@ void print_summary(term::Printer& out, const json& summary, double seconds, size
       continue;
     out.line();
     out.fail("cell " + std::to_string(c["cell"].get<int>()) + " " + c["status"].get<std::string>() + ": " +
-             printable(c.value("cause", std::string("-"))));
-    if (c.contains("log") && c["log"].is_string()) out.line("  log: " + printable(c["log"].get<std::string>()));
+             term::printable(c.value("cause", std::string("-"))));
+    if (c.contains("log") && c["log"].is_string()) out.line("  log: " + term::printable(c["log"].get<std::string>()));
     const json tail = c.value("log_tail", json::array());
     const size_t skip = tail.size() > tail_lines ? tail.size() - tail_lines : 0;
-    for (size_t i = skip; i < tail.size(); ++i) out.line("  | " + printable(tail[i].get<std::string>()));
+    for (size_t i = skip; i < tail.size(); ++i) out.line("  | " + term::printable(tail[i].get<std::string>()));
   }
   if (summary["best"].is_object())
     out.ok("best: cell " + std::to_string(summary["best"]["cell"].get<int>()) + " (" +
            summary["metric"].get<std::string>() + " = " + text_of(summary["best"]["metric"]) + ", run " +
            text_of(summary["best"]["run"]) + ")");
-  if (summary["stopped"].is_string()) out.warn(printable(summary["stopped"].get<std::string>()));
+  if (summary["stopped"].is_string()) out.warn(term::printable(summary["stopped"].get<std::string>()));
   std::string counts;
   for (const char* status : kStatusOrder)
     if (summary["status"].contains(status))
@@ -171,7 +172,7 @@ void print_cell_event(term::Printer& out, const json& c) {
   std::string params;
   for (const auto& [k, v] : c["params"].items()) params += (params.empty() ? "" : " ") + k + "=" + text_of(v);
   const std::string head =
-      "cell " + std::to_string(c["cell"].get<int>()) + (params.empty() ? "" : " " + printable(params));
+      "cell " + std::to_string(c["cell"].get<int>()) + (params.empty() ? "" : " " + term::printable(params));
   const std::string run = c["run"].is_string() ? " (run " + c["run"].get<std::string>() + ")" : "";
   const std::string status = c["status"].get<std::string>();
   if (status == "finished") {
@@ -179,8 +180,8 @@ void print_cell_event(term::Printer& out, const json& c) {
     if (c.contains("metric") && c["metric"].is_number()) metric = ", metric " + text_of(c["metric"]);
     out.ok(head + " finished in " + store::format_duration(c.value("duration", -1.0)) + metric + run);
   } else {
-    out.fail(head + " " + status + ": " + printable(c.value("cause", std::string("-"))) + run);
-    if (c.contains("log") && c["log"].is_string()) out.line("  log: " + printable(c["log"].get<std::string>()));
+    out.fail(head + " " + status + ": " + term::printable(c.value("cause", std::string("-"))) + run);
+    if (c.contains("log") && c["log"].is_string()) out.line("  log: " + term::printable(c["log"].get<std::string>()));
   }
 }
 

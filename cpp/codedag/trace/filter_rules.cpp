@@ -35,7 +35,19 @@ bool contains_any(std::string_view s, const std::vector<std::string>& needles) {
                      [&](const std::string& n) { return s.find(n) != std::string_view::npos; });
 }
 std::string_view top_level(std::string_view module) { return module.substr(0, module.find('.')); }
+size_t longest_prefix(std::string_view s, const std::vector<std::string>& prefixes) {
+  size_t best = 0;
+  for (const std::string& p : prefixes)
+    if (p.size() > best && s.substr(0, p.size()) == p) best = p.size();
+  return best;
+}
 }  // namespace
+
+bool FilterRules::library_file(std::string_view file) const {
+  const size_t library = longest_prefix(file, library_prefixes), user = longest_prefix(file, user_prefixes);
+  if (library || user) return library > user;
+  return contains_any(file, library_markers);
+}
 
 bool FilterRules::user_pattern(const std::vector<std::string>& patterns, std::string_view qualified,
                                std::string_view file) const {
@@ -53,7 +65,7 @@ Decision FilterRules::python(std::string_view file, std::string_view module, std
     const bool collate =
         std::find(recorded_machinery.begin(), recorded_machinery.end(), name) != recorded_machinery.end();
     d = {collate, false, false, false, false};
-  } else if (contains_any(file, library_markers)) {
+  } else if (library_file(file)) {
     const bool hidden = std::any_of(hidden_library_names.begin(), hidden_library_names.end(),
                                     [&](const std::string& p) { return glob_match(p, name); });
     d = {!comprehension && !hidden, true, name == "__call__" || name == "forward", !hidden, false};

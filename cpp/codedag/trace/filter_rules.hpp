@@ -6,7 +6,10 @@
 //     user code are still recorded (DataLoader's fetch -> Dataset.__getitem__);
 //   - default_collate is the exception: collation is a pipeline stage;
 //   - comprehensions/generator expressions are folded into the function that contains them;
-//   - library code (site-packages, third-party extension modules) is recorded when user code calls
+//   - library code (by the one library decision, python/codedag/libraries.py, passed in as the
+//     directories of the packages it judged: `library_prefixes`/`user_prefixes`, the longest match
+//     wins; modules imported after the tracer was made fall back to the site-packages markers)
+//     is recorded when user code calls
 //     it; library code called by library code or by folded machinery is folded (numpy's internals
 //     and DataLoader's own torch calls are not the pipeline), except `__call__`/`forward` called
 //     from library code, which is how transform containers (Compose) call their steps.
@@ -39,6 +42,10 @@ struct FilterRules {
   std::vector<std::string> own_prefixes;        // the tracer's package directory
   std::vector<std::string> machinery_prefixes;  // torch/utils/data
   std::vector<std::string> stdlib_prefixes;     // sysconfig stdlib / platstdlib
+  // Directories of packages the library decision judged (library or the user's own, e.g. a
+  // `pip --target` dependency or a `[tool.codedag] user = [...]` package inside site-packages).
+  std::vector<std::string> library_prefixes, user_prefixes;
+  // Fallback for code the decision has not judged (imported after the tracer was made).
   std::vector<std::string> library_markers{"/site-packages/", "/dist-packages/"};
   std::vector<std::string> stdlib_modules;  // top-level names of standard modules (builtin functions)
   std::vector<std::string> recorded_machinery{"default_collate", "default_convert"};
@@ -56,6 +63,8 @@ struct FilterRules {
   Decision builtin(std::string_view module, std::string_view qualname) const;
 
  private:
+  // Library code by the decision's directories (longest prefix wins), else by the markers.
+  bool library_file(std::string_view file) const;
   bool user_pattern(const std::vector<std::string>& patterns, std::string_view qualified, std::string_view file) const;
 };
 

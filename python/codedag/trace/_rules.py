@@ -35,7 +35,43 @@ def default_rules() -> dict:
         "machinery_prefixes": sorted(set(machinery)),
         "stdlib_prefixes": sorted(stdlib),
         "stdlib_modules": sorted(set(sys.stdlib_module_names) | {"builtins"}),
+        **package_prefixes(),
     }
+
+
+def package_prefixes() -> dict:
+    """The directories of the packages loaded now, by the one library decision (libraries.py):
+    the hook folds and records by file, so the decision reaches it as directories. A module
+    imported later falls back to the hook's site-packages markers."""
+    from codedag import libraries
+
+    library, user = set(), set()
+    for name, module in list(sys.modules.items()):
+        if "." in name or name.startswith("_") or name in sys.stdlib_module_names or name == "__main__":
+            continue
+        where = _package_dirs(module)
+        if not where:
+            continue
+        try:
+            decision = libraries.decide(name)
+        except Exception:  # a broken distribution's metadata: leave that package to the markers
+            continue
+        if decision.distribution == libraries.STDLIB:
+            continue
+        (library if decision.library else user).update(where)
+    return {"library_prefixes": sorted(library), "user_prefixes": sorted(user)}
+
+
+def _package_dirs(module) -> set[str]:
+    """A package's directory ("<dir>/"), or a single-file module's own path, as the real path and
+    as imported (code objects carry the path they were imported by)."""
+    file = getattr(module, "__file__", None)
+    if not isinstance(file, str) or not file:
+        return set()
+    if os.path.basename(file).startswith("__init__."):
+        folder = os.path.dirname(file)
+        return {_dir(folder), os.path.join(os.path.abspath(folder), "")}
+    return {os.path.realpath(file), os.path.abspath(file)}
 
 
 def _torch_importable() -> bool:

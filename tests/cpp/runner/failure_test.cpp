@@ -104,6 +104,5 @@ TEST(LogTail, ProgressRedrawsCollapseAndControlCharactersAreEscaped) {
   EXPECT_EQ(collapse_redraws("a 10%\ra 50%\ra 100%\nnext\r\n"), "a 100%\nnext\n");
   EXPECT_EQ(last_visible_line("one\ntwo 1/3\rtwo 2/3"), "two 2/3");
   EXPECT_EQ(last_visible_line("line\n\n  \n"), "line");
-  EXPECT_EQ(printable("red \x1b[31mX\x1b[0m\tend"), "red ?[31mX?[0m end");
   EXPECT_EQ(last_lines("a\n\nb\nc\nd\n", 2), (std::vector<std::string>{"c", "d"}));
 }

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include "codedag/common/error.hpp"
-#include "codedag/runner/fingerprint.hpp"
 
 using namespace codedag::runner;
 using codedag::FormatError;
@@ -24,14 +23,6 @@ Manifest sample() {
   return m;
 }
 }  // namespace
-
-TEST(Fingerprint, Sha256MatchesKnownDigests) {
-  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(sha256_hex(std::string(1000, 'a')), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
-  EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
-            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-}
 
 TEST(Manifest, CellsGetTheirArgumentsAndDistinctFingerprints) {
   const Manifest m = sample();

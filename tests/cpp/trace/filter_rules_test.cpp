@@ -82,3 +82,19 @@ TEST(FilterRules, ModuleCallMachineryIsTransparentAndDispatchersHidden) {
   // User code named like a dispatcher is the user's: recorded.
   EXPECT_TRUE(r.python("/home/me/pipe.py", "pipe", "_my_dispatcher", "_my_dispatcher").record);
 }
+
+// The library decision reaches the hook as package directories: a dependency installed with
+// `pip --target` (no site-packages in its path) is library code; a package the user declared their
+// own is user code even inside site-packages; the longest directory wins; markers are the fallback.
+TEST(FilterRules, LibraryDecisionByPackageDirectory) {
+  FilterRules r = rules();
+  r.library_prefixes = {"/opt/deps/pkgx/", "/home/me/proj/vendor/lib1/"};
+  r.user_prefixes = {"/x/site-packages/mine/", "/home/me/proj/"};
+  const auto target = r.python("/opt/deps/pkgx/core.py", "pkgx.core", "_helper", "_helper");
+  EXPECT_TRUE(target.library && target.third_party && !target.user);
+  const auto declared_own = r.python("/x/site-packages/mine/aug.py", "mine.aug", "flip", "flip");
+  EXPECT_TRUE(declared_own.user && !declared_own.library);
+  EXPECT_TRUE(r.python("/home/me/proj/vendor/lib1/a.py", "lib1.a", "f", "f").library);
+  EXPECT_TRUE(r.python("/home/me/proj/data.py", "data", "f", "f").user);
+  EXPECT_TRUE(r.python("/x/site-packages/numpy/fft.py", "numpy.fft", "rfft", "rfft").library);  // fallback
+}
