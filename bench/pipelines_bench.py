@@ -16,13 +16,12 @@ plan moved a context (and ``CPU_BOUND`` is not False in the module).
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import json
 import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 import traceback
 from typing import Any
@@ -42,20 +41,18 @@ CORPUS = os.path.join(REPO, "tests", "pipelines")
 
 
 def corpus_modules(only: set[str] | None) -> list[tuple[str, Any]]:
-    """(name, module) of every corpus module with make_loader, imported under its own name so
-    spawned workers can import it too."""
+    """(name, module) of every corpus module with make_loader, imported as ``pipelines.<name>``
+    (the corpus is a package under tests/, so spawned workers import it the same way)."""
     found = []
-    if CORPUS not in sys.path:
-        sys.path.insert(0, CORPUS)
+    tests_dir = os.path.dirname(CORPUS)
+    if tests_dir not in sys.path:
+        sys.path.insert(0, tests_dir)
     for file in sorted(os.listdir(CORPUS)) if os.path.isdir(CORPUS) else []:
         name, ext = os.path.splitext(file)
         if ext != ".py" or name.startswith("_") or (only and name not in only):
             continue
-        spec = importlib.util.spec_from_file_location(name, os.path.join(CORPUS, file))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
         try:
-            spec.loader.exec_module(module)
+            module = importlib.import_module(f"pipelines.{name}")
         except Exception as exc:  # reported, the others still run
             found.append((name, exc))
             continue
@@ -229,17 +226,15 @@ def main() -> int:
     only = {s for s in args.only.split(",") if s} or None
     t0 = time.time()
     entries = []
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ.setdefault("CODEDAG_PIPELINE_DATA", tmp)
-        for name, module in corpus_modules(only):
-            if isinstance(module, Exception):
-                entries.append({"pipeline": name, "import_error": f"{type(module).__name__}: {module}"})
-                continue
-            try:
-                entries.append(bench_pipeline(name, module, args))
-            except Exception as exc:
-                traceback.print_exc()
-                entries.append({"pipeline": name, "error": f"{type(exc).__name__}: {exc}"})
+    for name, module in corpus_modules(only):  # each builds its data under a temporary directory
+        if isinstance(module, Exception):
+            entries.append({"pipeline": name, "import_error": f"{type(module).__name__}: {module}"})
+            continue
+        try:
+            entries.append(bench_pipeline(name, module, args))
+        except Exception as exc:
+            traceback.print_exc()
+            entries.append({"pipeline": name, "error": f"{type(exc).__name__}: {exc}"})
     out = {"benchmark": "pipelines",
            "machine": {"cpus": os.cpu_count(), "cores_available": _core.available_cpus(),
                        "python": platform.python_version(), "torch": torch.__version__,

@@ -17,6 +17,7 @@
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/error.hpp"
 #include "codedag/store/run_index.hpp"
+#include "codedag/store/run_ids.hpp"
 
 namespace codedag::runner {
 namespace fs = std::filesystem;

@@ -89,7 +89,10 @@ def calibrate_device_model(loader: DataLoader, dag: Any, k: int = 2, coarsen_max
     model.cores = cores
     details: dict[str, Any] = {"cores": cores}
     if handoff:
-        model.worker_handoff_ns, details["worker_handoff"] = measure_worker_handoff(loader)
+        try:
+            model.worker_handoff_ns, details["worker_handoff"] = measure_worker_handoff(loader)
+        except Exception as exc:  # e.g. a dataset that cannot go to a worker: the model keeps 0
+            details["worker_handoff"] = f"not measured: one worker could not load: {type(exc).__name__}: {exc}"
         details["worker_handoff_ns"] = model.worker_handoff_ns
     single = copy_of(loader, 0)
     if step is not None:
