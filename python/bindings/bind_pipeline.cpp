@@ -35,7 +35,7 @@ void add_pipeline(nb::module_& m) {
       nb::arg("features"), nb::arg("features_per_sample"), nb::arg("runs"), nb::arg("batch_of"),
       nb::arg("permutations") = 999, nb::arg("seed") = 0,
       "Permutation test that the samples of a batch vary independently across seeded runs. `features` is "
-      "K*R*M values at (k*R + r)*M + m. {mean_correlation, p_value, pairs, varying_samples, testable}.");
+      "K*R*M values at (k*R + r)*M + m. {dependence, p_value, pairs, varying_samples, testable}.");
 }
 
 }  // namespace codedag::bindings

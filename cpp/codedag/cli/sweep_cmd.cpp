@@ -136,7 +136,7 @@ void add_status(CLI::App& sweep, Context& ctx) {
       std::cout << dump_json(summary, 1) << std::endl;
     } else {
       term::Printer out;
-      for (const auto& w : summary["warnings"]) out.warn(runner::printable(w.get<std::string>()));
+      for (const auto& w : summary["warnings"]) out.warn(term::printable(w.get<std::string>()));
       runner::print_summary(out, summary, -1, o->tail);
     }
     ctx.exit_code = exit_status(summary);
@@ -155,7 +155,7 @@ void add_ls(CLI::App& sweep, Context&) {
       return;
     }
     term::Printer out;
-    for (const auto& w : warnings) out.warn(runner::printable(w));
+    for (const auto& w : warnings) out.warn(term::printable(w));
     if (sweeps.empty()) {
       out.info("no sweeps in " + runner::home_or_default("") + " (start one with `codedag sweep run`)");
       return;
@@ -166,10 +166,10 @@ void add_ls(CLI::App& sweep, Context&) {
       for (const char* status : runner::kStatusOrder)
         if (s["status"].contains(status))
           counts += (counts.empty() ? "" : " ") + std::to_string(s["status"][status].get<int>()) + " " + status;
-      rows.push_back({s["sweep"].get<std::string>(), runner::printable(s["name"].get<std::string>()),
+      rows.push_back({s["sweep"].get<std::string>(), term::printable(s["name"].get<std::string>()),
                       store::format_time(s["created_at"].get<double>()), std::to_string(s["cells"].get<size_t>()),
                       counts.empty() ? "-" : counts, s["backend"].get<std::string>(),
-                      runner::printable(store::shell_join(s["command"].get<std::vector<std::string>>()))});
+                      term::printable(store::shell_join(s["command"].get<std::vector<std::string>>()))});
     }
     out.table({"sweep", "name", "created", "cells", "status", "backend", "command"}, rows);
     out.info(std::to_string(sweeps.size()) + " sweep(s)");

@@ -13,29 +13,33 @@ namespace {
 
 struct Standardised {
   size_t K = 0, R = 0, M = 0;
-  std::vector<double> z;       // (k * R + r) * M + m; 0 where the sample does not vary on k
-  std::vector<char> varying;   // k * M + m
-  std::vector<std::vector<size_t>> batches;  // sample indices per batch
-  double pairs = 0;            // valid (feature, pair) combinations
+  std::vector<double> z;                     // (k * R + r) * M + m; 0 where the sample does not vary on k
+  std::vector<char> varying;                 // k * M + m
+  std::vector<std::vector<size_t>> batches;  // sample indices per batch (at most kMaxSamplesPerBatch varying)
+  double pairs = 0;                          // valid (feature, pair) combinations
 };
 
-// Mean over valid pairs and features of the correlation across runs, with run r of sample m read
-// from run order[m][r] (the identity for the observed statistic).
-double mean_correlation(const Standardised& s, const std::vector<std::vector<size_t>>& order) {
+// Mean over valid pairs and features of the squared correlation across runs, with run r of sample m
+// read from run order[m][r] (the identity for the observed statistic).
+double mean_squared_correlation(const Standardised& s, const std::vector<std::vector<size_t>>& order,
+                                std::vector<size_t>& members) {
   double total = 0;
   for (size_t k = 0; k < s.K; ++k)
-    for (const auto& batch : s.batches)
-      for (size_t r = 0; r < s.R; ++r) {
-        double sum = 0, squares = 0;
-        for (const size_t m : batch) {
-          if (!s.varying[k * s.M + m]) continue;
-          const double v = s.z[(k * s.R + order[m][r]) * s.M + m];
-          sum += v;
-          squares += v * v;
+    for (const auto& batch : s.batches) {
+      members.clear();
+      for (const size_t m : batch)
+        if (s.varying[k * s.M + m]) members.push_back(m);
+      for (size_t a = 0; a < members.size(); ++a)
+        for (size_t b = a + 1; b < members.size(); ++b) {
+          const size_t i = members[a], j = members[b];
+          double c = 0;
+          for (size_t r = 0; r < s.R; ++r)
+            c += s.z[(k * s.R + order[i][r]) * s.M + i] * s.z[(k * s.R + order[j][r]) * s.M + j];
+          c /= static_cast<double>(s.R);
+          total += c * c;
         }
-        total += (sum * sum - squares) / 2;
-      }
-  return s.pairs > 0 ? total / (static_cast<double>(s.R) * s.pairs) : 0.0;
+    }
+  return s.pairs > 0 ? total / s.pairs : 0.0;
 }
 
 }  // namespace
@@ -77,7 +81,8 @@ IndependenceResult independence_test(const std::vector<double>& features, size_t
     }
   out.varying_samples = static_cast<size_t>(std::count(any_varying.begin(), any_varying.end(), 1));
   std::map<int64_t, std::vector<size_t>> by_batch;
-  for (size_t m = 0; m < M; ++m) by_batch[batch_of[m]].push_back(m);
+  for (size_t m = 0; m < M; ++m)
+    if (any_varying[m] && by_batch[batch_of[m]].size() < kMaxSamplesPerBatch) by_batch[batch_of[m]].push_back(m);
   for (auto& [b, members] : by_batch) s.batches.push_back(std::move(members));
   for (size_t k = 0; k < K; ++k)
     for (const auto& batch : s.batches) {
@@ -86,31 +91,30 @@ IndependenceResult independence_test(const std::vector<double>& features, size_t
       s.pairs += n * (n - 1) / 2;
     }
   size_t pairs = 0;
-  for (const auto& batch : s.batches) {
-    size_t n = 0;
-    for (const size_t m : batch) n += any_varying[m];
-    pairs += n * (n > 0 ? n - 1 : 0) / 2;
-  }
+  for (const auto& batch : s.batches) pairs += batch.size() * (batch.size() - 1) / 2;
   out.pairs = pairs;
   if (R < 3 || s.pairs == 0) return out;
   out.testable = true;
 
   std::vector<std::vector<size_t>> order(M, std::vector<size_t>(R));
   for (auto& o : order) std::iota(o.begin(), o.end(), 0);
-  out.mean_correlation = mean_correlation(s, order);
-  const double observed = std::fabs(out.mean_correlation);
+  // r^2 of two independent standardised series of R exchangeable runs averages 1/(R-1).
+  const double null_mean = 1.0 / static_cast<double>(R - 1);
+  std::vector<size_t> members;
+  const double observed = mean_squared_correlation(s, order, members);
+  out.dependence = (observed - null_mean) / (1.0 - null_mean);
   std::mt19937_64 rng(seed);
   int as_extreme = 0;
   for (int p = 0; p < permutations; ++p) {
     for (auto& o : order) std::shuffle(o.begin(), o.end(), rng);
-    if (std::fabs(mean_correlation(s, order)) >= observed - 1e-12) ++as_extreme;
+    if (mean_squared_correlation(s, order, members) >= observed - 1e-12) ++as_extreme;
   }
   out.p_value = (1.0 + as_extreme) / (1.0 + permutations);
   return out;
 }
 
 json IndependenceResult::to_json() const {
-  return {{"mean_correlation", mean_correlation},
+  return {{"dependence", dependence},
           {"p_value", p_value},
           {"pairs", pairs},
           {"varying_samples", varying_samples},

@@ -9,7 +9,7 @@ distribution (mean and standard deviation) -- and by its *joint* behaviour: a pe
 augmentation run once over a whole batch keeps the mean and standard deviation but makes the
 samples of a batch move together. Baseline and migrated runs are repeated under several seeds and
 the engine's permutation test (``_core.independence_test``) measures how strongly the samples of a
-batch vary together across seeds; a migrated correlation far from the baseline's fails. Everything
+batch vary together across seeds; a migrated dependence far from the baseline's fails. Everything
 else must be equal within ``rtol``/``atol``; a mismatch names the planned contexts behind it.
 
 Map-style datasets replay the same index lists (drawn once from the loader's sampler under
@@ -178,11 +178,11 @@ def _independence(base_runs, mig_runs, j: int) -> dict | None:
     if not (b["testable"] and m["testable"]):
         return {"baseline": b, "migrated": m, "ok": True, "detail": "not testable (fewer than two varying samples "
                                                                      "in a batch, or fewer than 3 seeds)"}
-    gap = m["mean_correlation"] - b["mean_correlation"]
+    gap = m["dependence"] - b["dependence"]
     significant = min(m["p_value"], b["p_value"]) < INDEPENDENCE_ALPHA
     ok = not (abs(gap) > INDEPENDENCE_EFFECT and significant)
-    detail = (f"within-batch correlation across seeds {m['mean_correlation']:.2f} migrated vs "
-              f"{b['mean_correlation']:.2f} baseline (p = {m['p_value']:.3g} / {b['p_value']:.3g})")
+    detail = (f"within-batch dependence across seeds {m['dependence']:.2f} migrated vs "
+              f"{b['dependence']:.2f} baseline (p = {m['p_value']:.3g} / {b['p_value']:.3g})")
     if not ok:
         detail = ("the samples of a batch no longer vary independently: " if gap > 0 else
                   "the samples of a batch vary independently where the baseline's vary together: ") + detail

@@ -125,7 +125,7 @@ def test_verify_catches_per_sample_randomness_turned_per_batch():
         assert out["stochastic"] and out["compared_by"] == "distribution and independence"
         assert not report.ok, str(report)
         assert "no longer vary independently" in out["detail"]
-        assert out["independence"]["migrated"]["mean_correlation"] > 0.8
+        assert out["independence"]["migrated"]["dependence"] > 0.8
         assert f"{M}.random_flip" in report["mismatching_contexts"]
     finally:
         unregister(f"{M}.random_flip")
@@ -136,7 +136,7 @@ def test_verify_passes_per_sample_randomness_kept_per_sample():
     report = codedag.verify(loader, plan("random_flip"), batches=3, seed=2)
     assert report.ok, str(report)
     joint = report["outputs"][0]["independence"]
-    assert joint["ok"] and abs(joint["migrated"]["mean_correlation"]) < 0.3
+    assert joint["ok"] and abs(joint["migrated"]["dependence"]) < 0.3
     assert report["draws_randomness"] == {f"{M}.random_flip": ["numpy.random"]}
 
 

@@ -195,8 +195,14 @@ TEST(CostModelCores, StageCostNamesWhatSetsIt) {
   const std::vector<std::string> ex{"cpu", "batch:cpu"};
   EXPECT_DOUBLE_EQ(stage_cost({4, 5}, 1, m, &ex, &limit), 5);
   EXPECT_EQ(limit, "batch:cpu");
-  m.cores = 1;  // 4 ms x 2 workers + 5 ms on one core
-  EXPECT_DOUBLE_EQ(stage_cost({4, 5}, 1, m, &ex, &limit), 13);
+  // One core: the 2 workers run one at a time, so the cpu stage (4 = its work / 1) and batch:cpu's 5
+  // share that core: 9 per batch.
+  m.cores = 1;
+  EXPECT_DOUBLE_EQ(stage_cost({4, 5}, 1, m, &ex, &limit), 9);
+  EXPECT_EQ(limit, "cores");
+  // Two cores for two workers: the workers' work is 2 x 4, plus 5, over 2 cores = 6.5 > 5.
+  m.cores = 2;
+  EXPECT_DOUBLE_EQ(stage_cost({4, 5}, 1, m, &ex, &limit), 6.5);
   EXPECT_EQ(limit, "cores");
   m.cores = 0;
   m.workers = 0;
