@@ -263,11 +263,13 @@ def collate_deferred(batch: list[Deferred], *, collate_fn_map=None) -> Any:
     """The collate function registered for ``Deferred`` while a batched plan is applied."""
     from torch.utils.data._utils.collate import default_collate
 
-    if all(d._value is not _UNSET for d in batch):
-        # The dataset already looked at every sample's value (``x.shape`` before returning x):
-        # each was computed in place then (counted as a fallback there); collate the values.
-        return default_collate([d._value for d in batch])
-    flat = [_flatten(d) for d in batch]
+    # Samples that are not deferred (a branch of the dataset that skipped the planned call) and
+    # samples the dataset already read (``x.shape`` before returning x: computed in place then,
+    # counted as a fallback there) are plain values here.
+    read = [not isinstance(d, Deferred) or d._value is not _UNSET for d in batch]
+    if all(read):
+        return default_collate([d._value if isinstance(d, Deferred) else d for d in batch])
+    flat = [_flatten(d) if isinstance(d, Deferred) else ([], [d], []) for d in batch]
     steps0, leaves0, consts0 = flat[0]
     consistent = all(
         _same_structure(steps0, s) and len(leaves0) == len(lv) and len(consts0) == len(c)
@@ -277,13 +279,14 @@ def collate_deferred(batch: list[Deferred], *, collate_fn_map=None) -> Any:
     if not consistent:
         # Samples took different planned paths (or carry different objects): compute them here,
         # per sample, exactly as without the plan.
-        owner = next((d.owner for d in batch if d.owner is not None), None)
+        deferred = [d for d in batch if isinstance(d, Deferred)]
+        owner = next((d.owner for d in deferred if d.owner is not None), None)
         if owner is not None:
             why = ("the dataset read some samples' values before returning them"
-                   if any(d._value is not _UNSET for d in batch) else
+                   if all(isinstance(d, Deferred) for d in batch) and any(read) else
                    "samples of one batch made different planned calls (or passed different objects)")
-            owner._note_fallback(batch[0].key, f"{why}; computed per sample during collation")
-        return default_collate([d.materialize("collation") for d in batch])
+            owner._note_fallback(deferred[0].key, f"{why}; computed per sample during collation")
+        return default_collate([d.materialize("collation") if isinstance(d, Deferred) else d for d in batch])
     columns = [_collate_column([lv[j] for _, lv, _ in flat]) for j in range(len(leaves0))]
     return DeferredBatch(steps0, columns, consts0, len(batch))
 
