@@ -98,7 +98,9 @@ def _forward(name: str):
 for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
               "__rtruediv__", "__floordiv__", "__mod__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__",
               "__neg__", "__pos__", "__abs__", "__lt__", "__le__", "__gt__", "__ge__", "__and__", "__or__",
-              "__invert__", "__float__", "__int__", "__index__", "__bool__", "__contains__"):
+              "__invert__", "__float__", "__int__", "__index__", "__bool__", "__contains__",
+              # ``with Image.open(p) as im:`` on a deferred call: Python looks the protocol up on the type.
+              "__enter__", "__exit__"):
     setattr(Deferred, _name, _forward(_name))
 
 

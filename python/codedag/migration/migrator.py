@@ -395,7 +395,14 @@ class PipelineMigrator:
             if _bypassing():
                 return original(*args, **kwargs)
             if mode == "batched" and should_defer():
-                return Deferred(key, original, args, kwargs, migrator)
+                resource = _open_resource_in((args, kwargs), depth=3)
+                if resource is None:
+                    return Deferred(key, original, args, kwargs, migrator)
+                # Deferred, the call would run at collation, after the dataset closed the file
+                # (``with Image.open(p) as im: im.convert()``, an npz archive): run it now.
+                migrator._note_fallback(key, f"an argument is an open resource ({resource}); a deferred call "
+                                             "would run after it is closed, so it ran in place")
+                return original(*args, **kwargs)
             if not moved:
                 return original(*args, **kwargs)
             if device.type == "cuda" and (migrator._in_worker or _in_dataloader_worker()):
@@ -458,6 +465,21 @@ class PipelineMigrator:
 
 
 _MISSING = object()
+
+
+def _open_resource_in(value: Any, depth: int = 2) -> str | None:
+    """The type name of the first argument that is a context manager (an open file, image, archive:
+    only valid until its ``with`` block ends), looking into tuples, lists and dicts; None if none."""
+    if isinstance(value, (Deferred, torch.Tensor, np.ndarray, str, bytes, int, float, type(None))):
+        return None
+    if isinstance(value, (tuple, list)) and depth > 0:
+        return next((r for r in (_open_resource_in(v, depth - 1) for v in value[:16]) if r), None)
+    if isinstance(value, dict) and depth > 0:
+        return next((r for r in (_open_resource_in(v, depth - 1) for v in list(value.values())[:16]) if r), None)
+    kind = type(value)
+    if hasattr(kind, "__enter__") and hasattr(kind, "__exit__") and not isinstance(value, type):
+        return f"a {kind.__module__}.{kind.__qualname__}"
+    return None
 
 
 def _retarget(plan: dict, executor: str | None) -> dict:

@@ -69,3 +69,16 @@ def test_inline_on_batch_cpu_without_workers_runs_batched():
         assert m.batched and m.stats["vectorised"] == {f"{M}.brighten": True}
         assert m.output_contexts["[0]"] == [f"{M}.brighten"]
     torch.testing.assert_close(got, expected(ds))
+
+
+def test_a_call_on_an_open_file_runs_in_place_not_after_the_file_is_closed(tmp_path):
+    # Deferred to collation, read_values(f) would run after the dataset's `with open()` closed f.
+    ds = lt.FileSamples(tmp_path, n=8)
+    loader = DataLoader(ds, batch_size=4)
+    with PipelineMigrator.from_plan(plan("read_values")) as m, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = torch.cat([x for x, _ in loader])
+        stats = m.stats
+    torch.testing.assert_close(got, torch.stack([torch.arange(i, i + 4, dtype=torch.float32) for i in range(8)]))
+    assert stats["fallbacks"] == 8
+    assert "open resource (a _io.TextIOWrapper)" in stats["fallback_reasons"][f"{M}.read_values"]
