@@ -72,8 +72,8 @@ void run(const OptimizeOptions& opt) {
   }
   if (!opt.device_model.empty()) o.device_model = graph::DeviceModel::load(opt.device_model);
   std::string cores_source = "the device model's";
-  if (opt.cores == "auto" || (opt.cores.empty() && o.choose_workers &&
-                              !(o.device_model && o.device_model->cores > 0))) {
+  if (opt.cores == "auto" ||
+      (opt.cores.empty() && o.choose_workers && !(o.device_model && o.device_model->cores > 0))) {
     const monitor::CpuBudget budget = monitor::available_cpus();
     o.cores = budget.cores;
     cores_source = "this machine (" + budget.limited_by + ")";
@@ -86,19 +86,19 @@ void run(const OptimizeOptions& opt) {
 
   std::string executors;
   for (const auto& e : r.executors) executors += (executors.empty() ? "" : ", ") + e;
-  out.header("CodeDAG optimize",
-             {{"DAG", opt.file + " (" + std::to_string(dag.nodes().size()) + " contexts)"},
-              {"coarsened", std::to_string(r.coarse.dag.nodes().size()) + " contexts, " + std::to_string(r.groups) +
-                                " functions (max depth " + std::to_string(o.coarsen_max_depth) + ")"},
-              {"executors", executors},
-              {"k", std::to_string(r.k)},
-              {"workers", o.choose_workers ? "chosen from 0 to " + (o.max_workers ? std::to_string(o.max_workers)
-                                                                                    : std::string("2 x cores"))
-                                           : std::to_string(r.model.workers)},
-              {"cores", r.model.cores > 0 ? fixed(r.model.cores, 2) + " (" + cores_source + ")"
-                                          : std::string("not limited")},
-              {"device model", opt.device_model.empty() ? std::string("defaults") : opt.device_model},
-              {"algorithm", r.partition.method + ", seed " + std::to_string(o.seed)}});
+  out.header(
+      "CodeDAG optimize",
+      {{"DAG", opt.file + " (" + std::to_string(dag.nodes().size()) + " contexts)"},
+       {"coarsened", std::to_string(r.coarse.dag.nodes().size()) + " contexts, " + std::to_string(r.groups) +
+                         " functions (max depth " + std::to_string(o.coarsen_max_depth) + ")"},
+       {"executors", executors},
+       {"k", std::to_string(r.k)},
+       {"workers", o.choose_workers ? "chosen from 0 to " +
+                                          (o.max_workers ? std::to_string(o.max_workers) : std::string("2 x cores"))
+                                    : std::to_string(r.model.workers)},
+       {"cores", r.model.cores > 0 ? fixed(r.model.cores, 2) + " (" + cores_source + ")" : std::string("not limited")},
+       {"device model", opt.device_model.empty() ? std::string("defaults") : opt.device_model},
+       {"algorithm", r.partition.method + ", seed " + std::to_string(o.seed)}});
 
   // What moves where, heaviest first.
   const auto& coarse = r.coarse.dag;

@@ -19,11 +19,11 @@ struct OptimizerOptions {
   int max_iterations = 50;
   uint64_t seed = 0;
   int gpu_count = 0;
-  std::optional<int64_t> workers;                                        // overrides the device model's and the DAG's
-  std::optional<DeviceModel> device_model;                               // default: DeviceModel::defaults(workers)
-  std::string algorithm = "auto";                                        // a name of partitioner_names()
-  std::string preset = "default";                                        // PartitionOptions::preset
-  int64_t chain_merge_min_nodes = 0;                                     // see CoarsenOptions
+  std::optional<int64_t> workers;           // overrides the device model's and the DAG's
+  std::optional<DeviceModel> device_model;  // default: DeviceModel::defaults(workers)
+  std::string algorithm = "auto";           // a name of partitioner_names()
+  std::string preset = "default";           // PartitionOptions::preset
+  int64_t chain_merge_min_nodes = 0;        // see CoarsenOptions
   // The worker count is part of the decision (graph/parallelism.hpp): score every count from 0 to
   // max_workers (0: twice the cores, at least 2, at most 16) and keep the best placement over all.
   bool choose_workers = false;

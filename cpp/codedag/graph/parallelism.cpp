@@ -91,12 +91,10 @@ json Parallelism::to_json() const {
 
 Parallelism Parallelism::from_json(const json& doc, const std::string& origin) {
   if (!doc.is_object()) throw FormatError(origin + ": 'parallelism' must be an object, got " + json_type_name(doc));
-  static const std::set<std::string> known = {"workers",          "threads_per_worker",
-                                              "main_threads",     "plain_workers",
-                                              "plain_threads_per_worker", "plain_cost",
-                                              "untouched_workers", "untouched_cost",
-                                              "cores",            "batch_size",
-                                              "suggested_batch_size", "batch_size_reason",
+  static const std::set<std::string> known = {"workers",           "threads_per_worker",       "main_threads",
+                                              "plain_workers",     "plain_threads_per_worker", "plain_cost",
+                                              "untouched_workers", "untouched_cost",           "cores",
+                                              "batch_size",        "suggested_batch_size",     "batch_size_reason",
                                               "settings"};
   for (const auto& [key, value] : doc.items())
     if (!known.count(key)) bad(origin, key, "is not a field of a plan's parallelism");

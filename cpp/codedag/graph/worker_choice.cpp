@@ -43,10 +43,9 @@ OptimizeResult optimize_over_workers(const Dag& dag, const OptimizerOptions& opt
         "choosing the worker count needs the cores the job may use: give the device model's 'cores' or the "
         "option cores (codedag optimize --cores N; the closed loop reads them from the cgroup and affinity)");
   const int64_t untouched = meta_int(dag, "workers");
-  const int64_t bound =
-      options.max_workers > 0
-          ? options.max_workers
-          : std::clamp<int64_t>(2 * static_cast<int64_t>(std::ceil(base.cores)), 2, kDefaultMaxWorkers);
+  const int64_t bound = options.max_workers > 0 ? options.max_workers
+                                                : std::clamp<int64_t>(2 * static_cast<int64_t>(std::ceil(base.cores)),
+                                                                      2, kDefaultMaxWorkers);
   std::vector<int64_t> counts;
   for (int64_t w = 0; w <= bound; ++w) counts.push_back(w);
   if (untouched > bound) counts.push_back(untouched);
@@ -74,8 +73,7 @@ OptimizeResult optimize_over_workers(const Dag& dag, const OptimizerOptions& opt
       p.plain_threads_per_worker =
           threads_per_worker(base.cores, w, s.plain_cost > 0 ? main_stage / s.plain_cost : 0.0);
     }
-    if (!best || preferred(s.plan_cost, w, best->breakdown.cost, best->model.workers))
-      best = std::move(r);
+    if (!best || preferred(s.plan_cost, w, best->breakdown.cost, best->model.workers)) best = std::move(r);
     p.settings.push_back(std::move(s));
   }
   p.plain_workers = best_plain;

@@ -114,12 +114,8 @@ IndependenceResult independence_test(const std::vector<double>& features, size_t
 }
 
 json IndependenceResult::to_json() const {
-  return {{"dependence", dependence},
-          {"p_value", p_value},
-          {"pairs", pairs},
-          {"varying_samples", varying_samples},
-          {"permutations", permutations},
-          {"testable", testable}};
+  return {{"dependence", dependence},           {"p_value", p_value},           {"pairs", pairs},
+          {"varying_samples", varying_samples}, {"permutations", permutations}, {"testable", testable}};
 }
 
 }  // namespace codedag::pipeline

@@ -26,12 +26,12 @@ namespace codedag::pipeline {
 inline constexpr size_t kMaxSamplesPerBatch = 32;
 
 struct IndependenceResult {
-  double dependence = 0;        // the statistic: about 0 independent, 1 one draw per batch
-  double p_value = 1;           // permutation test, one-sided: more dependent than chance
-  size_t pairs = 0;             // within-batch pairs of samples that vary across runs (tested ones)
-  size_t varying_samples = 0;   // samples whose feature changes with the seed
+  double dependence = 0;       // the statistic: about 0 independent, 1 one draw per batch
+  double p_value = 1;          // permutation test, one-sided: more dependent than chance
+  size_t pairs = 0;            // within-batch pairs of samples that vary across runs (tested ones)
+  size_t varying_samples = 0;  // samples whose feature changes with the seed
   int permutations = 0;
-  bool testable = false;        // false: fewer than 3 runs or no pair of varying samples
+  bool testable = false;  // false: fewer than 3 runs or no pair of varying samples
   json to_json() const;
 };
 
@@ -39,7 +39,6 @@ struct IndependenceResult {
 // M samples; `batch_of[m]` is the batch sample m belongs to (pairs are formed within a batch).
 // Throws InputError when the sizes disagree or a value is not finite. Deterministic for a seed.
 IndependenceResult independence_test(const std::vector<double>& features, size_t features_per_sample, size_t runs,
-                                     const std::vector<int64_t>& batch_of, int permutations = 999,
-                                     uint64_t seed = 0);
+                                     const std::vector<int64_t>& batch_of, int permutations = 999, uint64_t seed = 0);
 
 }  // namespace codedag::pipeline

@@ -41,8 +41,8 @@ double beta_fraction(double a, double b, double x) {
 double incomplete_beta(double a, double b, double x) {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
-  const double front = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) +
-                                b * std::log1p(-x));
+  const double front =
+      std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x));
   if (x < (a + 1) / (a + b + 2)) return front * beta_fraction(a, b, x) / a;
   return 1 - front * beta_fraction(b, a, 1 - x) / b;
 }
@@ -81,9 +81,10 @@ SpeedupInterval speedup_interval(const std::vector<double>& baseline, const std:
                                  double level, int resamples, uint64_t seed) {
   if (baseline.empty()) throw InputError("a speedup needs at least one measured round");
   if (baseline.size() != candidate.size())
-    throw InputError("a speedup needs the same number of rounds for both settings (" +
-                     std::to_string(baseline.size()) + " and " + std::to_string(candidate.size()) + ")");
-  if (!(level > 0 && level < 1)) throw InputError("the interval's level must be in (0, 1), got " + std::to_string(level));
+    throw InputError("a speedup needs the same number of rounds for both settings (" + std::to_string(baseline.size()) +
+                     " and " + std::to_string(candidate.size()) + ")");
+  if (!(level > 0 && level < 1))
+    throw InputError("the interval's level must be in (0, 1), got " + std::to_string(level));
   if (resamples < 100) throw InputError("at least 100 bootstrap resamples, got " + std::to_string(resamples));
   const size_t n = baseline.size();
   std::vector<double> logs(n);
@@ -123,8 +124,12 @@ SpeedupInterval speedup_interval(const std::vector<double>& baseline, const std:
 }
 
 json SpeedupInterval::to_json() const {
-  return {{"rounds", rounds},        {"speedup", speedup}, {"lower", lower},
-          {"upper", upper},          {"level", level},     {"has_interval", has_interval},
+  return {{"rounds", rounds},
+          {"speedup", speedup},
+          {"lower", lower},
+          {"upper", upper},
+          {"level", level},
+          {"has_interval", has_interval},
           {"method", "expanded percentile bootstrap over interleaved rounds (geometric mean of per-round ratios)"}};
 }
 

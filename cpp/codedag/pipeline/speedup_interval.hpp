@@ -18,7 +18,7 @@ namespace codedag::pipeline {
 
 struct SpeedupInterval {
   size_t rounds = 0;
-  double speedup = 1;         // geometric mean of candidate / baseline over rounds
+  double speedup = 1;           // geometric mean of candidate / baseline over rounds
   double lower = 1, upper = 1;  // the interval at `level`; equal to speedup with one round
   double level = 0.95;
   bool has_interval = false;  // false with fewer than 2 rounds: one number, no interval

@@ -16,8 +16,8 @@
 
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/error.hpp"
-#include "codedag/store/run_index.hpp"
 #include "codedag/store/run_ids.hpp"
+#include "codedag/store/run_index.hpp"
 
 namespace codedag::runner {
 namespace fs = std::filesystem;

@@ -102,11 +102,11 @@ TEST(Parallelism, ChoosingWorkersNeedsTheCores) {
 }
 
 TEST(Parallelism, ThreadsPerWorkerFitTheCores) {
-  EXPECT_EQ(threads_per_worker(8, 3, 1.0), 2);   // (8 - 1) / 3
+  EXPECT_EQ(threads_per_worker(8, 3, 1.0), 2);  // (8 - 1) / 3
   EXPECT_EQ(threads_per_worker(2, 2, 0.5), 1);
-  EXPECT_EQ(threads_per_worker(2, 8, 0.0), 1);   // never below one
-  EXPECT_EQ(threads_per_worker(6, 0, 0.9), 6);   // no workers: the main process's threads
-  EXPECT_EQ(threads_per_worker(0, 4, 0.0), 1);   // cores unknown
+  EXPECT_EQ(threads_per_worker(2, 8, 0.0), 1);  // never below one
+  EXPECT_EQ(threads_per_worker(6, 0, 0.9), 6);  // no workers: the main process's threads
+  EXPECT_EQ(threads_per_worker(0, 4, 0.0), 1);  // cores unknown
 }
 
 TEST(Parallelism, BatchSizeSuggestion) {
@@ -148,8 +148,7 @@ TEST(Parallelism, PlanFileRoundTripAndRejections) {
   EXPECT_NE(rejected([](json& d) { d["parallelism"] = 3; }).find("must be an object"), std::string::npos);
   EXPECT_NE(rejected([](json& d) { d["parallelism"]["settings"] = {1}; }).find("settings[0]"), std::string::npos);
   // A hand-written plan may give only the worker count.
-  json hand = {{"schema", "codedag.plan/1"}, {"context_device_map", json::object()},
-               {"parallelism", {{"workers", 3}}}};
+  json hand = {{"schema", "codedag.plan/1"}, {"context_device_map", json::object()}, {"parallelism", {{"workers", 3}}}};
   const MigrationPlan h = MigrationPlan::from_json(hand, "hand.json");
   EXPECT_EQ(h.parallelism->workers, 3);
   EXPECT_EQ(h.parallelism->threads_per_worker, 1);

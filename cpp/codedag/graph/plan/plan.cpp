@@ -107,10 +107,9 @@ MigrationPlan MigrationPlan::from_json(const json& doc, const std::string& origi
   }
   if (doc.contains("parallelism") && !doc.at("parallelism").is_null())
     p.parallelism = Parallelism::from_json(doc.at("parallelism"), origin);
-  static const std::set<std::string> known = {"schema",        "default_device",    "context_device_map",
-                                              "modes",         "transfer_points",   "cost",
-                                              "baseline_cost", "predicted_speedup", "device_model",
-                                              "parallelism"};
+  static const std::set<std::string> known = {
+      "schema", "default_device", "context_device_map", "modes",        "transfer_points",
+      "cost",   "baseline_cost",  "predicted_speedup",  "device_model", "parallelism"};
   for (const auto& [key, value] : doc.items())
     if (!known.count(key)) p.extra[key] = value;
   return p;

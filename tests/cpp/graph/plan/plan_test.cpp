@@ -78,9 +78,9 @@ TEST(Plan, MakePlanListsMovedFunctionsAndTransfers) {
   d.meta["workers"] = 0;
   // Traced without workers: a GPU context runs inline on its device, but batch:cpu stays batched
   // (inline there would be the same per-sample call in the same process: nothing would change).
-  EXPECT_EQ(make_plan(d, Placement{{"cpu", "batch:cpu", "cuda:0"}, {0, 2, 2}}, DeviceModel::defaults(2)).modes.at(
-                "pkg.C"),
-            "inline");
+  EXPECT_EQ(
+      make_plan(d, Placement{{"cpu", "batch:cpu", "cuda:0"}, {0, 2, 2}}, DeviceModel::defaults(2)).modes.at("pkg.C"),
+      "inline");
   EXPECT_EQ(make_plan(d, Placement{{"cpu", "batch:cpu"}, {0, 1, 1}}, DeviceModel::defaults(2)).modes.at("pkg.C"),
             "batched");
 }
