@@ -1,5 +1,5 @@
 """The closed loop on the test corpus of realistic pipelines (tests/pipelines/): for each pipeline,
-samples/s of the loader as written (*untouched*), of the best hand-tuned plain DataLoader (a grid of
+samples/s of the loader as written (*untouched*: ``make_loader(num_workers=2)``, the corpus's setting), of the best hand-tuned plain DataLoader (a grid of
 num_workers x batch size, what a user would try by hand) and of what CodeDAG's closed loop kept --
 measured side by side, in interleaved rounds on fresh iterators, in this one run, with bootstrap
 intervals. The loop's own measurement decided what to keep; these figures are an independent
@@ -123,7 +123,7 @@ def bench_pipeline(name: str, module: Any, args) -> dict:
     entry: dict[str, Any] = {"pipeline": name, "doc": (module.__doc__ or "").strip().split("\n")[0],
                              "cpu_bound": getattr(module, "CPU_BOUND", None), "load_before": os.getloadavg()}
     print(f"== {name}: {entry['doc']}", flush=True)
-    untouched = module.make_loader()
+    untouched = module.make_loader(num_workers=args.user_workers)
     entry.update(workers=untouched.num_workers, batch_size=untouched.batch_size)
     t0 = time.perf_counter()
     peer = hand_tuned(module, untouched, args)
@@ -133,7 +133,7 @@ def bench_pipeline(name: str, module: Any, args) -> dict:
     print(f"   hand-tuned best: {best}", flush=True)
 
     t0 = time.perf_counter()
-    loop_loader = module.make_loader()
+    loop_loader = module.make_loader(num_workers=args.user_workers)
     try:
         result = codedag.optimize_pipeline(loop_loader, keep=False, quiet=not args.verbose,
                                            verify_batches=args.verify_batches, measure_batches=args.batches,
@@ -161,7 +161,7 @@ def bench_pipeline(name: str, module: Any, args) -> dict:
                 else with_batch_size(untouched, best["batch_size"], best["workers"]))
         arms.append(("best hand-tuned", hand, None))
     if result.kept:
-        codedag_loader = module.make_loader()
+        codedag_loader = module.make_loader(num_workers=args.user_workers)
         migrator = PipelineMigrator.from_plan(result["plan"], loader=codedag_loader,
                                               apply_workers="parallelism" in result["plan"])
         arms.append(("codedag", codedag_loader, migrator))
@@ -216,12 +216,14 @@ def main() -> int:
     parser.add_argument("--loop-rounds", type=int, default=5, help="rounds of the closed loop's own measurement")
     parser.add_argument("--grid-batches", type=int, default=6, help="timed batches per hand-tuning grid point")
     parser.add_argument("--max-workers", type=int, default=4)
+    parser.add_argument("--user-workers", type=int, default=2,
+                        help="the worker count of the untouched pipeline (the corpus is written for 2)")
     parser.add_argument("--verify-batches", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="fewer rounds and batches (a smoke run)")
     parser.add_argument("--verbose", action="store_true", help="print the closed loop's own output")
     args = parser.parse_args()
     if args.quick:
-        args.batches, args.rounds, args.loop_rounds, args.grid_batches, args.max_workers = 4, 2, 2, 3, 2
+        args.batches, args.rounds, args.loop_rounds, args.grid_batches, args.max_workers = 4, 3, 3, 3, 2
     torch.manual_seed(0)
     only = {s for s in args.only.split(",") if s} or None
     t0 = time.time()
