@@ -51,7 +51,7 @@ TEST(PipelineCheck, EmptyDagNamesTheLikelyCause) {
 TEST(PipelineCheck, OnlyLibraryWorkIsTrivial) {
   Dag dag;
   Node lib = node(1, "librosa.feature.melspectrogram", 500);
-  lib.extra["library"] = true;
+  lib.library = true;
   dag.add_node(lib);
   dag.add_node(node(2, "numpy.fft.rfft", 100, "builtin"));
   dag.add_node(node(3, "torch.utils.data._utils.collate.default_collate", 10));
@@ -59,7 +59,7 @@ TEST(PipelineCheck, OnlyLibraryWorkIsTrivial) {
   EXPECT_FALSE(v.usable);
   EXPECT_EQ(v.problem.rfind("all work in library code", 0), 0u) << v.problem;
   Node user = node(4, "pipe.load", 5);
-  user.extra["library"] = false;
+  user.library = false;
   dag.add_node(user);
   EXPECT_TRUE(check_pipeline(dag).usable);
 }
