@@ -9,27 +9,24 @@ namespace {
 
 using namespace codedag::graph;
 
+// A context of `calls` calls taking `cpu_ns` per batch in a worker.
+Node context(int64_t id, const char* name, double cpu_ns, int64_t calls) {
+  Node n;
+  n.id = id;
+  n.name = n.qualname = name;
+  n.cpu_ns = cpu_ns;
+  n.calls = calls;
+  return n;
+}
+
 // A (8 ms, cpu only) -> B (4 ms, 2 calls) -> C (6 ms, measured 1 ms on a GPU).
 Dag abc() {
   Dag d;
-  Node a;
-  a.id = 1;
-  a.name = a.qualname = "pkg.A";
-  a.cpu_ns = 8e6;
-  a.calls = 2;
-  d.add_node(a);
-  Node b;
-  b.id = 2;
-  b.name = b.qualname = "pkg.B";
-  b.cpu_ns = 4e6;
-  b.calls = 2;
+  d.add_node(context(1, "pkg.A", 8e6, 2));
+  Node b = context(2, "pkg.B", 4e6, 2);
   b.gpu_eligible = true;
   d.add_node(b);
-  Node c;
-  c.id = 3;
-  c.name = c.qualname = "pkg.C";
-  c.cpu_ns = 6e6;
-  c.calls = 2;
+  Node c = context(3, "pkg.C", 6e6, 2);
   c.gpu_eligible = true;
   c.gpu_ns = 1e6;
   d.add_node(c);
@@ -109,17 +106,8 @@ using namespace codedag::graph;
 // Two cpu-only contexts of 10 ms + 6 ms per batch, the second eligible (measured 1 ms batched).
 Dag two_stage() {
   Dag d;
-  Node a;
-  a.id = 1;
-  a.name = a.qualname = "pkg.load";
-  a.cpu_ns = 10e6;
-  a.calls = 8;
-  d.add_node(a);
-  Node b;
-  b.id = 2;
-  b.name = b.qualname = "pkg.augment";
-  b.cpu_ns = 6e6;
-  b.calls = 8;
+  d.add_node(context(1, "pkg.load", 10e6, 8));
+  Node b = context(2, "pkg.augment", 6e6, 8);
   b.gpu_eligible = true;
   b.batch_ns = 1e6;
   d.add_node(b);
