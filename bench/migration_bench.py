@@ -28,7 +28,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "python"))
 
 import codedag  # noqa: E402
-from codedag.pipeline.measurement import Setting, interleave, measurable_batches, measure_once, speedup  # noqa: E402
+from codedag.pipeline.measurement import Setting, interleave, measure_once, speedup  # noqa: E402
 
 
 def load_example(name: str):
@@ -118,7 +118,7 @@ def hand_tuned(dataset, model, batch_sizes, workers_list, batches, repeats) -> d
         for w in workers_list:
             loader = DataLoader(dataset, batch_size=bs, num_workers=w, shuffle=False)
             warmup = w + 1 if w else 1
-            runs = [measure_once(loader, measurable_batches(loader, batches, warmup), warmup, step)
+            runs = [measure_once(loader, batches, warmup, step)
                     for _ in range(repeats)]
             table.append({"batch_size": bs, "num_workers": w, "samples_per_s": statistics.median(runs)})
     best = max(table, key=lambda r: r["samples_per_s"])

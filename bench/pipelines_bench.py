@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, IterableDataset  # noqa: E402
 import codedag  # noqa: E402
 from codedag import _core  # noqa: E402
 from codedag.migration import PipelineMigrator  # noqa: E402
-from codedag.pipeline.measurement import measurable_batches, measure_once, warmup_for  # noqa: E402
+from codedag.pipeline.measurement import measure_once, warmup_for  # noqa: E402
 
 CORPUS = os.path.join(REPO, "tests", "pipelines")
 
@@ -78,7 +78,7 @@ def samples_per_s(loader: DataLoader, batches: int, migrator: PipelineMigrator |
     """One measurement on a fresh iterator (with the migrator applied: the plan and its worker count)."""
     def measure() -> float:
         warmup = warmup_for(loader.num_workers)
-        return measure_once(loader, measurable_batches(loader, batches, warmup), warmup)
+        return measure_once(loader, batches, warmup)
 
     if migrator is None:
         return measure()

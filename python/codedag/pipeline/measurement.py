@@ -70,47 +70,52 @@ def warmup_for(workers: int) -> int:
     return workers + 1 if workers > 0 else 1
 
 
-def measure_once(loader: Any, batches: int, warmup: int, step: Callable[[Any], Any] | None = None) -> float:
-    """Samples/s over ``batches`` batches of a fresh iterator, after ``warmup`` discarded ones.
-    ValueError when the loader has too few batches for both."""
+def measure_once(loader: Any, batches: int, warmup: int, step: Callable[[Any], Any] | None = None,
+                 max_epochs: int = 50) -> float:
+    """Samples/s over ``batches`` batches of fresh iterators, after ``warmup`` discarded ones. A
+    loader shorter than that is iterated again (a new epoch, as training does; the restart's cost,
+    new workers included, is part of the time), at most ``max_epochs`` times. ValueError when the
+    loader yields no batch."""
     shut_down_workers(loader)  # persistent workers would otherwise be reused
-    it = iter(loader)
     samples = 0
     measured = 0
     start = None
-    try:
-        for _ in range(warmup):
-            batch = next(it)
-            if step is not None:
-                step(batch)
-        start = time.perf_counter()
-        for _ in range(batches):
-            batch = next(it)
-            if step is not None:
-                step(batch)
-            samples += max(1, samples_in(batch))
-            measured += 1
-    except StopIteration:
-        pass
-    finally:
-        shutdown = getattr(it, "_shutdown_workers", None)
-        del it
-        if callable(shutdown):
-            shutdown()
-        shut_down_workers(loader)
+    epochs = 0
+    seen = 0
+    while measured < batches and epochs < max_epochs:
+        it = iter(loader)
+        epochs += 1
+        got = 0
+        try:
+            while measured < batches:
+                batch = next(it)
+                got += 1
+                if step is not None:
+                    step(batch)
+                if seen < warmup:
+                    seen += 1
+                    if seen == warmup:
+                        start = time.perf_counter()
+                    continue
+                if start is None:
+                    start = time.perf_counter()
+                samples += max(1, samples_in(batch))
+                measured += 1
+        except StopIteration:
+            pass
+        finally:
+            shutdown = getattr(it, "_shutdown_workers", None)
+            del it
+            if callable(shutdown):
+                shutdown()
+            shut_down_workers(loader)
+        if got == 0:
+            break
     if start is None or measured < 2:
         raise ValueError(f"the DataLoader has too few batches to measure: {warmup} warm-up batches and at least 2 "
-                         f"timed ones are needed (use a bigger dataset or fewer measure batches)")
+                         "timed ones are needed (it yields no batch, or fewer than that in "
+                         f"{max_epochs} epochs)")
     return samples / (time.perf_counter() - start)
-
-
-def measurable_batches(loader: Any, wanted: int, warmup: int) -> int:
-    """``wanted``, or fewer when the loader is shorter (an IterableDataset without len: ``wanted``)."""
-    try:
-        available = len(loader)
-    except TypeError:
-        return wanted
-    return max(0, min(wanted, available - warmup))
 
 
 def interleave(loader: Any, settings: list[Setting], rounds: int, batches: int,
@@ -125,13 +130,12 @@ def interleave(loader: Any, settings: list[Setting], rounds: int, batches: int,
             if s.error is not None:
                 continue
             warmup = warmup_for(s.workers)
-            n = measurable_batches(loader, batches, warmup)
             try:
                 if s.migrator is None:
-                    s.samples_per_s.append(measure_once(loader, n, warmup, step))
+                    s.samples_per_s.append(measure_once(loader, batches, warmup, step))
                 else:
                     with s.migrator:
-                        s.samples_per_s.append(measure_once(loader, n, warmup, step))
+                        s.samples_per_s.append(measure_once(loader, batches, warmup, step))
                         s.fallbacks += s.migrator.stats["fallbacks"]
             except Exception as exc:
                 if s.kind == "untouched":

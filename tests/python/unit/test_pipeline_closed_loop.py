@@ -130,3 +130,12 @@ def test_bad_arguments_are_refused_before_anything_runs():
         codedag.optimize_pipeline(loader, measure_batches=1, quiet=True)
     with pytest.raises(codedag.InputError, match="DataLoader"):
         codedag.optimize_pipeline([1, 2], quiet=True)
+
+
+def test_a_short_loader_is_measured_over_several_epochs():
+    from codedag.pipeline.measurement import measure_once
+
+    loader = DataLoader(lt.Images(n=12), batch_size=4)  # 3 batches an epoch
+    assert measure_once(loader, batches=7, warmup=2) > 0  # 9 batches: three epochs
+    with pytest.raises(ValueError, match="too few batches"):
+        measure_once(DataLoader(lt.Images(n=0), batch_size=4), batches=3, warmup=1)
