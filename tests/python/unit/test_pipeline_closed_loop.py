@@ -38,7 +38,7 @@ def test_closed_loop_end_to_end(tmp_path):
     calibration = result["optimizer"]["calibration"]
     assert calibration["cores"] > 0 and "worker_handoff_ns" in calibration
     assert result["optimizer"]["chose_workers"]
-    parallelism = result["plan"]["parallelism"]
+    parallelism = result["optimizer"]["parallelism"]  # not the kept plan's: a plain one has no grid
     assert parallelism["workers"] >= 0 and parallelism["threads_per_worker"] >= 1
     assert {s["workers"] for s in parallelism["settings"]} >= {0, 1, 2}
     assert result["settings"][0]["name"] == "untouched" and len(result["settings"][0]["samples_per_s"]) == 2
