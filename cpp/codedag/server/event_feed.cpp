@@ -58,6 +58,11 @@ void EventFeed::publish(json event) {
   changed_.notify_all();
 }
 
+void EventFeed::keep_watching() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  last_asked_ = now_seconds();
+}
+
 json EventFeed::wait(long long since, double wait_seconds) {
   std::unique_lock<std::mutex> lock(mutex_);
   last_asked_ = now_seconds();

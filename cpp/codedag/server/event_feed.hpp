@@ -26,7 +26,9 @@ namespace codedag::server {
 
 struct EventFeedOptions {
   double poll_seconds = 1.0;
-  double sync_seconds = 15.0;       // index sync with the files and liveness check
+  // Index sync with the files and liveness check. Runs write files only (never the index), so this
+  // is how new runs, status changes and tags reach the panel: a readdir + stat per run.
+  double sync_seconds = 2.0;
   double idle_after = 60.0;         // no page asked for this long: stop polling
   size_t ring = 2000;               // events kept
   size_t max_tail_bytes = 1 << 20;  // read at most this much of one file per poll
@@ -46,6 +48,8 @@ class EventFeed {
 
   // Events after `since`, waiting up to `wait_seconds` for one: {"seq", "events": [...], "reset"}.
   json wait(long long since, double wait_seconds);
+  // A page is looking (any API request): keep the watcher polling and syncing for idle_after.
+  void keep_watching();
   // One round of looking (the watcher thread calls it; tests call it directly).
   void poll();
   long long seq() const;

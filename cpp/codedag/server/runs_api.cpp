@@ -93,6 +93,7 @@ void add_run_routes(HttpServer& http, PanelContext& ctx) {
     q.all_columns = req.param("all_columns") == "1";
     q.include_deleted = req.param("deleted") == "1";
     q.group_by = split_list(req.param("group"));
+    ctx.events().keep_watching();  // the listing is only as fresh as the feed's sync of the files
     return HttpResponse::json_body(ctx.with_store([&](store::Store&, store::RunTable& t) {
       const store::RunPage p = t.query(q);
       json out = json{{"total", p.total},         {"offset", q.offset},     {"limit", q.limit},      {"runs", p.runs},

@@ -55,7 +55,7 @@ def resolve_call_site(key: str) -> CallSite:
     code = getattr(inspect.unwrap(caller.function), "__code__", None)
     if not isinstance(code, CodeType):
         raise Unresolvable(f"the caller {caller_key!r} is not Python code, so its calls cannot be told apart")
-    callee = resolve(callee_key)
+    callee = resolve(callee_key, bind_instances=True)
     return CallSite(key, caller, callee, code)
 
 

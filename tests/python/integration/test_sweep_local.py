@@ -361,7 +361,12 @@ def test_ls_sweep_lists_a_sweeps_runs_also_from_an_index_made_before_the_sweep_c
     import sqlite3
 
     with sqlite3.connect(Path(os.environ["CODEDAG_HOME"]) / "index.sqlite") as db:
-        db.execute("DROP INDEX runs_by_sweep")
+        for trigger in ("runs_values_insert", "runs_values_update", "runs_values_delete"):
+            db.execute(f"DROP TRIGGER {trigger}")  # schema 5's (the panel's value tables)
+        for table in ("run_values", "value_keys"):
+            db.execute(f"DROP TABLE {table}")
+        for index in ("runs_by_start", "runs_by_change", "runs_by_sweep"):
+            db.execute(f"DROP INDEX {index}")
         db.execute("ALTER TABLE runs DROP COLUMN sweep")
         db.execute("PRAGMA user_version=3")
     listed = json.loads(run_cli("ls", "--sweep", b["sweep"], "--json", "--no-sync", check=True).stdout)

@@ -43,7 +43,7 @@ def test_sweep_from_python_adopts_the_cells_runs_and_names_the_best(train, tmp_p
     result = codedag.sweep(train, {"lr": [0.1, 0.2, 0.3]}, metric="acc", parallel=2)
     assert result.ok and len(result.cells) == 3
     assert result.best["cell"] == 2 and result.best["metric"] == pytest.approx(0.6)
-    runs = codedag.Watcher(str(tmp_path / "home")).load()
+    runs = codedag.Watcher(str(tmp_path / "home")).load(as_frame=False)
     assert len(runs) == 3  # one run per cell: the scripts' Experiments adopted them
     by_id = {r["test_name"]: r for r in runs}
     for cell in result.cells:
@@ -53,7 +53,7 @@ def test_sweep_from_python_adopts_the_cells_runs_and_names_the_best(train, tmp_p
         assert run["info"]["script_params"]["lr"] == cell["params"]["lr"]  # the script's, same run
         assert run["metrics"]["acc"]["value"] == pytest.approx(cell["params"]["lr"] * 2)
         assert cell["metric"] == pytest.approx(cell["params"]["lr"] * 2)
-    full = codedag.Watcher(str(tmp_path / "home")).retrieve(result.cells[0]["run"])
+    full = codedag.Watcher(str(tmp_path / "home")).record(result.cells[0]["run"])
     assert full["adopted_by"]["experiment"] == "train" and full["exit"]["code"] == 0
     assert codedag.sweep_status(result.sweep_id).ok
 
@@ -64,7 +64,7 @@ def test_an_exception_recorded_by_the_script_is_the_cells_cause(train, tmp_path)
     [bad] = result.failed
     assert bad["params"] == {"lr": 0.5} and bad["kind"] == "exception"
     assert bad["cause"].startswith("KeyError: 'missing column' at train.py:") and "<module>" in bad["cause"]
-    record = codedag.Watcher(str(tmp_path / "home")).retrieve(bad["run"])
+    record = codedag.Watcher(str(tmp_path / "home")).record(bad["run"])
     assert record["status"] == "failed" and record["exception"]["type"] == "KeyError"
     assert record["failure"]["signature"].startswith("exception:KeyError@train.py:")
 
@@ -96,5 +96,5 @@ def test_an_experiment_with_an_unknown_or_ended_run_id_records_its_own_run(tmp_p
     ):
         pass
     assert again.test_name != ended
-    runs = codedag.Watcher(str(tmp_path / "home")).load()
+    runs = codedag.Watcher(str(tmp_path / "home")).load(as_frame=False)
     assert sorted(r["status"] for r in runs) == ["finished", "finished"]

@@ -204,6 +204,7 @@ def test_exception_is_a_property(home):
 
 
 def test_lockfile_records_libraries_imported_after_start(home, monkeypatch):
+    monkeypatch.delitem(sys.modules, "albumentations", raising=False)  # an earlier test may have loaded it
     with codedag.Experiment("lock") as exp:
         assert "albumentations" not in exp.properties["lock"]
         monkeypatch.setitem(sys.modules, "albumentations", types.SimpleNamespace(__version__="9.9.9"))
