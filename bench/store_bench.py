@@ -143,7 +143,7 @@ def bench_listing(tmp, sizes, repeats):
         rebuild_s = time.perf_counter() - t0
         w = codedag.Watcher(home)
         assert len(w.load(as_frame=False)) == size
-        load_s = median_time(lambda: w.load(as_frame=False), repeats)
+        load_s = median_time(lambda w=w: w.load(as_frame=False), repeats)
         try:
             import pandas  # noqa: F401  (load() returns a DataFrame when it is installed)
 

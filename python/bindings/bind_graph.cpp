@@ -8,8 +8,8 @@
 #include "bindings.hpp"
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/graph/model/dag.hpp"
-#include "codedag/graph/model/pipeline_check.hpp"
 #include "codedag/graph/model/dot.hpp"
+#include "codedag/graph/model/pipeline_check.hpp"
 #include "codedag/graph/model/summary.hpp"
 #include "codedag/graph/model/topology.hpp"
 

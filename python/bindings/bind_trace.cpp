@@ -48,7 +48,8 @@ void add_trace(nb::module_& m) {
           nb::arg("max_depth") = 10, nb::arg("track_memory") = true, nb::arg("own_prefixes"),
           nb::arg("machinery_prefixes"), nb::arg("stdlib_prefixes"), nb::arg("stdlib_modules"), nb::arg("include"),
           nb::arg("exclude"), nb::arg("max_spans") = 1'000'000,
-          nb::arg("library_prefixes") = std::vector<std::string>(), nb::arg("user_prefixes") = std::vector<std::string>())
+          nb::arg("library_prefixes") = std::vector<std::string>(),
+          nb::arg("user_prefixes") = std::vector<std::string>())
       .def("start", [](Session& s) { s.start(nb::find(&s).ptr()); })
       .def("stop", &Session::stop)
       .def_prop_ro("active", &Session::active)

@@ -298,8 +298,8 @@ int32_t Session::context_for(int32_t anc, FunctionInfo& info, trace::CallSite ra
 
 int32_t Session::new_context(int32_t anc, const FunctionInfo& info, trace::CallSite raw, bool builtin) {
   if (fail_after_contexts_ >= 0 && static_cast<int64_t>(tree_.size()) >= fail_after_contexts_)
-    throw InputError("a failure injected by a test at context " + std::to_string(tree_.size()) + " (" +
-                     info.qualname + ")");
+    throw InputError("a failure injected by a test at context " + std::to_string(tree_.size()) + " (" + info.qualname +
+                     ")");
   const trace::CallSite site = canonical(raw);
   const size_t before = tree_.size();
   const int32_t ctx = tree_.child(anc, info.id, site, builtin);
@@ -475,8 +475,7 @@ void Session::fail(const char* event, const char* what) noexcept {
     failed_ = true;
     std::string message = std::string("the tracer's hook failed in a ") + event + " event: " + what;
     if (failure_.empty()) failure_ = message;
-    if (diagnostics_.size() < 16 &&
-        std::find(diagnostics_.begin(), diagnostics_.end(), message) == diagnostics_.end())
+    if (diagnostics_.size() < 16 && std::find(diagnostics_.begin(), diagnostics_.end(), message) == diagnostics_.end())
       diagnostics_.push_back(std::move(message));
   } catch (...) {
     failed_ = true;  // out of memory while recording it: the flag alone still stops recording

@@ -7,9 +7,9 @@
 #include <Python.h>
 
 #include <array>
-#include <exception>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>

@@ -27,11 +27,7 @@ EXPECTED_CONTEXTS = (
 )
 EXPECTED_EDGES = (("tokenize", "Vocabulary.encode"), ("Vocabulary.encode", "truncate"))
 TOKEN = re.compile(r"[a-z']+|[0-9]+|[^\sa-z0-9]")
-WORDS = (
-    "the film was a slow burn but the ending paid off with a quiet honest scene that stayed with me "
-    "awful pacing wooden dialogue and a plot that forgot itself halfway through i wanted my evening back "
-    "great soundtrack sharp editing 10 out of 10 would watch again with friends and family"
-).split()
+WORDS = ["the", "film", "was", "a", "slow", "burn", "but", "the", "ending", "paid", "off", "with", "a", "quiet", "honest", "scene", "that", "stayed", "with", "me", "awful", "pacing", "wooden", "dialogue", "and", "a", "plot", "that", "forgot", "itself", "halfway", "through", "i", "wanted", "my", "evening", "back", "great", "soundtrack", "sharp", "editing", "10", "out", "of", "10", "would", "watch", "again", "with", "friends", "and", "family"]
 
 
 def _write_reviews(directory) -> None:

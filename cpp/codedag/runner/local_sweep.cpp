@@ -1,5 +1,5 @@
-#include "codedag/common/terminal.hpp"
 #include "codedag/runner/local_sweep.hpp"
+#include "codedag/common/terminal.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -16,5 +16,4 @@ std::string collapse_redraws(std::string_view text);
 // The last non-empty line of `text` (after collapsing), for one line of a status board.
 std::string last_visible_line(std::string_view text);
 
-
 }  // namespace codedag::runner

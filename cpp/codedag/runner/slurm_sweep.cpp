@@ -1,5 +1,5 @@
-#include "codedag/common/terminal.hpp"
 #include "codedag/runner/slurm_sweep.hpp"
+#include "codedag/common/terminal.hpp"
 
 #include <poll.h>
 #include <signal.h>

@@ -1,5 +1,5 @@
-#include "codedag/common/terminal.hpp"
 #include "codedag/runner/sweep.hpp"
+#include "codedag/common/terminal.hpp"
 
 #include <sys/random.h>
 

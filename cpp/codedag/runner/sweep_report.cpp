@@ -1,5 +1,5 @@
-#include "codedag/common/terminal.hpp"
 #include "codedag/runner/sweep_report.hpp"
+#include "codedag/common/terminal.hpp"
 
 #include "codedag/common/error.hpp"
 #include "codedag/runner/cell_run.hpp"

@@ -50,8 +50,8 @@ bool local_launcher_alive(const json& launcher);
 std::vector<int> cells_to_resume(const std::vector<CellState>& states, bool retry_failed);
 
 // Cell statuses in the order summaries list them.
-inline constexpr const char* kStatusOrder[] = {"finished", "running", "queued", "failed",
-                                               "killed",   "interrupted", "dead", "pending"};
+inline constexpr const char* kStatusOrder[] = {"finished", "running",     "queued", "failed",
+                                               "killed",   "interrupted", "dead",   "pending"};
 
 // status counts ("finished" -> 5, ...), in kStatusOrder.
 std::vector<std::pair<std::string, int>> count_statuses(const std::vector<CellState>& states);

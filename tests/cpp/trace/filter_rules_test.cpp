@@ -70,15 +70,16 @@ TEST(FilterRules, ModuleCallMachineryIsTransparentAndDispatchersHidden) {
                        "_call_impl")
                   .transparent);
   // A module's own forward stays a context; other Module methods are ordinary library code.
-  EXPECT_FALSE(r.python("/x/site-packages/torch/nn/modules/module.py", "torch.nn.modules.module", "Module.train",
-                        "train")
-                   .transparent);
+  EXPECT_FALSE(
+      r.python("/x/site-packages/torch/nn/modules/module.py", "torch.nn.modules.module", "Module.train", "train")
+          .transparent);
   const auto dispatcher = r.python("/x/site-packages/numpy/_core/fromnumeric.py", "numpy._core.fromnumeric",
                                    "_clip_dispatcher", "_clip_dispatcher");
   EXPECT_FALSE(dispatcher.record);
   EXPECT_FALSE(dispatcher.third_party);  // not a library call to report either
   EXPECT_TRUE(dispatcher.library);       // what it calls is folded as library work
-  EXPECT_TRUE(r.python("/x/site-packages/numpy/_core/fromnumeric.py", "numpy._core.fromnumeric", "clip", "clip").record);
+  EXPECT_TRUE(
+      r.python("/x/site-packages/numpy/_core/fromnumeric.py", "numpy._core.fromnumeric", "clip", "clip").record);
   // User code named like a dispatcher is the user's: recorded.
   EXPECT_TRUE(r.python("/home/me/pipe.py", "pipe", "_my_dispatcher", "_my_dispatcher").record);
 }

@@ -17,9 +17,8 @@ from torch.utils.data import DataLoader  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the pipelines package
 
-from pipelines.image_pipeline import ImageDataset  # noqa: E402
-
 import codedag  # noqa: E402
+from pipelines.image_pipeline import ImageDataset  # noqa: E402
 
 P = "pipelines.image_pipeline."
 

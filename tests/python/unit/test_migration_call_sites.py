@@ -12,10 +12,9 @@ torch = pytest.importorskip("torch")
 librosa = pytest.importorskip("librosa")
 from torch.utils.data import DataLoader  # noqa: E402
 
-from pipelines import callsite_pipeline as p  # noqa: E402
-
 import codedag  # noqa: E402
 from codedag.migration import call_sites  # noqa: E402
+from pipelines import callsite_pipeline as p  # noqa: E402
 
 CALLER = "pipelines.callsite_pipeline.ClipDataset.__getitem__"
 CALLEE = "librosa.feature.spectral.melspectrogram"

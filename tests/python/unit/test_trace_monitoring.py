@@ -13,9 +13,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the pipelines package
 
-from pipelines import pure_pipeline as pp  # noqa: E402
-
 import codedag  # noqa: E402
+from pipelines import pure_pipeline as pp  # noqa: E402
 
 P = "pipelines.pure_pipeline."
 MONITORING = sys.version_info >= (3, 12)

@@ -13,9 +13,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the pipelines package
 
-from pipelines import pure_pipeline as pp  # noqa: E402
-
 import codedag  # noqa: E402
+from pipelines import pure_pipeline as pp  # noqa: E402
 
 P = "pipelines.pure_pipeline."
 
@@ -31,9 +30,11 @@ def traced(fn, *args, **kwargs):
 def test_a_failure_inside_the_hook_is_a_clean_exception_at_stop():
     tracer = codedag.EnhancedTracer(exclude=["*.Blob.__init__"])
     tracer._session._fail_after_contexts(2)
-    with pytest.raises(codedag.StateError, match="hook failed in a call event.*injected by a test"):
-        with tracer.tracing_context():
-            result = pp.run(3)
+    with (
+        pytest.raises(codedag.StateError, match="hook failed in a call event.*injected by a test"),
+        tracer.tracing_context(),
+    ):
+        result = pp.run(3)
     assert len(result) == 3  # the traced code itself ran to the end, untouched
     assert sys.getprofile() is None and not codedag._core._trace_installed()
     assert [n.qualname for n in tracer.dag.nodes] == [P + "run", P + "sample"]  # recorded before it failed
@@ -52,9 +53,12 @@ def test_a_failure_inside_the_hook_is_a_clean_exception_at_stop():
 def test_a_hook_failure_never_masks_the_traced_codes_exception():
     tracer = codedag.EnhancedTracer()
     tracer._session._fail_after_contexts(1)
-    with pytest.warns(RuntimeWarning, match="injected"), pytest.raises(pp.PipelineError, match="bad sample 3"):
-        with tracer.tracing_context():
-            pp.fails(3)
+    with (
+        pytest.warns(RuntimeWarning, match="injected"),
+        pytest.raises(pp.PipelineError, match="bad sample 3"),
+        tracer.tracing_context(),
+    ):
+        pp.fails(3)
     assert not codedag._core._trace_installed()
 
 
