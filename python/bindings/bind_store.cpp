@@ -7,11 +7,14 @@
 #include <nanobind/stl/vector.h>
 
 #include "bindings.hpp"
+#include "codedag/common/process_rank.hpp"
 #include "codedag/common/terminal.hpp"
 #include "codedag/store/experiment.hpp"
 #include "codedag/store/heartbeat.hpp"
 #include "codedag/store/metric_log.hpp"
+#include "codedag/store/rendezvous.hpp"
 #include "codedag/store/run_file.hpp"
+#include "codedag/store/shard.hpp"
 #include "codedag/store/store.hpp"
 
 namespace codedag::bindings {
@@ -84,6 +87,32 @@ nb::object list_parsed(Store& s, const std::string& name, const std::string& sta
   return nb::make_tuple(out, warning_list(warnings));
 }
 
+// {rank, world_size, local_rank, attempt, launcher, job_key} from Python; types checked by to_json's caller.
+store::ShardStart shard_start(nb::handle h) {
+  const json j = to_json(h);
+  if (!j.is_object()) throw InputError("shard: expected a dict {rank, world_size, ...}");
+  const auto integer = [&](const char* key, int fallback) {
+    if (!j.contains(key)) return fallback;
+    if (!j[key].is_number_integer()) throw InputError(std::string("shard: '") + key + "' must be an integer");
+    const long long v = j[key].get<long long>();
+    if (v < -1 || v > kMaxWorldSize) throw InputError(std::string("shard: '") + key + "' is out of range");
+    return static_cast<int>(v);
+  };
+  const auto text = [&](const char* key) {
+    if (!j.contains(key)) return std::string();
+    if (!j[key].is_string()) throw InputError(std::string("shard: '") + key + "' must be a string");
+    return j[key].get<std::string>();
+  };
+  store::ShardStart s;
+  s.rank = integer("rank", 0);
+  s.world_size = integer("world_size", 1);
+  s.local_rank = integer("local_rank", -1);
+  s.attempt = integer("attempt", 0);
+  s.launcher = text("launcher");
+  s.job_key = text("job_key");
+  return s;
+}
+
 nb::dict problems_of(const Experiment& e) { return nb::borrow<nb::dict>(from_json(e.write_problems().to_json())); }
 
 }  // namespace
@@ -118,18 +147,42 @@ void add_store(nb::module_& m) {
       .def(
           "adopt",
           [](Experiment& e, const std::string& id, const std::string& executable, const std::string& cwd,
-             nb::handle extra, bool heartbeat, double lease_seconds) {
+             nb::handle extra, bool heartbeat, double lease_seconds, int attempt) {
             store::StartOptions o;
             o.executable = executable;
             o.cwd = cwd;
             o.extra = to_json(extra);
             o.heartbeat = heartbeat;
             o.lease_seconds = lease_seconds;
+            o.attempt = attempt;
             nb::gil_scoped_release release;
             e.adopt(id, o);
           },
           nb::arg("id"), nb::arg("executable"), nb::arg("cwd"), nb::arg("extra"), nb::arg("heartbeat") = true,
-          nb::arg("lease_seconds") = 0.0)
+          nb::arg("lease_seconds") = 0.0, nb::arg("attempt") = 0)
+      .def(
+          "join_shard",
+          [](Experiment& e, const std::string& id, nb::handle shard, const std::string& cwd, bool heartbeat,
+             double lease_seconds) {
+            const store::ShardStart s = shard_start(shard);
+            store::StartOptions o;
+            o.cwd = cwd;
+            o.heartbeat = heartbeat;
+            o.lease_seconds = lease_seconds;
+            nb::gil_scoped_release release;
+            e.join_shard(id, s, o);
+          },
+          nb::arg("id"), nb::arg("shard"), nb::arg("cwd"), nb::arg("heartbeat") = true, nb::arg("lease_seconds") = 0.0,
+          "Rank k > 0 of a distributed job joins run `id` as its shard.")
+      .def(
+          "record_shard",
+          [](Experiment& e, nb::handle shard) {
+            const store::ShardStart s = shard_start(shard);
+            nb::gil_scoped_release release;
+            e.record_shard(s);
+          },
+          nb::arg("shard"), "Rank 0 records its shard of the run it started or adopted.")
+      .def_prop_ro("rank", &Experiment::rank)
       .def(
           "end",
           [](Experiment& e, const std::string& status, nb::handle details) {
@@ -224,6 +277,24 @@ void add_store(nb::module_& m) {
             return nb::make_tuple(from_json(series.series), warning_list(warnings));
           },
           nb::arg("id"), "Metric series of a run: {key: [[step, value, t], ...]} and warnings.")
+      .def(
+          "shards",
+          [](Store& s, const std::string& id) {
+            std::vector<std::string> warnings;
+            json out = json::array();
+            {
+              nb::gil_scoped_release release;
+              const store::RunRef ref = s.resolve(id);
+              for (json& shard : store::read_shards(ref.info_dir, warnings)) {
+                const int rank = shard.value("rank", 0);
+                shard["series"] =
+                    store::read_metric_series(store::rank_metrics_file(ref.info_dir, rank), warnings).series;
+                out.push_back(std::move(shard));
+              }
+            }
+            return nb::make_tuple(from_json(out), warning_list(warnings));
+          },
+          nb::arg("id"), "The shards of a distributed run, each with its rank's metric series, and warnings.")
       .def("rebuild",
            [](Store& s) {
              std::vector<std::string> warnings;
@@ -246,6 +317,57 @@ void add_store(nb::module_& m) {
         });
       });
   m.def("default_lease_seconds", &store::default_lease_seconds);
+
+  // Distributed jobs (shard.hpp, rendezvous.hpp, common/process_rank.hpp).
+  m.def(
+      "process_rank",
+      [] {
+        const ProcessRank r = process_rank();
+        return nb::make_tuple(r.rank, r.world_size, r.local_rank, r.source);
+      },
+      "(rank, world_size, local_rank, source) from the launcher's environment; -1 when unknown.");
+  m.def("set_known_rank", &set_known_rank, nb::arg("rank"), nb::arg("world_size"));
+  m.def("launcher_job", [] {
+    const store::JobIdentity j = store::launcher_job();
+    return nb::make_tuple(j.launcher, j.key);
+  });
+  m.def(
+      "publish_rendezvous",
+      [](const std::string& home, const std::string& key, const std::string& run_id, int attempt) {
+        nb::gil_scoped_release release;
+        store::publish_rendezvous(store::Layout(home).home(), key, run_id, attempt);
+      },
+      nb::arg("home"), nb::arg("job_key"), nb::arg("run_id"), nb::arg("attempt"));
+  m.def(
+      "await_rendezvous",
+      [](const std::string& home, const std::string& key, int attempt, double not_before, double timeout) {
+        store::RendezvousEntry e;
+        {
+          nb::gil_scoped_release release;  // waits: other threads (and Ctrl-C checks) go on
+          e = store::await_rendezvous(store::Layout(home).home(), key, attempt, not_before, timeout);
+        }
+        return e.run_id;
+      },
+      nb::arg("home"), nb::arg("job_key"), nb::arg("attempt"), nb::arg("not_before"), nb::arg("timeout"));
+  m.def(
+      "read_rendezvous",
+      [](const std::string& home, const std::string& key) -> nb::object {
+        const auto e = store::read_rendezvous(store::rendezvous_file(store::Layout(home).home(), key));
+        if (!e) return nb::none();
+        return from_json(e->to_json());
+      },
+      nb::arg("home"), nb::arg("job_key"));
+  m.def("process_start_time", &store::process_start_time);
+  m.def("default_rendezvous_timeout", &store::default_rendezvous_timeout);
+  m.def(
+      "rank_log_file", [](const std::string& info_dir, int rank) { return store::rank_log_file(info_dir, rank); },
+      nb::arg("info_dir"), nb::arg("rank"));
+  m.def(
+      "rank_log_tail",
+      [](const std::string& info_dir, int rank, size_t lines) {
+        return term::printable(store::rank_log_tail(info_dir, rank, lines), /*keep_newlines=*/true);
+      },
+      nb::arg("info_dir"), nb::arg("rank"), nb::arg("lines") = 20);
 }
 
 }  // namespace codedag::bindings

@@ -292,7 +292,9 @@ def classify_cli(proc: subprocess.CompletedProcess | None) -> str | None:
     if proc.returncode < 0:
         return f"killed by signal {-proc.returncode}"
     err = proc.stderr
-    for marker in ("internal error", "terminate called", "Traceback", "AddressSanitizer", "Segmentation"):
+    # A Python traceback's own header: a clean error may quote a run's stored "Traceback" text.
+    for marker in ("internal error", "terminate called", "Traceback (most recent call last)", "AddressSanitizer",
+                   "Segmentation"):
         if marker in err:
             return f"{marker}: {err.strip()[-300:]}"
     return None

@@ -105,7 +105,8 @@ class BoundedDomBuilder : public nlohmann::json_sax<json> {
   }
   bool open(json::value_t type) {
     if (stack_.size() >= max_depth_)
-      return fail("nested more than " + std::to_string(max_depth_) + " levels deep (arrays and objects inside each other)");
+      return fail("nested more than " + std::to_string(max_depth_) +
+                  " levels deep (arrays and objects inside each other)");
     json* slot;
     if (stack_.empty()) {
       root_ = json(type);
@@ -142,8 +143,8 @@ std::string parse_into(std::string_view text, const JsonLimits& limits, json& ou
   BoundedDomBuilder builder(out, limits.max_depth);
   bool ok = false;
   try {
-    ok = json::sax_parse(TrackedChar(text.data(), &cursor), TrackedChar(text.data() + text.size(), nullptr),
-                         &builder, json::input_format_t::json, /*strict=*/true);
+    ok = json::sax_parse(TrackedChar(text.data(), &cursor), TrackedChar(text.data() + text.size(), nullptr), &builder,
+                         json::input_format_t::json, /*strict=*/true);
   } catch (const std::exception& e) {
     // Allocation failure or anything nlohmann throws outside parse_error: still a rejection.
     return line_and_column(text, static_cast<size_t>(cursor - text.data())) + ": " + e.what();
@@ -346,8 +347,8 @@ std::string JsonDocument::where(const std::string& pointer) const {
 }
 
 FormatError JsonDocument::error(const std::string& pointer, const std::string& message) const {
-  return FormatError(where(pointer) + ": field " + (pointer.empty() ? std::string("(the document)") : pointer) +
-                     ": " + message);
+  return FormatError(where(pointer) + ": field " + (pointer.empty() ? std::string("(the document)") : pointer) + ": " +
+                     message);
 }
 
 std::string dump_json(const json& value, int indent) {

@@ -18,8 +18,8 @@ using json = nlohmann::json;
 using ordered_json = nlohmann::ordered_json;
 
 struct JsonLimits {
-  size_t max_depth = 256;          // arrays/objects inside each other
-  size_t max_bytes = 256u << 20;   // text (or file) size
+  size_t max_depth = 256;         // arrays/objects inside each other
+  size_t max_bytes = 256u << 20;  // text (or file) size
 };
 
 // Parses `text`; throws FormatError "<origin>:<line>:<col>: <reason>" on a syntax error, ill-formed

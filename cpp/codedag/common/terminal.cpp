@@ -1,5 +1,7 @@
 #include "codedag/common/terminal.hpp"
 
+#include "codedag/common/process_rank.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,15 +16,6 @@ namespace {
 bool env_set(const char* name) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0';
-}
-
-// Under torch.distributed every process inherits the terminal; only rank 0 may speak.
-bool is_nonzero_rank() {
-  for (const char* name : {"RANK", "LOCAL_RANK"}) {
-    const char* v = std::getenv(name);
-    if (v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0) return true;
-  }
-  return false;
 }
 
 // Display width of UTF-8 text without escape sequences: counts code points, skips ESC[...m.
@@ -119,7 +112,7 @@ Style detect_style(bool is_tty) {
   style.colour = style.tty && !env_set("NO_COLOR");
   if (const char* term = std::getenv("TERM"); term != nullptr && std::strcmp(term, "dumb") == 0) style.colour = false;
   if (env_set("FORCE_COLOR") && !env_set("NO_COLOR")) style.colour = true;
-  style.silent = is_nonzero_rank();
+  style.silent = is_nonzero_rank();  // under a launcher only rank 0 speaks (process_rank.hpp)
   return style;
 }
 

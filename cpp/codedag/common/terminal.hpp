@@ -2,7 +2,8 @@
 // Terminal output in the seeds' habits: colour with a plain fallback (no colour when the stream is
 // not a TTY, when NO_COLOR is set, or TERM=dumb; FORCE_COLOR forces it), a configuration header,
 // ✓/✗ status lines, a closing summary, progress bars on long work, and silence on every
-// torch.distributed rank but 0 (RANK / LOCAL_RANK environment variables).
+// distributed rank but 0 (process_rank.hpp: RANK, srun's SLURM_PROCID, MPI ranks, torch.distributed;
+// a LOCAL_RANK other than 0).
 #include <chrono>
 #include <cstdio>
 #include <string>

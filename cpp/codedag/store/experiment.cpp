@@ -159,9 +159,7 @@ void Experiment::start(const StartOptions& o) {
     started_ = false;
     throw;
   }
-  log_ = std::make_unique<MetricLog>(info_dir() + "/" + kMetricsFile);
-  if (o.heartbeat)
-    supervisor_ = std::make_unique<Supervisor>(info_dir(), log_.get(), o.lease_seconds, o.flush_interval);
+  start_logging(info_dir(), o);
 }
 
 void Experiment::adopt(const std::string& id, const StartOptions& o) {
@@ -175,7 +173,22 @@ void Experiment::adopt(const std::string& id, const StartOptions& o) {
                                        "tags",   "notes", "properties", "attachments", "deleted", "argv"};
   store_.update(ref, [&](json& r) {
     const std::string status = r.value("status", std::string());
-    if (status != "queued" && status != "running") {
+    const int attempt_on_file = r.contains("attempt") && r["attempt"].is_number_integer() ? r["attempt"].get<int>() : 0;
+    if (o.attempt > attempt_on_file && status != "queued") {
+      // A torchelastic restart: the job goes on in the same run; what the last attempt came to is kept.
+      json previous = json{{"attempt", attempt_on_file}, {"status", status}};
+      for (const char* key : {"ended_at", "exception", "signal", "failed_rank", "failed_ranks", "dead", "process"})
+        if (r.contains(key)) previous[key] = r[key];
+      if (!r["attempts"].is_array()) r["attempts"] = json::array();
+      r["attempts"].push_back(previous);
+      for (const char* key : {"ended_at", "duration", "exception", "signal", "failed_rank", "failed_ranks", "dead"})
+        r.erase(key);
+      r["attempt"] = o.attempt;
+      r["status"] = "running";
+      r["host"] = self.host;
+      r["pid"] = self.pid;
+      r["process"] = self.to_json();
+    } else if (status != "queued" && status != "running") {
       ended_as = status;
       return;
     }
@@ -199,9 +212,81 @@ void Experiment::adopt(const std::string& id, const StartOptions& o) {
   test_name_ = ref.test_name;
   started_ = true;
   cwd_ = o.cwd.empty() ? current_directory() : o.cwd;
-  log_ = std::make_unique<MetricLog>(info_dir() + "/" + kMetricsFile);
+  start_logging(info_dir(), o);
+}
+
+void Experiment::start_logging(const std::string& metrics_dir, const StartOptions& o) {
+  log_ = std::make_unique<MetricLog>(metrics_dir + "/" + kMetricsFile);
   if (o.heartbeat)
-    supervisor_ = std::make_unique<Supervisor>(info_dir(), log_.get(), o.lease_seconds, o.flush_interval);
+    supervisor_ = std::make_unique<Supervisor>(metrics_dir, log_.get(), o.lease_seconds, o.flush_interval);
+}
+
+void Experiment::join_shard(const std::string& id, const ShardStart& shard, const StartOptions& o) {
+  if (started_) throw StateError("experiment '" + name_ + "' is already started as " + test_name_);
+  if (shard.rank <= 0)
+    throw InputError("join_shard: rank " + std::to_string(shard.rank) + ": rank 0 starts or adopts the run itself");
+  const RunRef ref = store_.resolve(id, /*use_index=*/false);
+  // Whatever the run's status: another rank may have failed already, or rank 0 may have finished
+  // before this rank started (ranks of one job start seconds apart on a busy machine). The rank
+  // still records its shard, and its own failure still fails the run. Only a removed run is refused.
+  const json run = load_run(ref.info_dir);
+  if (run.contains("deleted") && run["deleted"] == true)
+    throw StateError("run " + ref.test_name + " was removed (codedag rm): rank " + std::to_string(shard.rank) +
+                     " cannot join it");
+  start_shard(ref.info_dir, shard);  // checks the rank against the world before anything is recorded
+  name_ = ref.name;
+  test_name_ = ref.test_name;
+  cwd_ = o.cwd.empty() ? current_directory() : o.cwd;
+  started_ = true;
+  rank_ = shard.rank;
+  start_logging(shard_dir(info_dir(), rank_), o);
+}
+
+void Experiment::record_shard(const ShardStart& shard) {
+  require_running("record_shard");
+  if (shard.rank != 0) throw InputError("record_shard: only rank 0 records its shard this way (others join_shard)");
+  start_shard(info_dir(), shard);
+  rank_ = 0;
+  update([world = shard.world_size, launcher = shard.launcher](json& r) {
+    r["world_size"] = world;
+    r["launcher"] = launcher;
+  });
+}
+
+void Experiment::mark_vanished_ranks() {
+  std::vector<std::string> warnings;
+  for (const json& shard : read_shards(info_dir(), warnings)) {
+    const int rank = shard.value("rank", 0);
+    if (rank == 0 || shard.value("status", std::string()) != "running" || !shard.contains("process") ||
+        !shard["process"].is_object())
+      continue;
+    ProcessIdentity who;
+    try {
+      who = ProcessIdentity::from_json(shard["process"]);
+    } catch (const std::exception&) {
+      continue;
+    }
+    if (liveness(who) != Liveness::gone) continue;
+    mark_run_failed_by(info_dir(), rank, "failed",
+                       json{{"exception",
+                             {{"type", "RankDied"},
+                              {"message", "rank " + std::to_string(rank) + " (pid " + std::to_string(who.pid) +
+                                              ") ended without recording how: killed by a signal, out of memory "
+                                              "or os._exit"}}}});
+  }
+}
+
+void Experiment::end_shard_side(const std::string& status, const json& details, const json& last) {
+  json shard_details = details.is_object() ? details : json::object();
+  shard_details["last"] = last;
+  try {
+    end_shard(info_dir(), rank_, status, shard_details);
+  } catch (const std::exception& e) {
+    // The shard's end is bookkeeping: it must not turn the rank's own ending into a crash.
+    record_error_ = e.what();
+    term::Printer(stderr).warn("codedag: cannot record how rank " + std::to_string(rank_) + " of run " + name_ + "/" +
+                               test_name_ + " ended (" + term::printable(e.what()) + ")");
+  }
 }
 
 void Experiment::end(const std::string& status, const json& details) {
@@ -224,18 +309,47 @@ void Experiment::end(const std::string& status, const json& details) {
     ended_problems_.metric_lines_dropped = h.dropped_lines;
     if (h.pending_bytes == 0) log_.reset();  // else kept: flush_metrics() may still write it
   }
+  if (rank_ > 0) {
+    // A shard ends its own record; the run is rank 0's to end.
+    end_shard_side(status, details, last);
+    return;
+  }
+  if (rank_ == 0) {
+    try {
+      mark_vanished_ranks();
+    } catch (const std::exception&) {
+      // Unreadable shards were reported by listings; the run's own end comes first.
+    }
+  }
   const double now = unix_now();
-  update([status, details, last, now](json& r) {
-    r["status"] = status;
+  const bool sharded = rank_ == 0;
+  update([status, details, last, now, sharded](json& r) {
     r["ended_at"] = now;
     const double started =
         r.contains("started_at") && r["started_at"].is_number() ? r["started_at"].get<double>() : now;
     r["duration"] = now - started;
     if (!r["last"].is_object()) r["last"] = json::object();
     for (const auto& [k, v] : last.items()) r["last"][k] = v;
+    if (sharded && r.contains("failed_rank") && r["failed_rank"] != json(0)) {
+      // Another rank failed first: the run stays failed with that rank's traceback; how rank 0
+      // ended (often the launcher's SIGTERM, or a collective that lost its peer) is kept beside it.
+      json own = details.is_object() ? details : json::object();
+      own["status"] = status;
+      r["rank0_end"] = own;
+      r["status"] = "failed";
+      return;
+    }
+    r["status"] = status;
     if (details.is_object())
       for (const auto& [k, v] : details.items()) r[k] = v;
+    if (sharded && status == "failed") {
+      r["failed_rank"] = 0;
+      if (!r["failed_ranks"].is_array()) r["failed_ranks"] = json::array();
+      r["failed_ranks"].push_back(0);
+      if (r["exception"].is_object()) r["exception"]["rank"] = 0;
+    }
   });
+  if (rank_ == 0) end_shard_side(status, details, last);
 }
 
 WriteProblems Experiment::write_problems() const {

@@ -17,6 +17,7 @@
 
 #include "codedag/common/json_file.hpp"
 #include "codedag/store/git_snapshot.hpp"
+#include "codedag/store/shard.hpp"
 #include "codedag/store/store.hpp"
 
 namespace codedag::store {
@@ -32,6 +33,9 @@ struct StartOptions {
   bool heartbeat = true;          // start the supervisor thread (lease + metric flushes)
   double lease_seconds = 0;       // 0: default_lease_seconds()
   double flush_interval = 0.5;    // metric log flush period, at most 1 s
+  // adopt(): a torchelastic restart (TORCHELASTIC_RESTART_COUNT > 0) continues its job's run as
+  // attempt n, whatever the previous attempt ended as; the previous outcome goes to `attempts`.
+  int attempt = 0;
 };
 
 // Statuses a run can end with; "running" while it lives and "dead" are set by the store.
@@ -65,7 +69,19 @@ class Experiment {
   // it becomes this process's (extra fields merged, heartbeat started) and keeps its name, which
   // replaces this Experiment's. StateError when it has ended, NotFoundError when it is unknown.
   void adopt(const std::string& id, const StartOptions& options = {});
+  // Rank k > 0 of a distributed job joins the run its rank 0 created (shard.hpp): its metric log,
+  // lease and shard.json live in <info_dir>/shards/rank<k>/; dump_info, dump_metric, tags and notes
+  // still go to the run's record (under its lock). Any run but a removed one: rank 0 may have
+  // finished, or another rank failed, before this rank started.
+  void join_shard(const std::string& id, const ShardStart& shard, const StartOptions& options = {});
+  // Rank 0, after start() or adopt(): records its shard (its metric log and lease stay the run's).
+  void record_shard(const ShardStart& shard);
+  // The rank this process records as, -1 when the run is not sharded.
+  int rank() const { return rank_; }
   // status: finished | failed | killed | interrupted. details merged into run.json (exception, signal).
+  // In a sharded run, rank k > 0 ends its shard (a failure marks the run failed, shard.hpp); rank 0
+  // ends the run, which stays failed when another rank failed first (that rank's traceback is kept)
+  // and is marked failed by a rank whose process is gone without ending its shard.
   // Write failures do not throw: see write_problems().
   void end(const std::string& status, const json& details = json::object());
 
@@ -107,6 +123,9 @@ class Experiment {
   // Applies `change` to run.json; when the file cannot be written the change waits in memory and
   // is applied first at the next attempt. Never throws for I/O.
   void update(std::function<void(json&)> change);
+  void start_logging(const std::string& metrics_dir, const StartOptions& o);
+  void end_shard_side(const std::string& status, const json& details, const json& last);
+  void mark_vanished_ranks();
   bool write_pending();
   std::string name_;
   std::string test_name_;
@@ -121,6 +140,7 @@ class Experiment {
   std::vector<std::function<void(json&)>> pending_;  // record changes not written yet
   std::string record_error_;
   bool warned_ = false;
+  int rank_ = -1;                 // sharded runs: this process's rank
   WriteProblems ended_problems_;  // what the log and heartbeat reported when the run ended
 };
 

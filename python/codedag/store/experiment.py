@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import _core
+from .._term import Terminal
+from .distributed import Job, RankLog, broadcast_run_id, can_broadcast, current_job
 from .hooks import Heartbeat, Hook, default_hooks, details_of
 
 _active: list[Experiment] = []
@@ -52,12 +54,19 @@ class Experiment:
                 if isinstance(h, Heartbeat):
                     h.lease_seconds = lease_seconds
         self._hooks.extend(hooks or [])
+        self._tracker: _Tracker | None = None
+        # A rank of a distributed job (store/distributed.py): its job and console copy.
+        self._job: Job | None = None
+        self._rank_log: RankLog | None = None
+        self._broadcast_ok = True
 
     @classmethod
     def _view(cls, core: Any) -> Experiment:
         exp = cls.__new__(cls)
         exp._core = core
         exp._hooks = []
+        exp._tracker = None
+        exp._job, exp._rank_log, exp._broadcast_ok = None, None, True
         return exp
 
     @classmethod
@@ -167,14 +176,10 @@ class Experiment:
         # A launcher (codedag sweep, a DDP launcher) created this process's run already: take it over
         # instead of making a second one. Popped, so the script's own child processes make their own.
         adopt = os.environ.pop("CODEDAG_RUN_ID", None)
-        adopted = False
-        if adopt:
-            try:
-                self._core.adopt(adopt, sys.executable, os.getcwd(), extra, heartbeat, float(lease or 0.0))
-                adopted = True
-            except (_core.StateError, _core.NotFoundError) as e:
-                warnings.warn(f"codedag: not adopting run {adopt} ({e}); recording a new run", stacklevel=2)
-        if not adopted:
+        job = current_job()
+        if job is not None:
+            self._start_rank(job, adopt, argv, extra, heartbeat, float(lease or 0.0))
+        elif not (adopt and self._adopt(adopt, extra, heartbeat, float(lease or 0.0))):
             self._core.start(argv, sys.executable, os.getcwd(), extra, heartbeat, float(lease or 0.0))
         _active.append(self)
         rerun_from = os.environ.pop("CODEDAG_RERUN_FROM", None)  # our children are not reruns
@@ -190,20 +195,113 @@ class Experiment:
             hook.on_start(self)
         return self
 
+    def _adopt(self, run_id: str, extra: dict[str, Any], heartbeat: bool, lease: float, attempt: int = 0) -> bool:
+        try:
+            self._core.adopt(run_id, sys.executable, os.getcwd(), extra, heartbeat, lease, attempt)
+            return True
+        except (_core.StateError, _core.NotFoundError) as e:
+            warnings.warn(f"codedag: not adopting run {run_id} ({e}); recording a new run", stacklevel=3)
+            return False
+
+    def _start_rank(
+        self, job: Job, adopt: str | None, argv: list[str], extra: dict[str, Any], heartbeat: bool, lease: float
+    ) -> None:
+        """One rank of a distributed job: rank 0 makes (or adopts) the run, the others join it as shards."""
+        home = self._core.home
+        # Off for callers that may run on one rank only (CodeDAGLogger): a broadcast there would hang.
+        broadcast = self._broadcast_ok and can_broadcast(job)
+        extra = {**extra, "attempt": job.attempt}
+        if job.rank == 0:
+            run_id, error = "", ""
+            try:
+                adopted = bool(adopt) and self._adopt(adopt, extra, heartbeat, lease, job.attempt)
+                if not adopted and job.attempt > 0 and job.job_key:
+                    # A torchelastic restart: the job's run goes on as attempt n.
+                    previous = _core.read_rendezvous(home, job.job_key)
+                    if previous:
+                        adopted = self._adopt(previous["run_id"], extra, heartbeat, lease, job.attempt)
+                if not adopted:
+                    self._core.start(argv, sys.executable, os.getcwd(), extra, heartbeat, lease)
+                self._core.record_shard(job.shard())
+                run_id = f"{self._core.name}/{self._core.test_name}"
+                if job.job_key:
+                    try:
+                        _core.publish_rendezvous(home, job.job_key, run_id, job.attempt)
+                    except _core.Error:
+                        if not broadcast and not adopt:
+                            raise  # the other ranks have no other way to find the run
+            except BaseException as e:
+                error = f"{type(e).__name__}: {e}"
+                if broadcast:  # the other ranks wait in the broadcast: tell them, then fail here
+                    broadcast_run_id(job, "", error)
+                raise
+            if broadcast:
+                broadcast_run_id(job, run_id, "")
+        else:
+            if broadcast:
+                run_id, error = broadcast_run_id(job, "", "")
+                if not run_id:
+                    raise _core.StateError(f"rank {job.rank}: rank 0 could not start the run ({error})")
+            elif adopt:
+                run_id = adopt  # every rank inherited the launcher's run
+            elif job.job_key:
+                not_before = _core.process_start_time()
+                run_id = _core.await_rendezvous(
+                    home,
+                    job.job_key,
+                    job.attempt,
+                    not_before - 300.0 if not_before > 0 else 0.0,
+                    _core.default_rendezvous_timeout(),
+                )
+            else:
+                raise _core.StateError(
+                    f"rank {job.rank} of {job.world_size} ({job.source}): cannot tell which run to join: no "
+                    "torch.distributed process group and no launcher job identity (TORCHELASTIC_RUN_ID, "
+                    "SLURM_JOB_ID, MPI, MASTER_ADDR/PORT); call init_process_group() before "
+                    "Experiment.start(), or set CODEDAG_RUN_ID for every rank"
+                )
+            self._core.join_shard(run_id, job.shard(), os.getcwd(), heartbeat, lease)
+        self._job = job
+        self._rank_log = RankLog(self._core.info_dir, job.rank)
+        if job.rank == 0:
+            Terminal(sys.stderr).info(
+                f"codedag: run {self._core.name}/{self._core.test_name}: {job.world_size} ranks ({job.launcher}"
+                f"{', attempt ' + str(job.attempt) if job.attempt else ''}); rank logs in "
+                f"{os.path.join(self._core.info_dir, 'logs')}"
+            )
+
+    @property
+    def rank(self) -> int:
+        """This process's rank in the run (0 when the run is not distributed)."""
+        return max(self._core.rank, 0)
+
     def end(self, status: str = "finished", **details: Any) -> None:
         """Ends the run: ``finished``, ``failed``, ``killed`` or ``interrupted``; ``details`` (for example
         ``exception={...}`` or ``signal="SIGTERM"``) are stored in run.json. A write that failed during
         the run (full disk) is retried here and, if it still fails, reported as a StoreWarning."""
         if not self.running:
             raise _core.StateError(f"end({status!r}): {self!r} is not running")
+        if self._tracker is not None:
+            try:
+                self._tracker.sync(self)  # the last, partial window
+            except Exception as e:  # a broken device must not lose the record of how the run ended
+                warnings.warn(f"codedag: track() values not logged at end: {e}", StoreWarning, stacklevel=2)
         for hook in self._hooks:
             try:
                 hook.on_end(self, status, details)
             except Exception as e:  # a hook must not lose the record of how the run ended
                 warnings.warn(f"codedag: hook {hook.name} failed at end: {e}", StoreWarning, stacklevel=2)
+        rank_log = self._rank_log
+        if rank_log is not None:
+            exception = details.get("exception")
+            if isinstance(exception, Mapping) and exception.get("traceback"):
+                rank_log.write(str(exception["traceback"]))  # printed after the run ends: keep it here too
+            rank_log.close()
+            self._rank_log = None
         problems = self._core.end(status, details)
         if self in _active:
             _active.remove(self)
+        self._after_rank_end()
         if problems.get("error") or problems.get("heartbeat_error"):
             lost = []
             if problems["record_changes_pending"]:
@@ -223,6 +321,30 @@ class Experiment:
                 StoreWarning,
                 stacklevel=2,
             )
+
+    def _after_rank_end(self) -> None:
+        job = self._job
+        if job is None or job.rank != 0:
+            return
+        # The rendezvous entry stays: a slow rank may start after rank 0 finished, and a torchelastic
+        # restart finds the run through it (rendezvous.hpp prunes old entries).
+        try:
+            record = self._core.record()
+        except _core.Error:
+            return
+        failed_rank = record.get("failed_rank")
+        if record.get("status") == "failed" and isinstance(failed_rank, int):
+            exception = record.get("exception") or {}
+            term = Terminal(sys.stderr)
+            term.fail(
+                f"run {self._core.name}/{self._core.test_name} failed on rank {failed_rank}: "
+                f"{exception.get('type', '?')}: {exception.get('message', '')}"
+            )
+            tail = _core.rank_log_tail(self._core.info_dir, failed_rank, 20)
+            if tail and failed_rank != 0:
+                term.line(f"last lines of rank {failed_rank} ({_core.rank_log_file(self._core.info_dir, failed_rank)}):")
+                for line in tail.splitlines():
+                    term.line(f"  [rank{failed_rank}] {line}")
 
     def __enter__(self) -> Experiment:
         return self.start()
@@ -279,6 +401,26 @@ class Experiment:
         """Appends (step, value) to the series ``key`` (metrics.jsonl; buffered in C++, on disk within a second)."""
         self._core.log_metric(key, value, step)
 
+    def track(self, step: int | None = None, *, log_every: int | None = None, **values: Any) -> None:
+        """Accumulates training values of a plain loop and logs their means every ``log_every`` calls.
+
+        ``exp.track(loss=loss, acc=acc)`` once per step: tensors are detached and summed on their own
+        device (no ``.item()``, so no host sync and no autograd graph kept alive); every
+        ``log_every`` calls (default 50, or the first call's value) the window's mean of each key is
+        copied to the host once and appended to its series at the current step. Plain numbers work
+        too. ``step`` overrides the step counter. What is pending is logged at ``end()``."""
+        if not self.running:
+            raise _core.StateError(f"track: {self!r} is not running")
+        scalars = _Tracker.scalars(values)  # refused values change nothing
+        tracker = self._tracker
+        if tracker is None:
+            tracker = self._tracker = _Tracker(log_every or 50)
+        elif log_every is not None and log_every != tracker.log_every:
+            raise _core.InputError(
+                f"track(log_every={log_every}): this run tracks every {tracker.log_every} steps already"
+            )
+        tracker.add(self, step, scalars)
+
     def progress(self, **progress: Any) -> None:
         """Tells the hooks about progress (epoch=..., step=...)."""
         for hook in self._hooks:
@@ -308,3 +450,58 @@ class Experiment:
 
     def clear_cache(self) -> None:
         shutil.rmtree(self.cache_dir, ignore_errors=True)
+
+
+class _Tracker:
+    """exp.track's accumulator: per key a running sum (a tensor on its device, or a float) and a count."""
+
+    def __init__(self, log_every: int) -> None:
+        if not isinstance(log_every, int) or log_every < 1:
+            raise _core.InputError(f"track: log_every must be a positive integer, not {log_every!r}")
+        self.log_every = log_every
+        self.calls = 0
+        self.step = 0
+        self.sums: dict[str, Any] = {}
+        self.counts: dict[str, int] = {}
+
+    @staticmethod
+    def scalars(values: Mapping[str, Any]) -> dict[str, Any]:
+        """Detached scalar tensors and floats, or an InputError naming the key."""
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            detach = getattr(value, "detach", None)
+            if callable(detach):
+                value = detach()
+                if value.numel() != 1:
+                    raise _core.InputError(
+                        f"track({key}=...): expected a scalar, got a tensor of shape {tuple(value.shape)}"
+                    )
+                out[key] = value.reshape(())
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise _core.InputError(
+                    f"track({key}=...): expected a number or a scalar tensor, got {type(value).__name__}"
+                )
+            else:
+                out[key] = float(value)
+        return out
+
+    def add(self, exp: Experiment, step: int | None, values: Mapping[str, Any]) -> None:
+        for key, value in values.items():
+            previous = self.sums.get(key)
+            # Sums stay where the values are (a GPU tensor stays on the GPU): adding is asynchronous.
+            self.sums[key] = value if previous is None else previous + value
+            self.counts[key] = self.counts.get(key, 0) + 1
+        self.step = int(step) if step is not None else self.step + (1 if self.calls else 0)
+        self.calls += 1
+        if self.calls % self.log_every == 0:
+            self.sync(exp)
+
+    def sync(self, exp: Experiment) -> None:
+        """One host copy per key for the whole window."""
+        for key, total in self.sums.items():
+            count = self.counts[key]
+            mean = total / count
+            item = getattr(mean, "item", None)
+            exp.log_metric(key, float(item() if callable(item) else mean), self.step)
+        self.sums.clear()
+        self.counts.clear()

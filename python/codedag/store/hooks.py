@@ -131,6 +131,31 @@ class RecordAbort(Hook):
 
         sys.excepthook = excepthook
         atexit.register(self._at_exit, exp)
+        self._watch_worker_exit(exp)
+
+    def _watch_worker_exit(self, exp):
+        """A process started by multiprocessing (torch.multiprocessing.spawn, Lightning's ddp_spawn)
+        never reaches sys.excepthook: its wrapper catches the exception and calls sys.exit(1), and
+        atexit cannot see an exit code. multiprocessing runs its finalizers while that SystemExit
+        unwinds, so the exception (the SystemExit's context) is visible there: the run ends failed
+        with it, not finished (Lightning #21787)."""
+        import multiprocessing
+        import multiprocessing.util
+
+        if multiprocessing.parent_process() is None:
+            return
+
+        def at_worker_exit():
+            leaving = sys.exc_info()[1]
+            if not exp.running or not isinstance(leaving, SystemExit) or leaving.code in (0, None):
+                return
+            cause = leaving.__context__
+            if cause is not None:
+                exp.end(**details_of(type(cause), cause, cause.__traceback__))
+            else:
+                exp.end("failed", exception={"type": "SystemExit", "message": f"exit code {leaving.code}"})
+
+        self._worker_exit = multiprocessing.util.Finalize(None, at_worker_exit, exitpriority=100)
 
     def _make_handler(self, exp, sig):
         def handler(signum, frame):
@@ -159,6 +184,10 @@ class RecordAbort(Hook):
             except (ValueError, OSError, TypeError):
                 pass
         self._previous.clear()
+        worker_exit = getattr(self, "_worker_exit", None)
+        if worker_exit is not None:
+            worker_exit.cancel()
+            self._worker_exit = None
         if self._previous_excepthook is not None:
             sys.excepthook = self._previous_excepthook
             self._previous_excepthook = None

@@ -140,6 +140,13 @@ class Watcher:
         _warn_all(problems)
         return series
 
+    def shards(self, test_name: str) -> list[dict[str, Any]]:
+        """The ranks of a distributed run (one shard.json each, by rank), each with its metric series
+        under ``series``: ``{key: [[step, value, t], ...]}``. Empty for a run of one process."""
+        shards, problems = self._store.shards(test_name)
+        _warn_all(problems)
+        return shards
+
     def rebuild(self) -> int:
         """Recreates the index from the files; returns how many runs it holds."""
         n, problems = self._store.rebuild()

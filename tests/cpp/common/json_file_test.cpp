@@ -101,7 +101,8 @@ TEST(JsonFile, SameDocumentsAsNlohmann) {
 
 TEST(JsonFile, DocumentNamesFieldAndLine) {
   const auto doc = codedag::JsonDocument::parse(
-      "{\n \"schema\": \"x\",\n \"nodes\": [\n  {\"id\": 1},\n  {\"id\": \"two\"}\n ],\n \"a/b\": {\"c\": 5}\n}", "g.json");
+      "{\n \"schema\": \"x\",\n \"nodes\": [\n  {\"id\": 1},\n  {\"id\": \"two\"}\n ],\n \"a/b\": {\"c\": 5}\n}",
+      "g.json");
   const std::string e = doc.error("/nodes/1/id", "must be an integer").what();
   EXPECT_EQ(e, "g.json:5:4: field /nodes/1/id: must be an integer");
   EXPECT_EQ(doc.where("/schema"), "g.json:2:2");
