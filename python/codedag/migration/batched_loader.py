@@ -18,6 +18,7 @@ import threading
 from typing import Any
 
 from .. import dataloader_hooks
+from .deferral_gate import DeferralGate, watch_fetcher
 from .deferred import Deferred, DeferredBatch, collate_deferred, is_evaluating
 from .worker_report import WorkerFallbacks, set_worker_report
 
@@ -57,6 +58,13 @@ def _replace_batches(data: Any, evaluate, path: str = "") -> Any:
     return data
 
 
+def _batched_gate() -> DeferralGate | None:
+    """The deferral gate of the batched plan applied in this process, if any."""
+    from .migrator import applied_migrators
+
+    return next((m._gate for m in applied_migrators() if m._hooks is not None), None)
+
+
 class WorkerPlanInstaller:
     """A picklable worker_init_fn: installs the plan in a spawned worker, then calls the user's."""
 
@@ -73,6 +81,8 @@ class WorkerPlanInstaller:
             migrator = PipelineMigrator.from_plan(self.plan, **self.options)
             migrator._in_worker = True
             migrator.apply()
+        # What reaches collation decides which planned calls may defer here (deferral_gate.py).
+        dataloader_hooks.on_worker_fetchers(lambda fetcher: watch_fetcher(fetcher, _batched_gate))
         if self.user_init is not None:
             self.user_init(worker_id)
 
@@ -109,6 +119,7 @@ class PlanLoaderHook(dataloader_hooks.LoaderHook):
 
         single = isinstance(iterator, dataloader._SingleProcessDataLoaderIter)
         if single:
+            watch_fetcher(iterator._dataset_fetcher, _batched_gate)
             _fetch.depth = getattr(_fetch, "depth", 0) + 1
         try:
             data = next_batch()

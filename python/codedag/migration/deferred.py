@@ -127,14 +127,21 @@ def _original_for(key: str) -> Callable[..., Any] | None:
 
 
 def _materialize_tree(tree: Any, reason: str) -> Any:
+    """``tree`` with every Deferred in its tuples, lists and dicts computed; containers without a
+    Deferred are the same objects (a function that mutates its list argument still mutates the
+    caller's list)."""
     if isinstance(tree, Deferred):
         return tree.materialize(reason)
-    if isinstance(tree, tuple):
-        return tuple(_materialize_tree(t, reason) for t in tree)
-    if isinstance(tree, list):
-        return [_materialize_tree(t, reason) for t in tree]
-    if isinstance(tree, dict):
-        return {k: _materialize_tree(v, reason) for k, v in tree.items()}
+    if isinstance(tree, (tuple, list)):
+        items = [_materialize_tree(t, reason) for t in tree]
+        if all(a is b for a, b in zip(items, tree, strict=True)):
+            return tree
+        if isinstance(tree, tuple):
+            return type(tree)(*items) if hasattr(tree, "_fields") else tuple(items)
+        return items
+    if isinstance(tree, dict) and type(tree) is dict:
+        values = {k: _materialize_tree(v, reason) for k, v in tree.items()}
+        return tree if all(values[k] is tree[k] for k in tree) else values
     return tree
 
 

@@ -20,7 +20,8 @@ from .. import libraries, strategies
 from ..graph import load_plan
 from . import call_sites
 from .batched_loader import PlanLoaderHook, should_defer
-from .deferred import BatchedPlan, Deferred, DeferredBatch, warn_once
+from .deferral_gate import DeferralGate
+from .deferred import BatchedPlan, Deferred, DeferredBatch, _materialize_tree, warn_once
 from .executors import ExecutorUnavailable, parse_executor
 from .resolve import Binding, Target, Unresolvable, module_bindings, resolve
 from .worker_report import worker_report
@@ -104,6 +105,9 @@ class PipelineMigrator:
         self._fallback_counts: dict[str, int] = {}  # in this process
         self._fallback_reasons: dict[str, str] = {}  # key -> the first reason
         self._worker_reports: list[Any] = []  # WorkerFallbacks of every batched apply (workers write them)
+        # Which planned calls have earned deferral in this process (deferral_gate.py); decisions
+        # survive restore()/apply() cycles, like the vectorisation probes.
+        self._gate = DeferralGate(self._note_fallback)
         self._stats: dict[str, Any] = self._fresh_stats()
 
     @classmethod
@@ -395,6 +399,17 @@ class PipelineMigrator:
             if _bypassing():
                 return original(*args, **kwargs)
             if mode == "batched" and should_defer():
+                gate = migrator._gate
+                defers = gate.state(key)
+                if not defers:
+                    # Undecided (this fetch decides: deferral_gate.py) or refused: the real value, as
+                    # without the plan; deferred arguments are computed first, never handed on.
+                    args, kwargs = _materialize_tree((args, kwargs), f"an argument of {key}, which runs in place")
+                    out = original(*args, **kwargs)
+                    if defers is None:
+                        gate.ran_in_place(key, (args, kwargs), out)
+                    return out
+                gate.received(key, (args, kwargs))
                 resource = _open_resource_in((args, kwargs), depth=3)
                 if resource is None:
                     return Deferred(key, original, args, kwargs, migrator)

@@ -175,3 +175,45 @@ class FileSamples(Dataset):
     def __getitem__(self, i):
         with open(self.paths[i]) as f:
             return read_values(f), i
+
+
+# --- values that go to code outside the plan (deferral_gate.py) --------------------------------
+
+def seed_of(i):
+    """A planned call whose value numpy's C seeding code consumes (it cannot take a promise)."""
+    return np.array([11, i], dtype=np.int64)
+
+
+def as_array(x):
+    return x.numpy() * 2.0
+
+
+class SeededImages(Dataset):
+    """seed_of(i) -> np.random.default_rng (C); as_array(x) -> torch.from_numpy (C); brighten -> the batch."""
+
+    def __init__(self, n=16):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        rng = np.random.default_rng(seed_of(i))
+        x = torch.from_numpy(as_array(image(i))) + float(rng.random())
+        return brighten(x), i
+
+
+class SeededStream(IterableDataset):
+    """The same as SeededImages as a stream: a fetch that raises could not be fetched again."""
+
+    def __init__(self, n=16):
+        self.n = n
+
+    def __iter__(self):
+        for i in range(self.n):
+            yield SeededImages(self.n)[i]
+
+
+def stack_pairs(samples):
+    """A collate_fn of the user's own: it receives the samples, so nothing in them may be deferred."""
+    return torch.stack([x for x, _ in samples]), torch.tensor([i for _, i in samples])

@@ -55,7 +55,10 @@ def test_a_value_the_dataset_reads_before_returning_it_collates():
             got = torch.cat([x for x, _ in loader])
             stats = m.stats
         torch.testing.assert_close(got, expected(ds))
-        assert stats["fallbacks"] == 12, stats  # each sample computed where it was read
+        # Each process's first fetch runs in place (deferral_gate.py: it decides that brighten's
+        # value reaches the batch); every sample deferred after that is computed where it was read.
+        # 12 samples, 3 batches: without workers 2 batches defer; with 2 workers only worker 0's second.
+        assert stats["fallbacks"] == (8 if workers == 0 else 4), stats
         assert "attribute 'shape'" in stats["fallback_reasons"][f"{M}.brighten"]
 
 
@@ -80,5 +83,5 @@ def test_a_call_on_an_open_file_runs_in_place_not_after_the_file_is_closed(tmp_p
         got = torch.cat([x for x, _ in loader])
         stats = m.stats
     torch.testing.assert_close(got, torch.stack([torch.arange(i, i + 4, dtype=torch.float32) for i in range(8)]))
-    assert stats["fallbacks"] == 8
+    assert stats["fallbacks"] == 4  # the first fetch ran in place anyway (deferral_gate.py)
     assert "open resource (a _io.TextIOWrapper)" in stats["fallback_reasons"][f"{M}.read_values"]
