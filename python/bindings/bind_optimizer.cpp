@@ -111,6 +111,11 @@ void add_optimizer(nb::module_& m) {
       },
       nb::arg("dag"), nb::arg("partitions"), nb::arg("gpu_count"), nb::arg("device_model"));
 
+  m.def("threads_per_worker", &graph::threads_per_worker, nb::arg("cores"), nb::arg("workers"),
+        nb::arg("main_busy") = 0.0,
+        "Intra-op threads (torch and BLAS) each DataLoader worker may run on `cores` cores beside a main "
+        "process busy `main_busy` (0..1) of the time; with 0 workers, the main process's threads.");
+
   m.def("_resolve_device_model", &graph::resolve_model, nb::arg("dag"), nb::arg("device_model").none(),
         nb::arg("workers").none(), nb::arg("cores").none() = nb::none());
 

@@ -51,6 +51,7 @@ class DeferralGate:
         # id(value) -> planned keys that received it as an argument.
         self._outputs: dict[int, tuple[str, Any]] = {}
         self._fed: dict[int, set[str]] = {}
+        self._deferred_now: set[str] = set()  # keys that deferred in the fetch under way
 
     def state(self, key: str) -> bool | None:
         return self.decided.get(key)
@@ -113,6 +114,17 @@ class DeferralGate:
     def _defers(self, key: str, verdict: dict[str, bool]) -> bool:
         return verdict.get(key, self.decided.get(key, False))
 
+    def begin_fetch(self) -> None:
+        with self._lock:  # what a failed fetch left under watch is no evidence (ids get reused)
+            self._deferred_now, self._outputs, self._fed = set(), {}, {}
+
+    def deferred(self, key: str) -> None:
+        """``key`` handed out a Deferred in the fetch under way."""
+        self._deferred_now.add(key)
+
+    def deferred_in_fetch(self) -> set[str]:
+        return set(self._deferred_now)
+
     def refuse(self, key: str, reason: str) -> None:
         """A key whose deferred value broke code outside the plan: in place from now on."""
         with self._lock:
@@ -173,7 +185,11 @@ def unplanned_collate(collate_fn: Any) -> str:
 
 
 def watch_fetcher(fetcher: Any, gate_of: Callable[[], DeferralGate | None]) -> None:
-    """Makes ``fetcher`` (a torch dataset fetcher) tell the gate what reaches its collate function."""
+    """Makes ``fetcher`` (a torch dataset fetcher) tell the gate what reaches its collate function,
+    and (map-style datasets) fetch a batch again, in place, when a deferred value broke code outside
+    the plan."""
+    from torch.utils.data._utils.fetch import _MapDatasetFetcher
+
     collate_fn = fetcher.collate_fn
     if getattr(collate_fn, "__codedag_gate__", False):
         return
@@ -187,3 +203,36 @@ def watch_fetcher(fetcher: Any, gate_of: Callable[[], DeferralGate | None]) -> N
 
     collate.__codedag_gate__ = True
     fetcher.collate_fn = collate
+    if isinstance(fetcher, _MapDatasetFetcher):  # a stream's fetch cannot be repeated
+        fetcher.fetch = _fetching_again(fetcher.fetch, fetcher.dataset, gate_of)
+
+
+def _fetching_again(fetch: Callable[[Any], Any], dataset: Any, gate_of: Callable[[], DeferralGate | None]):
+    """A deferred value can still meet code outside the plan after its key earned deferral (another
+    branch of the dataset). When the fetch then raises, the keys deferred in it run in place from now
+    on and the batch is fetched again, the generators the samples draw from (the process's and the
+    dataset's own) rewound first, so the batch is the one the untouched loader gives."""
+    from .rng_state import RngSnapshot, global_generators, reachable_generators
+
+    own = [("a generator of the dataset", rng) for rng in reachable_generators([dataset])]
+
+    def guarded(index):
+        gate = gate_of()
+        if gate is None:
+            return fetch(index)
+        while True:
+            snapshot = RngSnapshot(global_generators() + own)
+            gate.begin_fetch()
+            try:
+                return fetch(index)
+            except Exception as exc:
+                keys = gate.deferred_in_fetch()
+                if not keys:
+                    raise  # the dataset's own error, unchanged
+                for key in keys:
+                    gate.refuse(key, f"its deferred value reached code outside the plan, which raised "
+                                     f"{type(exc).__name__}: {str(exc)[:160]}; the batch was fetched again with it "
+                                     "in place")
+                snapshot.restore()
+
+    return guarded

@@ -412,6 +412,7 @@ class PipelineMigrator:
                 gate.received(key, (args, kwargs))
                 resource = _open_resource_in((args, kwargs), depth=3)
                 if resource is None:
+                    gate.deferred(key)
                     return Deferred(key, original, args, kwargs, migrator)
                 # Deferred, the call would run at collation, after the dataset closed the file
                 # (``with Image.open(p) as im: im.convert()``, an npz archive): run it now.

@@ -157,7 +157,7 @@ def _plain_plan(workers: int, threads: int | None) -> dict:
 
 def _settings(loader: DataLoader, plan: dict, tune_workers: bool, migrator_options: dict,
               notes: list[str]) -> list[Setting]:
-    """The untouched loader, the plan and the best plain DataLoader the optimizer scored."""
+    """The untouched loader, the plan and the plain DataLoaders of ``_plain_grid``."""
     user_workers = loader.num_workers
     parallelism = plan.get("parallelism")
     apply_workers = tune_workers and parallelism is not None and not isinstance(loader.dataset, IterableDataset)
@@ -177,12 +177,38 @@ def _settings(loader: DataLoader, plan: dict, tune_workers: bool, migrator_optio
     else:
         notes.append("the plan moves no context")
     if apply_workers:
-        workers, threads = parallelism["plain_workers"], parallelism.get("plain_threads_per_worker")
-        if not (workers == user_workers and workers == 0):
-            plain = PipelineMigrator.from_plan(_plain_plan(workers, threads if workers else None), loader=loader,
-                                               apply_workers=True)
-            out.append(Setting(f"plain, {workers} workers", "plain", workers, plain, threads if workers else None))
+        for workers, threads in _plain_grid(user_workers, parallelism):
+            plain = PipelineMigrator.from_plan(_plain_plan(workers, threads), loader=loader, apply_workers=True)
+            out.append(Setting(f"plain, {workers} workers", "plain", workers, plain, threads))
     return out
+
+
+def _plain_grid(user_workers: int, parallelism: dict) -> list[tuple[int, int | None]]:
+    """The plain DataLoaders (nothing moved) the loop measures: every worker count from 0 to the
+    user's, one more while it fits the cores, and the optimizer's choice; threads per worker as the
+    engine divides the cores (none for 0 workers). The model can be wrong about worker start-up and
+    hand-off (24x between 0 and 2 workers on a short pipeline): measuring these is what lets the loop
+    promise never to lose to a plain DataLoader it tried."""
+    from .. import _core
+
+    cores = float(parallelism.get("cores") or 0)
+    counts = set(range(0, user_workers + 1))
+    if cores and user_workers + 1 <= cores:
+        counts.add(user_workers + 1)
+    model_choice = int(parallelism["plain_workers"])
+    counts.add(model_choice)
+    grid = []
+    for workers in sorted(counts):
+        if workers == 0:
+            threads = None
+        elif workers == model_choice and parallelism.get("plain_threads_per_worker"):
+            threads = int(parallelism["plain_threads_per_worker"])
+        else:
+            threads = _core.threads_per_worker(cores, workers) if cores else None
+        if workers == user_workers and threads is None:
+            continue  # that is the untouched loader
+        grid.append((workers, threads))
+    return grid
 
 
 def optimize_pipeline(dataloader: DataLoader, plan: Any = None, *, k: int = 2, max_depth: int = 10,

@@ -217,3 +217,23 @@ class SeededStream(IterableDataset):
 def stack_pairs(samples):
     """A collate_fn of the user's own: it receives the samples, so nothing in them may be deferred."""
     return torch.stack([x for x, _ in samples]), torch.tensor([i for _, i in samples])
+
+
+def scale(x):
+    return x * 2.0
+
+
+class BranchingImages(Dataset):
+    """scale's value reaches the batch for the first samples; later ones hand it to torch.from_numpy
+    (C code). Each sample also draws from numpy's global generator before the planned call."""
+
+    def __init__(self, n=12):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        noise = np.random.rand()
+        y = scale(image(i).numpy() + noise)
+        return (y if i < 4 else torch.from_numpy(y)), i

@@ -69,3 +69,18 @@ def test_the_users_collate_fn_gets_real_values():
     same(got, baseline)
     assert outputs == {}  # nothing deferred
     assert "collate_fn loop_targets.stack_pairs is code outside the plan" in stats["fallback_reasons"][f"{M}.brighten"]
+
+
+def test_a_fetch_broken_by_a_deferred_value_is_fetched_again_with_the_same_draws():
+    # scale earns deferral on the first batch; the second hands its value to torch.from_numpy, which
+    # raises on a deferred value: that batch is fetched again in place, numpy's generator rewound.
+    import numpy as np
+
+    make = lambda: DataLoader(lt.BranchingImages(n=12), batch_size=4)  # noqa: E731
+    np.random.seed(3)
+    baseline = [(x.clone(), y.clone()) for x, y in make()]
+    np.random.seed(3)
+    got, stats, outputs = run(make(), "scale")
+    same(got, baseline)
+    assert "which raised TypeError" in stats["fallback_reasons"][f"{M}.scale"], stats["fallback_reasons"]
+    assert outputs == {}  # the first batch ran in place, the second was fetched again in place, then refused
