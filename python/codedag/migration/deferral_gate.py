@@ -51,13 +51,14 @@ class DeferralGate:
         # id(value) -> planned keys that received it as an argument.
         self._outputs: dict[int, tuple[str, Any]] = {}
         self._fed: dict[int, set[str]] = {}
+        self._unfollowable: set[str] = set()  # keys that returned a number or a string in this fetch
         self._deferred_now: set[str] = set()  # keys that deferred in the fetch under way
 
     def state(self, key: str) -> bool | None:
         return self.decided.get(key)
 
     def watching(self) -> bool:
-        return bool(self._outputs)
+        return bool(self._outputs or self._unfollowable)
 
     def ran_in_place(self, key: str, args: Any, out: Any) -> None:
         """An undecided key ran in place: remember its value and which watched values it consumed."""
@@ -66,7 +67,7 @@ class DeferralGate:
             if _trackable(out):
                 self._outputs.setdefault(id(out), (key, out))
             else:  # a number or a string: where it goes cannot be followed, so it never defers
-                self._outputs.setdefault(id(out), (key, _Untrackable))
+                self._unfollowable.add(key)
 
     def received(self, key: str, args: Any) -> None:
         """A planned call (deferred or in place) got ``args``: watched values among them feed ``key``."""
@@ -80,16 +81,13 @@ class DeferralGate:
         ``outside``: the name of the loader's collate function when it is code outside the plan
         (then nothing reaches a planned consumer)."""
         with self._lock:
-            if not self._outputs:
+            if not (self._outputs or self._unfollowable):
                 return
-            outputs, fed = self._outputs, self._fed
-            self._outputs, self._fed = {}, {}
+            outputs, fed, unfollowable = self._outputs, self._fed, self._unfollowable
+            self._outputs, self._fed, self._unfollowable = {}, {}, set()
             reached = set() if outside else _ids(samples, outputs)
-            keys = {key for key, _ in outputs.values()}
-            verdict = {key: True for key in keys}
-            for oid, (key, value) in outputs.items():
-                if value is _Untrackable:
-                    verdict[key] = False
+            verdict = {key: True for key, _ in outputs.values()}
+            verdict.update((key, False) for key in unfollowable)
             # Fixed point: a value is fine when it reached collation, or fed a planned key that is
             # (or will be) deferring; a key defers when all its values are fine.
             changed = True
@@ -102,21 +100,23 @@ class DeferralGate:
                     if not consumers or not all(self._defers(c, verdict) for c in consumers):
                         verdict[key] = False
                         changed = True
+            refused = []
             for key, ok in verdict.items():
-                if key in self.decided:
-                    continue
-                self.decided[key] = ok
-                if not ok:
-                    where = (f"the loader's collate_fn {outside} is code outside the plan" if outside
-                             else "its value went to code outside the plan, not (only) to the batch")
-                    self._note(key, f"{where}; a deferred value there would be wrong, so it runs in place")
+                if key not in self.decided:
+                    self.decided[key] = ok
+                    if not ok:
+                        refused.append(key)
+        where = (f"the loader's collate_fn {outside} is code outside the plan" if outside
+                 else "its value went to code outside the plan, not (only) to the batch")
+        for key in refused:  # outside the lock: noting may warn
+            self._note(key, f"{where}; a deferred value there would be wrong, so it runs in place")
 
     def _defers(self, key: str, verdict: dict[str, bool]) -> bool:
         return verdict.get(key, self.decided.get(key, False))
 
     def begin_fetch(self) -> None:
         with self._lock:  # what a failed fetch left under watch is no evidence (ids get reused)
-            self._deferred_now, self._outputs, self._fed = set(), {}, {}
+            self._deferred_now, self._outputs, self._fed, self._unfollowable = set(), {}, {}, set()
 
     def deferred(self, key: str) -> None:
         """``key`` handed out a Deferred in the fetch under way."""
@@ -132,14 +132,6 @@ class DeferralGate:
                 return
             self.decided[key] = False
         self._note(key, reason)
-
-
-class _UntrackableMarker:
-    def __repr__(self):
-        return "<untrackable>"
-
-
-_Untrackable = _UntrackableMarker()
 
 
 def _ids(tree: Any, wanted: dict[int, Any]) -> set[int]:

@@ -139,3 +139,17 @@ def test_a_short_loader_is_measured_over_several_epochs():
     assert measure_once(loader, batches=7, warmup=2) > 0  # 9 batches: three epochs
     with pytest.raises(ValueError, match="too few batches"):
         measure_once(DataLoader(lt.Images(n=0), batch_size=4), batches=3, warmup=1)
+
+
+def test_the_plain_grid_covers_zero_to_the_users_workers_and_one_more_within_the_cores():
+    from codedag.pipeline.closed_loop import _plain_grid
+
+    # 2 workers on 2 cores, the model prefers 1: 0, 1 and 2 (2 with one thread each; not 3 > cores).
+    grid = _plain_grid(2, {"cores": 2.0, "plain_workers": 1, "plain_threads_per_worker": 2})
+    assert grid == [(0, None), (1, 2), (2, 1)]
+    # 1 worker on 4 cores, the model prefers 4: 0, 1 (threads as the engine divides the cores), 2, 4.
+    grid = _plain_grid(1, {"cores": 4.0, "plain_workers": 4, "plain_threads_per_worker": 1})
+    assert [w for w, _ in grid] == [0, 1, 2, 4]
+    assert dict(grid)[1] == codedag._core.threads_per_worker(4.0, 1) == 4
+    # 0 workers, cores unknown: only the model's choice (0 workers itself is the untouched loader).
+    assert _plain_grid(0, {"plain_workers": 2}) == [(2, None)]
