@@ -23,25 +23,38 @@ _CHANGED = ("num_workers", "prefetch_factor", "worker_init_fn")
 class WorkerThreads:
     """A picklable worker_init_fn: limits the worker's torch and BLAS threads, then calls the user's."""
 
-    def __init__(self, threads: int, user_init: Any):
-        self.threads, self.user_init = threads, user_init
+    def __init__(self, threads: int, user_init: Any, forked: bool = False):
+        self.threads, self.user_init, self.forked = threads, user_init, forked
 
     def __call__(self, worker_id: int) -> None:
-        limit_threads(self.threads)
+        limit_threads(self.threads, forked=self.forked)
         if self.user_init is not None:
             self.user_init(worker_id)
 
 
-def limit_threads(threads: int) -> None:
-    """This process's torch intra-op threads and every loaded BLAS/OpenMP pool (threadpoolctl)."""
+def _starts_by_fork(loader: Any) -> bool:
+    """Whether ``loader``'s workers are forked (they inherit the parent's OpenMP state)."""
+    import multiprocessing
+
+    context = loader.multiprocessing_context
+    method = context.get_start_method() if context is not None else multiprocessing.get_start_method()
+    return method == "fork"
+
+
+def limit_threads(threads: int, forked: bool = False) -> None:
+    """This process's torch intra-op threads and every loaded BLAS/OpenMP pool (threadpoolctl).
+    In a forked worker torch keeps one thread and OpenMP pools are left alone: libgomp is not
+    fork-safe, and a parallel region in the child of a parent that used its OpenMP team waits
+    forever at the team barrier (seen: a forked worker given 2 threads hung in reflection_pad1d).
+    BLAS pools (re-created after fork) still get ``threads``."""
     import torch
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(1 if forked else threads)
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # without threadpoolctl only torch's threads are limited
         return
-    threadpool_limits(limits=threads)
+    threadpool_limits(limits=threads, user_api="blas" if forked else None)
 
 
 def shut_down_workers(loader: Any) -> None:
@@ -85,7 +98,8 @@ class LoaderSettings:
             d["prefetch_factor"] = 2  # torch's default when workers are given at construction
         if self.workers > 0 and self.threads is not None:
             d["worker_init_fn"] = WorkerThreads(self.threads, self._saved["worker_init_fn"]
-                                                if self._saved["worker_init_fn"] is not _ABSENT else None)
+                                                if self._saved["worker_init_fn"] is not _ABSENT else None,
+                                                forked=_starts_by_fork(loader))
 
     def restore(self) -> None:
         if self._saved is None:
