@@ -31,7 +31,9 @@ def test_an_equal_plan_verifies_and_names_its_contexts():
 
 
 def test_a_plan_that_changes_outputs_is_reported_with_the_context():
-    ds = t.RepeatsFirst(n=12, tail=("spectrum", "center"))
+    # Two batches of identical samples fool the vectorisation probe: the first fetch runs in place
+    # (deferral_gate.py), the second probes, the third differs.
+    ds = t.RepeatsFirst(n=12, same=8, tail=("spectrum", "center"))
     report = codedag.verify(ds, batched_plan("spectrum", "center"), batches=3, batch_size=4)
     assert not report.ok
     assert f"{M}.center" in report["mismatching_contexts"]
@@ -57,7 +59,7 @@ def test_verify_refuses_bad_input():
 
 
 def test_closed_loop_rejects_a_plan_that_is_not_equal(tmp_path):
-    loader = DataLoader(t.RepeatsFirst(n=12, tail=("spectrum", "center")), batch_size=4)
+    loader = DataLoader(t.RepeatsFirst(n=12, same=8, tail=("spectrum", "center")), batch_size=4)
     result = codedag.optimize_pipeline(loader, plan=batched_plan("spectrum", "center", predicted_speedup=1.8),
                                        verify_batches=3, measure_batches=2, repeats=1, export_dir=str(tmp_path),
                                        quiet=True, tune_workers=False)
