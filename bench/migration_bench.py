@@ -4,9 +4,11 @@ user would do by hand instead of migrating).
 
     .venv/bin/python bench/migration_bench.py --out bench/results/migration.json [--quick]
 
-Every figure is a median of alternating runs in this one process (baseline, migrated, baseline, ...)
-with the same worker count, so load drift on the machine hits both sides. Outputs are verified equal
-(codedag.verify) before any speed is reported.
+Every speedup comes from interleaved rounds in this one process (baseline, migrated, migrated,
+baseline, ...) on fresh iterators with the same worker count, so load drift on the machine hits both
+sides; it is the geometric mean of the per-round ratios with its bootstrap interval. Outputs are
+verified equal (codedag.verify) before any speed is reported. bench/pipelines_bench.py runs the
+closed loop on the whole test corpus.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "python"))
 
 import codedag  # noqa: E402
-from codedag.pipeline.closed_loop import compare_throughput, measure_batches_per_second  # noqa: E402
+from codedag.pipeline.measurement import Setting, interleave, measure_once, speedup  # noqa: E402
 
 
 def load_example(name: str):
@@ -75,6 +77,21 @@ def training_step(model):
     return step
 
 
+def compare_throughput(loader: DataLoader, migrator, batches: int, repeats: int, step=None) -> dict:
+    """Baseline against migrated in interleaved rounds: medians (batches/s) and the speedup interval."""
+    base = Setting("baseline", "untouched", loader.num_workers)
+    migrated = Setting("migrated", "plan", loader.num_workers, migrator)
+    interleave(loader, [base, migrated], repeats, batches, step)
+    if migrated.error:
+        raise RuntimeError(migrated.error)
+    interval = speedup(base, migrated)
+    size = loader.batch_size or 1
+    return {"baseline_batches_per_s": statistics.median(base.samples_per_s) / size,
+            "migrated_batches_per_s": statistics.median(migrated.samples_per_s) / size,
+            "measured_speedup": interval["speedup"], "interval": interval, "batches": batches, "repeats": repeats,
+            "workers": loader.num_workers}
+
+
 def closed_loop(loader: DataLoader, args) -> dict:
     """CodeDAG end to end: trace, calibrate, optimize, verify and measure the optimizer's own plan;
     its predicted and measured speedups side by side (None without the tracer/optimizer)."""
@@ -100,7 +117,9 @@ def hand_tuned(dataset, model, batch_sizes, workers_list, batches, repeats) -> d
     for bs in batch_sizes:
         for w in workers_list:
             loader = DataLoader(dataset, batch_size=bs, num_workers=w, shuffle=False)
-            runs = [measure_batches_per_second(loader, batches, step) * bs for _ in range(repeats)]
+            warmup = w + 1 if w else 1
+            runs = [measure_once(loader, batches, warmup, step)
+                    for _ in range(repeats)]
             table.append({"batch_size": bs, "num_workers": w, "samples_per_s": statistics.median(runs)})
     best = max(table, key=lambda r: r["samples_per_s"])
     return {"settings": table, "best": best}
@@ -160,7 +179,9 @@ def main() -> int:
     results = [bench_example(n, setups[n], args.data, args) for n in args.examples.split(",")]
     out = {"benchmark": "migration", "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                                  "torch": torch.__version__, "load_avg": os.getloadavg()},
-           "method": f"median of {args.repeats} alternating runs of {args.batches} batches after 1 warm-up batch",
+           "method": f"{args.repeats} interleaved rounds of {args.batches} batches on fresh iterators after the "
+                     "warm-up (one batch per worker, plus one); geometric mean of per-round ratios with a "
+                     "bootstrap interval",
            "seconds": time.time() - t0, "examples": results}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     codedag._core.save_json(args.out, json.loads(json.dumps(out, default=str)))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the seed-001 experiment end to end on the BirdCLEF-like audio pipeline — baseline
-# training, CodeDAG's closed loop (trace one batch, optimize, plan, apply, verify outputs, measure),
+# training, CodeDAG's closed loop (trace one batch, optimize placement and worker count, verify
+# outputs, measure in interleaved rounds: it prints the speedup's interval and the workers chosen),
 # the same training with the plan applied, the result JSON and the comparison report — then the
 # engine's view of a bundled pipeline DAG on a machine without and with a GPU.
 set -euo pipefail
@@ -20,8 +21,11 @@ echo
 "$CODEDAG" optimize "$DAG" --workers 4 --gpus 1 --export-dir "$OUT/dag-plan-gpu"
 "$CODEDAG" dag svg "$DAG" --plan "$OUT/dag-plan-gpu/plan.json" -o "$OUT/dag-plan-gpu/dag.svg"
 echo
+echo "== 3. the same DAG with the worker count decided too, on this machine's cores =="
+"$CODEDAG" optimize "$DAG" --workers auto --export-dir "$OUT/dag-plan-workers"
+echo
 # The closing lines: step 1's outcome (rounded, written by optimization.py) and where everything is.
 echo "✓ demo finished"
 sed 's/^/  /' "$OUT/closing.txt"
 echo "  pipeline picture with the one-GPU plan: $OUT/dag-plan-gpu/dag.svg"
-echo "  plans and summaries: $OUT/dag-plan-cpu/, $OUT/dag-plan-gpu/"
+echo "  plans and summaries: $OUT/dag-plan-cpu/, $OUT/dag-plan-gpu/, $OUT/dag-plan-workers/"

@@ -36,6 +36,10 @@ def closing_lines(results: dict, loop: dict, report_html: str | None) -> list[st
                      f" ({'kept' if loop.get('kept') else 'not kept'})")
     else:
         lines.append(f"closed loop: plan not kept ({loop.get('reason') or 'no reason given'})")
+    if loop.get("workers") is not None:
+        threads = loop.get("threads_per_worker")
+        lines.append(f"DataLoader workers: {loop['workers']}"
+                     + (f", {threads} thread(s) each" if threads else "") + " (chosen by the closed loop)")
     bt_b, bt_o = base["batch_time"]["mean"], opt["batch_time"]["mean"]
     if bt_b and bt_o:
         lines.append(f"training step alone: {bt_b * 1e3:.1f} -> {bt_o * 1e3:.1f} ms per batch "

@@ -1,7 +1,7 @@
 """The seed-001 experiment on the BirdCLEF-like pipeline: baseline training, then CodeDAG's closed
-loop (trace one batch, optimize, plan, apply, verify outputs, measure batches/s), then the same
-training with the plan applied -- the training code is untouched -- and the comparison saved as
-JSON and charts.
+loop (trace one batch, optimize where each step runs and how many workers, verify outputs, measure in
+interleaved rounds with a confidence interval), then the same training with the kept setting applied
+-- the training code is untouched -- and the comparison saved as JSON and charts.
 
     python examples/audio/optimization.py [--out results] [--epochs 1] [--plan plan.json]
 
@@ -55,12 +55,14 @@ def run_experiment(out_dir: str, epochs: int, plan: str | None, max_batches: int
 
     print("=" * 60 + "\nphase 2: CodeDAG closed loop on the data pipeline\n" + "=" * 60)
     result = codedag.optimize_pipeline(dataloader, plan=plan, export_dir=out_dir, keep=False,
-                                       verify_batches=2, measure_batches=6, repeats=3)
+                                       verify_batches=2, measure_batches=6, repeats=5)
     migration_plan = result["plan"]
 
     print("=" * 60 + "\nphase 3: optimised training (same training code)\n" + "=" * 60)
     if result.kept:
-        migrator = PipelineMigrator.from_plan(migration_plan)
+        # The kept setting: the plan's placement and, when it has one, its worker count on this loader.
+        migrator = PipelineMigrator.from_plan(migration_plan, loader=dataloader,
+                                              apply_workers="parallelism" in migration_plan)
         monitor_mode = "optimization"
         try:
             migrator.apply()
@@ -76,7 +78,10 @@ def run_experiment(out_dir: str, epochs: int, plan: str | None, max_batches: int
     json_path = monitor.save_json()
     charts = monitor.plot_metrics()
     base_s, opt_s = batch_seconds(monitor, "baseline"), batch_seconds(monitor, "optimization")
+    interval = result["interval"] or {}
     summary = {"predicted_speedup": result["predicted_speedup"], "closed_loop_speedup": result["measured_speedup"],
+               "closed_loop_interval": [interval.get("lower"), interval.get("upper")],
+               "workers": result["workers"], "threads_per_worker": result["threads_per_worker"],
                "training_speedup": base_s / opt_s, "verified": (result["verification"] or {}).get("ok"),
                "kept": result.kept, "results": json_path, "charts": charts}
     summary["closing"] = closing_lines(monitor.results, result, charts.get("html"))

@@ -32,9 +32,37 @@ class TextPrinter {
   term::Printer printer_;
 };
 
+// A progress bar rendered to text (for codedag._term.Terminal.progress): its own printer, so the
+// bar's state (last drawn quarter, redraw clock) lives as long as the bar.
+class TextProgress {
+ public:
+  TextProgress(bool is_tty, std::string label, size_t total)
+      : style_(term::detect_style(is_tty)), printer_(&text_, style_), bar_(printer_, std::move(label), total) {}
+  std::string update(size_t done) {
+    text_.clear();
+    bar_.update(done);
+    return text_;
+  }
+  std::string finish() {
+    text_.clear();
+    bar_.finish();
+    return text_;
+  }
+
+ private:
+  std::string text_;
+  term::Style style_;
+  term::Printer printer_;
+  term::ProgressBar bar_;
+};
+
 }  // namespace
 
 void add_common(nb::module_& m) {
+  nb::class_<TextProgress>(m, "TextProgress", "A progress bar rendered to text (see codedag._term).")
+      .def(nb::init<bool, std::string, size_t>(), nb::arg("is_tty"), nb::arg("label"), nb::arg("total"))
+      .def("update", &TextProgress::update, nb::arg("done"))
+      .def("finish", &TextProgress::finish);
   using Fields = std::vector<std::pair<std::string, std::string>>;
   using Rows = std::vector<std::vector<std::string>>;
   nb::class_<TextPrinter>(m, "TextPrinter", "Terminal habits rendered to text (see codedag._term).")

@@ -12,6 +12,7 @@
 #include "bindings.hpp"
 #include "codedag/monitor/batch_timer.hpp"
 #include "codedag/monitor/cgroup.hpp"
+#include "codedag/monitor/cpu_budget.hpp"
 #include "codedag/monitor/experiment_session.hpp"
 #include "codedag/monitor/metrics_log.hpp"
 #include "codedag/monitor/resource_reader.hpp"
@@ -101,6 +102,11 @@ monitor::ExperimentResult result_from(nb::handle source) {
 }  // namespace
 
 void add_monitor(nb::module_& m) {
+  m.def(
+      "available_cpus", [](const std::string& root) { return from_json(available_cpus(root).to_json()); },
+      nb::arg("root") = "/",
+      "CPUs this process may use: {cores (min of cgroup quota and affinity mask), quota_cpus, affinity_cpus, "
+      "limited_by}.");
   nb::class_<BatchTimer>(m, "BatchTimer", "Batch times and total time of a training mode (the seed's Timer).")
       .def(nb::init<>())
       .def("start", &BatchTimer::start, "Start (or resume) the total-time clock.")

@@ -51,6 +51,8 @@ void add_optimizer(nb::module_& m) {
       .def_rw("gpu_speedup", &DeviceModel::gpu_speedup)
       .def_rw("gpu_launch_ns", &DeviceModel::gpu_launch_ns)
       .def_rw("batch_speedup", &DeviceModel::batch_speedup)
+      .def_rw("cores", &DeviceModel::cores)
+      .def_rw("worker_handoff_ns", &DeviceModel::worker_handoff_ns)
       .def_rw("train_ns", &DeviceModel::train_ns)
       .def("transfer_ns", &DeviceModel::transfer_ns, nb::arg("src"), nb::arg("dst"), nb::arg("bytes"),
            nb::arg("count") = 1.0, "Time of one transfer between two executors, in ns.")
@@ -79,6 +81,9 @@ void add_optimizer(nb::module_& m) {
       .def_rw("algorithm", &OptimizerOptions::algorithm)
       .def_rw("preset", &OptimizerOptions::preset)
       .def_rw("chain_merge_min_nodes", &OptimizerOptions::chain_merge_min_nodes)
+      .def_rw("choose_workers", &OptimizerOptions::choose_workers)
+      .def_rw("max_workers", &OptimizerOptions::max_workers)
+      .def_rw("cores", &OptimizerOptions::cores, nb::arg().none())
       .def("__repr__", [](const OptimizerOptions& o) { return "<OptimizerOptions " + o.to_json().dump() + ">"; });
 
   m.def(
@@ -106,8 +111,13 @@ void add_optimizer(nb::module_& m) {
       },
       nb::arg("dag"), nb::arg("partitions"), nb::arg("gpu_count"), nb::arg("device_model"));
 
+  m.def("threads_per_worker", &graph::threads_per_worker, nb::arg("cores"), nb::arg("workers"),
+        nb::arg("main_busy") = 0.0,
+        "Intra-op threads (torch and BLAS) each DataLoader worker may run on `cores` cores beside a main "
+        "process busy `main_busy` (0..1) of the time; with 0 workers, the main process's threads.");
+
   m.def("_resolve_device_model", &graph::resolve_model, nb::arg("dag"), nb::arg("device_model").none(),
-        nb::arg("workers").none());
+        nb::arg("workers").none(), nb::arg("cores").none() = nb::none());
 
   m.def(
       "evaluate_plan",

@@ -14,6 +14,7 @@ void add_trace(nb::module_& m);
 void add_monitor(nb::module_& m);
 void add_store(nb::module_& m);
 void add_runner(nb::module_& m);
+void add_pipeline(nb::module_& m);
 
 // Python value <-> JSON, for dicts/lists/str/int/float/bool/None; numpy and torch scalars through
 // .item(), other objects through str(). Non-finite floats become null (JSON has no NaN).

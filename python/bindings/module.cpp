@@ -10,4 +10,5 @@ NB_MODULE(_core, m) {
   codedag::bindings::add_monitor(m);
   codedag::bindings::add_store(m);
   codedag::bindings::add_runner(m);
+  codedag::bindings::add_pipeline(m);
 }

@@ -48,6 +48,25 @@ class Terminal:
     def summary(self, what: str, passed: int, failed: int, seconds: float = -1.0) -> None:
         self._write(self._render.summary(what, passed, failed, seconds))
 
+    def progress(self, label: str, total: int) -> Progress:
+        """A progress bar for long work: ``bar.update(done)``, ``bar.finish()`` (a redrawn line on a
+        TTY, a line per quarter otherwise, nothing on ranks but 0)."""
+        isatty = getattr(self.stream, "isatty", None)
+        return Progress(self, _core.TextProgress(bool(isatty and isatty()), label, max(1, int(total))))
+
     def line(self, text: str = "") -> None:
         if not self._render.silent:
             self._write(text + "\n")
+
+
+class Progress:
+    """One progress bar of a Terminal (see ``Terminal.progress``)."""
+
+    def __init__(self, terminal: Terminal, bar: _core.TextProgress):
+        self._terminal, self._bar = terminal, bar
+
+    def update(self, done: int) -> None:
+        self._terminal._write(self._bar.update(max(0, int(done))))
+
+    def finish(self) -> None:
+        self._terminal._write(self._bar.finish())

@@ -125,6 +125,22 @@ def remove_collate(kind: type) -> None:
             collate.default_collate_fn_map[kind] = before
 
 
+def on_worker_fetchers(callback: Callable[[Any], None]) -> None:
+    """In a DataLoader worker process: ``callback(fetcher)`` for every dataset fetcher the worker
+    creates (once at start, then once per epoch of persistent workers), before its first fetch. For
+    the life of the worker (a separate process: nothing to restore)."""
+    from torch.utils.data import _DatasetKind
+
+    create = _DatasetKind.create_fetcher
+
+    def create_fetcher(*args, **kwargs):
+        fetcher = create(*args, **kwargs)
+        callback(fetcher)
+        return fetcher
+
+    _DatasetKind.create_fetcher = staticmethod(create_fetcher)
+
+
 def wrap_worker_fetches(around: Callable[[int, int | None, Callable[[], Any]], Any]) -> None:
     """In a DataLoader worker process: every fetch of a batch becomes ``around(epoch, index,
     fetch)``, where ``fetch()`` does the real fetch, ``epoch`` counts the worker's epochs from 1 and

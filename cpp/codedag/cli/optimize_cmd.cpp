@@ -7,9 +7,11 @@
 
 #include "codedag/cli/command.hpp"
 #include "codedag/cli/usage.hpp"
+#include "codedag/common/error.hpp"
 #include "codedag/common/terminal.hpp"
 #include "codedag/graph/model/pipeline_check.hpp"
 #include "codedag/graph/optimizer.hpp"
+#include "codedag/monitor/cpu_budget.hpp"
 
 namespace codedag::cli {
 namespace {
@@ -19,11 +21,38 @@ namespace {
 struct OptimizeOptions {
   std::string file;
   graph::OptimizerOptions optimizer;
-  int64_t workers = 0;  // 0: not given (the device model's, else the DAG's)
+  std::string workers;  // "": not given (the device model's, else the DAG's); "auto": chosen; else a count
+  std::string cores;    // "": the device model's; "auto": this machine's (cgroup quota, affinity); else a number
   std::string device_model;
   std::string output;
   std::string export_dir;
 };
+
+int64_t parse_count(const std::string& text, const char* option) {
+  size_t used = 0;
+  long long v = -1;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || v < 0)
+    throw InputError(std::string(option) + " must be 'auto' or a whole number of at least 0, got '" + text + "'");
+  return v;
+}
+
+double parse_cores(const std::string& text) {
+  size_t used = 0;
+  double v = -1;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || !(v > 0))
+    throw InputError("--cores must be 'auto' or a number of CPUs above 0, got '" + text + "'");
+  return v;
+}
 
 std::string fixed(double x, int digits) {
   std::ostringstream s;
@@ -37,22 +66,40 @@ void run(const OptimizeOptions& opt) {
   const graph::Dag dag = graph::Dag::load(opt.file);
   graph::require_pipeline(dag, opt.file);  // an empty or trivial DAG has nothing to place
   graph::OptimizerOptions o = opt.optimizer;
-  if (opt.workers != 0) o.workers = opt.workers;
+  if (opt.workers == "auto") {
+    o.choose_workers = true;
+  } else if (!opt.workers.empty()) {
+    o.workers = parse_count(opt.workers, "--workers");
+  }
   if (!opt.device_model.empty()) o.device_model = graph::DeviceModel::load(opt.device_model);
+  std::string cores_source = "the device model's";
+  if (opt.cores == "auto" ||
+      (opt.cores.empty() && o.choose_workers && !(o.device_model && o.device_model->cores > 0))) {
+    const monitor::CpuBudget budget = monitor::available_cpus();
+    o.cores = budget.cores;
+    cores_source = "this machine (" + budget.limited_by + ")";
+  } else if (!opt.cores.empty()) {
+    o.cores = parse_cores(opt.cores);
+    cores_source = "--cores";
+  }
   o.validate();
   const graph::OptimizeResult r = graph::optimize(dag, o);
 
   std::string executors;
   for (const auto& e : r.executors) executors += (executors.empty() ? "" : ", ") + e;
-  out.header("CodeDAG optimize",
-             {{"DAG", opt.file + " (" + std::to_string(dag.nodes().size()) + " contexts)"},
-              {"coarsened", std::to_string(r.coarse.dag.nodes().size()) + " contexts, " + std::to_string(r.groups) +
-                                " functions (max depth " + std::to_string(o.coarsen_max_depth) + ")"},
-              {"executors", executors},
-              {"k", std::to_string(r.k)},
-              {"workers", std::to_string(r.model.workers)},
-              {"device model", opt.device_model.empty() ? std::string("defaults") : opt.device_model},
-              {"algorithm", r.partition.method + ", seed " + std::to_string(o.seed)}});
+  out.header(
+      "CodeDAG optimize",
+      {{"DAG", opt.file + " (" + std::to_string(dag.nodes().size()) + " contexts)"},
+       {"coarsened", std::to_string(r.coarse.dag.nodes().size()) + " contexts, " + std::to_string(r.groups) +
+                         " functions (max depth " + std::to_string(o.coarsen_max_depth) + ")"},
+       {"executors", executors},
+       {"k", std::to_string(r.k)},
+       {"workers", o.choose_workers ? "chosen from 0 to " +
+                                          (o.max_workers ? std::to_string(o.max_workers) : std::string("2 x cores"))
+                                    : std::to_string(r.model.workers)},
+       {"cores", r.model.cores > 0 ? fixed(r.model.cores, 2) + " (" + cores_source + ")" : std::string("not limited")},
+       {"device model", opt.device_model.empty() ? std::string("defaults") : opt.device_model},
+       {"algorithm", r.partition.method + ", seed " + std::to_string(o.seed)}});
 
   // What moves where, heaviest first.
   const auto& coarse = r.coarse.dag;
@@ -92,6 +139,27 @@ void run(const OptimizeOptions& opt) {
            fixed(100 * r.partition.gap(), 2) + " %" + (r.partition.proved_optimal ? ", proved optimal" : "") + ")");
   out.line("greedy baseline    " + term::format_ns(r.partition.greedy.cost));
   out.line();
+  if (r.parallelism) {
+    const graph::Parallelism& p = *r.parallelism;
+    std::vector<std::vector<std::string>> rows;
+    for (const graph::WorkerSetting& s : p.settings)
+      rows.push_back({std::to_string(s.workers) + (s.workers == p.workers ? " *" : ""), term::format_ns(s.plan_cost),
+                      term::format_ns(s.plain_cost), s.limit});
+    out.table({"workers", "plan/batch", "plain/batch", "limited by"}, rows);
+    out.line();
+    out.line("workers            " + out.bold(std::to_string(p.workers)) + " x " +
+             std::to_string(p.threads_per_worker) + " thread(s) each (torch and BLAS), main process " +
+             std::to_string(p.main_threads) + " thread(s)");
+    out.line("best plain loader  " + std::to_string(p.plain_workers) + " workers, " + term::format_ns(p.plain_cost) +
+             "/batch");
+    if (p.untouched_workers >= 0 && p.untouched_cost > 0)
+      out.line("vs traced loader   " + std::to_string(p.untouched_workers) + " workers, " +
+               term::format_ns(p.untouched_cost) + "/batch: predicted " +
+               fixed(p.untouched_cost / std::max(r.breakdown.cost, 1.0), 2) + "x");
+    if (p.suggested_batch_size > 0)
+      out.line("batch size         " + std::to_string(p.suggested_batch_size) + ": " + p.batch_size_reason);
+    out.line();
+  }
   if (!opt.export_dir.empty()) {
     graph::export_result(dag, r, opt.export_dir);
     out.ok("wrote dag.json, coarsened_dag.json, partitions.json, plan.json, dag.dot, summary.md to " + opt.export_dir);
@@ -117,8 +185,15 @@ void add_optimize_command(CLI::App& app, Context& /*ctx*/) {
   cmd->add_option("--gpus", o.gpu_count, "GPUs to plan for (cuda:0 ...)")
       ->capture_default_str()
       ->check(whole_number(0, graph::kMaxGpus));
-  cmd->add_option("--workers", opt->workers, "DataLoader workers (default: the device model's, else the DAG's)")
-      ->check(whole_number(1, 4096));
+  cmd->add_option("--workers", opt->workers,
+                  "DataLoader workers: a count (default: the device model's, else the DAG's) or 'auto' to choose it "
+                  "(0 to --max-workers) with the threads per worker");
+  cmd->add_option("--max-workers", o.max_workers, "With --workers auto: the largest count scored (0: 2 x cores)")
+      ->capture_default_str()
+      ->check(whole_number(0, graph::kMaxWorkers));
+  cmd->add_option("--cores", opt->cores,
+                  "CPUs the job may use: a number or 'auto' (this machine: cgroup quota, affinity; the default "
+                  "with --workers auto when the device model gives none)");
   cmd->add_option("--device-model", opt->device_model, "Device model file (codedag.device_model/1)");
   cmd->add_option("-o,--output", opt->output, "Write the plan (codedag.plan/1) here");
   cmd->add_option("--export-dir", opt->export_dir,

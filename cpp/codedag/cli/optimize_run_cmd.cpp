@@ -31,18 +31,20 @@ struct OptimizeRunOptions {
   int k = 2;
   int verify_batches = 3;
   int batches = 10;
-  int repeats = 3;
+  int repeats = 5;
   double min_speedup = 1.05;
   int seed = 0;
   bool require_kept = false;
+  bool keep_workers = false;
   std::vector<std::string> script_args;
 };
 
 int run(const OptimizeRunOptions& opt) {
   if (!fs::is_regular_file(opt.script))
     throw InputError("optimize-run: script '" + opt.script + "' does not exist or is not a file");
-  if (opt.batches < 1 || opt.repeats < 1 || opt.verify_batches < 1 || opt.k < 2)
-    throw InputError("optimize-run: --batches, --repeats and --verify-batches must be at least 1 and --k at least 2");
+  if (opt.batches < 2 || opt.repeats < 1 || opt.verify_batches < 1 || opt.k < 2)
+    throw InputError(
+        "optimize-run: --batches must be at least 2, --repeats and --verify-batches at least 1 and --k at least 2");
   const std::string python = find_python(opt.python);
   require_python_modules(python, {"codedag", "torch"}, "optimize-run");
   std::vector<std::string> args = {python,
@@ -65,6 +67,7 @@ int run(const OptimizeRunOptions& opt) {
   if (!opt.loader.empty()) args.insert(args.end(), {"--loader", opt.loader});
   if (!opt.plan.empty()) args.insert(args.end(), {"--plan", opt.plan});
   if (opt.require_kept) args.emplace_back("--require-kept");
+  if (opt.keep_workers) args.emplace_back("--keep-workers");
   // The script comes after every option: the runner hands all that follows it to the script.
   args.push_back(opt.script);
   if (!opt.script_args.empty()) {
@@ -80,8 +83,8 @@ void add_optimize_run_command(CLI::App& app, Context& ctx) {
   auto opt = std::make_shared<OptimizeRunOptions>();
   auto* cmd = app.add_subcommand(
       "optimize-run",
-      "Closed loop on a training script's DataLoader: trace, optimize, apply, verify outputs, measure batches/s; "
-      "keep the plan only if equal and faster");
+      "Closed loop on a training script's DataLoader: trace, optimize (placement and worker count), verify outputs, "
+      "measure in interleaved rounds; keep a setting only if equal and faster with confidence");
   cmd->add_option("script", opt->script, "Training script that builds a DataLoader at module level")->required();
   cmd->add_option("--loader", opt->loader, "Global DataLoader (or function returning one) to optimize");
   cmd->add_option("--plan", opt->plan, "Try this plan.json instead of tracing and optimizing");
@@ -89,10 +92,14 @@ void add_optimize_run_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--k", opt->k, "Partitions for the optimizer")->capture_default_str();
   cmd->add_option("--verify-batches", opt->verify_batches, "Batches compared baseline vs migrated")
       ->capture_default_str();
-  cmd->add_option("--batches", opt->batches, "Batches per throughput measurement")->capture_default_str();
-  cmd->add_option("--repeats", opt->repeats, "Alternating baseline/migrated measurements (median)")
+  cmd->add_option("--batches", opt->batches, "Timed batches per throughput measurement")->capture_default_str();
+  cmd->add_option("--repeats", opt->repeats, "Interleaved measurement rounds (the interval is over rounds)")
       ->capture_default_str();
-  cmd->add_option("--min-speedup", opt->min_speedup, "Measured speedup a plan needs to be kept")->capture_default_str();
+  cmd->add_option("--min-speedup", opt->min_speedup,
+                  "Lower bound of the 95% speedup interval a setting needs to be kept")
+      ->capture_default_str();
+  cmd->add_flag("--keep-workers", opt->keep_workers,
+                "Keep the loader's worker count (do not let the optimizer choose it and threads per worker)");
   cmd->add_option("--seed", opt->seed, "Seed for the verified batches")->capture_default_str();
   cmd->add_flag("--require-kept", opt->require_kept, "Exit 1 when the plan is not kept");
   cmd->add_option("--python", opt->python,

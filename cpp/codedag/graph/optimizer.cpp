@@ -10,21 +10,24 @@
 
 namespace codedag::graph {
 
-DeviceModel resolve_model(const Dag& dag, const std::optional<DeviceModel>& model, std::optional<int64_t> workers) {
-  if (workers && *workers < 1) throw InputError("workers must be at least 1, got " + std::to_string(*workers));
+DeviceModel resolve_model(const Dag& dag, const std::optional<DeviceModel>& model, std::optional<int64_t> workers,
+                          std::optional<double> cores) {
+  if (workers && *workers < 0) throw InputError("workers must be 0 or more, got " + std::to_string(*workers));
   int64_t from_dag = 0;
   if (dag.meta.is_object() && dag.meta.contains("workers") && dag.meta.at("workers").is_number_integer())
     from_dag = dag.meta.at("workers").get<int64_t>();
   DeviceModel m = model ? *model : DeviceModel::defaults(std::max<int64_t>(1, from_dag));
   if (workers) m.workers = *workers;
+  if (cores) m.cores = *cores;
   return m;
 }
 
 OptimizeResult optimize(const Dag& dag, const OptimizerOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   o.validate();
+  if (o.choose_workers) return optimize_over_workers(dag, o);
   OptimizeResult r;
-  r.model = resolve_model(dag, o.device_model, o.workers);
+  r.model = resolve_model(dag, o.device_model, o.workers, o.cores);
   r.executors = executor_names(o.gpu_count);
   r.k = o.k ? o.k : std::max(2, 1 + o.gpu_count);
   auto lap = [&, last = start](const char* phase) mutable {
@@ -107,7 +110,8 @@ json OptimizeResult::to_json(bool with_details) const {
           {"seconds", seconds},
           {"phase_seconds", phase_seconds},
           {"breakdown", breakdown.to_json(with_details)},
-          {"device_model", model.to_json()}};
+          {"device_model", model.to_json()},
+          {"parallelism", parallelism ? parallelism->to_json() : json(nullptr)}};
 }
 
 MigrationPlan migration_plan(const Dag& dag, const std::map<int64_t, int>& partitions, int gpu_count,

@@ -1,6 +1,7 @@
 #include "codedag/graph/optimizer_options.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "codedag/common/error.hpp"
@@ -44,7 +45,15 @@ void OptimizerOptions::validate() const {
   if (max_iterations < 0) throw InputError("max_iterations must be 0 or more, got " + std::to_string(max_iterations));
   if (gpu_count < 0 || gpu_count > kMaxGpus)
     throw InputError("gpu_count must be from 0 to " + std::to_string(kMaxGpus) + ", got " + std::to_string(gpu_count));
-  if (workers && *workers < 1) throw InputError("workers must be at least 1, got " + std::to_string(*workers));
+  if (workers && (*workers < 0 || *workers > kMaxWorkers))
+    throw InputError("workers must be a whole number from 0 (the main process loads the samples) to " +
+                     std::to_string(kMaxWorkers) + ", got " + std::to_string(*workers));
+  if (max_workers < 0 || max_workers > kMaxWorkers)
+    throw InputError("max_workers must be from 0 (twice the cores) to " + std::to_string(kMaxWorkers) + ", got " +
+                     std::to_string(max_workers));
+  if (cores && (!std::isfinite(*cores) || *cores < 0 || *cores > kMaxWorkers))
+    throw InputError("cores must be a number from 0 (not limited) to " + std::to_string(kMaxWorkers) + ", got " +
+                     std::to_string(*cores));
   if (chain_merge_min_nodes < 0)
     throw InputError("chain_merge_min_nodes must be 0 or more, got " + std::to_string(chain_merge_min_nodes));
   const std::vector<std::string> algorithms = partitioner_names();
@@ -71,7 +80,16 @@ OptimizerOptions OptimizerOptions::from_json(const json& doc, const std::string&
     } else if (key == "gpu_count") {
       o.gpu_count = static_cast<int>(whole(v, key, 0, kMaxGpus));
     } else if (key == "workers") {
-      o.workers = whole(v, key, 1);
+      o.workers = whole(v, key, 0, kMaxWorkers);
+    } else if (key == "choose_workers") {
+      if (!v.is_boolean()) throw InputError("choose_workers must be true or false, got " + v.dump());
+      o.choose_workers = v.get<bool>();
+    } else if (key == "max_workers") {
+      o.max_workers = whole(v, key, 0, kMaxWorkers);
+    } else if (key == "cores") {
+      if (!v.is_number() || v.get<double>() < 0)
+        throw InputError("cores must be a number of at least 0 (0: not limited), got " + v.dump());
+      o.cores = v.get<double>();
     } else if (key == "device_model") {
       o.device_model = DeviceModel::from_json(v, origin + ": device_model");
     } else if (key == "algorithm") {
@@ -83,7 +101,8 @@ OptimizerOptions OptimizerOptions::from_json(const json& doc, const std::string&
     } else {
       throw InputError(origin + ": unknown option '" + key +
                        "'; known: k, coarsen_max_depth, max_iterations, seed, gpu_count, workers, device_model, "
-                       "algorithm, preset, chain_merge_min_nodes");
+                       "algorithm, preset, chain_merge_min_nodes, choose_workers, max_workers, "
+                       "cores");
     }
   }
   o.validate();
@@ -100,7 +119,10 @@ json OptimizerOptions::to_json() const {
               {"device_model", device_model ? device_model->to_json() : json(nullptr)},
               {"algorithm", algorithm},
               {"preset", preset},
-              {"chain_merge_min_nodes", chain_merge_min_nodes}};
+              {"chain_merge_min_nodes", chain_merge_min_nodes},
+              {"choose_workers", choose_workers},
+              {"max_workers", max_workers},
+              {"cores", cores ? json(*cores) : json(nullptr)}};
   return doc;
 }
 

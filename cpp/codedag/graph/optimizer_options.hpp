@@ -28,9 +28,14 @@ struct OptimizerOptions {
   std::string algorithm = "auto";           // a name of partitioner_names()
   std::string preset = "default";           // PartitionOptions::preset
   int64_t chain_merge_min_nodes = 0;        // see CoarsenOptions
+  // The worker count is part of the decision (graph/parallelism.hpp): score every count from 0 to
+  // max_workers (0: twice the cores, at least 2, at most 16) and keep the best placement over all.
+  bool choose_workers = false;
+  int64_t max_workers = 0;
+  std::optional<double> cores;  // overrides the device model's cores (CPUs the job may use)
 
-  // Throws InputError naming the first option out of range (k of 1, a negative count, workers
-  // below 1, an unknown algorithm or preset).
+  // Throws InputError naming the first option out of range (k of 1, a negative count, negative
+  // workers, an unknown algorithm or preset).
   void validate() const;
 
   // From keyword arguments as JSON ({"k": 2, "gpu_count": 1, ...}): absent keys and null keep the

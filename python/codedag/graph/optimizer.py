@@ -64,6 +64,9 @@ class OptimizerManager:
     the device model and of the DAG's meta. ``device_model`` is a DeviceModel, a dict or a path.
     Which contexts are library code is not an option: every DAG node carries the one decision
     (``library``, from ``codedag.libraries``; override it in ``[tool.codedag]`` of pyproject.toml).
+    ``choose_workers``: also decide the DataLoader worker count (0 to ``max_workers``, default
+    twice the cores) and threads per worker on the device model's ``cores`` (or ``cores`` here); the
+    plan then carries ``parallelism``.
     """
 
     def __init__(
@@ -78,6 +81,9 @@ class OptimizerManager:
         algorithm: str = "auto",
         preset: str = "default",
         chain_merge_min_nodes: int = 0,
+        choose_workers: bool = False,
+        max_workers: int = 0,
+        cores: float | None = None,
     ):
         self.options = _core.OptimizerOptions.from_dict(
             {
@@ -90,6 +96,9 @@ class OptimizerManager:
                 "algorithm": algorithm,
                 "preset": preset,
                 "chain_merge_min_nodes": chain_merge_min_nodes,
+                "choose_workers": choose_workers,
+                "max_workers": max_workers,
+                "cores": cores,
             }
         )
         self.options.device_model = _as_device_model(device_model)

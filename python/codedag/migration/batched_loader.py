@@ -18,7 +18,9 @@ import threading
 from typing import Any
 
 from .. import dataloader_hooks
+from .deferral_gate import DeferralGate, watch_fetcher
 from .deferred import Deferred, DeferredBatch, collate_deferred, is_evaluating
+from .worker_report import WorkerFallbacks, set_worker_report
 
 _fetch = threading.local()
 # Set in a worker by WorkerPlanInstaller: the shared on/off flag of the plan applied there.
@@ -56,21 +58,31 @@ def _replace_batches(data: Any, evaluate, path: str = "") -> Any:
     return data
 
 
+def _batched_gate() -> DeferralGate | None:
+    """The deferral gate of the batched plan applied in this process, if any."""
+    from .migrator import applied_migrators
+
+    return next((m._gate for m in applied_migrators() if m._hooks is not None), None)
+
+
 class WorkerPlanInstaller:
     """A picklable worker_init_fn: installs the plan in a spawned worker, then calls the user's."""
 
-    def __init__(self, plan: dict, options: dict, flag: Any, user_init: Any):
-        self.plan, self.options, self.flag, self.user_init = plan, options, flag, user_init
+    def __init__(self, plan: dict, options: dict, flag: Any, user_init: Any, report: WorkerFallbacks | None = None):
+        self.plan, self.options, self.flag, self.user_init, self.report = plan, options, flag, user_init, report
 
     def __call__(self, worker_id: int) -> None:
         global _worker_flag
         _worker_flag = self.flag
+        set_worker_report(self.report)
         from .migrator import PipelineMigrator, applied_migrators
 
         if not applied_migrators():  # spawn: a fresh interpreter; fork: already patched
             migrator = PipelineMigrator.from_plan(self.plan, **self.options)
             migrator._in_worker = True
             migrator.apply()
+        # What reaches collation decides which planned calls may defer here (deferral_gate.py).
+        dataloader_hooks.on_worker_fetchers(lambda fetcher: watch_fetcher(fetcher, _batched_gate))
         if self.user_init is not None:
             self.user_init(worker_id)
 
@@ -84,6 +96,7 @@ class PlanLoaderHook(dataloader_hooks.LoaderHook):
     def __init__(self, migrator: Any):
         self.migrator = migrator
         self.flag = multiprocessing.get_context("spawn").RawValue("b", 1)
+        self.report = WorkerFallbacks(list(migrator.plan["context_device_map"]))
 
     def install(self, in_worker: bool = False) -> None:
         """Collation of deferred values, and outside a spawned worker the iterator hooks."""
@@ -99,13 +112,14 @@ class PlanLoaderHook(dataloader_hooks.LoaderHook):
 
     def wrap_worker_init(self, iterator: Any, loader: Any, worker_init_fn: Any) -> Any:
         migrator = self.migrator
-        return WorkerPlanInstaller(migrator.plan, migrator.options, self.flag, worker_init_fn)
+        return WorkerPlanInstaller(migrator.plan, migrator.options, self.flag, worker_init_fn, self.report)
 
     def around_next(self, iterator: Any, next_batch: Any) -> Any:
         from torch.utils.data import dataloader
 
         single = isinstance(iterator, dataloader._SingleProcessDataLoaderIter)
         if single:
+            watch_fetcher(iterator._dataset_fetcher, _batched_gate)
             _fetch.depth = getattr(_fetch, "depth", 0) + 1
         try:
             data = next_batch()
@@ -114,4 +128,6 @@ class PlanLoaderHook(dataloader_hooks.LoaderHook):
                 _fetch.depth -= 1
         workers = getattr(iterator, "_num_workers", 0)
         migrator = self.migrator
+        if workers:
+            migrator._warn_worker_fallbacks()
         return _replace_batches(data, lambda batch, path: migrator._evaluate_batch(batch, workers, path))

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .. import strategies
+from .rng_state import RngWatch
 
 _NUMBER = (int, float, bool, np.number)
 
@@ -97,7 +98,9 @@ def _forward(name: str):
 for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
               "__rtruediv__", "__floordiv__", "__mod__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__",
               "__neg__", "__pos__", "__abs__", "__lt__", "__le__", "__gt__", "__ge__", "__and__", "__or__",
-              "__invert__", "__float__", "__int__", "__index__", "__bool__", "__contains__"):
+              "__invert__", "__float__", "__int__", "__index__", "__bool__", "__contains__",
+              # ``with Image.open(p) as im:`` on a deferred call: Python looks the protocol up on the type.
+              "__enter__", "__exit__"):
     setattr(Deferred, _name, _forward(_name))
 
 
@@ -124,14 +127,21 @@ def _original_for(key: str) -> Callable[..., Any] | None:
 
 
 def _materialize_tree(tree: Any, reason: str) -> Any:
+    """``tree`` with every Deferred in its tuples, lists and dicts computed; containers without a
+    Deferred are the same objects (a function that mutates its list argument still mutates the
+    caller's list)."""
     if isinstance(tree, Deferred):
         return tree.materialize(reason)
-    if isinstance(tree, tuple):
-        return tuple(_materialize_tree(t, reason) for t in tree)
-    if isinstance(tree, list):
-        return [_materialize_tree(t, reason) for t in tree]
-    if isinstance(tree, dict):
-        return {k: _materialize_tree(v, reason) for k, v in tree.items()}
+    if isinstance(tree, (tuple, list)):
+        items = [_materialize_tree(t, reason) for t in tree]
+        if all(a is b for a, b in zip(items, tree, strict=True)):
+            return tree
+        if isinstance(tree, tuple):
+            return type(tree)(*items) if hasattr(tree, "_fields") else tuple(items)
+        return items
+    if isinstance(tree, dict) and type(tree) is dict:
+        values = {k: _materialize_tree(v, reason) for k, v in tree.items()}
+        return tree if all(values[k] is tree[k] for k in tree) else values
     return tree
 
 
@@ -262,7 +272,13 @@ def collate_deferred(batch: list[Deferred], *, collate_fn_map=None) -> Any:
     """The collate function registered for ``Deferred`` while a batched plan is applied."""
     from torch.utils.data._utils.collate import default_collate
 
-    flat = [_flatten(d) for d in batch]
+    # Samples that are not deferred (a branch of the dataset that skipped the planned call) and
+    # samples the dataset already read (``x.shape`` before returning x: computed in place then,
+    # counted as a fallback there) are plain values here.
+    read = [not isinstance(d, Deferred) or d._value is not _UNSET for d in batch]
+    if all(read):
+        return default_collate([d._value if isinstance(d, Deferred) else d for d in batch])
+    flat = [_flatten(d) if isinstance(d, Deferred) else ([], [d], []) for d in batch]
     steps0, leaves0, consts0 = flat[0]
     consistent = all(
         _same_structure(steps0, s) and len(leaves0) == len(lv) and len(consts0) == len(c)
@@ -272,10 +288,14 @@ def collate_deferred(batch: list[Deferred], *, collate_fn_map=None) -> Any:
     if not consistent:
         # Samples took different planned paths (or carry different objects): compute them here,
         # per sample, exactly as without the plan.
-        owner = next((d.owner for d in batch if d.owner is not None), None)
+        deferred = [d for d in batch if isinstance(d, Deferred)]
+        owner = next((d.owner for d in deferred if d.owner is not None), None)
         if owner is not None:
-            owner._note_fallback(batch[0].key, "samples of one batch differ in their deferred calls; computed in the worker")
-        return default_collate([d.materialize("collation") for d in batch])
+            why = ("the dataset read some samples' values before returning them"
+                   if all(isinstance(d, Deferred) for d in batch) and any(read) else
+                   "samples of one batch made different planned calls (or passed different objects)")
+            owner._note_fallback(deferred[0].key, f"{why}; computed per sample during collation")
+        return default_collate([d.materialize("collation") if isinstance(d, Deferred) else d for d in batch])
     columns = [_collate_column([lv[j] for _, lv, _ in flat]) for j in range(len(leaves0))]
     return DeferredBatch(steps0, columns, consts0, len(batch))
 
@@ -339,6 +359,11 @@ class BatchedPlan:
         # patched process its module attribute is the wrapper, which pickle would refuse.
         self.originals, self.devices, self.tensor_path, self.owner = originals, devices, tensor_path, owner
         self.vectorised: dict[str, bool] = {}
+        # Functions seen drawing randomness -> the generators they drew from (never vectorised
+        # unless the registry declares per-sample randomness for them: random_strategies).
+        self.stochastic: dict[str, list[str]] = {}
+        self.random_strategies: dict[str, strategies.Strategy] = {}
+        self._watches: dict[str, RngWatch] = {}
         self.calibrating = False  # time every step both ways (closed-loop calibration)
         self.timings: dict[str, dict] = {}
         self._lock = threading.Lock()
@@ -375,11 +400,11 @@ class BatchedPlan:
                 return values[t[1]].batched()
             return batch.consts[t[1]]
 
-        def call(pick):
+        def call(pick, impl=fn):
             args = self._build(args_t, pick, device, to_tensor)
             kwargs = self._build(kwargs_t, pick, device, to_tensor)
             with strategies.scope(device), _evaluating():
-                return fn(*args, **kwargs)
+                return impl(*args, **kwargs)
 
         def per_sample() -> _Value:
             items = []
@@ -396,7 +421,7 @@ class BatchedPlan:
 
         moved = device.type != "cpu" or to_tensor
         try:
-            return self._run(key, call, batched_pick, per_sample)
+            return self._run(key, fn, call, batched_pick, per_sample, batch.consts)
         except Exception as exc:
             if not moved:
                 raise  # the host path is the user's own code: its errors are theirs, unchanged
@@ -407,30 +432,68 @@ class BatchedPlan:
             with strategies.suspended():
                 return per_sample()
 
-    def _run(self, key, call, batched_pick, per_sample) -> _Value:
+    def _watch(self, key: str, fn: Callable[..., Any]) -> RngWatch:
+        watch = self._watches.get(key)
+        if watch is None:
+            watch = self._watches[key] = RngWatch(fn)
+        return watch
+
+    def _draws_randomness(self, key: str, generators: list[str]) -> None:
+        with self._lock:
+            self.vectorised[key] = False
+            self.stochastic[key] = sorted(set(self.stochastic.get(key, [])) | set(generators))
+
+    def _run(self, key, fn, call, batched_pick, per_sample, consts) -> _Value:
         decision = self.vectorised.get(key)
         if decision is not None and self.calibrating:
             return self._timed(key, decision, call, batched_pick, per_sample)
+        strategy = self.random_strategies.get(key)
+        if strategy is not None:  # declared per-sample randomness over a batch (registry)
+            try:
+                return _Value(stacked=call(batched_pick, strategy.impl))
+            except _NotBatched:
+                return per_sample()
         if decision is False:
             return per_sample()
+        # Whether the function draws randomness is judged by generator state, not by outputs: a
+        # batched call of a random function can agree with its per-sample calls by luck.
+        watch = self._watch(key, fn)
+        before = watch.snapshot(consts)
         try:
             out = call(batched_pick)
         except _NotBatched:
+            before.restore()
             return per_sample()
         except Exception:
-            # Does not accept a batch dimension (or not this batch): per sample from now on.
+            # Does not accept a batch dimension (or not this batch): per sample from now on. What
+            # the failed attempt drew is rewound: the per-sample calls draw as they would unmigrated.
+            before.restore()
             with self._lock:
                 self.vectorised[key] = False
             return per_sample()
+        drew = before.consumed()
+        if drew:
+            before.restore()
+            self._draws_randomness(key, drew)
+            strategy = strategies.per_sample_random(key)
+            if strategy is not None:
+                with self._lock:
+                    self.random_strategies[key] = strategy
+                return self._run(key, fn, call, batched_pick, per_sample, consts)
+            return per_sample()
         if decision is None:
             # Probe: one call over the batch must equal the per-sample calls, else per sample.
+            probe = watch.snapshot(consts)
             reference = per_sample()
+            drew = probe.consumed()
+            if drew:  # the per-sample calls draw (a branch the batched call did not take)
+                self._draws_randomness(key, drew)
+                return reference
             ok = reference.stacked is not None and _equal(out, reference.stacked)
             with self._lock:
                 self.vectorised[key] = ok
             return reference
         return _Value(stacked=out)
-
 
     def _timed(self, key, decision, call, batched_pick, per_sample) -> _Value:
         """Calibration: the step both ways (over the batch as decided, and per sample as the workers

@@ -20,9 +20,11 @@ from .. import libraries, strategies
 from ..graph import load_plan
 from . import call_sites
 from .batched_loader import PlanLoaderHook, should_defer
-from .deferred import BatchedPlan, Deferred, DeferredBatch, warn_once
+from .deferral_gate import DeferralGate
+from .deferred import BatchedPlan, Deferred, DeferredBatch, _materialize_tree, warn_once
 from .executors import ExecutorUnavailable, parse_executor
 from .resolve import Binding, Target, Unresolvable, module_bindings, resolve
+from .worker_report import worker_report
 
 _registry_lock = threading.RLock()
 _applied: list[PipelineMigrator] = []
@@ -69,7 +71,7 @@ class PipelineMigrator:
     or ``with migrator:``."""
 
     def __init__(self, plan: Any, default_device: str | None = None, use_registry: str = "auto",
-                 batch_threads: int | None = None):
+                 batch_threads: int | None = None, loader: Any = None, apply_workers: bool = False):
         if use_registry not in ("auto", "always", "never"):
             raise _input_error(f"use_registry must be 'auto', 'always' or 'never', not {use_registry!r}")
         if batch_threads is not None and (isinstance(batch_threads, bool) or not isinstance(batch_threads, int)
@@ -78,6 +80,16 @@ class PipelineMigrator:
                                f"DataLoader workers leave), not {batch_threads!r}")
         self.batch_threads = batch_threads
         self.plan = _retarget(load_plan(plan), default_device)
+        self._loader_settings = None
+        if apply_workers:
+            if loader is None:
+                raise _input_error("apply_workers=True needs loader=<the DataLoader whose worker count the plan sets>")
+            parallelism = self.plan.get("parallelism")
+            if parallelism is not None:
+                from .loader_settings import LoaderSettings
+
+                self._loader_settings = LoaderSettings(loader, parallelism["workers"],
+                                                       parallelism.get("threads_per_worker"))
         self.default_device = self.plan["default_device"]
         self.use_registry = use_registry
         self.options = {"default_device": default_device, "use_registry": use_registry,
@@ -90,32 +102,57 @@ class PipelineMigrator:
         self._warn_lock = threading.Lock()
         self._in_worker = False
         self.output_contexts: dict[str, list[str]] = {}  # batch position -> planned contexts behind it
+        self._fallback_counts: dict[str, int] = {}  # in this process
+        self._fallback_reasons: dict[str, str] = {}  # key -> the first reason
+        self._worker_reports: list[Any] = []  # WorkerFallbacks of every batched apply (workers write them)
+        # Which planned calls have earned deferral in this process (deferral_gate.py); decisions
+        # survive restore()/apply() cycles, like the vectorisation probes.
+        self._gate = DeferralGate(self._note_fallback)
         self._stats: dict[str, Any] = self._fresh_stats()
 
     @classmethod
     def from_plan(cls, plan: Any, default_device: str | None = None, use_registry: str = "auto",
-                  batch_threads: int | None = None) -> PipelineMigrator:
+                  batch_threads: int | None = None, loader: Any = None,
+                  apply_workers: bool = False) -> PipelineMigrator:
         """``plan``: a codedag.plan/1 dict or a path to one, read by the engine's plan reader (a
         hand-written plan needs only ``schema`` and ``context_device_map``). ``default_device``: run
         what the plan puts on its own ``default_device`` on this executor instead (e.g. "cuda:1");
         None: as planned. ``use_registry``: "auto" runs library
         calls through the strategy registry on non-CPU executors, "always" on every moved context
         (the same code path a GPU takes, on the CPU), "never" not at all. ``batch_threads``: torch
-        threads for batch work in the main process (default: the cores the workers leave free)."""
-        return cls(plan, default_device=default_device, use_registry=use_registry, batch_threads=batch_threads)
+        threads for batch work in the main process (default: the cores the workers leave free).
+        ``apply_workers`` (opt-in, with ``loader``): also give ``loader`` the plan's worker count and
+        threads per worker (its ``parallelism``), restored by ``restore()``; persistent workers are
+        restarted both times so none runs a stale setting."""
+        return cls(plan, default_device=default_device, use_registry=use_registry, batch_threads=batch_threads,
+                   loader=loader, apply_workers=apply_workers)
 
     @staticmethod
     def _fresh_stats() -> dict[str, Any]:
         return {"patched": 0, "bindings": 0, "skipped": [], "unresolved": [], "fallbacks": 0,
-                "reasons": {}, "fallback_contexts": {}, "library_calls": [], "vectorised": {}}
+                "reasons": {}, "fallback_contexts": {}, "fallback_reasons": {}, "worker_fallbacks": 0,
+                "library_calls": [], "vectorised": {}, "stochastic": {}, "workers": None}
 
     # --- public API --------------------------------------------------------------------------
 
     @property
     def stats(self) -> dict[str, Any]:
-        """Live counters: the dict ``apply()`` returned, with fallbacks counted as they happen."""
+        """Live counters: the dict ``apply()`` returned, with fallbacks counted as they happen, in
+        this process and in every DataLoader worker (``worker_fallbacks`` of them in workers)."""
+        counts = dict(self._fallback_counts)
+        reasons = dict(self._fallback_reasons)
+        in_workers = 0
+        for report in self._worker_reports:
+            worker_counts, worker_reasons = report.read()
+            for key, n in worker_counts.items():
+                counts[key] = counts.get(key, 0) + n
+                in_workers += n
+                reasons.setdefault(key, worker_reasons[key])
+        self._stats.update(fallbacks=sum(counts.values()), fallback_contexts=counts, fallback_reasons=reasons,
+                           worker_fallbacks=in_workers)
         if self._batched is not None:
             self._stats["vectorised"] = dict(self._batched.vectorised)
+            self._stats["stochastic"] = {k: list(v) for k, v in self._batched.stochastic.items()}
         return self._stats
 
     def is_applied(self) -> bool:
@@ -130,8 +167,13 @@ class PipelineMigrator:
             if any(m._hooks is not None for m in _applied) and self._wants_batched():
                 raise _state_error("another batched migration plan is already applied; restore() it first")
             self._stats = self._fresh_stats()
+            self._fallback_counts, self._fallback_reasons, self._worker_reports = {}, {}, []
             try:
                 self._apply_locked()
+                if self._loader_settings is not None:
+                    self._loader_settings.apply()
+                    self._stats["workers"] = {"workers": self._loader_settings.workers,
+                                              "threads_per_worker": self._loader_settings.threads}
             except BaseException:
                 self._undo()
                 raise
@@ -176,16 +218,20 @@ class PipelineMigrator:
 
     # --- applying ----------------------------------------------------------------------------
 
+    def _mode(self, key: str, executor: str) -> str:
+        """"batched" or "inline". On batch:cpu always batched: inline there would run the same
+        per-sample call in the same place (a worker, or the main process with num_workers=0), i.e.
+        change nothing while a plan claims a speedup."""
+        return "batched" if executor == "batch:cpu" else self.plan.get("modes", {}).get(key, "batched")
+
     def _wants_batched(self) -> bool:
-        modes = self.plan.get("modes", {})
-        return any(modes.get(k, "batched") == "batched" and d != "cpu"
-                   for k, d in self.plan["context_device_map"].items())
+        return any(self._mode(k, d) == "batched" and d != "cpu" for k, d in self.plan["context_device_map"].items())
 
     def _apply_locked(self) -> None:
-        modes = self.plan.get("modes", {})
         stats = self._stats
         devices: dict[str, torch.device] = {}
         tensor_path: dict[str, bool] = {}
+        modes: dict[str, str] = {}
         wrappers: list[tuple[Target, Any]] = []
         seen_functions: dict[int, str] = {}
         # callee function id -> (callee target, {caller code: planned wrapper}, [keys])
@@ -201,7 +247,7 @@ class PipelineMigrator:
                 stats["skipped"].append(key)
                 stats["reasons"][key] = "planned on 'cpu' (the DataLoader workers): nothing to change"
                 continue
-            mode = modes.get(key, "batched")
+            mode = modes[key] = self._mode(key, executor_name)
             arrays = self.use_registry == "always" or (self.use_registry == "auto" and not executor.is_host)
             if call_sites.is_call_site(key):
                 self._plan_call_site(key, executor.device, mode, arrays, sites)
@@ -248,11 +294,15 @@ class PipelineMigrator:
             originals.update((key, callee.function) for key in keys)
         needs_batched = any(modes.get(key, "batched") == "batched" for key in originals)
         if needs_batched:
-            known = self._batched.vectorised if self._batched is not None else {}
+            known = self._batched
             self._batched = BatchedPlan(originals, devices, tensor_path, self)
-            self._batched.vectorised.update(known)  # probe decisions survive restore()/apply() cycles
+            if known is not None:  # probe decisions survive restore()/apply() cycles
+                self._batched.vectorised.update(known.vectorised)
+                self._batched.stochastic.update(known.stochastic)
+                self._batched.random_strategies.update(known.random_strategies)
             self._hooks = PlanLoaderHook(self)
             self._hooks.install(in_worker=self._in_worker)
+            self._worker_reports.append(self._hooks.report)
         for target, wrapper in wrappers:
             bindings = target.bindings + (module_bindings(target.function, target.bindings)
                                           if target.kind == "function" else [])
@@ -334,6 +384,8 @@ class PipelineMigrator:
         if self._hooks is not None:
             self._hooks.remove()
             self._hooks = None
+        if self._loader_settings is not None:
+            self._loader_settings.restore()
 
     # --- running -----------------------------------------------------------------------------
 
@@ -347,7 +399,26 @@ class PipelineMigrator:
             if _bypassing():
                 return original(*args, **kwargs)
             if mode == "batched" and should_defer():
-                return Deferred(key, original, args, kwargs, migrator)
+                gate = migrator._gate
+                defers = gate.state(key)
+                if not defers:
+                    # Undecided (this fetch decides: deferral_gate.py) or refused: the real value, as
+                    # without the plan; deferred arguments are computed first, never handed on.
+                    args, kwargs = _materialize_tree((args, kwargs), f"an argument of {key}, which runs in place")
+                    out = original(*args, **kwargs)
+                    if defers is None:
+                        gate.ran_in_place(key, (args, kwargs), out)
+                    return out
+                gate.received(key, (args, kwargs))
+                resource = _open_resource_in((args, kwargs), depth=3)
+                if resource is None:
+                    gate.deferred(key)
+                    return Deferred(key, original, args, kwargs, migrator)
+                # Deferred, the call would run at collation, after the dataset closed the file
+                # (``with Image.open(p) as im: im.convert()``, an npz archive): run it now.
+                migrator._note_fallback(key, f"an argument is an open resource ({resource}); a deferred call "
+                                             "would run after it is closed, so it ran in place")
+                return original(*args, **kwargs)
             if not moved:
                 return original(*args, **kwargs)
             if device.type == "cuda" and (migrator._in_worker or _in_dataloader_worker()):
@@ -390,14 +461,41 @@ class PipelineMigrator:
         return max(1, min(torch.get_num_threads(), cores - workers))
 
     def _note_fallback(self, key: str, message: str) -> None:
+        report = worker_report()
+        if report is not None:
+            # In a DataLoader worker: this object is a copy the main process never sees. The
+            # shared report is counted there and warned about once, by the main process.
+            report.add(key, message)
+            return
         with self._warn_lock:
-            self._stats["fallbacks"] += 1
-            per = self._stats["fallback_contexts"]
-            per[key] = per.get(key, 0) + 1
+            self._fallback_counts[key] = self._fallback_counts.get(key, 0) + 1
+            self._fallback_reasons.setdefault(key, message)
         warn_once(self._warned, self._warn_lock, key, message)
+
+    def _warn_worker_fallbacks(self) -> None:
+        """In the main process, as batches arrive: one warning per context that fell back in a worker."""
+        for report in self._worker_reports:
+            counts, reasons = report.read()
+            for key in counts:
+                warn_once(self._warned, self._warn_lock, key, f"in a DataLoader worker: {reasons[key]}")
 
 
 _MISSING = object()
+
+
+def _open_resource_in(value: Any, depth: int = 2) -> str | None:
+    """The type name of the first argument that is a context manager (an open file, image, archive:
+    only valid until its ``with`` block ends), looking into tuples, lists and dicts; None if none."""
+    if isinstance(value, (Deferred, torch.Tensor, np.ndarray, str, bytes, int, float, type(None))):
+        return None
+    if isinstance(value, (tuple, list)) and depth > 0:
+        return next((r for r in (_open_resource_in(v, depth - 1) for v in value[:16]) if r), None)
+    if isinstance(value, dict) and depth > 0:
+        return next((r for r in (_open_resource_in(v, depth - 1) for v in list(value.values())[:16]) if r), None)
+    kind = type(value)
+    if hasattr(kind, "__enter__") and hasattr(kind, "__exit__") and not isinstance(value, type):
+        return f"a {kind.__module__}.{kind.__qualname__}"
+    return None
 
 
 def _retarget(plan: dict, executor: str | None) -> dict:

@@ -1,9 +1,18 @@
-"""The closed loop: trace -> optimize -> plan -> apply -> verify -> measure -> keep or restore.
+"""The closed loop: trace -> calibrate -> optimize -> verify -> measure -> keep or restore.
 
-A plan is kept only when the migrated pipeline gives the baseline's outputs (``verify``) and
-measurably more batches per second; otherwise it is restored and the result says why. Predicted
-(cost model) and measured speedups are reported side by side, and the result is stored with the
-running ``codedag.Experiment`` when there is one.
+The optimizer decides where each function runs *and* how many DataLoader workers (threads each)
+the pipeline uses on this machine's cores. The loop then tries, side by side, the loader as the user
+built it (*untouched*), the best plain DataLoader the optimizer found (nothing moved, its worker
+count and threads) and the plan; every candidate must first give the untouched outputs (``verify``:
+values, or for stochastic outputs their distribution and the independence of the samples of a
+batch). The survivors are measured in interleaved rounds on fresh iterators, and a candidate is kept
+only when the lower bound of its speedup's bootstrap interval reaches ``min_speedup``; of those, the
+fastest. So the loop never keeps a plan that loses to a plain setting it tried itself.
+
+Nothing here raises for the user's pipeline: a failure in any phase (tracing, calibrating,
+verifying, measuring) becomes "not kept: <phase> failed: <cause>" with every plan restored. On the
+way out the user's world is put back (user_state.py): the generators of random, numpy and torch,
+the loader's own generators, thread counts and attributes.
 """
 
 from __future__ import annotations
@@ -14,99 +23,22 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, IterableDataset
 
 from ..graph import load_plan
 from ..migration import PipelineMigrator
+from ..migration.loader_settings import shut_down_workers
+from .measurement import Setting, interleave, speedup
+from .user_state import UserState
 from .verification import verify
-
-
-def measure_batches_per_second(loader: DataLoader, batches: int, step: Callable[[Any], Any] | None = None,
-                               warmup: int = 1) -> float:
-    """Iterates a fresh iterator for ``warmup + batches`` batches (fewer if the loader is shorter),
-    running ``step(batch)`` on each; batches/s after the warm-up (worker start-up and the
-    vectorisation probe are not part of the steady state being compared)."""
-    it = iter(loader)
-    n = 0
-    start = None
-    try:
-        for _ in range(warmup):
-            batch = next(it)
-            if step is not None:
-                step(batch)
-        start = time.perf_counter()
-        for _ in range(batches):
-            batch = next(it)
-            if step is not None:
-                step(batch)
-            n += 1
-    except StopIteration:
-        pass
-    finally:
-        del it  # shuts non-persistent workers down before the next measurement
-    if start is None or n == 0:
-        raise ValueError(f"the DataLoader has too few batches to measure (needs more than {warmup})")
-    return n / (time.perf_counter() - start)
-
-
-def compare_throughput(loader: DataLoader, migrator: PipelineMigrator, batches: int = 10, repeats: int = 3,
-                       step: Callable[[Any], Any] | None = None) -> dict:
-    """Baseline and migrated batches/s, measured alternately ``repeats`` times (so drift in the
-    machine's load hits both), medians and their ratio."""
-    base, mig = [], []
-    for _ in range(repeats):
-        base.append(measure_batches_per_second(loader, batches, step))
-        with migrator:
-            mig.append(measure_batches_per_second(loader, batches, step))
-    b, m = statistics.median(base), statistics.median(mig)
-    return {"baseline_batches_per_s": b, "migrated_batches_per_s": m, "measured_speedup": m / b,
-            "baseline_runs": base, "migrated_runs": mig, "batches": batches, "repeats": repeats,
-            "workers": loader.num_workers}
-
-
-def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_max_depth: int = 5,
-                   gpu_count: int | None = None, export_dir: str | None = None, calibrate: bool = True,
-                   step: Callable[[Any], Any] | None = None) -> tuple[dict, dict]:
-    """Traces one batch of ``loader``, calibrates the device model by measurement (see
-    calibration.py) and asks the optimizer for a plan: (plan, optimizer result + calibration)."""
-    import codedag
-
-    tracer_cls = getattr(codedag, "EnhancedTracer", None)
-    manager_cls = getattr(codedag, "OptimizerManager", None)
-    if tracer_cls is None or manager_cls is None:
-        missing = "EnhancedTracer" if tracer_cls is None else "OptimizerManager"
-        raise RuntimeError(f"codedag.{missing} is not available in this build; pass plan=... to optimize_pipeline")
-    tracer = tracer_cls(max_depth=max_depth, track_memory=True)
-    iterator = iter(loader)
-    with tracer.tracing_context():
-        next(iterator)
-    del iterator
-    dag = tracer.dag_builder.dag if hasattr(tracer, "dag_builder") else tracer.dag
-    if gpu_count is None:
-        import torch
-
-        gpu_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    model, calibration = (None, {"why": "calibration off"})
-    if calibrate:
-        from .calibration import calibrate_device_model
-
-        model, calibration = calibrate_device_model(loader, dag, k, coarsen_max_depth, step=step)
-    manager = manager_cls(k=k, coarsen_max_depth=coarsen_max_depth, device_model=model, gpu_count=gpu_count,
-                          workers=max(1, loader.num_workers))
-    result = manager.optimize(dag, export_dir=export_dir)
-    plan = manager.get_migration_plan(partitions=result["optimized_partitions"], dag=result["coarsened_dag"],
-                                      gpu_count=gpu_count)
-    summary = {k: v for k, v in result.items() if k not in ("coarsened_dag", "plan", "optimized_partitions")}
-    summary["calibration"] = calibration
-    summary["dag_nodes"] = len(dag.nodes)
-    return plan, summary
 
 
 class OptimizationResult(dict):
     """What the closed loop decided (a JSON-serialisable dict) plus the live ``migrator`` (applied
-    when the plan was kept)."""
+    when the kept setting was left applied)."""
 
     migrator: PipelineMigrator | None = None
 
@@ -115,103 +47,394 @@ class OptimizationResult(dict):
         return bool(self["kept"])
 
 
-def _moves_something(plan: dict) -> bool:
-    return any(device != "cpu" for device in plan.get("context_device_map", {}).values())
+class _Phases:
+    """Wall time per phase of the loop (reported with each phase's share of the total)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self.current = ""
+
+    def start(self, name: str) -> _Phases:
+        self.current = name
+        return self
+
+    def __enter__(self):
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds[self.current] = self.seconds.get(self.current, 0.0) + time.perf_counter() - self._t0
+
+
+def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_max_depth: int = 5,
+                   gpu_count: int | None = None, export_dir: str | None = None, calibrate: bool = True,
+                   step: Callable[[Any], Any] | None = None, tune_workers: bool = True,
+                   phases: _Phases | None = None) -> tuple[dict, dict]:
+    """Traces one batch of ``loader``, calibrates the device model by measurement (calibration.py)
+    and asks the optimizer for a plan (with ``tune_workers``, the worker count and threads too):
+    (plan, optimizer summary with the calibration and the traced DAG's size)."""
+    import codedag
+
+    from .calibration import available_cores, calibrate_device_model
+
+    phases = phases or _Phases()
+    with phases.start("trace"):
+        tracer = codedag.EnhancedTracer(max_depth=max_depth, track_memory=True)
+        iterator = iter(loader)
+        try:
+            with tracer.tracing_context():
+                next(iterator)
+        finally:
+            del iterator
+            shut_down_workers(loader)
+        dag = tracer.dag
+    if not len(dag.nodes):
+        raise _LoopError("trace", "the trace recorded no contexts: the DataLoader's batch did not run any traced "
+                                  "Python code (is the dataset pre-computed tensors?)")
+    if gpu_count is None:
+        from ..graph.optimizer import detect_gpu_count
+
+        gpu_count = detect_gpu_count()
+    with phases.start("calibrate"):
+        if calibrate:
+            model, calibration = calibrate_device_model(loader, dag, k, coarsen_max_depth, step=step)
+        else:
+            model = codedag.DeviceModel.defaults(workers=max(1, loader.num_workers))
+            model.workers, model.cores = loader.num_workers, available_cores()
+            calibration = {"why": "calibration off", "cores": model.cores}
+    with phases.start("optimize"):
+        choose = tune_workers and not isinstance(loader.dataset, IterableDataset)
+        manager = codedag.OptimizerManager(k=k, coarsen_max_depth=coarsen_max_depth, device_model=model,
+                                           gpu_count=gpu_count, workers=loader.num_workers, choose_workers=choose)
+        result = manager.optimize(dag, export_dir=export_dir)
+    summary = {key: v for key, v in result.items() if key not in ("coarsened_dag", "plan", "optimized_partitions")}
+    summary["calibration"] = calibration
+    summary["dag_nodes"] = len(dag.nodes)
+    summary["chose_workers"] = choose
+    return result["plan"], summary
+
+
+@dataclass
+class _Options:
+    """optimize_pipeline's arguments, as the phases read them."""
+
+    k: int
+    max_depth: int
+    coarsen_max_depth: int
+    gpu_count: int | None
+    verify_batches: int
+    measure_batches: int
+    repeats: int
+    min_speedup: float
+    step: Callable[[Any], Any] | None
+    seed: int
+    export_dir: str | None
+    calibrate: bool
+    tune_workers: bool
+    level: float
+    independence_runs: int
+    migrator_options: dict = field(default_factory=dict)
+
+
+class _LoopError(Exception):
+    """A phase of the loop could not go on; ``str()`` is the reason the result gives."""
+
+    def __init__(self, phase: str, reason: str):
+        super().__init__(reason)
+        self.phase = phase
+
+
+def _moved(plan: dict) -> list[str]:
+    return sorted(k for k, v in plan.get("context_device_map", {}).items() if v != "cpu")
+
+
+def _plain_plan(workers: int, threads: int | None) -> dict:
+    parallelism: dict[str, Any] = {"workers": workers}
+    if threads is not None:
+        parallelism["threads_per_worker"] = threads
+    return {"schema": "codedag.plan/1", "context_device_map": {}, "parallelism": parallelism}
+
+
+def _settings(loader: DataLoader, plan: dict, tune_workers: bool, migrator_options: dict,
+              notes: list[str]) -> list[Setting]:
+    """The untouched loader, the plan and the plain DataLoaders of ``_plain_grid``."""
+    user_workers = loader.num_workers
+    parallelism = plan.get("parallelism")
+    apply_workers = tune_workers and parallelism is not None and not isinstance(loader.dataset, IterableDataset)
+    out = [Setting("untouched", "untouched", user_workers)]
+    moved = _moved(plan)
+    if moved:
+        migrator = PipelineMigrator.from_plan(plan, loader=loader, apply_workers=apply_workers, **migrator_options)
+        stats = migrator.apply()
+        migrator.restore()
+        if stats["patched"] == 0:
+            why = "; ".join(f"{k}: {v}" for k, v in stats["reasons"].items()) or "no planned context resolved"
+            notes.append(f"the plan's contexts could not be applied ({why})")
+        else:
+            workers = parallelism["workers"] if apply_workers else user_workers
+            threads = parallelism.get("threads_per_worker") if apply_workers else None
+            out.append(Setting(f"plan, {workers} workers", "plan", workers, migrator, threads))
+    else:
+        notes.append("the plan moves no context")
+    if apply_workers:
+        for workers, threads in _plain_grid(user_workers, parallelism):
+            plain = PipelineMigrator.from_plan(_plain_plan(workers, threads), loader=loader, apply_workers=True)
+            out.append(Setting(f"plain, {workers} workers", "plain", workers, plain, threads))
+    return out
+
+
+def _plain_grid(user_workers: int, parallelism: dict) -> list[tuple[int, int | None]]:
+    """The plain DataLoaders (nothing moved) the loop measures: every worker count from 0 to the
+    user's, one more while it fits the cores, and the optimizer's choice; threads per worker as the
+    engine divides the cores (none for 0 workers). The model can be wrong about worker start-up and
+    hand-off (24x between 0 and 2 workers on a short pipeline): measuring these is what lets the loop
+    promise never to lose to a plain DataLoader it tried."""
+    from .. import _core
+
+    cores = float(parallelism.get("cores") or 0)
+    counts = set(range(0, user_workers + 1))
+    if cores and user_workers + 1 <= cores:
+        counts.add(user_workers + 1)
+    model_choice = int(parallelism["plain_workers"])
+    counts.add(model_choice)
+    grid = []
+    for workers in sorted(counts):
+        if workers == 0:
+            threads = None
+        elif workers == model_choice and parallelism.get("plain_threads_per_worker"):
+            threads = int(parallelism["plain_threads_per_worker"])
+        else:
+            threads = _core.threads_per_worker(cores, workers) if cores else None
+        if workers == user_workers and threads is None:
+            continue  # that is the untouched loader
+        grid.append((workers, threads))
+    return grid
 
 
 def optimize_pipeline(dataloader: DataLoader, plan: Any = None, *, k: int = 2, max_depth: int = 10,
                       coarsen_max_depth: int = 5, gpu_count: int | None = None, verify_batches: int = 3,
-                      measure_batches: int = 10, repeats: int = 3, min_speedup: float = 1.05,
+                      measure_batches: int = 10, repeats: int = 5, min_speedup: float = 1.05,
                       step: Callable[[Any], Any] | None = None, seed: int = 0, export_dir: str | None = None,
-                      keep: bool = True, quiet: bool = False, calibrate: bool = True,
+                      keep: bool = True, quiet: bool = False, calibrate: bool = True, tune_workers: bool = True,
+                      level: float = 0.95, independence_runs: int = 5,
                       **migrator_options: Any) -> OptimizationResult:
-    """Runs the closed loop on ``dataloader`` and returns an OptimizationResult.
+    """Runs the closed loop on ``dataloader`` and returns an OptimizationResult; never raises for
+    the pipeline (a failing phase is "not kept" with its cause).
 
     ``plan``: skip tracing/optimizing and try this codedag.plan/1 (dict or path). ``step``: a
-    training step run on every measured batch (its time is part of both measurements, as in
-    training). ``calibrate`` measures the batch speedup of the candidate suffix before optimizing
-    (calibration.py). A plan is kept when it verifies and its measured speedup is at least
-    ``min_speedup``; with ``keep`` it is then left applied (``result.migrator``), else restored."""
+    training step run on every measured batch (its time is part of every measurement, as in
+    training). ``repeats``: interleaved measurement rounds (at least 2 for an interval).
+    ``tune_workers``: let the optimizer choose the worker count and threads per worker and try the
+    best plain DataLoader too (map-style datasets only: an IterableDataset's stream depends on the
+    worker count). A setting is kept when it verifies and the lower bound of its speedup's
+    ``level`` interval is at least ``min_speedup``; with ``keep`` it is then left applied
+    (``result.migrator``; the worker count on ``dataloader`` too), else everything is restored."""
+    from .. import InputError
     from .._term import Terminal
+
+    if not isinstance(dataloader, DataLoader):
+        raise InputError(f"optimize_pipeline needs a torch DataLoader, not {type(dataloader).__name__}")
+    for name, value, least in (("verify_batches", verify_batches, 1), ("measure_batches", measure_batches, 2),
+                               ("repeats", repeats, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise InputError(f"{name} must be a whole number of at least {least}, got {value!r}")
+    if not 0 < level < 1:
+        raise InputError(f"level must be between 0 and 1, got {level!r}")
 
     term = Terminal() if not quiet else None
     t0 = time.perf_counter()
+    phases = _Phases()
+    state = UserState(dataloader)
+    shut_down_workers(dataloader)  # persistent workers from before run the code of before
     if term:
         term.header("codedag closed loop", {"workers": dataloader.num_workers, "batch size": dataloader.batch_size,
                                             "verify batches": verify_batches, "measure batches": measure_batches,
-                                            "repeats": repeats, "min speedup": min_speedup})
-    optimizer_result: dict = {}
-    if plan is None:
-        plan, optimizer_result = trace_and_plan(dataloader, k, max_depth, coarsen_max_depth, gpu_count, export_dir,
-                                                calibrate=calibrate, step=step)
-        if term:
-            cal = optimizer_result.get("calibration", {})
-            moved = sum(1 for v in plan.get("context_device_map", {}).values() if v != "cpu")
-            term.ok(f"traced {optimizer_result.get('dag_nodes')} contexts, optimized: {moved} to move"
-                    + (f" (measured batch speedup {cal['batch_speedup']:.2f}x)" if "batch_speedup" in cal else
-                       f" ({cal.get('why', '')})"))
-    plan = load_plan(plan)
-    predicted = plan.get("predicted_speedup", optimizer_result.get("predicted_speedup"))
-    result = OptimizationResult(kept=False, reason="", plan=plan, predicted_speedup=predicted,
-                                measured_speedup=None, verification=None, apply_stats=None,
-                                optimizer={k: v for k, v in optimizer_result.items()})
+                                            "rounds": repeats, "min speedup": f"{min_speedup} (interval lower bound)",
+                                            "tune workers": tune_workers})
+    result = OptimizationResult(kept=False, reason="", plan=None, predicted_speedup=None, measured_speedup=None,
+                                interval=None, verification=None, verifications={}, apply_stats=None, optimizer={},
+                                settings=[], workers=dataloader.num_workers, threads_per_worker=None,
+                                suggested_batch_size=None, fallbacks=0, notes=[])
+    settings: list[Setting] = []
+    chosen: Setting | None = None
+    try:
+        options = _Options(k, max_depth, coarsen_max_depth, gpu_count, verify_batches, measure_batches, repeats,
+                           min_speedup, step, seed, export_dir, calibrate, tune_workers, level, independence_runs,
+                           migrator_options)
+        chosen = _run(dataloader, plan, result, settings, phases, term, options)
+    except _LoopError as exc:
+        result["reason"] = f"{exc.phase} failed: {exc}"
+    except Exception as exc:  # the user's pipeline must never see an exception from the loop
+        result["reason"] = f"{phases.current or 'the loop'} failed: {type(exc).__name__}: {exc}"
+    finally:
+        for s in settings:  # whatever happened, nothing stays applied
+            if s.migrator is not None and s.migrator.is_applied():
+                s.migrator.restore()
+        problems = state.restore()
+        if problems:
+            result["notes"].append("could not restore: " + "; ".join(problems))
+    return _finish(result, chosen, dataloader, keep, export_dir, term, phases, time.perf_counter() - t0)
 
-    def finish(kept: bool, reason: str, migrator: PipelineMigrator | None) -> OptimizationResult:
-        result["kept"], result["reason"] = kept, reason
-        result["seconds"] = time.perf_counter() - t0
-        if migrator is not None:
-            if kept and keep:
+
+def _run(loader: DataLoader, plan: Any, result: OptimizationResult, settings: list[Setting], phases: _Phases,
+         term: Any, o: _Options) -> Setting | None:
+    """The phases after the set-up; returns the kept setting or None (result["reason"] says why)."""
+    optimizer: dict = {}
+    if plan is None:
+        plan, optimizer = trace_and_plan(loader, o.k, o.max_depth, o.coarsen_max_depth, o.gpu_count,
+                                         o.export_dir, calibrate=o.calibrate, step=o.step,
+                                         tune_workers=o.tune_workers, phases=phases)
+        result["optimizer"] = optimizer
+    with phases.start("plan"):
+        plan = load_plan(plan)
+    result["plan"] = plan
+    result["predicted_speedup"] = plan.get("predicted_speedup")
+    parallelism = plan.get("parallelism")
+    if parallelism:
+        result["suggested_batch_size"] = parallelism.get("suggested_batch_size")
+        result["batch_size_reason"] = parallelism.get("batch_size_reason")
+        if parallelism.get("untouched_cost") and plan.get("cost"):
+            result["predicted_speedup_vs_untouched"] = parallelism["untouched_cost"] / plan["cost"]
+    if term and optimizer:
+        cal = optimizer.get("calibration", {})
+        term.ok(f"traced {optimizer.get('dag_nodes')} contexts; cores {cal.get('cores', '?'):g}"
+                + (f", worker hand-off {cal['worker_handoff_ns'] / 1e6:.2f} ms" if cal.get("worker_handoff_ns") else "")
+                + (f", measured batch speedup {cal['batch_speedup']:.2f}x" if "batch_speedup" in cal
+                   else f" ({cal.get('why', '')})"))
+    if term:
+        what = f"move {len(_moved(plan))} context(s)" if _moved(plan) else "move nothing"
+        if parallelism:
+            what += (f", use {parallelism['workers']} worker(s) x {parallelism['threads_per_worker']} thread(s); "
+                     f"best plain DataLoader: {parallelism['plain_workers']} worker(s)")
+        term.ok(f"optimized: {what} (predicted {_fmt(result.get('predicted_speedup_vs_untouched') or result['predicted_speedup'])} "
+                "over the untouched loader)")
+
+    with phases.start("plan"):
+        settings.extend(_settings(loader, plan, o.tune_workers, o.migrator_options, result["notes"]))
+    candidates = settings[1:]
+    if not candidates:
+        result["reason"] = ("nothing to try: " + "; ".join(result["notes"])) if result["notes"] else \
+            "nothing to try: the plan keeps every context in the DataLoader workers"
+        return None
+
+    with phases.start("verify"):
+        for s in list(candidates):
+            report = verify(loader, s.migrator.plan, batches=o.verify_batches, seed=o.seed, migrator=s.migrator,
+                            migrated_workers=s.workers, independence_runs=o.independence_runs)
+            result["verifications"][s.name] = dict(report)
+            s.fallbacks += report["fallbacks"]
+            if s.kind == "plan":
+                result["verification"] = dict(report)
+            if term:
+                (term.ok if report.ok else term.fail)(
+                    f"{s.name}: outputs {'equal' if report.ok else 'differ'} over {report['batches']} batch(es)"
+                    + (f" (stochastic: {', '.join(report['stochastic_contexts']) or 'outputs'} compared by "
+                       "distribution and independence)" if report["stochastic_contexts"] else ""))
+            if not report.ok:
+                names = ", ".join(report["mismatching_contexts"]) or "outputs not produced by a planned context"
+                details = "; ".join(out["detail"] for out in report["outputs"] if out.get("detail"))
+                s.error = f"outputs differ from the untouched loader's (contexts: {names})" + \
+                    (f": {details}" if details else "")
+                candidates.remove(s)
+    if not candidates:
+        result["settings"] = [s.describe() for s in settings]
+        result["reason"] = "; ".join(f"{s.name}: {s.error}" for s in settings[1:])
+        return None
+
+    measured = [settings[0]] + candidates
+    with phases.start("measure"):
+        progress = term.progress("measuring", o.repeats * len(measured)) if term else None
+        interleave(loader, measured, o.repeats, o.measure_batches, o.step, progress)
+    rows = []
+    best: tuple[float, Setting, dict] | None = None
+    for s in settings:
+        entry = s.describe()
+        if s.samples_per_s:
+            entry["median_samples_per_s"] = statistics.median(s.samples_per_s)
+        if s is not settings[0]:
+            interval = speedup(settings[0], s, o.level)
+            entry["speedup"] = interval
+            if interval is not None and interval["lower"] >= o.min_speedup and \
+                    (best is None or interval["speedup"] > best[0]):
+                best = (interval["speedup"], s, interval)
+        rows.append(entry)
+    result["settings"] = rows
+    result["fallbacks"] = sum(s.fallbacks for s in settings)
+    if term:
+        term.table(["setting", "workers", "samples/s", "speedup", f"{int(o.level * 100)}% interval"],
+                   [[r["name"], r["workers"], _rate(r.get("median_samples_per_s")),
+                     _fmt(r["speedup"]["speedup"]) if r.get("speedup") else ("—" if not r.get("error") else "failed"),
+                     (f"[{r['speedup']['lower']:.2f}, {r['speedup']['upper']:.2f}]" if r.get("speedup") else
+                      (r.get("error") or "")[:60])] for r in rows])
+    considered = [r for r in rows[1:] if r.get("speedup")]
+    top = max(considered, key=lambda r: r["speedup"]["speedup"], default=None)
+    if top is not None:
+        result["measured_speedup"] = top["speedup"]["speedup"]
+        result["interval"] = top["speedup"]
+    if best is None:
+        if top is None:
+            result["reason"] = "; ".join(f"{s.name}: {s.error}" for s in candidates if s.error) or \
+                "no candidate could be measured"
+        else:
+            iv = top["speedup"]
+            result["reason"] = (f"{top['name']}: measured {iv['speedup']:.2f}x, {int(o.level * 100)}% interval "
+                                f"[{iv['lower']:.2f}, {iv['upper']:.2f}]; its lower bound is below the required "
+                                f"{o.min_speedup:.2f}x")
+        return None
+    _, kept, interval = best
+    result["measured_speedup"], result["interval"] = interval["speedup"], interval
+    result["plan"] = kept.migrator.plan
+    result["workers"], result["threads_per_worker"] = kept.workers, kept.threads_per_worker
+    result["kept_setting"] = kept.name
+    what = (f"move {len(_moved(kept.migrator.plan))} context(s) and use {kept.workers} worker(s)" if kept.kind == "plan"
+            else f"a plain DataLoader with {kept.workers} worker(s)")
+    result["reason"] = (f"{what}: verified and {interval['speedup']:.2f}x faster "
+                        f"({int(o.level * 100)}% interval [{interval['lower']:.2f}, {interval['upper']:.2f}])")
+    return kept
+
+
+def _finish(result: OptimizationResult, chosen: Setting | None, loader: DataLoader, keep: bool,
+            export_dir: str | None, term: Any, phases: _Phases, seconds: float) -> OptimizationResult:
+    kept = chosen is not None
+    result["kept"] = kept
+    result["seconds"] = seconds
+    result["phase_seconds"] = dict(phases.seconds)
+    result["phase_share"] = {k: v / seconds for k, v in phases.seconds.items()} if seconds > 0 else {}
+    migrator = chosen.migrator if chosen is not None else None
+    if migrator is not None:
+        if keep:
+            try:
                 migrator.apply()
-            elif migrator.is_applied():
-                migrator.restore()
-            result["apply_stats"] = {k: v for k, v in migrator.stats.items()}
-        result.migrator = migrator
-        if export_dir:
+            except Exception as exc:  # applied a moment ago; a failure now is reported, never raised
+                result["kept"], kept = False, False
+                result["reason"] = f"the kept setting could not be applied again: {type(exc).__name__}: {exc}"
+        result["apply_stats"] = {k: v for k, v in migrator.stats.items()}
+    result.migrator = migrator
+    if export_dir:
+        try:
             os.makedirs(export_dir, exist_ok=True)
             _write_json(os.path.join(export_dir, "closed_loop.json"), result)
+        except Exception as exc:
+            result["notes"].append(f"could not write closed_loop.json: {exc}")
+    try:
         _store_with_experiment(result)
-        if term:
-            (term.ok if kept else term.fail)(("kept the plan: " if kept else "plan not kept: ") + reason)
-            term.table(["", "predicted", "measured"],
-                       [["speedup", _fmt(predicted), _fmt(result.get("measured_speedup"))],
-                        ["batches/s", "", f"{_rate(result.get('baseline_batches_per_s'))} -> "
-                                          f"{_rate(result.get('migrated_batches_per_s'))}"]])
-            term.summary("closed loop", 1 if kept else 0, 0 if kept else 1, result["seconds"])
-        return result
-
-    if not _moves_something(plan):
-        return finish(False, "the plan keeps every context in the DataLoader workers: nothing to migrate", None)
-    migrator = PipelineMigrator.from_plan(plan, **migrator_options)
-    stats = migrator.apply()
-    migrator.restore()
-    if stats["patched"] == 0:
-        why = "; ".join(f"{k}: {v}" for k, v in stats["reasons"].items()) or "no planned context resolved"
-        return finish(False, f"no planned context could be applied ({why})", migrator)
-
-    report = verify(dataloader, plan, batches=verify_batches, seed=seed, migrator=migrator)
-    result["verification"] = dict(report)
+    except Exception as exc:
+        result["notes"].append(f"could not attach the result to the running experiment: {exc}")
     if term:
-        (term.ok if report.ok else term.fail)(
-            f"verification over {report['batches']} batch(es): {'outputs equal' if report.ok else 'outputs differ'}"
-            + (f" (stochastic, compared by distribution: {', '.join(report['stochastic_contexts'])})"
-               if report["stochastic_contexts"] else ""))
-    if not report.ok:
-        names = ", ".join(report["mismatching_contexts"]) or "outputs not produced by a planned context"
-        return finish(False, f"migrated outputs differ from the baseline (contexts: {names})", migrator)
-
-    measured = compare_throughput(dataloader, migrator, measure_batches, repeats, step)
-    result.update(measured)
-    if term:
-        term.info(f"baseline {measured['baseline_batches_per_s']:.2f} batches/s, migrated "
-                  f"{measured['migrated_batches_per_s']:.2f} batches/s (median of {repeats})")
-    if measured["measured_speedup"] < min_speedup:
-        return finish(False, f"measured speedup {measured['measured_speedup']:.2f}x is below the required "
-                             f"{min_speedup:.2f}x", migrator)
-    return finish(True, f"verified and {measured['measured_speedup']:.2f}x faster", migrator)
+        (term.ok if kept else term.fail)(("kept: " if kept else "not kept: ") + result["reason"])
+        if result.get("suggested_batch_size") and result.get("batch_size_reason"):
+            term.info(f"batch size: {result['batch_size_reason']}")
+        for note in result["notes"]:
+            term.info(note)
+        shares = ", ".join(f"{k} {100 * v:.0f}%" for k, v in sorted(result["phase_share"].items(),
+                                                                  key=lambda kv: -kv[1]))
+        term.info(f"the loop took {seconds:.1f} s ({shares})")
+        term.summary("closed loop", 1 if kept else 0, 0 if kept else 1, seconds)
+    return result
 
 
 def _rate(x: Any) -> str:
-    return "—" if x is None else f"{x:.2f}"
+    return "—" if x is None else f"{x:.1f}"
 
 
 def _fmt(x: Any) -> str:
@@ -236,7 +459,8 @@ def _store_with_experiment(result: OptimizationResult) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         plan_path = os.path.join(tmp, "plan.json")
         report_path = os.path.join(tmp, "closed_loop.json")
-        _write_json(plan_path, result["plan"])
+        if result["plan"] is not None:
+            _write_json(plan_path, result["plan"])
+            experiment.attach("plan", plan_path)
         _write_json(report_path, result)
-        experiment.attach("plan", plan_path)
         experiment.attach("closed_loop", report_path)

@@ -65,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="codedag-optimize", help="directory for plan.json and closed_loop.json")
     parser.add_argument("--k", type=int, default=2)
     parser.add_argument("--verify-batches", type=int, default=3)
-    parser.add_argument("--batches", type=int, default=10, help="batches per throughput measurement")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=10, help="timed batches per throughput measurement")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved measurement rounds")
+    parser.add_argument("--keep-workers", action="store_true", help="do not choose the worker count")
     parser.add_argument("--min-speedup", type=float, default=1.05)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--require-kept", action="store_true", help="exit 1 when the plan is not kept")
@@ -94,14 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = optimize_pipeline(loader, plan=args.plan, k=args.k, verify_batches=args.verify_batches,
                                    measure_batches=args.batches, repeats=args.repeats, min_speedup=args.min_speedup,
-                                   seed=args.seed, export_dir=args.out, keep=False)
+                                   seed=args.seed, export_dir=args.out, keep=False,
+                                   tune_workers=not args.keep_workers)
     except InputError as exc:
         term.fail(str(exc))
         return EXIT_INPUT
     from .. import _core
 
     os.makedirs(args.out, exist_ok=True)
-    _core.save_json(os.path.join(args.out, "plan.json"), result["plan"])
+    if result["plan"] is not None:
+        _core.save_json(os.path.join(args.out, "plan.json"), result["plan"])
     print(f"results in {os.path.abspath(args.out)} (plan.json, closed_loop.json)")
     return 1 if args.require_kept and not result.kept else 0
 

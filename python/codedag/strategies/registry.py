@@ -43,6 +43,10 @@ class Strategy:
     doc: str = ""
     tolerance: str = ""  # how close to the library it is (documented in docs/registry.md)
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # "per_sample": called over a batch (leading dimension), it draws independent randomness for
+    # every sample, as the per-sample calls would. The one way a function that draws randomness
+    # may run vectorised (deferred.py); verification still tests the independence.
+    randomness: str = ""
 
     def original(self) -> Callable[..., Any] | None:
         """The live library callable, or None when its library is not installed."""
@@ -74,7 +78,7 @@ _entries: dict[str, Strategy] = {}
 
 
 def register(name: str, original: str | None = None, *, tolerance: str = "", tags: tuple[str, ...] = (),
-             tensor_output: bool = False):
+             tensor_output: bool = False, randomness: str = ""):
     """Decorator that adds a torch implementation for a library call to the registry.
 
     ``name`` is the library path ("cv2.resize"); ``original`` the importable path of the live
@@ -82,12 +86,18 @@ def register(name: str, original: str | None = None, *, tolerance: str = "", tag
     function must accept the library function's arguments (same names, same order, same defaults)
     and is wrapped so numpy inputs come back as numpy outputs. Re-registering a name replaces it
     (a user's own entry wins over the built-in one). ``tensor_output``: the library itself returns
-    a tensor (torchvision's to_tensor), so numpy inputs do not mean numpy outputs."""
+    a tensor (torchvision's to_tensor), so numpy inputs do not mean numpy outputs. ``randomness``:
+    "per_sample" declares that the implementation, called over a batch, draws independent random
+    numbers for each sample (a planned function that draws randomness is otherwise never run over
+    a whole batch at once); "" (default) for deterministic entries."""
+    if randomness not in ("", "per_sample"):
+        raise ValueError(f"randomness must be '' or 'per_sample', not {randomness!r}")
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         impl = array_boundary(fn, tensor_output)
         with _lock:
-            _entries[name] = Strategy(name, impl, original or name, (fn.__doc__ or "").strip(), tolerance, tags)
+            _entries[name] = Strategy(name, impl, original or name, (fn.__doc__ or "").strip(), tolerance, tags,
+                                      randomness)
         return impl
 
     return decorate
@@ -106,6 +116,14 @@ def get(name: str) -> Strategy:
                 f"the strategy registry has no entry {name!r}; known entries: {', '.join(sorted(_entries))[:400]}"
             )
         return _entries[name]
+
+
+def per_sample_random(name: str) -> Strategy | None:
+    """The entry registered under ``name`` that declares per-sample randomness over a batch, if any."""
+    _load_builtin_entries()
+    with _lock:
+        strategy = _entries.get(name)
+    return strategy if strategy is not None and strategy.randomness == "per_sample" else None
 
 
 def entries() -> dict[str, Strategy]:

@@ -79,6 +79,25 @@ double transfer(const std::string& a, const std::string& b, const Edge& e, const
   return e.count * t.latency_ns + (t.bytes_per_s ? e.bytes / *t.bytes_per_s * 1e9 : 0.0);
 }
 
+// Workers running at once: W, at most the cores; 1 when the main process loads (W = 0).
+double parallel(const DeviceModel& m) {
+  if (m.workers == 0) return 1;
+  return m.cores > 0 ? std::min<double>(m.workers, m.cores) : m.workers;
+}
+
+// The bottleneck; with W = 0 the stages add up; with cores, at least the CPU work over the cores.
+double combine(const std::vector<double>& S, const DeviceModel& m) {
+  double cost = *std::max_element(S.begin(), S.end());
+  if (m.workers == 0) {
+    double sum = 0;
+    for (const double v : S) sum += v;
+    cost = std::max(cost, sum);
+  } else if (m.cores > 0) {
+    cost = std::max(cost, (S[0] * parallel(m) + S[1]) / m.cores);
+  }
+  return cost;
+}
+
 struct Reference {
   double cost = INFINITY;
   double baseline = 0;
@@ -117,9 +136,10 @@ Reference brute_force(const Case& c) {
     if (!ok) continue;
     std::vector<double> S(E, 0.0);
     for (size_t e = 1; e < E; ++e) S[e] = c.model.train_ns.count(ex[e]) ? c.model.train_ns.at(ex[e]) : 0.0;
+    if (c.model.workers > 0) S[1] += c.model.worker_handoff_ns;  // ex[1] is batch:cpu
     for (const Node& n : nodes) {
       const size_t e = a[fn_of[n.id]];
-      S[e] += e == 0 ? n.cpu_ns / c.model.workers : node_time(n, ex[e], c.model);
+      S[e] += e == 0 ? n.cpu_ns / parallel(c.model) : node_time(n, ex[e], c.model);
     }
     for (const Edge& e : c.dag.edges()) {
       const size_t u = a[fn_of[e.src]], v = a[fn_of[e.dst]];
@@ -128,7 +148,7 @@ Reference brute_force(const Case& c) {
       if (u != 0) S[u] += t;
       if (v != 0) S[v] += t;
     }
-    const double cost = *std::max_element(S.begin(), S.end());
+    const double cost = combine(S, c.model);
     if (code == 0) ref.baseline = cost;
     ref.cost = std::min(ref.cost, cost);
   }
@@ -181,6 +201,40 @@ TEST(OptimizerProperty, EqualsBruteForceOn600RandomDags) {
   EXPECT_GT(multi_main, 15) << "some optima must use two main-process executors";
   std::printf("property: %d with GPUs, %d with k=3, %d with shared functions, %d improvable, %d on 2 main executors\n",
               with_gpus, k3, shared, improved, multi_main);
+}
+
+TEST(OptimizerProperty, EqualsBruteForceWithCoresAndWorkerCounts) {
+  // The same property when the device model knows the cores, pays a hand-off per batch and may
+  // have no workers at all (stages in series): the exact method still finds the optimum.
+  int serial = 0, budget_bound = 0;
+  for (uint64_t seed = 1000; seed < 1300; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    Case c = random_case(seed);
+    std::mt19937_64 rng(seed);
+    c.model.workers = std::uniform_int_distribution<int>(0, 4)(rng);
+    c.model.cores = std::uniform_real_distribution<double>(1.0, 4.0)(rng);
+    c.model.worker_handoff_ns = std::uniform_real_distribution<double>(0, 2e6)(rng);
+    const Reference ref = brute_force(c);
+    OptimizerOptions o;
+    o.k = c.k;
+    o.gpu_count = c.gpus;
+    o.device_model = c.model;
+    o.workers = c.model.workers;
+    o.seed = seed;
+    o.algorithm = "exact";
+    const OptimizeResult r = optimize(c.dag, o);
+    serial += c.model.workers == 0;
+    budget_bound += r.breakdown.bottleneck == "cores";
+    ASSERT_TRUE(close(r.breakdown.cost, ref.cost)) << "optimizer " << r.breakdown.cost << " vs optimum " << ref.cost;
+    ASSERT_TRUE(close(r.breakdown.baseline_cost, ref.baseline));
+    ASSERT_LE(r.partition.lower_bound, r.breakdown.cost * (1 + 1e-9));
+    o.algorithm = "parametric";
+    const OptimizeResult p = optimize(c.dag, o);
+    ASSERT_LE(p.partition.lower_bound, ref.cost * (1 + 1e-7));
+    ASSERT_GE(p.breakdown.cost, ref.cost * (1 - 1e-7));
+  }
+  EXPECT_GT(serial, 30);
+  EXPECT_GT(budget_bound, 10) << "the CPU budget must decide some cases, or the test proves little about it";
 }
 
 }  // namespace

@@ -73,7 +73,7 @@ def test_bad_inputs_exit_2_with_a_clear_message(run_cli, audio, tmp_path):
     assert proc.returncode == 2 and "missing.json" in proc.stderr
 
     bad_model = tmp_path / "device.json"
-    bad_model.write_text('{"schema": "codedag.device_model/1", "workers": 0}')
+    bad_model.write_text('{"schema": "codedag.device_model/1", "workers": -1}')
     proc = run_cli("optimize", audio, "--device-model", bad_model)
     assert proc.returncode == 2 and "workers" in proc.stderr and "✗" in proc.stderr
 

@@ -48,11 +48,12 @@ def test_optimize_run_with_a_plan_verifies_measures_and_writes_the_report(run_cl
     proc = run_cli("optimize-run", path, "--plan", plan, "-o", out, "--batches", "2", "--repeats", "1",
                    "--verify-batches", "2", "--min-speedup", "0", env={"CODEDAG_PYTHON": sys.executable})
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    assert "verification over 2 batch(es): outputs equal" in proc.stdout
-    assert "predicted" in proc.stdout and "measured" in proc.stdout
+    assert "outputs equal over 2 batch(es)" in proc.stdout
+    assert "predicted" in proc.stdout and "95% interval" in proc.stdout and "the loop took" in proc.stdout
     report = json.loads((out / "closed_loop.json").read_text())
     assert report["kept"] is True and report["verification"]["ok"] is True
     assert report["predicted_speedup"] == 1.4 and report["measured_speedup"] > 0
+    assert report["interval"]["rounds"] == 1 and report["settings"][0]["name"] == "untouched"
     assert json.loads((out / "plan.json").read_text())["context_device_map"]
 
 
@@ -62,7 +63,7 @@ def test_optimize_run_reports_a_rejected_plan_and_require_kept_fails(run_cli, sc
                    "--verify-batches", "1", "--min-speedup", "1000", "--require-kept",
                    env={"CODEDAG_PYTHON": sys.executable})
     assert proc.returncode == 1
-    assert "plan not kept" in proc.stdout and "below the required" in proc.stdout
+    assert "not kept: " in proc.stdout and "below the required" in proc.stdout
 
 
 def test_optimize_run_bad_input(run_cli, tmp_path):
@@ -73,5 +74,7 @@ def test_optimize_run_bad_input(run_cli, tmp_path):
     empty.write_text("x = 1\n")
     proc = run_cli("optimize-run", empty, env=env)
     assert proc.returncode == 2 and "no DataLoader" in proc.stderr
+    one_batch = run_cli("optimize-run", empty, "--batches", "1", env=env)
+    assert one_batch.returncode == 2 and "--batches must be at least 2" in one_batch.stderr
     bad_python = run_cli("optimize-run", empty, "--python", tmp_path / "no-such-python")
     assert bad_python.returncode == 1 and "cannot start the Python interpreter" in bad_python.stderr

@@ -56,8 +56,9 @@ def test_only_the_planned_caller_is_intercepted_and_restore_is_exact():
 
 
 def test_two_workers_equal_the_baseline():
-    loader = DataLoader(p.ClipDataset(n=8), batch_size=4, num_workers=2, multiprocessing_context="fork")
-    baseline = batches(DataLoader(p.ClipDataset(n=8), batch_size=4))
+    # Two batches per worker: each worker's first fetch runs in place (deferral_gate.py), the second defers.
+    loader = DataLoader(p.ClipDataset(n=16), batch_size=4, num_workers=2, multiprocessing_context="fork")
+    baseline = batches(DataLoader(p.ClipDataset(n=16), batch_size=4))
     with codedag.PipelineMigrator.from_plan(plan()) as m:
         migrated = batches(loader)
         assert any(KEY in keys for keys in m.output_contexts.values())

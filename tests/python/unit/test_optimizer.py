@@ -181,7 +181,7 @@ def test_device_model_defaults_load_save(tmp_path):
 @pytest.mark.parametrize(
     "edit, match",
     [
-        (lambda d: d.update(workers=0), "workers"),
+        (lambda d: d.update(workers=-1), "workers"),
         (lambda d: d["transfer"].update({"cpu->tpu": {"latency_ns": 1}}), "transfer.cpu->tpu"),
         (lambda d: d["transfer"]["default"].update(bytes_per_s=0), "bytes_per_s"),
         (lambda d: d["estimate"].update(gpu_speedup=-1), "estimate.gpu_speedup"),

@@ -1,7 +1,13 @@
-"""The full closed loop with the tracer and the optimizer: trace -> calibrate -> optimize -> plan ->
-verify -> measure. Whether the plan is kept depends on this machine's speed, so the test checks
-that every stage ran and that the decision is consistent with what was measured."""
+"""The full closed loop: trace -> calibrate -> optimize (placement and worker count) -> verify ->
+interleaved measurement with a bootstrap interval -> keep or restore. Whether a setting is kept
+depends on this machine's speed, so the tests check that every stage ran, that the decision follows
+the interval, and that the loop never raises for the user's pipeline."""
 
+import io
+import re
+import sys
+
+import loop_targets as lt
 import pytest
 import test_migration_targets as t
 from torch.utils.data import DataLoader
@@ -11,23 +17,139 @@ import codedag
 pytestmark = pytest.mark.skipif(not hasattr(codedag, "EnhancedTracer") or not hasattr(codedag, "OptimizerManager"),
                                 reason="tracer or optimizer not built")
 
+QUICK = dict(verify_batches=1, measure_batches=2, repeats=2, independence_runs=3)
 
-def test_closed_loop_end_to_end_decision_matches_measurement(tmp_path):
-    loader = DataLoader(t.WaveDataset(n=32), batch_size=8)
-    result = codedag.optimize_pipeline(loader, verify_batches=2, measure_batches=2, repeats=1,
-                                       export_dir=str(tmp_path), quiet=True, keep=False)
+
+def assert_consistent(result, min_speedup=1.05):
+    """The decision follows the measured interval, and nothing stays applied unless kept."""
+    if result.kept:
+        assert result["interval"]["lower"] >= min_speedup
+        assert result["interval"]["lower"] <= result["measured_speedup"] <= result["interval"]["upper"]
+    for setting in result["settings"][1:]:
+        interval = setting.get("speedup")
+        if interval and not result.kept:
+            assert interval["lower"] < min_speedup or setting["error"]
+
+
+def test_closed_loop_end_to_end(tmp_path):
+    loader = DataLoader(t.WaveDataset(n=48), batch_size=8)
+    result = codedag.optimize_pipeline(loader, export_dir=str(tmp_path), quiet=True, keep=False, **QUICK)
+    assert result["optimizer"]["dag_nodes"] > 0, result["reason"]
     calibration = result["optimizer"]["calibration"]
-    assert result["optimizer"]["dag_nodes"] > 0
-    assert "batch_speedup" in calibration or calibration.get("why")
-    moved = [k for k, v in result["plan"]["context_device_map"].items() if v != "cpu"]
-    if not moved:
-        assert not result.kept and "nothing to migrate" in result["reason"]
-        return
-    assert result["predicted_speedup"] is not None
-    if result["verification"] is None:  # the plan named only library/unpatchable contexts
-        assert not result.kept and "no planned context could be applied" in result["reason"]
-        return
-    assert result["verification"]["ok"], result["verification"]
-    assert result.kept == (result["measured_speedup"] >= 1.05)
+    assert calibration["cores"] > 0 and "worker_handoff_ns" in calibration
+    assert result["optimizer"]["chose_workers"]
+    parallelism = result["optimizer"]["parallelism"]  # not the kept plan's: a plain one has no grid
+    assert parallelism["workers"] >= 0 and parallelism["threads_per_worker"] >= 1
+    assert {s["workers"] for s in parallelism["settings"]} >= {0, 1, 2}
+    assert result["settings"][0]["name"] == "untouched" and len(result["settings"][0]["samples_per_s"]) == 2
+    assert_consistent(result)
+    assert set(result["phase_seconds"]) >= {"trace", "calibrate", "optimize"}
+    assert 0.5 < sum(result["phase_share"].values()) <= 1.0 + 1e-9
     assert (tmp_path / "closed_loop.json").exists() and (tmp_path / "plan.json").exists()
-    assert not result.migrator.is_applied()
+    assert loader.num_workers == 0
+    assert result.migrator is None or not result.migrator.is_applied()
+
+
+def test_the_loop_prints_its_progress_the_interval_and_its_cost(monkeypatch):
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    loader = DataLoader(lt.Images(n=48), batch_size=8)
+    plan = {"schema": "codedag.plan/1", "context_device_map": {"loop_targets.brighten": "batch:cpu"}}
+    result = codedag.optimize_pipeline(loader, plan=plan, keep=False, tune_workers=False, **QUICK)
+    text = out.getvalue()
+    assert "measuring" in text and "95% interval" in text
+    assert "the loop took" in text and "measure" in text
+    assert bool(re.search(r"(?<!not )kept: ", text)) == result.kept and ("not kept: " in text) == (not result.kept)
+    assert_consistent(result)
+
+
+def test_a_broken_dataset_is_an_answer_not_an_exception():
+    loader = DataLoader(lt.Broken(n=32), batch_size=4)
+    result = codedag.optimize_pipeline(loader, quiet=True, **QUICK)
+    assert not result.kept
+    assert "ValueError" in result["reason"] and "sample 5: truncated file" in result["reason"]
+    assert not hasattr(lt.brighten, "__codedag_original__")
+
+
+def test_an_empty_dataset_says_so():
+    loader = DataLoader(lt.Images(n=0), batch_size=4)
+    result = codedag.optimize_pipeline(loader, quiet=True, **QUICK)
+    assert not result.kept and result["reason"]
+
+
+def test_an_iterable_dataset_goes_through_the_whole_loop():
+    loader = DataLoader(lt.StreamOfImages(n=64), batch_size=8)
+    result = codedag.optimize_pipeline(loader, quiet=True, keep=False, **QUICK)
+    assert result["reason"]
+    assert not result["optimizer"].get("chose_workers")  # its stream depends on the worker count
+    assert all(s["workers"] == 0 for s in result["settings"])
+    assert_consistent(result)
+
+
+def test_a_dataset_that_reads_a_deferred_value_is_verified_not_crashed():
+    loader = DataLoader(lt.PeekingImages(n=48), batch_size=8)
+    plan = {"schema": "codedag.plan/1", "context_device_map": {"loop_targets.brighten": "batch:cpu"}}
+    result = codedag.optimize_pipeline(loader, plan=plan, quiet=True, keep=False, tune_workers=False, **QUICK)
+    assert result["verification"]["ok"], result["reason"]
+    assert result["fallbacks"] > 0  # every read sample was computed in place, and counted
+    assert_consistent(result)
+
+
+def test_persistent_workers_measure_the_plan_and_keep_no_stale_workers():
+    loader = DataLoader(lt.Images(n=64), batch_size=8, num_workers=2, persistent_workers=True,
+                        multiprocessing_context="fork")
+    list(loader)  # workers started before the loop, running the original code
+    plan = {"schema": "codedag.plan/1", "context_device_map": {"loop_targets.brighten": "batch:cpu"}}
+    result = codedag.optimize_pipeline(loader, plan=plan, quiet=True, keep=True, min_speedup=0.0,
+                                       tune_workers=False, **QUICK)
+    try:
+        assert result.kept, result["reason"]
+        assert loader._iterator is None  # the next epoch starts workers that carry the plan
+        list(loader)
+        assert result.migrator.stats["vectorised"] == {"loop_targets.brighten": True}
+    finally:
+        result.migrator.restore()
+
+
+def test_a_worker_count_in_the_plan_is_tried_as_the_plan_and_as_a_plain_loader():
+    loader = DataLoader(lt.Images(n=96), batch_size=8)
+    plan = {"schema": "codedag.plan/1", "context_device_map": {"loop_targets.brighten": "batch:cpu"},
+            "parallelism": {"workers": 1, "threads_per_worker": 1, "plain_workers": 2}}
+    result = codedag.optimize_pipeline(loader, plan=plan, quiet=True, keep=False, **QUICK)
+    names = [s["name"] for s in result["settings"]]
+    assert names == ["untouched", "plan, 1 workers", "plain, 2 workers"], result["reason"]
+    assert set(result["verifications"]) == {"plan, 1 workers", "plain, 2 workers"}
+    assert result["verifications"]["plain, 2 workers"]["migrated_workers"] == 2
+    assert_consistent(result)
+    assert loader.num_workers == 0
+
+
+def test_bad_arguments_are_refused_before_anything_runs():
+    loader = DataLoader(lt.Images(n=8), batch_size=4)
+    with pytest.raises(codedag.InputError, match="measure_batches"):
+        codedag.optimize_pipeline(loader, measure_batches=1, quiet=True)
+    with pytest.raises(codedag.InputError, match="DataLoader"):
+        codedag.optimize_pipeline([1, 2], quiet=True)
+
+
+def test_a_short_loader_is_measured_over_several_epochs():
+    from codedag.pipeline.measurement import measure_once
+
+    loader = DataLoader(lt.Images(n=12), batch_size=4)  # 3 batches an epoch
+    assert measure_once(loader, batches=7, warmup=2) > 0  # 9 batches: three epochs
+    with pytest.raises(ValueError, match="too few batches"):
+        measure_once(DataLoader(lt.Images(n=0), batch_size=4), batches=3, warmup=1)
+
+
+def test_the_plain_grid_covers_zero_to_the_users_workers_and_one_more_within_the_cores():
+    from codedag.pipeline.closed_loop import _plain_grid
+
+    # 2 workers on 2 cores, the model prefers 1: 0, 1 and 2 (2 with one thread each; not 3 > cores).
+    grid = _plain_grid(2, {"cores": 2.0, "plain_workers": 1, "plain_threads_per_worker": 2})
+    assert grid == [(0, None), (1, 2), (2, 1)]
+    # 1 worker on 4 cores, the model prefers 4: 0, 1 (threads as the engine divides the cores), 2, 4.
+    grid = _plain_grid(1, {"cores": 4.0, "plain_workers": 4, "plain_threads_per_worker": 1})
+    assert [w for w, _ in grid] == [0, 1, 2, 4]
+    assert dict(grid)[1] == codedag._core.threads_per_worker(4.0, 1) == 4
+    # 0 workers, cores unknown: only the model's choice (0 workers itself is the untouched loader).
+    assert _plain_grid(0, {"plain_workers": 2}) == [(2, None)]

@@ -31,7 +31,9 @@ def test_an_equal_plan_verifies_and_names_its_contexts():
 
 
 def test_a_plan_that_changes_outputs_is_reported_with_the_context():
-    ds = t.RepeatsFirst(n=12, tail=("spectrum", "center"))
+    # Two batches of identical samples fool the vectorisation probe: the first fetch runs in place
+    # (deferral_gate.py), the second probes, the third differs.
+    ds = t.RepeatsFirst(n=12, same=8, tail=("spectrum", "center"))
     report = codedag.verify(ds, batched_plan("spectrum", "center"), batches=3, batch_size=4)
     assert not report.ok
     assert f"{M}.center" in report["mismatching_contexts"]
@@ -45,7 +47,7 @@ def test_stochastic_contexts_are_compared_by_distribution():
     report = codedag.verify(ds, batched_plan("spectrum", "normalise", "noisy"), batches=2, batch_size=8, seed=1)
     assert report.ok, str(report)
     out = report["outputs"][0]
-    assert out["compared_by"] == "distribution" and out["stochastic"]
+    assert out["compared_by"].startswith("distribution") and out["stochastic"]
     assert f"{M}.noisy" in report["stochastic_contexts"]
 
 
@@ -57,13 +59,13 @@ def test_verify_refuses_bad_input():
 
 
 def test_closed_loop_rejects_a_plan_that_is_not_equal(tmp_path):
-    loader = DataLoader(t.RepeatsFirst(n=12, tail=("spectrum", "center")), batch_size=4)
+    loader = DataLoader(t.RepeatsFirst(n=12, same=8, tail=("spectrum", "center")), batch_size=4)
     result = codedag.optimize_pipeline(loader, plan=batched_plan("spectrum", "center", predicted_speedup=1.8),
                                        verify_batches=3, measure_batches=2, repeats=1, export_dir=str(tmp_path),
-                                       quiet=True)
+                                       quiet=True, tune_workers=False)
     assert not result.kept and "differ" in result["reason"] and f"{M}.center" in result["reason"]
     assert result["measured_speedup"] is None  # never measured: correctness first
-    assert not result.migrator.is_applied() and not hasattr(t.center, "__codedag_original__")
+    assert result.migrator is None and not hasattr(t.center, "__codedag_original__")
     saved = json.loads((tmp_path / "closed_loop.json").read_text())
     assert saved["kept"] is False and saved["predicted_speedup"] == 1.8
 
@@ -74,19 +76,20 @@ def test_closed_loop_rejects_a_plan_that_is_slower():
     loader = DataLoader(t.WaveDataset(n=32, tail=("spectrum", "slow_global_norm")), batch_size=4,
                         num_workers=2, multiprocessing_context="fork")
     result = codedag.optimize_pipeline(loader, plan=batched_plan("slow_global_norm"), verify_batches=1,
-                                       measure_batches=3, repeats=1, quiet=True)
+                                       measure_batches=3, repeats=2, quiet=True, tune_workers=False)
     assert result["verification"]["ok"]
     assert result["measured_speedup"] < 1.0
     assert not result.kept and "below the required" in result["reason"]
+    assert result["interval"]["upper"] < 1.05  # the lower bound is what decides; here even the upper is low
     assert not hasattr(t.slow_global_norm, "__codedag_original__")
 
 
 def test_closed_loop_keeps_a_verified_faster_plan_and_leaves_it_applied():
     # With the workers made slow in the part that stays there, nothing to gain -- so instead use the
     # deterministic win: a slow step that IS batch-safe runs once per batch after migration.
-    loader = DataLoader(t.WaveDataset(n=24, tail=("spectrum", "normalise")), batch_size=8)
+    loader = DataLoader(t.WaveDataset(n=32, tail=("spectrum", "normalise")), batch_size=8)
     result = codedag.optimize_pipeline(loader, plan=batched_plan("spectrum", "normalise"), verify_batches=1,
-                                       measure_batches=1, repeats=1, min_speedup=0.0, quiet=True)
+                                       measure_batches=2, repeats=1, min_speedup=0.0, quiet=True)
     try:
         assert result.kept and result["verification"]["ok"] and result.migrator.is_applied()
         assert result["measured_speedup"] > 0 and result["apply_stats"]["patched"] == 2
@@ -98,4 +101,4 @@ def test_closed_loop_with_nothing_to_move():
     loader = DataLoader(t.WaveDataset(n=8), batch_size=4)
     result = codedag.optimize_pipeline(loader, plan={"schema": "codedag.plan/1",
                                                      "context_device_map": {f"{M}.spectrum": "cpu"}}, quiet=True)
-    assert not result.kept and "nothing to migrate" in result["reason"]
+    assert not result.kept and "moves no context" in result["reason"]

@@ -77,17 +77,54 @@ void check_feasible(const Dag& dag, const Placement& p) {
   }
 }
 
+double stage_cost(const std::vector<double>& stage, int main_cpu, const DeviceModel& model,
+                  const std::vector<std::string>* executors, std::string* limit) {
+  double cost = 0;
+  size_t top = 0;
+  for (size_t e = 0; e < stage.size(); ++e)
+    if (e == 0 || stage[e] > cost) {
+      cost = stage[e];
+      top = e;
+    }
+  if (limit) *limit = executors && top < executors->size() ? (*executors)[top] : std::string("cpu");
+  if (model.workers <= 0) {
+    double sum = 0;
+    for (const double v : stage) sum += v;
+    if (stage.size() > 1 && sum > cost) {
+      cost = sum;
+      if (limit) *limit = "serial";
+    }
+  }
+  if (model.cores > 0 && !stage.empty()) {
+    const double cpu_work = stage[0] * model.parallel_workers() +
+                            (main_cpu > 0 && static_cast<size_t>(main_cpu) < stage.size() ? stage[main_cpu] : 0.0);
+    // With W = 0 the stages already run one after the other on one process: the budget binds
+    // only when they could overlap.
+    const double budget = model.workers > 0 ? cpu_work / model.cores : 0.0;
+    if (budget > cost && !(std::fabs(budget - cost) <= 1e-9 * cost)) {
+      cost = budget;
+      if (limit) *limit = "cores";
+    }
+  }
+  return cost;
+}
+
 CostBreakdown evaluate_placement(const Dag& dag, const DeviceModel& model, const Placement& p) {
   check_feasible(dag, p);
   const size_t E = p.executors.size();
   CostBreakdown out;
   out.stages.resize(E);
   double baseline_cpu = 0;
+  int main_cpu = -1;
   for (size_t e = 0; e < E; ++e) {
     out.stages[e].executor = p.executors[e];
     if (e != 0) out.stages[e].train_ns = model.train_for(p.executors[e]);
+    if (p.executors[e] == "batch:cpu") {
+      main_cpu = static_cast<int>(e);
+      if (model.workers > 0) out.stages[e].handoff_ns = model.worker_handoff_ns;
+    }
   }
-  const double W = static_cast<double>(std::max<int64_t>(1, model.workers));
+  const double W = model.parallel_workers();
   for (size_t i = 0; i < dag.nodes().size(); ++i) {
     const Node& n = dag.nodes()[i];
     StageTime& s = out.stages[p.of_node[i]];
@@ -109,19 +146,17 @@ CostBreakdown evaluate_placement(const Dag& dag, const DeviceModel& model, const
     if (b != 0) out.stages[b].transfer_ns += t.ns;
     out.transfers.push_back(std::move(t));
   }
-  double baseline = baseline_cpu;
+  std::vector<double> stage(E), baseline(E);
   for (size_t e = 0; e < E; ++e) {
     StageTime& s = out.stages[e];
-    s.stage_ns = s.train_ns + s.node_ns + s.transfer_ns;
+    s.stage_ns = s.train_ns + s.node_ns + s.transfer_ns + s.handoff_ns;
     out.total_work += s.stage_ns;
-    if (e == 0 || s.stage_ns > out.cost) {
-      out.cost = s.stage_ns;
-      out.bottleneck = s.executor;
-    }
-    if (e != 0) baseline = std::max(baseline, s.train_ns);
+    stage[e] = s.stage_ns;
+    baseline[e] = e == 0 ? baseline_cpu : s.train_ns + s.handoff_ns;
   }
-  out.baseline_cost = baseline;
-  out.predicted_speedup = out.cost > 0 ? baseline / out.cost : 1.0;
+  out.cost = stage_cost(stage, main_cpu, model, &p.executors, &out.bottleneck);
+  out.baseline_cost = stage_cost(baseline, main_cpu, model);
+  out.predicted_speedup = out.cost > 0 ? out.baseline_cost / out.cost : 1.0;
   return out;
 }
 
@@ -135,6 +170,7 @@ json CostBreakdown::to_json(bool with_transfers) const {
                           {"node_ns", s.node_ns},
                           {"transfer_ns", s.transfer_ns},
                           {"train_ns", s.train_ns},
+                          {"handoff_ns", s.handoff_ns},
                           {"nodes", s.nodes}});
   }
   json transfer_list = json::array();

@@ -41,6 +41,7 @@ struct Placement {
 struct StageTime {
   std::string executor;
   double train_ns = 0, node_ns = 0, transfer_ns = 0, stage_ns = 0;
+  double handoff_ns = 0;  // batch:cpu only: taking the batch from a worker process (model.worker_handoff_ns)
   size_t nodes = 0;
 };
 
@@ -57,9 +58,18 @@ struct CostBreakdown {
   double total_work = 0;                // sum of stage times: the tie-break
   double baseline_cost = 0;             // the all-cpu plan's cost on the same executors
   double predicted_speedup = 1;
-  std::string bottleneck;
+  std::string bottleneck;  // the executor whose stage sets the cost, or "cores" / "serial" (see stage_cost)
   json to_json(bool with_transfers = true) const;
 };
+
+// The cost of one batch from its stage times (index 0 = cpu, `main_cpu` = index of batch:cpu or -1):
+// SPEC §2's max over the stages, extended by the model's worker count and cores. With W = 0 the
+// main process loads the samples itself, so nothing overlaps: the stages add up ("serial"). With
+// `cores`, every CPU stage's work of a batch — the workers' (stage[0] times the workers running at
+// once) and batch:cpu's — must fit on the cores: cost >= that work / cores ("cores").
+// `limit` receives what sets the cost: an executor's name, "serial" or "cores".
+double stage_cost(const std::vector<double>& stage, int main_cpu, const DeviceModel& model,
+                  const std::vector<std::string>* executors = nullptr, std::string* limit = nullptr);
 
 // Throws InfeasiblePlanError naming the constraint and the node or edge that breaks it:
 // non-eligible or non-patchable node off `cpu`; one function (qualname) on two executors; a data edge

@@ -56,6 +56,12 @@ bool is_executor_name(const std::string& name) {
   return name.size() < 12;
 }
 
+double DeviceModel::parallel_workers() const {
+  if (workers <= 0) return 1.0;
+  const double w = static_cast<double>(workers);
+  return cores > 0 ? std::min(w, cores) : w;
+}
+
 DeviceModel DeviceModel::defaults(int64_t workers) {
   DeviceModel m;
   m.workers = std::max<int64_t>(1, workers);
@@ -87,18 +93,28 @@ DeviceModel DeviceModel::from_json(const json& doc, const std::string& origin) {
   if (doc.at("schema") != kDeviceModelSchema)
     throw FormatError(origin + ": unknown schema " + doc.at("schema").dump() + "; this version reads \"" +
                       kDeviceModelSchema + "\"");
-  static const std::set<std::string> known = {"schema", "workers", "train_ns", "transfer", "estimate"};
+  static const std::set<std::string> known = {"schema",   "workers",  "cores",   "worker_handoff_ns",
+                                              "train_ns", "transfer", "estimate"};
   for (const auto& [key, value] : doc.items())
     if (!known.count(key))
       bad(origin, key,
-          "is not a field of " + std::string(kDeviceModelSchema) + " (expected workers, train_ns, transfer, estimate)");
+          "is not a field of " + std::string(kDeviceModelSchema) +
+              " (expected workers, cores, worker_handoff_ns, train_ns, transfer, estimate)");
   DeviceModel m = defaults(1);
   if (doc.contains("workers")) {
     const json& w = doc.at("workers");
-    if (!w.is_number_integer() || w.get<int64_t>() < 1)
-      bad(origin, "workers", "must be a whole number of at least 1, got " + w.dump());
+    if (!w.is_number_integer() || w.get<int64_t>() < 0 || w.get<int64_t>() > kMaxWorkers)
+      bad(origin, "workers",
+          "must be a whole number from 0 (the main process loads the samples) to " + std::to_string(kMaxWorkers) +
+              ", got " + w.dump());
     m.workers = w.get<int64_t>();
   }
+  if (doc.contains("cores") && !doc.at("cores").is_null()) {
+    m.cores = read_number(doc.at("cores"), origin, "cores", false);
+    if (m.cores > kMaxWorkers) bad(origin, "cores", "is more CPUs than any machine has: " + doc.at("cores").dump());
+  }
+  if (doc.contains("worker_handoff_ns"))
+    m.worker_handoff_ns = read_number(doc.at("worker_handoff_ns"), origin, "worker_handoff_ns", false);
   if (doc.contains("train_ns")) {
     const json& t = doc.at("train_ns");
     if (!t.is_object())
@@ -154,6 +170,8 @@ json DeviceModel::to_json() const {
   return {
       {"schema", kDeviceModelSchema},
       {"workers", workers},
+      {"cores", cores},
+      {"worker_handoff_ns", worker_handoff_ns},
       {"train_ns", train},
       {"transfer", transfers},
       {"estimate", {{"gpu_speedup", gpu_speedup}, {"gpu_launch_ns", gpu_launch_ns}, {"batch_speedup", batch_speedup}}}};

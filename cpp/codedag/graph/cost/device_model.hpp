@@ -12,6 +12,8 @@
 namespace codedag::graph {
 
 inline constexpr const char* kDeviceModelSchema = "codedag.device_model/1";
+// Bound on workers and cores read from files: no machine has more; a bigger number is a typo.
+inline constexpr int64_t kMaxWorkers = 4096;
 
 struct Node;
 
@@ -33,7 +35,16 @@ struct TransferCost {
 };
 
 struct DeviceModel {
-  int64_t workers = 1;                     // W: DataLoader workers sharing the `cpu` stage
+  // W: DataLoader worker processes sharing the `cpu` stage. 0: the main process loads every sample
+  // itself (num_workers=0), so loading and the main-process stages run one after the other.
+  int64_t workers = 1;
+  // CPUs the job may use (cgroup quota, affinity mask; fractional under a quota). 0: not limited,
+  // SPEC §2 as written. With cores, workers run at most `cores` at a time and all CPU work of a batch
+  // (workers' and main process's) must fit: cost >= CPU work / cores.
+  double cores = 0;
+  // Main-process time to take one batch from a worker process (unpickling, mapping its shared
+  // memory); charged to batch:cpu per batch when W >= 1. 0 by default; the closed loop measures it.
+  double worker_handoff_ns = 0;
   std::map<std::string, double> train_ns;  // training step per batch, per main-process executor
   TransferCost default_transfer{10000, 1.2e10};
   std::map<std::string, TransferCost> transfer;  // "<from>-><to>"
@@ -51,6 +62,8 @@ struct DeviceModel {
   }
   // A node's time on an executor; +infinity where the node cannot run there (not gpu_eligible).
   double node_time_ns(const Node& node, const std::string& executor) const;
+  // How many workers' `cpu` stages run at once: W limited by the cores (1 when W is 0).
+  double parallel_workers() const;
   double train_for(const std::string& executor) const {
     const auto it = train_ns.find(executor);
     return it == train_ns.end() ? 0.0 : it->second;

@@ -35,7 +35,14 @@ Problem build_problem(const Dag& dag, const DeviceModel& model, const std::vecto
   const int E = p.E();
   p.max_main = std::min(k - 1, E - 1);
   p.train.assign(E, 0.0);
-  for (int e = 1; e < E; ++e) p.train[e] = model.train_for(executors[e]);
+  p.model = model;
+  for (int e = 1; e < E; ++e) {
+    p.train[e] = model.train_for(executors[e]);
+    if (executors[e] == "batch:cpu") {
+      p.main_cpu = e;
+      if (model.workers > 0) p.train[e] += model.worker_handoff_ns;
+    }
+  }
   p.latency.assign(static_cast<size_t>(E) * E, 0.0);
   p.ns_per_byte.assign(static_cast<size_t>(E) * E, 0.0);
   for (int a = 0; a < E; ++a)
@@ -68,7 +75,7 @@ Problem build_problem(const Dag& dag, const DeviceModel& model, const std::vecto
   p.cpu_stage.assign(G, 0.0);
   p.time.assign(static_cast<size_t>(G) * E, 0.0);
   p.eligible.assign(G, 1);
-  const double W = static_cast<double>(std::max<int64_t>(1, model.workers));
+  const double W = model.parallel_workers();
   for (size_t i = 0; i < n; ++i) {
     const Node& node = dag.nodes()[i];
     const int g = p.group_of_node[i];
@@ -132,7 +139,7 @@ void score(const Problem& p, Solution& s) {
     if (x != 0) s.stage[x] += c;
     if (y != 0) s.stage[y] += c;
   }
-  s.cost = *std::max_element(s.stage.begin(), s.stage.end());
+  s.cost = stage_cost(s.stage, p.main_cpu, p.model);
   s.work = 0;
   for (const double v : s.stage) s.work += v;
 }

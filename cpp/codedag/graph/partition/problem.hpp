@@ -25,10 +25,12 @@ struct GroupArc {
 struct Problem {
   std::vector<std::string> executors;  // [0] = cpu
   int max_main = 1;                    // k - 1: how many main-process executors a plan may use
-  std::vector<double> train;           // per executor (0 for cpu)
+  std::vector<double> train;           // per executor (0 for cpu); batch:cpu's includes the worker hand-off
+  DeviceModel model;                   // workers and cores: how stages combine into the cost (stage_cost)
+  int main_cpu = -1;                   // index of batch:cpu in executors (-1: absent)
   int groups = 0;
   std::vector<int> group_of_node;  // node position -> group
-  std::vector<double> cpu_stage;   // group's contribution to S_cpu (cpu_ns / W)
+  std::vector<double> cpu_stage;   // group's contribution to S_cpu (cpu_ns / workers running at once)
   std::vector<double> time;        // groups x executors: time on e (kInfinity: not allowed)
   std::vector<char> eligible;      // may leave cpu
   std::vector<GroupArc> arcs;

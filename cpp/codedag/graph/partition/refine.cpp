@@ -7,6 +7,7 @@
 #include <numeric>
 #include <random>
 
+#include "codedag/graph/cost/cost_model.hpp"
 #include "codedag/graph/partition/partition.hpp"
 
 namespace codedag::graph::detail {
@@ -16,13 +17,15 @@ struct Potential {
   double max = 0, squares = 0, sum = 0;
 };
 
-Potential potential(const std::vector<double>& stage) {
+// `max` is the plan's cost (stage_cost: the bottleneck, or the stages' sum / CPU budget when the
+// model's workers and cores say so).
+Potential potential(const Problem& problem, const std::vector<double>& stage) {
   Potential p;
   for (const double v : stage) {
-    p.max = std::max(p.max, v);
     p.squares += v * v;
     p.sum += v;
   }
+  p.max = stage_cost(stage, problem.main_cpu, problem.model);
   return p;
 }
 
@@ -59,7 +62,7 @@ int refine(const Problem& p, Solution& s, int max_passes, uint64_t seed) {
         if (s.exec[p.arcs[p.in_arcs[a]].u] != 0) pred_main = true;
       for (int a = p.out_begin[g]; a < p.out_begin[g + 1]; ++a)
         if (s.exec[p.arcs[p.out_arcs[a]].v] == 0) succ_cpu = true;
-      Potential here = potential(stage);
+      Potential here = potential(p, stage);
       int best_y = -1;
       Potential best_pot = here;
       for (int y = 0; y < E; ++y) {
@@ -87,7 +90,7 @@ int refine(const Problem& p, Solution& s, int max_passes, uint64_t seed) {
           shift(p.arcs[p.in_arcs[a]], p.arcs[p.in_arcs[a]].u, true);
         for (int a = p.out_begin[g]; a < p.out_begin[g + 1]; ++a)
           shift(p.arcs[p.out_arcs[a]], p.arcs[p.out_arcs[a]].v, false);
-        const Potential pot = potential(trial);
+        const Potential pot = potential(p, trial);
         if (lower(pot, best_pot)) {
           best_pot = pot;
           best_y = y;

@@ -105,9 +105,11 @@ MigrationPlan MigrationPlan::from_json(const json& doc, const std::string& origi
     if (dm.is_object() && !dm.contains("schema")) dm["schema"] = kDeviceModelSchema;
     p.device_model = DeviceModel::from_json(dm, origin + ": device_model");
   }
-  static const std::set<std::string> known = {"schema",        "default_device",    "context_device_map",
-                                              "modes",         "transfer_points",   "cost",
-                                              "baseline_cost", "predicted_speedup", "device_model"};
+  if (doc.contains("parallelism") && !doc.at("parallelism").is_null())
+    p.parallelism = Parallelism::from_json(doc.at("parallelism"), origin);
+  static const std::set<std::string> known = {
+      "schema", "default_device", "context_device_map", "modes",        "transfer_points",
+      "cost",   "baseline_cost",  "predicted_speedup",  "device_model", "parallelism"};
   for (const auto& [key, value] : doc.items())
     if (!known.count(key)) p.extra[key] = value;
   return p;
@@ -128,6 +130,7 @@ json MigrationPlan::to_json() const {
   if (baseline_cost) doc["baseline_cost"] = *baseline_cost;
   if (predicted_speedup) doc["predicted_speedup"] = *predicted_speedup;
   doc["device_model"] = device_model.to_json();
+  if (parallelism) doc["parallelism"] = parallelism->to_json();
   return doc;
 }
 
@@ -153,7 +156,9 @@ MigrationPlan make_plan(const Dag& dag, const Placement& placement, const Device
     if (ex == "cpu") continue;
     for (const std::string& q : patch_qualnames(dag.nodes()[i])) {
       plan.context_device_map[q] = ex;
-      plan.modes[q] = batched ? "batched" : "inline";
+      // batch:cpu is the main process on the collated batch: batched whatever the worker count
+      // (inline there would run the same per-sample call in the same place).
+      plan.modes[q] = batched || ex == "batch:cpu" ? "batched" : "inline";
     }
     ++moved_per_executor[ex];
   }

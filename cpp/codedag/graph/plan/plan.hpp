@@ -9,6 +9,7 @@
 #include "codedag/common/json_file.hpp"
 #include "codedag/graph/cost/cost_model.hpp"
 #include "codedag/graph/cost/device_model.hpp"
+#include "codedag/graph/parallelism.hpp"
 
 namespace codedag::graph {
 
@@ -30,6 +31,9 @@ struct MigrationPlan {
   // any plan on a DAG. cost and baseline_cost come together or not at all.
   std::optional<double> cost, baseline_cost, predicted_speedup;
   DeviceModel device_model = DeviceModel::defaults();
+  // The worker count and threads the plan runs with (the optimizer chose them; optional: a plan
+  // without it leaves the user's DataLoader as configured).
+  std::optional<Parallelism> parallelism;
   json extra = json::object();  // other fields (lower_bound, executors, ...), kept on a round trip
 
   static MigrationPlan from_json(const json& doc, const std::string& origin = "plan");
@@ -38,8 +42,8 @@ struct MigrationPlan {
   void save(const std::string& path) const;
 };
 
-// The plan for a placement of `dag`'s nodes, scored with `model`. Modes are "batched" when the DAG
-// was traced through DataLoader workers (meta.workers > 0), else "inline".
+// The plan for a placement of `dag`'s nodes, scored with `model`. Modes are "batched" on batch:cpu
+// and wherever the DAG was traced through DataLoader workers (meta.workers > 0), else "inline".
 // `breakdown`, when given, receives the placement's cost breakdown.
 MigrationPlan make_plan(const Dag& dag, const Placement& placement, const DeviceModel& model,
                         CostBreakdown* breakdown = nullptr);

@@ -9,27 +9,24 @@ namespace {
 
 using namespace codedag::graph;
 
+// A context of `calls` calls taking `cpu_ns` per batch in a worker.
+Node context(int64_t id, const char* name, double cpu_ns, int64_t calls) {
+  Node n;
+  n.id = id;
+  n.name = n.qualname = name;
+  n.cpu_ns = cpu_ns;
+  n.calls = calls;
+  return n;
+}
+
 // A (8 ms, cpu only) -> B (4 ms, 2 calls) -> C (6 ms, measured 1 ms on a GPU).
 Dag abc() {
   Dag d;
-  Node a;
-  a.id = 1;
-  a.name = a.qualname = "pkg.A";
-  a.cpu_ns = 8e6;
-  a.calls = 2;
-  d.add_node(a);
-  Node b;
-  b.id = 2;
-  b.name = b.qualname = "pkg.B";
-  b.cpu_ns = 4e6;
-  b.calls = 2;
+  d.add_node(context(1, "pkg.A", 8e6, 2));
+  Node b = context(2, "pkg.B", 4e6, 2);
   b.gpu_eligible = true;
   d.add_node(b);
-  Node c;
-  c.id = 3;
-  c.name = c.qualname = "pkg.C";
-  c.cpu_ns = 6e6;
-  c.calls = 2;
+  Node c = context(3, "pkg.C", 6e6, 2);
   c.gpu_eligible = true;
   c.gpu_ns = 1e6;
   d.add_node(c);
@@ -101,3 +98,102 @@ TEST(CostModel, EachConstraintIsNamed) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace codedag::graph;
+
+// Two cpu-only contexts of 10 ms + 6 ms per batch, the second eligible (measured 1 ms batched).
+Dag two_stage() {
+  Dag d;
+  d.add_node(context(1, "pkg.load", 10e6, 8));
+  Node b = context(2, "pkg.augment", 6e6, 8);
+  b.gpu_eligible = true;
+  b.batch_ns = 1e6;
+  d.add_node(b);
+  d.add_edge({1, 2, EdgeKind::data, 1e6, 8});
+  return d;
+}
+
+const Placement kAllCpu{{"cpu", "batch:cpu"}, {0, 0}};
+const Placement kMoved{{"cpu", "batch:cpu"}, {0, 1}};
+
+}  // namespace
+
+TEST(CostModelCores, WithoutCoresTheSpecFormulaIsUnchanged) {
+  DeviceModel m = DeviceModel::defaults(4);
+  const CostBreakdown b = evaluate_placement(two_stage(), m, kAllCpu);
+  EXPECT_DOUBLE_EQ(b.cost, 16e6 / 4);
+  EXPECT_EQ(b.bottleneck, "cpu");
+}
+
+TEST(CostModelCores, WorkersBeyondTheCoresDoNotRunAtOnce) {
+  DeviceModel m = DeviceModel::defaults(4);
+  m.cores = 2;
+  const CostBreakdown b = evaluate_placement(two_stage(), m, kAllCpu);
+  // S_cpu = 16 ms / min(4 workers, 2 cores); CPU work 16 ms over 2 cores: the same 8 ms.
+  EXPECT_DOUBLE_EQ(b.stages[0].stage_ns, 8e6);
+  EXPECT_DOUBLE_EQ(b.cost, 8e6);
+  EXPECT_DOUBLE_EQ(m.parallel_workers(), 2.0);
+}
+
+TEST(CostModelCores, TheMainProcessSharesTheCores) {
+  DeviceModel m = DeviceModel::defaults(2);
+  m.cores = 2;
+  m.train_ns["batch:cpu"] = 7e6;
+  // Plain: S_cpu = 8 ms, S_main = 7 ms; but 16 + 7 ms of CPU work on 2 cores is 11.5 ms per batch.
+  const CostBreakdown plain = evaluate_placement(two_stage(), m, kAllCpu);
+  EXPECT_DOUBLE_EQ(plain.cost, 11.5e6);
+  EXPECT_EQ(plain.bottleneck, "cores");
+  // Moved: S_cpu = 5 ms, S_main = 7 + 1 ms = 8 ms, budget (10 + 8) / 2 = 9 ms.
+  const CostBreakdown moved = evaluate_placement(two_stage(), m, kMoved);
+  EXPECT_DOUBLE_EQ(moved.cost, 9e6);
+  EXPECT_EQ(moved.bottleneck, "cores");
+  EXPECT_DOUBLE_EQ(moved.baseline_cost, 11.5e6);
+  EXPECT_NEAR(moved.predicted_speedup, 11.5 / 9, 1e-12);
+}
+
+TEST(CostModelCores, NoWorkersMeansTheStagesAddUp) {
+  DeviceModel m = DeviceModel::defaults(1);
+  m.workers = 0;
+  m.cores = 2;
+  m.worker_handoff_ns = 3e6;  // not paid without workers
+  const CostBreakdown plain = evaluate_placement(two_stage(), m, kAllCpu);
+  EXPECT_DOUBLE_EQ(plain.cost, 16e6);
+  EXPECT_EQ(plain.stages[1].handoff_ns, 0);
+  const CostBreakdown moved = evaluate_placement(two_stage(), m, kMoved);
+  EXPECT_DOUBLE_EQ(moved.cost, 10e6 + 1e6);
+  EXPECT_EQ(moved.bottleneck, "serial");
+}
+
+TEST(CostModelCores, TheWorkerHandOffIsChargedToTheMainProcess) {
+  DeviceModel m = DeviceModel::defaults(2);
+  m.worker_handoff_ns = 9e6;
+  const CostBreakdown b = evaluate_placement(two_stage(), m, kAllCpu);
+  EXPECT_DOUBLE_EQ(b.stages[1].handoff_ns, 9e6);
+  EXPECT_DOUBLE_EQ(b.stages[1].stage_ns, 9e6);
+  EXPECT_DOUBLE_EQ(b.cost, 9e6);  // receiving batches is slower than 2 workers making them
+  EXPECT_EQ(b.bottleneck, "batch:cpu");
+  EXPECT_EQ(b.to_json()["stages"][1]["handoff_ns"], 9e6);
+}
+
+TEST(CostModelCores, StageCostNamesWhatSetsIt) {
+  DeviceModel m = DeviceModel::defaults(2);
+  std::string limit;
+  const std::vector<std::string> ex{"cpu", "batch:cpu"};
+  EXPECT_DOUBLE_EQ(stage_cost({4, 5}, 1, m, &ex, &limit), 5);
+  EXPECT_EQ(limit, "batch:cpu");
+  // One core: the 2 workers run one at a time, so the cpu stage (4 = its work / 1) and batch:cpu's 5
+  // share that core: 9 per batch.
+  m.cores = 1;
+  EXPECT_DOUBLE_EQ(stage_cost({4, 5}, 1, m, &ex, &limit), 9);
+  EXPECT_EQ(limit, "cores");
+  // Two cores for two workers: the workers' work is 2 x 4, plus 5, over 2 cores = 6.5 > 5.
+  m.cores = 2;
+  EXPECT_DOUBLE_EQ(stage_cost({4, 5}, 1, m, &ex, &limit), 6.5);
+  EXPECT_EQ(limit, "cores");
+  m.cores = 0;
+  m.workers = 0;
+  EXPECT_DOUBLE_EQ(stage_cost({4, 5}, 1, m, &ex, &limit), 9);
+  EXPECT_EQ(limit, "serial");
+}

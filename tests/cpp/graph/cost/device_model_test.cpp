@@ -25,6 +25,27 @@ TEST(DeviceModel, DefaultsRoundTrip) {
   EXPECT_DOUBLE_EQ(m.transfer_ns("cpu", "batch:cpu", 1e12, 5), 0);
 }
 
+TEST(DeviceModel, CoresHandOffAndNoWorkersRoundTrip) {
+  DeviceModel m = DeviceModel::defaults(3);
+  m.workers = 0;  // the main process loads every sample itself
+  m.cores = 1.5;  // a cgroup quota
+  m.worker_handoff_ns = 250000;
+  const DeviceModel back = DeviceModel::from_json(m.to_json());
+  EXPECT_EQ(back.workers, 0);
+  EXPECT_DOUBLE_EQ(back.cores, 1.5);
+  EXPECT_DOUBLE_EQ(back.worker_handoff_ns, 250000);
+  EXPECT_DOUBLE_EQ(back.parallel_workers(), 1.0);
+  m.workers = 4;
+  EXPECT_DOUBLE_EQ(m.parallel_workers(), 1.5);  // four workers, one and a half CPUs
+  m.cores = 0;
+  EXPECT_DOUBLE_EQ(m.parallel_workers(), 4.0);  // not limited: SPEC §2
+  // A file written before these fields existed reads as "not limited".
+  json old = DeviceModel::defaults(2).to_json();
+  old.erase("cores");
+  old.erase("worker_handoff_ns");
+  EXPECT_DOUBLE_EQ(DeviceModel::from_json(old).cores, 0);
+}
+
 TEST(DeviceModel, NodeTimeEstimates) {
   const DeviceModel m = DeviceModel::defaults();
   Node n;
@@ -65,7 +86,11 @@ TEST(DeviceModel, EveryRejectionNamesTheField) {
   const std::vector<std::pair<std::function<void(json&)>, std::string>> cases = {
       {[](json& d) { d.erase("schema"); }, "no 'schema'"},
       {[](json& d) { d["schema"] = "codedag.device_model/2"; }, "unknown schema"},
-      {[](json& d) { d["workers"] = 0; }, "'workers'"},
+      {[](json& d) { d["workers"] = -1; }, "'workers'"},
+      {[](json& d) { d["workers"] = 100000; }, "'workers'"},
+      {[](json& d) { d["cores"] = -2; }, "'cores'"},
+      {[](json& d) { d["cores"] = "all"; }, "'cores' must be a number"},
+      {[](json& d) { d["worker_handoff_ns"] = -1; }, "'worker_handoff_ns'"},
       {[](json& d) { d["workers"] = 2.5; }, "'workers'"},
       {[](json& d) { d["train_ns"] = 3; }, "'train_ns'"},
       {[](json& d) { d["train_ns"]["cpu"] = 3; }, "'train_ns.cpu'"},

@@ -60,9 +60,15 @@ TEST(Partition, BadOptionsAreRefused) {
   o.gpu_count = -1;
   EXPECT_THROW(optimize(dag, o), codedag::InputError);
   o.gpu_count = 0;
-  o.workers = 0;
+  o.workers = -1;
   EXPECT_THROW(optimize(dag, o), codedag::InputError);
   o.workers.reset();
+  o.max_workers = -1;
+  EXPECT_THROW(optimize(dag, o), codedag::InputError);
+  o.max_workers = 0;
+  o.cores = -1.0;
+  EXPECT_THROW(optimize(dag, o), codedag::InputError);
+  o.cores.reset();
   o.max_iterations = -1;
   EXPECT_THROW(optimize(dag, o), codedag::InputError);
 }

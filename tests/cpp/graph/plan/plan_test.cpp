@@ -76,8 +76,13 @@ TEST(Plan, MakePlanListsMovedFunctionsAndTransfers) {
   EXPECT_EQ(p.transfer_points[0].src, "pkg.A");
   EXPECT_DOUBLE_EQ(*p.cost, 4e6);
   d.meta["workers"] = 0;
+  // Traced without workers: a GPU context runs inline on its device, but batch:cpu stays batched
+  // (inline there would be the same per-sample call in the same process: nothing would change).
+  EXPECT_EQ(
+      make_plan(d, Placement{{"cpu", "batch:cpu", "cuda:0"}, {0, 2, 2}}, DeviceModel::defaults(2)).modes.at("pkg.C"),
+      "inline");
   EXPECT_EQ(make_plan(d, Placement{{"cpu", "batch:cpu"}, {0, 1, 1}}, DeviceModel::defaults(2)).modes.at("pkg.C"),
-            "inline");
+            "batched");
 }
 
 TEST(Plan, AHandWrittenPlacementOnlyPlanIsReadAndScored) {
@@ -115,7 +120,7 @@ TEST(Plan, EveryRejectionNamesTheField) {
       {[](json& d) { d["baseline_cost"] = -5; }, "'baseline_cost'"},
       {[](json& d) { d["predicted_speedup"] = "fast"; }, "'predicted_speedup' must be a number"},
       {[](json& d) {
-         d["device_model"] = {{"workers", 0}};
+         d["device_model"] = {{"workers", -1}};
        },
        "device_model: 'workers'"},
   };

@@ -1,0 +1,258 @@
+"""The closed loop on the test corpus of realistic pipelines (tests/pipelines/): for each pipeline,
+samples/s of the loader as written (*untouched*: ``make_loader(num_workers=2)``, the corpus's setting), of the best hand-tuned plain DataLoader (a grid of
+num_workers x batch size, what a user would try by hand) and of what CodeDAG's closed loop kept --
+measured side by side, in interleaved rounds on fresh iterators, in this one run, with bootstrap
+intervals. The loop's own measurement decided what to keep; these figures are an independent
+re-measurement.
+
+    .venv/bin/python bench/pipelines_bench.py --out bench/results/pipelines.json [--only NAME,...] [--quick]
+
+A corpus module is any ``tests/pipelines/*.py`` defining ``make_loader(num_workers: int = 0)``
+returning a torch DataLoader (building any data it needs under a temporary directory itself). The
+summary's headline is over the CPU-bound pipelines with a movable stage: those whose closed-loop
+plan moved a context (and ``CPU_BOUND`` is not False in the module).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import traceback
+from typing import Any
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "python"))
+
+import torch  # noqa: E402
+from torch.utils.data import DataLoader, IterableDataset  # noqa: E402
+
+import codedag  # noqa: E402
+from codedag import _core  # noqa: E402
+from codedag.migration import PipelineMigrator  # noqa: E402
+from codedag.pipeline.measurement import measure_once, warmup_for  # noqa: E402
+
+CORPUS = os.path.join(REPO, "tests", "pipelines")
+
+
+def corpus_modules(only: set[str] | None) -> list[tuple[str, Any]]:
+    """(name, module) of every corpus module with make_loader, imported as ``pipelines.<name>``
+    (the corpus is a package under tests/, so spawned workers import it the same way)."""
+    found = []
+    tests_dir = os.path.dirname(CORPUS)
+    if tests_dir not in sys.path:
+        sys.path.insert(0, tests_dir)
+    for file in sorted(os.listdir(CORPUS)) if os.path.isdir(CORPUS) else []:
+        name, ext = os.path.splitext(file)
+        if ext != ".py" or name.startswith("_") or (only and name not in only):
+            continue
+        try:
+            module = importlib.import_module(f"pipelines.{name}")
+        except Exception as exc:  # reported, the others still run
+            found.append((name, exc))
+            continue
+        if callable(getattr(module, "make_loader", None)):
+            found.append((name, module))
+    return found
+
+
+def with_batch_size(loader: DataLoader, batch_size: int, workers: int) -> DataLoader:
+    """The same data and collation with another batch size and worker count (a hand-tuning step)."""
+    options: dict[str, Any] = dict(batch_size=batch_size, num_workers=workers, collate_fn=loader.collate_fn,
+                                   worker_init_fn=loader.worker_init_fn, drop_last=loader.drop_last,
+                                   pin_memory=loader.pin_memory)
+    if workers:
+        options["multiprocessing_context"] = loader.multiprocessing_context
+        options["persistent_workers"] = loader.persistent_workers
+    if not isinstance(loader.dataset, IterableDataset):
+        options["sampler"] = loader.sampler
+    return DataLoader(loader.dataset, **options)
+
+
+def samples_per_s(loader: DataLoader, batches: int, migrator: PipelineMigrator | None = None) -> float:
+    """One measurement on a fresh iterator (with the migrator applied: the plan and its worker count)."""
+    def measure() -> float:
+        warmup = warmup_for(loader.num_workers)
+        return measure_once(loader, batches, warmup)
+
+    if migrator is None:
+        return measure()
+    with migrator:
+        return measure()
+
+
+def hand_tuned(module: Any, base: DataLoader, args) -> dict:
+    """The grid a user would try: workers x batch size (samples/s; one short run each, then the
+    best is re-measured with the others below)."""
+    grid = []
+    iterable = isinstance(base.dataset, IterableDataset)
+    workers = [base.num_workers] if iterable else list(range(0, args.max_workers + 1))
+    sizes = [base.batch_size] if base.batch_size is None else sorted({base.batch_size, base.batch_size * 2})
+    for b in sizes:
+        for w in workers:
+            try:
+                loader = module.make_loader(num_workers=w) if b == base.batch_size else with_batch_size(base, b, w)
+                grid.append({"workers": w, "batch_size": b,
+                             "samples_per_s": samples_per_s(loader, args.grid_batches)})
+            except Exception as exc:
+                grid.append({"workers": w, "batch_size": b, "error": f"{type(exc).__name__}: {exc}"})
+    measured = [g for g in grid if "samples_per_s" in g]
+    best = max(measured, key=lambda g: g["samples_per_s"]) if measured else None
+    return {"grid": grid, "best": best}
+
+
+def interleaved(arms: list[tuple[str, DataLoader, PipelineMigrator | None]], rounds: int, batches: int) -> dict:
+    """samples/s of every arm, one measurement per arm per round, order alternating."""
+    runs: dict[str, list[float]] = {name: [] for name, _, _ in arms}
+    for r in range(rounds):
+        for name, loader, migrator in (arms if r % 2 == 0 else list(reversed(arms))):
+            runs[name].append(samples_per_s(loader, batches, migrator))
+    return runs
+
+
+def interval(base: list[float], other: list[float]) -> dict:
+    return _core.speedup_interval(base, other)
+
+
+def bench_pipeline(name: str, module: Any, args) -> dict:
+    entry: dict[str, Any] = {"pipeline": name, "doc": (module.__doc__ or "").strip().split("\n")[0],
+                             "cpu_bound": getattr(module, "CPU_BOUND", None), "load_before": os.getloadavg()}
+    print(f"== {name}: {entry['doc']}", flush=True)
+    untouched = module.make_loader(num_workers=args.user_workers)
+    entry.update(workers=untouched.num_workers, batch_size=untouched.batch_size)
+    t0 = time.perf_counter()
+    peer = hand_tuned(module, untouched, args)
+    entry["hand_tuned"] = peer
+    entry["hand_tuned_seconds"] = time.perf_counter() - t0
+    best = peer["best"]
+    print(f"   hand-tuned best: {best}", flush=True)
+
+    t0 = time.perf_counter()
+    loop_loader = module.make_loader(num_workers=args.user_workers)
+    try:
+        result = codedag.optimize_pipeline(loop_loader, keep=False, quiet=not args.verbose,
+                                           verify_batches=args.verify_batches, measure_batches=args.batches,
+                                           repeats=args.loop_rounds)
+    except Exception as exc:  # the loop must never raise: a failure here is a finding
+        entry["loop_raised"] = f"{type(exc).__name__}: {exc}"
+        traceback.print_exc()
+        return entry
+    entry["loop_seconds"] = time.perf_counter() - t0
+    entry["loop"] = {k: result.get(k) for k in ("kept", "reason", "kept_setting", "workers", "threads_per_worker",
+                                                  "measured_speedup", "interval", "predicted_speedup",
+                                                  "predicted_speedup_vs_untouched", "suggested_batch_size",
+                                                  "phase_share", "fallbacks", "notes")}
+    entry["loop"]["moved"] = sorted(k for k, v in (result["plan"] or {}).get("context_device_map", {}).items()
+                                    if v != "cpu")
+    entry["loop"]["had_movable_stage"] = any(s["kind"] == "plan" for s in result["settings"]) or \
+        bool(result.get("optimizer", {}).get("calibration", {}).get("candidate"))
+    print(f"   closed loop ({entry['loop_seconds']:.0f} s): {'kept' if result.kept else 'not kept'}: "
+          f"{result['reason']}", flush=True)
+
+    # The independent re-measurement: untouched, best hand-tuned, CodeDAG's kept setting.
+    arms: list[tuple[str, DataLoader, PipelineMigrator | None]] = [("untouched", untouched, None)]
+    if best is not None:
+        hand = (module.make_loader(num_workers=best["workers"]) if best["batch_size"] == untouched.batch_size
+                else with_batch_size(untouched, best["batch_size"], best["workers"]))
+        arms.append(("best hand-tuned", hand, None))
+    if result.kept:
+        codedag_loader = module.make_loader(num_workers=args.user_workers)
+        migrator = PipelineMigrator.from_plan(result["plan"], loader=codedag_loader,
+                                              apply_workers="parallelism" in result["plan"])
+        arms.append(("codedag", codedag_loader, migrator))
+    runs = interleaved(arms, args.rounds, args.batches)
+    entry["runs"] = runs
+    entry["median_samples_per_s"] = {k: statistics.median(v) for k, v in runs.items()}
+    entry["vs_untouched"] = {k: interval(runs["untouched"], v) for k, v in runs.items() if k != "untouched"}
+    if "codedag" in runs and "best hand-tuned" in runs:
+        entry["codedag_vs_best_hand_tuned"] = interval(runs["best hand-tuned"], runs["codedag"])
+    entry["load_after"] = os.getloadavg()
+    for k, v in entry["vs_untouched"].items():
+        print(f"   {k}: {v['speedup']:.2f}x [{v['lower']:.2f}, {v['upper']:.2f}] over untouched", flush=True)
+    if "codedag_vs_best_hand_tuned" in entry:
+        v = entry["codedag_vs_best_hand_tuned"]
+        print(f"   codedag vs best hand-tuned: {v['speedup']:.2f}x [{v['lower']:.2f}, {v['upper']:.2f}]", flush=True)
+    return entry
+
+
+def summarise(entries: list[dict]) -> dict:
+    done = [e for e in entries if "vs_untouched" in e]
+    headline = [e for e in done if e["loop"]["had_movable_stage"] and e.get("cpu_bound") is not False]
+    kept = [e for e in headline if "codedag" in e["vs_untouched"]]
+
+    def median(values):
+        return statistics.median(values) if values else None
+
+    return {
+        "pipelines": len(entries), "measured": len(done),
+        "loop_raised": [e["pipeline"] for e in entries if "loop_raised" in e],
+        "kept": [e["pipeline"] for e in done if e["loop"]["kept"]],
+        "kept_slower_in_re_measurement": [e["pipeline"] for e in done if "codedag" in e["vs_untouched"]
+                                          and e["vs_untouched"]["codedag"]["speedup"] < 1.0],
+        "headline_pipelines": [e["pipeline"] for e in headline],
+        # Over the CPU-bound pipelines with a movable stage; a pipeline where nothing was kept runs
+        # untouched (1.0x): not keeping is CodeDAG's answer there.
+        "median_speedup_over_untouched": median([e["vs_untouched"]["codedag"]["speedup"] if "codedag" in
+                                                 e["vs_untouched"] else 1.0 for e in headline]),
+        "median_speedup_over_best_hand_tuned": median([
+            e["codedag_vs_best_hand_tuned"]["speedup"] if "codedag_vs_best_hand_tuned" in e else
+            1.0 / e["vs_untouched"]["best hand-tuned"]["speedup"] for e in headline if "best hand-tuned" in
+            e["vs_untouched"]]),
+        "median_kept_speedup_over_untouched": median([e["vs_untouched"]["codedag"]["speedup"] for e in kept]),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--only", default="", help="comma-separated corpus module names")
+    parser.add_argument("--batches", type=int, default=10, help="timed batches per measurement")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the re-measurement")
+    parser.add_argument("--loop-rounds", type=int, default=5, help="rounds of the closed loop's own measurement")
+    parser.add_argument("--grid-batches", type=int, default=6, help="timed batches per hand-tuning grid point")
+    parser.add_argument("--max-workers", type=int, default=4)
+    parser.add_argument("--user-workers", type=int, default=2,
+                        help="the worker count of the untouched pipeline (the corpus is written for 2)")
+    parser.add_argument("--verify-batches", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and batches (a smoke run)")
+    parser.add_argument("--verbose", action="store_true", help="print the closed loop's own output")
+    args = parser.parse_args()
+    if args.quick:
+        args.batches, args.rounds, args.loop_rounds, args.grid_batches, args.max_workers = 4, 3, 3, 3, 2
+    torch.manual_seed(0)
+    only = {s for s in args.only.split(",") if s} or None
+    t0 = time.time()
+    entries = []
+    for name, module in corpus_modules(only):  # each builds its data under a temporary directory
+        if isinstance(module, Exception):
+            entries.append({"pipeline": name, "import_error": f"{type(module).__name__}: {module}"})
+            continue
+        try:
+            entries.append(bench_pipeline(name, module, args))
+        except Exception as exc:
+            traceback.print_exc()
+            entries.append({"pipeline": name, "error": f"{type(exc).__name__}: {exc}"})
+    out = {"benchmark": "pipelines",
+           "machine": {"cpus": os.cpu_count(), "cores_available": _core.available_cpus(),
+                       "python": platform.python_version(), "torch": torch.__version__,
+                       "load_avg_start": entries[0].get("load_before") if entries else None,
+                       "load_avg_end": os.getloadavg()},
+           "method": (f"per pipeline: a hand-tuning grid (workers 0..{args.max_workers} x batch size and twice it), "
+                      f"the closed loop (keep=False), then {args.rounds} interleaved rounds of {args.batches} timed "
+                      "batches on fresh iterators of untouched / best hand-tuned / CodeDAG's kept setting; speedups "
+                      "are geometric means of per-round ratios with expanded percentile bootstrap 95% intervals"),
+           "seconds": time.time() - t0, "summary": summarise(entries), "pipelines": entries}
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    _core.save_json(args.out, json.loads(json.dumps(out, default=str)))
+    print(json.dumps(out["summary"], indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
