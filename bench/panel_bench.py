@@ -68,9 +68,18 @@ def template_run(tmp: Path) -> dict:
 
 
 def write_runs(home: Path, count: int, template: dict, rng: random.Random) -> list[dict]:
-    """`count` runs in 50 experiments: params vary (lr, seed, batch), the rest is the template's."""
+    """`count` runs in 50 experiments: params vary (lr, seed, batch), the rest is the template's.
+
+    The record is the template's JSON text with the varying fields appended (serialised once, not per
+    run): writing 100k runs is then bound by creating 200k files, not by json.dumps.
+    """
     runs = []
     t0 = time.time() - count * 60
+    varying = {"name", "test_name", "status", "started_at", "ended_at", "duration", "argv", "info", "metrics", "last",
+               "tags"}
+    fixed = json.dumps({k: v for k, v in template.items() if k not in varying})
+    prefix = fixed[:-1] + ", " if fixed != "{}" else "{"
+    python = template["argv"][0] if template.get("argv") else "python"
     for i in range(count):
         name = f"exp{i % 50:02d}"
         test_name = f"{240101 + (i // 100000):06d}.{(i // 50) % 100000 + 1:03d}.{i % 1296:02x}{i % 50:02d}"
@@ -78,25 +87,26 @@ def write_runs(home: Path, count: int, template: dict, rng: random.Random) -> li
         acc = round(0.5 + 0.4 * rng.random(), 6)
         loss = round(rng.random(), 6)
         status = "failed" if i % 37 == 0 else "finished"
-        rec = dict(template)
-        rec.update({
+        started = t0 + i * 60
+        tags = ["baseline"] if i % 100 == 0 else []
+        own = json.dumps({
             "name": name, "test_name": test_name, "status": status,
-            "started_at": t0 + i * 60, "ended_at": t0 + i * 60 + 300, "duration": 300.0,
-            "argv": [template["argv"][0] if template.get("argv") else "python", "train.py", f"--lr={lr}", f"--seed={seed}"],
+            "started_at": started, "ended_at": started + 300, "duration": 300.0,
+            "argv": [python, "train.py", f"--lr={lr}", f"--seed={seed}"],
             "info": {"params": {"lr": lr, "seed": seed, "model": "resnet18", "batch_size": 32 * (1 + i % 3), "epochs": 10,
                                 "optimizer": {"name": "adamw", "weight_decay": 0.05}, "augment": True}},
-            "metrics": {"acc": {"value": acc, "cmp": "max", "at": t0 + i * 60 + 250}},
+            "metrics": {"acc": {"value": acc, "cmp": "max", "at": started + 250}},
             "last": {"loss": {"value": loss, "step": 49}},
-            "tags": ["baseline"] if i % 100 == 0 else [],
+            "tags": tags,
         })
         d = home / "info" / name / test_name
         d.mkdir(parents=True, exist_ok=True)
-        (d / "run.json").write_text(json.dumps(rec))
-        lines = [json.dumps({"key": "loss", "step": s, "value": round(loss + (49 - s) / 50, 6), "t": t0 + i * 60 + s})
-                 for s in range(50)]
-        (d / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+        (d / "run.json").write_text(prefix + own[1:])
+        (d / "metrics.jsonl").write_text("".join(
+            f'{{"key": "loss", "step": {s}, "value": {round(loss + (49 - s) / 50, 6)}, "t": {started + s}}}\n'
+            for s in range(50)))
         runs.append({"name": name, "test_name": test_name, "lr": lr, "seed": seed, "acc": acc, "loss": loss,
-                     "status": status, "batch": 32 * (1 + i % 3), "started": t0 + i * 60, "tags": rec["tags"]})
+                     "status": status, "batch": 32 * (1 + i % 3), "started": started, "tags": tags})
     # One run with a long series, for the chart query.
     long = runs[count // 2]
     with open(home / "info" / long["name"] / long["test_name"] / "metrics.jsonl", "w") as f:
@@ -104,6 +114,19 @@ def write_runs(home: Path, count: int, template: dict, rng: random.Random) -> li
             f.write(json.dumps({"key": "loss", "step": s, "value": 1.0 / (1 + s) + (5.0 if s == 77777 else 0.0),
                                 "t": long["started"] + s * 0.01}) + "\n")
     return runs
+
+
+def stored_runs(tmp: Path, size: int, template: dict, rng: random.Random) -> tuple[Path, list[dict], float]:
+    """The store of `size` runs: made in `tmp`, or taken from there when --reuse made it before."""
+    home, listing = tmp / f"home_{size}", tmp / f"runs_{size}.json"
+    if listing.exists():
+        return home, json.loads(listing.read_text()), 0.0
+    shutil.rmtree(home, ignore_errors=True)
+    t0 = time.perf_counter()
+    runs = write_runs(home, size, template, rng)
+    took = time.perf_counter() - t0
+    listing.write_text(json.dumps(runs))
+    return home, runs, took
 
 
 def free_port() -> int:
@@ -213,10 +236,7 @@ def summarize(times: list[float]) -> dict:
 
 
 def bench_size(tmp: Path, size: int, repeats: int, template: dict, rng: random.Random) -> dict:
-    home = tmp / f"home_{size}"
-    t0 = time.perf_counter()
-    runs = write_runs(home, size, template, rng)
-    generate_s = time.perf_counter() - t0
+    home, runs, generate_s = stored_runs(tmp, size, template, rng)
     env = dict(os.environ, CODEDAG_HOME=str(home), NO_COLOR="1")
     t0 = time.perf_counter()
     subprocess.run([cli(), "index", "rebuild"], env=env, check=True, capture_output=True)
@@ -314,10 +334,13 @@ def main() -> int:
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--keep", action="store_true", help="keep the generated stores (printed)")
+    ap.add_argument("--reuse", metavar="DIR", help="make the stores in DIR and keep them; a later run with the same"
+                    " DIR takes them from there (the index is rebuilt by the codedag measured)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     rng = random.Random(15)
-    tmp = Path(tempfile.mkdtemp(prefix="codedag_panel_bench_"))
+    tmp = Path(args.reuse) if args.reuse else Path(tempfile.mkdtemp(prefix="codedag_panel_bench_"))
+    tmp.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
     try:
         template = template_run(tmp)
@@ -327,7 +350,7 @@ def main() -> int:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             Path(args.out).write_text(json.dumps({"benchmark": "panel", "partial": True, "sizes": results}, indent=1))
     finally:
-        if args.keep:
+        if args.keep or args.reuse:
             print("kept:", tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
