@@ -44,11 +44,11 @@ struct RunQuery {
 inline constexpr size_t kMaxPageSize = 500;
 
 struct ColumnInfo {
-  std::string key;      // as written in filters and sorts: "params.lr", "best.acc", "sweep.cell"
-  std::string kind;     // "param", "best", "last", "sweep"
-  size_t runs = 0;      // matching runs that have it
-  bool counted = true;  // false: `runs` is a lower bound (a filtered pass stops once every column is decided)
+  std::string key;   // as written in filters and sorts: "params.lr", "best.acc", "sweep.cell"
+  std::string kind;  // "param", "best", "last", "sweep"
+  size_t runs = 0;   // matching runs that have it
   bool varies = false;
+  bool counted = true;  // false: `runs` is a lower bound (a filtered pass stops once every column is decided)
 };
 
 struct RunPage {

@@ -6,7 +6,7 @@
 //   'b' best:   "metrics.<key>.value" (dump_metric);  'l' last: "last.<key>.value" (log_metric).
 // Numbers go to `num`; booleans to num 1/0 and txt "true"/"false"; strings to `txt`; an array is one
 // value (its JSON text in txt); null leaves both empty. Objects are descended, never stored; a key
-// met twice (info {"a.b": 1, "a": {"b": 2}}) keeps its first value.
+// met twice (info {"a.b": 1, "a": {"b": 2}}) keeps the value met first in key order (2: "a" < "a.b").
 #include <optional>
 #include <string>
 #include <vector>

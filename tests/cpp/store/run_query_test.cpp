@@ -277,12 +277,12 @@ TEST_F(ManyRunsTest, PagesAndFiltersAgreeWithALoopOverTheRuns) {
   const auto all = expected([](const Synthetic&) { return true; });
   EXPECT_EQ(all_pages("", "", 50), all);
   EXPECT_EQ(all_pages("", "-started", 37), all);
-  const auto lr = expected([](const Synthetic& s) { return s.lr == 0.01 && s.acc > 0.7; });
+  const auto lr = expected([](const Synthetic& s) { return s.lr == 0.01 && s.acc > 0.6; });
   ASSERT_GT(lr.size(), 64u);  // more than one batch of the "which columns vary" pass
-  EXPECT_EQ(all_pages("params.lr=0.01 best.acc>0.7", "", 50), lr);
+  EXPECT_EQ(all_pages("params.lr=0.01 best.acc>0.6", "", 50), lr);
   EXPECT_EQ(all_pages("params.lr!=0.01 params.seed<2", "", 30),
             expected([](const Synthetic& s) { return s.lr != 0.01 && s.seed < 2; }));
-  EXPECT_EQ(all_pages("params.lr=0.01 best.acc>0.7 status=finished", "", 50), lr);
+  EXPECT_EQ(all_pages("params.lr=0.01 best.acc>0.6 status=finished", "", 50), lr);
   EXPECT_TRUE(all_pages("params.lr=0.5", "", 50).empty());
   // Sorted by a value: every matching run once, in the value's order.
   const auto by_acc = all_pages("params.lr=0.01", "-best.acc", 40);
@@ -302,7 +302,7 @@ TEST_F(ManyRunsTest, PagesAndFiltersAgreeWithALoopOverTheRuns) {
 
 TEST_F(ManyRunsTest, VaryingColumnsUnderAFilterThatStopsEarly) {
   RunQuery q;
-  q.filter = "params.lr=0.01 best.acc>0.7";
+  q.filter = "params.lr=0.01 best.acc>0.6";  // ~100 runs: more than one batch of 64
   const RunPage p = table->query(q);
   std::map<std::string, ColumnInfo> cols;
   for (const auto& c : p.columns) cols[c.key] = c;
@@ -314,7 +314,7 @@ TEST_F(ManyRunsTest, VaryingColumnsUnderAFilterThatStopsEarly) {
   EXPECT_FALSE(cols["best.acc"].counted);  // decided from the first runs
   // A key only the oldest runs have is still found (it varies: the newest lack it).
   const bool extra_matches =
-      !expected([](const Synthetic& s) { return s.lr == 0.01 && s.acc > 0.7 && s.has_extra; }).empty();
+      !expected([](const Synthetic& s) { return s.lr == 0.01 && s.acc > 0.6 && s.has_extra; }).empty();
   EXPECT_EQ(cols.count("params.extra") == 1, extra_matches);
   // A small filter is looked at whole: exact counts.
   q.filter = "params.lr=0.01 params.seed=1 best.acc>0.7";

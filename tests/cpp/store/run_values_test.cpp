@@ -37,7 +37,7 @@ TEST(RunValues, EveryKindOfLeafIsTyped) {
   EXPECT_EQ(*v.at("p:params.layers").txt, "[1,2]");  // an array is one value
   EXPECT_EQ(*v.at("p:params.opt.betas.b1").num, 0.9);
   EXPECT_FALSE(v.count("p:params.empty"));  // an object is never a value
-  EXPECT_EQ(*v.at("p:a.b").num, 1);         // the first of two spellings of one key
+  EXPECT_EQ(*v.at("p:a.b").num, 2);         // of two spellings of one key, the first in key order ("a" < "a.b")
   EXPECT_EQ(*v.at("p:x[0]").txt, "bracket");
   EXPECT_EQ(*v.at("s:sweep.id").txt, "sw1");
   EXPECT_EQ(*v.at("s:sweep.cell").num, 3);
