@@ -343,12 +343,13 @@ const RunTable::Matching& RunTable::matching(const Sql& where, const std::string
 void RunTable::walk_page(const std::string& sql, const std::vector<SqlValue>& params, const Matching* m, size_t offset,
                          size_t limit, std::vector<std::string>& names, size_t* walked_matches) {
   size_t matches = 0;
+  const size_t full = names.size() + limit;  // `names` may hold an earlier walk's runs
   SqlRows rows(reader_, sql, params);
   while (rows.next()) {
     std::string name = rows.text(0);
     if (m && !m->members.count(name)) continue;
     if (matches++ < offset) continue;
-    if (names.size() >= limit) break;
+    if (names.size() >= full) break;
     names.push_back(std::move(name));
   }
   // Only a walk that ran out before the page was full counted every match.
