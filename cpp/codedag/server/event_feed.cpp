@@ -103,7 +103,7 @@ void EventFeed::loop() {
 void EventFeed::poll() {
   std::lock_guard<std::mutex> guard(poll_mutex_);
   const double now = now_seconds();
-  if (now - last_sync_ >= options_.sync_seconds) {
+  if (now - last_sync_ >= sync_every_) {
     last_sync_ = now;
     // Files changed behind the index (copied, restored), and runs whose process died: the same
     // work `codedag ls` does before it lists.
@@ -111,6 +111,10 @@ void EventFeed::poll() {
     store::RunFilter running;
     running.index.status = "running";
     store_.list_rows(running, &warnings, true);
+    // A walk of 100k run directories takes a good part of a second: the next one waits long
+    // enough that syncing takes at most max_sync_share of the time (small stores keep 2 s).
+    const double took = now_seconds() - now;
+    sync_every_ = options_.sync_seconds <= 0 ? 0 : std::max(options_.sync_seconds, took / options_.max_sync_share);
   }
   if (!reader_) reader_ = std::make_unique<store::SqlReader>(index_path_);
   store::SqlReader& reader = *reader_;

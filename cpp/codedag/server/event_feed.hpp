@@ -7,7 +7,8 @@
 //     events with how many points each key gained and its newest value;
 //   - each running run's heartbeat: "heartbeat" events (the page marks a run stale after two
 //     missed beats);
-// and every 15 s brings the index in line with the files and marks runs dead whose lease expired
+// and every 2 s (longer for stores so large that a sync takes more than 5% of the time) brings the
+// index in line with the files and marks runs dead whose lease expired
 // and whose process is gone (the same check as `codedag ls`). Events carry increasing sequence
 // numbers and live in a bounded ring; a page that fell behind the ring gets "reset" and reloads.
 #include <condition_variable>
@@ -29,6 +30,9 @@ struct EventFeedOptions {
   // Index sync with the files and liveness check. Runs write files only (never the index), so this
   // is how new runs, status changes and tags reach the panel: a readdir + stat per run.
   double sync_seconds = 2.0;
+  // At most this share of the time goes to syncing: a 100k-run store (a walk of ~0.5 s) syncs every
+  // ~10 s instead of every 2 s, so the watcher does not slow the requests down. sync_seconds 0: every poll.
+  double max_sync_share = 0.05;
   double idle_after = 60.0;         // no page asked for this long: stop polling
   size_t ring = 2000;               // events kept
   size_t max_tail_bytes = 1 << 20;  // read at most this much of one file per poll
@@ -78,6 +82,7 @@ class EventFeed {
   long long data_version_ = -1;
   long long mtime_mark_ = 0;
   double last_sync_ = 0;
+  double sync_every_ = 0;  // options_.sync_seconds, longer when a sync takes long (see poll())
   struct Tail {
     uint64_t offset = 0;
     uint64_t inode = 0;

@@ -93,6 +93,9 @@ HttpServer::HttpServer(AccessGuard guard, HttpLimits limits) : impl_(std::make_u
   s.set_read_timeout(limits.read_timeout_s, 0);
   s.set_write_timeout(limits.write_timeout_s, 0);
   s.set_keep_alive_max_count(1000);
+  // Without TCP_NODELAY (cpp-httplib's default is off) a response written as headers then body
+  // waits for the client's delayed ACK: 40 ms and more added to every answer.
+  s.set_tcp_nodelay(true);
   // SO_REUSEADDR only: cpp-httplib's default, SO_REUSEPORT, would let a second panel (or any
   // process of this user) bind the same port and take half of the requests, tokens included.
   s.set_socket_options([](socket_t sock) {

@@ -32,7 +32,8 @@ double now_seconds() {
 }
 
 json column_json(const store::ColumnInfo& c) {
-  return json{{"key", c.key}, {"kind", c.kind}, {"runs", c.runs}, {"varies", c.varies}};
+  return json{
+      {"key", c.key}, {"kind", c.kind}, {"runs", c.counted ? json(c.runs) : json(nullptr)}, {"varies", c.varies}};
 }
 
 json metric_keys(PanelContext& ctx, const std::string& info_dir) {

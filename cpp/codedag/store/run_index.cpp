@@ -16,6 +16,7 @@
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/error.hpp"
 #include "codedag/store/listing_columns.hpp"
+#include "codedag/store/run_values.hpp"
 #include "codedag/store/run_values_schema.hpp"
 
 namespace codedag::store {
@@ -63,6 +64,17 @@ const char* const kMigrations[] = {
     )sql",
     // 5: typed param/metric values kept by triggers, for the panel's filters and sorts (run_values_schema.hpp).
     kRunValuesMigration,
+    // 6: the values are written by RunIndex itself (ValueWriter below, refilled by backfill_run_values()):
+    // the triggers parsed each summary again with json_tree, 30x the cost of the row itself, on every
+    // rebuild and sync. The page order's index covers test_name, so a deep page skips index entries
+    // without reading rows.
+    R"sql(
+    DROP TRIGGER IF EXISTS runs_values_insert;
+    DROP TRIGGER IF EXISTS runs_values_update;
+    DROP TRIGGER IF EXISTS runs_values_delete;
+    DROP INDEX IF EXISTS runs_by_start;
+    CREATE INDEX runs_by_start ON runs(deleted, started_at, test_name);
+    )sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kIndexSchemaVersion);
 
@@ -163,8 +175,7 @@ std::string sweep_of(const json& run) {
   return id.is_string() ? id.get<std::string>() : std::string();
 }
 
-void bind_row(Statement& s, const json& run, long long mtime = 0) {
-  const json summary = summarize_run(run);
+void bind_row(Statement& s, const json& run, const json& summary, long long mtime) {
   s.bind(1, run.value("test_name", std::string()))
       .bind(2, run.value("name", std::string()))
       .bind(3, run.value("status", std::string("running")))
@@ -199,6 +210,59 @@ IndexRow read_row(const Statement& s) {
   r.metric_values = s.text(10);
   return r;
 }
+
+// Writes a run's typed values (run_values.hpp) beside its row, with its statements prepared once
+// per batch. value_keys rows are never deleted or renumbered, so known key ids are cached.
+class ValueWriter {
+ public:
+  ValueWriter(sqlite3* db, std::map<std::pair<char, std::string>, long long>& key_ids)
+      : key_ids_(key_ids),
+        clear_(db, "DELETE FROM run_values WHERE test_name = ?1"),
+        add_key_(db, "INSERT OR IGNORE INTO value_keys(kind, key) VALUES(?1, ?2)"),
+        find_key_(db, "SELECT id FROM value_keys WHERE kind = ?1 AND key = ?2"),
+        add_value_(db, "INSERT OR REPLACE INTO run_values(test_name, key_id, num, txt) VALUES(?1, ?2, ?3, ?4)") {}
+
+  void clear(const std::string& test_name) {
+    clear_.reset();
+    clear_.bind(1, test_name);
+    clear_.step();
+  }
+
+  void write(const std::string& test_name, const json& summary) {
+    for (const TypedValue& v : typed_values(summary)) {
+      add_value_.reset();
+      add_value_.bind(1, test_name).bind(2, key_id(v.kind, v.key));
+      if (v.num)
+        add_value_.bind(3, *v.num);
+      else
+        add_value_.bind_null(3);
+      if (v.txt)
+        add_value_.bind(4, *v.txt);
+      else
+        add_value_.bind_null(4);
+      add_value_.step();
+    }
+  }
+
+ private:
+  long long key_id(char kind, const std::string& key) {
+    const auto known = key_ids_.find({kind, key});
+    if (known != key_ids_.end()) return known->second;
+    const std::string k(1, kind);
+    add_key_.reset();
+    add_key_.bind(1, k).bind(2, key);
+    add_key_.step();
+    find_key_.reset();
+    find_key_.bind(1, k).bind(2, key);
+    if (!find_key_.step()) throw Error("run index: value key '" + key + "' vanished while it was written");
+    const long long id = find_key_.integer(0);
+    key_ids_.emplace(std::make_pair(kind, key), id);
+    return id;
+  }
+
+  std::map<std::pair<char, std::string>, long long>& key_ids_;
+  Statement clear_, add_key_, find_key_, add_value_;
+};
 
 const char* kUpsertSql =
     "INSERT INTO runs(test_name, name, status, started_at, ended_at, deleted, host, summary, file_mtime, "
@@ -347,7 +411,10 @@ RunIndex::Transaction::Transaction(RunIndex& index) : index_(index), lock_(index
 }
 
 RunIndex::Transaction::~Transaction() {
-  if (!done_) sqlite3_exec(index_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (!done_) {
+    sqlite3_exec(index_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    index_.key_ids_.clear();  // keys added by the rolled-back transaction are gone again
+  }
   if (file_lock_ >= 0) ::close(file_lock_);
 }
 
@@ -374,6 +441,7 @@ void RunIndex::migrate() {
   for (int v = from; v < kIndexSchemaVersion; ++v) exec(kMigrations[v]);
   if (from < 3) backfill_listing_columns();
   if (from < 4) backfill_sweep_column();
+  if (from < 6) backfill_run_values();
   exec(("PRAGMA user_version=" + std::to_string(kIndexSchemaVersion)).c_str());
   exec(("PRAGMA application_id=" + std::to_string(kIndexApplicationId)).c_str());
   tx.commit();
@@ -395,6 +463,20 @@ void RunIndex::backfill_listing_columns() {
     u.bind(4, test_name);
     u.step();
   }
+}
+
+void RunIndex::backfill_run_values() {
+  // From the stored summaries, as the triggers of schema 5 did (they flattened keys differently on
+  // different SQLite versions: "batch_size" came out quoted on some), once more in the writer's way.
+  exec("DELETE FROM run_values");
+  ValueWriter values(db_, key_ids_);
+  Statement s(db_, "SELECT test_name, summary FROM runs");
+  while (s.step()) {
+    const auto summary = try_parse_json(s.text(1));
+    if (summary && summary->is_object()) values.write(s.text(0), *summary);  // a damaged row has no values
+  }
+  // Keys only the triggers' spelling had (params."batch_size") would linger in the filter's completion.
+  exec("DELETE FROM value_keys WHERE id NOT IN (SELECT DISTINCT key_id FROM run_values)");
 }
 
 void RunIndex::backfill_sweep_column() {
@@ -422,9 +504,23 @@ void RunIndex::upsert(const json& run, long long file_mtime_ns) {
       if (fd >= 0) ::close(fd);
     }
   } closer{file_lock};
-  Statement s(db_, kUpsertSql);
-  bind_row(s, run, file_mtime_ns);
-  s.step();
+  // The row and its values change together: a savepoint nests inside a caller's Transaction.
+  exec("SAVEPOINT codedag_upsert");
+  try {
+    const json summary = summarize_run(run);
+    Statement s(db_, kUpsertSql);
+    bind_row(s, run, summary, file_mtime_ns);
+    s.step();
+    const std::string test_name = run.value("test_name", std::string());
+    ValueWriter values(db_, key_ids_);
+    values.clear(test_name);
+    values.write(test_name, summary);
+    exec("RELEASE codedag_upsert");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK TO codedag_upsert; RELEASE codedag_upsert", nullptr, nullptr, nullptr);
+    key_ids_.clear();  // keys added by the rolled-back part are gone again
+    throw;
+  }
 }
 
 std::map<std::string, std::pair<std::string, long long>> RunIndex::stamps() const {
@@ -440,6 +536,7 @@ void RunIndex::remove(const std::string& test_name) {
   Statement s(db_, "DELETE FROM runs WHERE test_name=?1");
   s.bind(1, test_name);
   s.step();
+  ValueWriter(db_, key_ids_).clear(test_name);
 }
 
 std::vector<IndexRow> RunIndex::list(const IndexQuery& q) const {
@@ -486,11 +583,17 @@ std::vector<std::string> RunIndex::match_prefix(const std::string& prefix) const
 void RunIndex::replace_all(const std::vector<json>& runs) {
   Transaction tx(*this);
   exec("DELETE FROM runs");
+  exec("DELETE FROM run_values");
   Statement row(db_, kUpsertSql);
+  ValueWriter values(db_, key_ids_);
   for (const json& run : runs) {
+    const json summary = summarize_run(run);
     row.reset();
-    bind_row(row, run, run.value("__file_mtime", 0LL));
+    bind_row(row, run, summary, run.value("__file_mtime", 0LL));
     row.step();
+    const std::string test_name = run.value("test_name", std::string());
+    values.clear(test_name);  // a test_name twice in `runs`: the last one wins, as for the row
+    values.write(test_name, summary);
   }
   tx.commit();
 }

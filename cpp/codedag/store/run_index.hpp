@@ -50,7 +50,7 @@ struct IndexQuery {
 };
 
 // The newest schema this build knows; older indexes are migrated up on open.
-inline constexpr int kIndexSchemaVersion = 5;
+inline constexpr int kIndexSchemaVersion = 6;
 // PRAGMA application_id of a CodeDAG index ("CDAG"): a SQLite file without it that holds other
 // tables is someone else's database, never ours to migrate or overwrite.
 inline constexpr int kIndexApplicationId = 0x43444147;
@@ -123,12 +123,15 @@ class RunIndex {
   void migrate();
   void backfill_listing_columns();
   void backfill_sweep_column();
+  void backfill_run_values();
   int lock_file() const;  // the rollback-journal mode's exclusive lock; -1 in WAL mode
   sqlite3* db_ = nullptr;
   IndexPlacement placement_;
   bool fresh_ = false;
   long owner_pid_ = 0;
   mutable std::recursive_mutex mutex_;
+  // value_keys (kind, key) -> id: rows there are never deleted or renumbered.
+  std::map<std::pair<char, std::string>, long long> key_ids_;
 };
 
 // The process's connection to the index a placement names: one per file, shared by every Store

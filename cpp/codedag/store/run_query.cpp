@@ -7,14 +7,15 @@
 
 #include "codedag/common/error.hpp"
 #include "codedag/store/run_format.hpp"
+#include "codedag/store/run_query_detail.hpp"
 
 namespace codedag::store {
 namespace {
 
 constexpr size_t kMaxFilterLength = 4096;
 constexpr size_t kMaxConditions = 32;
-constexpr size_t kMaxGroupKeys = 4;
-constexpr size_t kVaryingCacheEntries = 16;
+// Each holds the matching runs' names (100k runs: a few MB).
+constexpr size_t kMatchingCacheEntries = 4;
 
 // Run fields a filter or sort may name, with their SQL expression and whether they hold numbers.
 struct RunField {
@@ -35,19 +36,6 @@ const RunField* run_field(const std::string& key) {
   for (const RunField& f : kRunFields)
     if (key == f.name) return &f;
   return nullptr;
-}
-
-const char* kind_name(char kind) {
-  switch (kind) {
-    case 'b':
-      return "best";
-    case 'l':
-      return "last";
-    case 's':
-      return "sweep";
-    default:
-      return "param";
-  }
 }
 
 std::string display_key(char kind, const std::string& key) {
@@ -79,17 +67,9 @@ const char* sql_op(const std::string& op) {
   return "<=";
 }
 
-// A value identical for every matching run: the first and last of an ordered scan agree.
-struct Bound {
-  bool num_null = true, txt_null = true;
-  double num = 0;
-  std::string txt;
-  bool operator==(const Bound& o) const {
-    return num_null == o.num_null && txt_null == o.txt_null && (num_null || num == o.num) && (txt_null || txt == o.txt);
-  }
-};
-
 }  // namespace
+
+using detail::kind_name;
 
 json value_of_row(bool num_null, double num, bool txt_null, const std::string& txt) {
   if (!txt_null && !num_null && (txt == "true" || txt == "false")) return txt == "true";
@@ -201,34 +181,50 @@ RunTable::Sql RunTable::where_clause(const std::vector<FilterCondition>& conditi
                                      std::vector<std::string>& warnings) const {
   Sql s;
   s.where = include_deleted ? "1" : "r.deleted = 0";
+  s.row_where = s.where;
   auto param = [&](SqlValue v) {
     s.params.push_back(std::move(v));
     return "?" + std::to_string(s.params.size());
   };
+  // A condition on the run row goes into both forms of the filter (see Sql).
+  auto row_condition = [&](const std::string& sql_with_params, const std::vector<SqlValue>& values) {
+    std::string combined = sql_with_params, alone = sql_with_params;
+    // Placeholders are written as @0, @1 ... and numbered here for each form.
+    for (size_t i = 0; i < values.size(); ++i) {
+      const std::string at = "@" + std::to_string(i);
+      const size_t pos = combined.find(at);
+      combined.replace(pos, at.size(), param(values[i]));
+      s.row_params.push_back(values[i]);
+      alone.replace(alone.find(at), at.size(), "?" + std::to_string(s.row_params.size()));
+    }
+    s.where += combined;
+    s.row_where += alone;
+  };
   for (const FilterCondition& c : conditions) {
     if (c.key.empty()) {  // a bare word
-      s.where += " AND instr(lower(r.name || ' ' || r.test_name || ' ' || r.status || ' ' || r.tags), " +
-                 param(lower(c.value)) + ") > 0";
+      row_condition(" AND instr(lower(r.name || ' ' || r.test_name || ' ' || r.status || ' ' || r.tags), @0) > 0",
+                    {lower(c.value)});
       continue;
     }
     if (c.key == "tag" || c.key == "tags") {
       if (c.op == "=" || c.op == "!=")
-        s.where += std::string(c.op == "!=" ? " AND NOT" : " AND") +
-                   " EXISTS (SELECT 1 FROM json_each(r.tags) WHERE json_each.value = " + param(c.value) + ")";
+        row_condition(std::string(c.op == "!=" ? " AND NOT" : " AND") +
+                          " EXISTS (SELECT 1 FROM json_each(r.tags) WHERE json_each.value = @0)",
+                      {c.value});
       else if (c.op == "~")
-        s.where += " AND EXISTS (SELECT 1 FROM json_each(r.tags) WHERE instr(lower(json_each.value), " +
-                   param(lower(c.value)) + ") > 0)";
+        row_condition(" AND EXISTS (SELECT 1 FROM json_each(r.tags) WHERE instr(lower(json_each.value), @0) > 0)",
+                      {lower(c.value)});
       else
         throw InputError("filter: tags compare with =, != or ~ ('" + c.key + c.op + c.value + "')");
       continue;
     }
     if (const RunField* f = run_field(c.key)) {
       if (c.op == "~") {
-        s.where += std::string(" AND instr(lower(") + f->sql + "), " + param(lower(c.value)) + ") > 0";
+        row_condition(std::string(" AND instr(lower(") + f->sql + "), @0) > 0", {lower(c.value)});
         continue;
       }
       if (!f->number) {
-        s.where += std::string(" AND ") + f->sql + " " + sql_op(c.op) + " " + param(c.value);
+        row_condition(std::string(" AND ") + f->sql + " " + sql_op(c.op) + " @0", {c.value});
         continue;
       }
       std::optional<double> v = as_number(c.value);
@@ -236,111 +232,142 @@ RunTable::Sql RunTable::where_clause(const std::vector<FilterCondition>& conditi
       if (!v)
         throw InputError("filter: '" + c.key + c.op + c.value + "': " + c.key + " is a number" +
                          (f->date ? " or a date (2026-03-06, 2026-03-06T12:30)" : " (seconds)"));
-      s.where += std::string(" AND ") + f->sql + " " + sql_op(c.op) + " " + param(*v);
+      row_condition(std::string(" AND ") + f->sql + " " + sql_op(c.op) + " @0", {*v});
       continue;
     }
     const std::optional<Key> key = find_key(c.key);
     if (!key) {
       warnings.push_back("no run has a value '" + c.key + "': '" + c.key + c.op + c.value + "' matches " +
                          (c.op == "!=" ? "every run" : "no run"));
-      s.where += c.op == "!=" ? " AND 1" : " AND 0";
+      row_condition(c.op == "!=" ? " AND 1" : " AND 0", {});
       continue;
     }
-    const std::string kid = param(key->id);
-    std::string match;  // rows of run_values that satisfy the condition
-    if (c.op == "~") {
-      match = "instr(lower(coalesce(txt, CAST(num AS TEXT))), " + param(lower(c.value)) + ") > 0";
-    } else if (const std::optional<double> num = as_number(c.value)) {
-      match = std::string("num ") + (c.op == "!=" ? "=" : sql_op(c.op)) + " " + param(*num);
-    } else if (c.op == "=" || c.op == "!=") {
-      match = c.value == "null" ? "num IS NULL AND txt IS NULL" : "txt = " + param(c.value);
-    } else {
-      match = std::string("num IS NULL AND txt ") + sql_op(c.op) + " " + param(c.value);
-    }
-    s.where += std::string(" AND r.test_name ") + (c.op == "!=" ? "NOT IN" : "IN") +
-               " (SELECT test_name FROM run_values WHERE key_id = " + kid + " AND " + match + ")";
+    // The rows of run_values that satisfy the condition, written once with the subquery's own
+    // parameters (the value set) and once with the whole statement's (the combined form).
+    auto subquery = [&](auto&& bind) {
+      std::string match;
+      if (c.op == "~") {
+        match = "instr(lower(coalesce(txt, CAST(num AS TEXT))), " + bind(lower(c.value)) + ") > 0";
+      } else if (const std::optional<double> num = as_number(c.value)) {
+        match = std::string("num ") + (c.op == "!=" ? "=" : sql_op(c.op)) + " " + bind(*num);
+      } else if (c.op == "=" || c.op == "!=") {
+        match = c.value == "null" ? "num IS NULL AND txt IS NULL" : "txt = " + bind(c.value);
+      } else {
+        match = std::string("num IS NULL AND txt ") + sql_op(c.op) + " " + bind(c.value);
+      }
+      const std::string kid = bind(key->id);
+      return "SELECT test_name FROM run_values WHERE key_id = " + kid + " AND " + match;
+    };
+    ValueSet set;
+    set.negate = c.op == "!=";
+    set.key_id = key->id;
+    set.pins = c.op == "=";  // every matching run has this one value
+    set.sql = subquery([&](SqlValue v) {
+      set.params.push_back(std::move(v));
+      return "?" + std::to_string(set.params.size());
+    });
+    s.where += std::string(" AND r.test_name ") + (set.negate ? "NOT IN" : "IN") + " (" + subquery(param) + ")";
+    s.sets.push_back(std::move(set));
   }
   return s;
 }
 
-RunTable::Varying RunTable::varying(const Sql& where, bool plain, const std::string& cache_key) {
+void RunTable::invalidate_if_changed() {
   const long long version = reader_.data_version();
-  if (version != cache_version_) {
-    varying_cache_.clear();
-    cache_version_ = version;
-  }
-  if (const auto it = varying_cache_.find(cache_key); it != varying_cache_.end()) return it->second;
-  Varying v;
-  {
-    SqlRows count(reader_, "SELECT count(*) FROM runs r WHERE " + where.where, where.params);
-    v.total = count.next() ? static_cast<size_t>(count.int64(0)) : 0;
-  }
-  bool any_deleted = false;
-  if (plain) {
+  if (version == cache_version_) return;
+  varying_cache_.clear();
+  matching_cache_.clear();
+  any_deleted_.reset();
+  cache_version_ = version;
+}
+
+bool RunTable::any_deleted() {
+  if (!any_deleted_) {
     SqlRows d(reader_, "SELECT EXISTS (SELECT 1 FROM runs WHERE deleted = 1)");
-    any_deleted = d.next() && d.int64(0) != 0;
+    any_deleted_ = d.next() && d.int64(0) != 0;
   }
-  if (plain && !any_deleted) {
-    // Every run matches: per key, how many runs have it and the first and last value in index
-    // order (equal only when all are equal). Two index seeks and one range count per key.
-    for (const auto& [id, key] : keys_by_id_) {
-      ColumnInfo c{key.display, kind_name(key.kind), 0, false};
-      {
-        SqlRows n(reader_, "SELECT count(*) FROM run_values WHERE key_id = ?1", {id});
-        c.runs = n.next() ? static_cast<size_t>(n.int64(0)) : 0;
+  return *any_deleted_;
+}
+
+const RunTable::Matching& RunTable::matching(const Sql& where, const std::string& cache_key) {
+  if (const auto it = matching_cache_.find(cache_key); it != matching_cache_.end()) return it->second;
+  // Each value condition is one range of the value index; their runs are intersected here, so no
+  // run row is read for them.
+  std::optional<std::unordered_set<std::string>> include;
+  std::unordered_set<std::string> exclude;
+  for (const ValueSet& set : where.sets) {
+    if (!set.negate && include && include->empty()) continue;
+    SqlRows rows(reader_, set.sql, set.params);
+    if (set.negate) {
+      while (rows.next()) exclude.insert(rows.text(0));
+    } else if (!include) {
+      include.emplace();
+      while (rows.next()) include->insert(rows.text(0));
+    } else {
+      std::unordered_set<std::string> both;
+      while (rows.next()) {
+        std::string name = rows.text(0);
+        if (include->count(name)) both.insert(std::move(name));
       }
-      if (c.runs == 0) continue;
-      Bound lo, hi;
-      for (const auto& [bound, order] : {std::pair{&lo, "ASC"}, std::pair{&hi, "DESC"}}) {
-        SqlRows b(reader_,
-                  std::string("SELECT num, txt FROM run_values WHERE key_id = ?1 ORDER BY num ") + order + ", txt " +
-                      order + " LIMIT 1",
-                  {id});
-        if (b.next()) *bound = Bound{b.null(0), b.null(1), b.real(0), b.text(1)};
-      }
-      c.varies = c.runs < v.total || !(lo == hi);
-      if (!c.varies) v.constant[id] = value_of_row(lo.num_null, lo.num, lo.txt_null, lo.txt);
-      v.columns[id] = std::move(c);
+      *include = std::move(both);
     }
-  } else {
-    // Filtered: one pass over the matching runs' values, folded per key.
-    std::map<long long, Bound> first;
+  }
+  Matching m;
+  if (include && where.row_params.empty() && where.row_where == "r.deleted = 0") {
+    // Only value conditions: the intersection minus the deleted runs is the answer; pages walk the
+    // page order's index until they are full (no walk of every run here).
+    SqlRows deleted(reader_, "SELECT test_name FROM runs WHERE deleted = 1");
+    while (deleted.next()) exclude.insert(deleted.text(0));
+    for (const std::string& name : *include)
+      if (!exclude.count(name)) m.members.insert(name);
+    m.names.assign(m.members.begin(), m.members.end());
+    m.ordered = false;
+  } else if (!include || !include->empty()) {
+    // Conditions on the row (name, status, tags, words): the matching runs in page order, from a
+    // walk of the (deleted, started_at, test_name) index that reads rows only for those conditions.
     SqlRows rows(
         reader_,
-        "SELECT v.key_id, v.num, v.txt FROM runs r JOIN run_values v ON v.test_name = r.test_name WHERE " + where.where,
-        where.params);
+        "SELECT r.test_name FROM runs r WHERE " + where.row_where + " ORDER BY r.started_at DESC, r.test_name DESC",
+        where.row_params);
     while (rows.next()) {
-      const long long id = rows.int64(0);
-      const auto k = keys_by_id_.find(id);
-      if (k == keys_by_id_.end()) continue;  // a key added after refresh_keys(): next query sees it
-      const Bound b{rows.null(1), rows.null(2), rows.real(1), rows.text(2)};
-      auto [it, added] = v.columns.try_emplace(id, ColumnInfo{k->second.display, kind_name(k->second.kind), 0, false});
-      ++it->second.runs;
-      if (added)
-        first.emplace(id, b);
-      else if (!it->second.varies && !(first[id] == b))
-        it->second.varies = true;
-    }
-    for (auto& [id, c] : v.columns) {
-      if (c.runs < v.total) c.varies = true;
-      if (!c.varies) {
-        const Bound& b = first[id];
-        v.constant[id] = value_of_row(b.num_null, b.num, b.txt_null, b.txt);
-      }
+      std::string name = rows.text(0);
+      if ((include && !include->count(name)) || exclude.count(name)) continue;
+      m.members.insert(name);
+      m.names.push_back(std::move(name));
     }
   }
-  if (varying_cache_.size() >= kVaryingCacheEntries) varying_cache_.erase(varying_cache_.begin());
-  varying_cache_.emplace(cache_key, v);
-  return v;
+  if (matching_cache_.size() >= kMatchingCacheEntries) matching_cache_.erase(matching_cache_.begin());
+  return matching_cache_.emplace(cache_key, std::move(m)).first->second;
+}
+
+void RunTable::walk_page(const std::string& sql, const std::vector<SqlValue>& params, const Matching* m, size_t offset,
+                         size_t limit, std::vector<std::string>& names, size_t* walked_matches) {
+  size_t matches = 0;
+  const size_t full = names.size() + limit;  // `names` may hold an earlier walk's runs
+  SqlRows rows(reader_, sql, params);
+  while (rows.next()) {
+    std::string name = rows.text(0);
+    if (m && !m->members.count(name)) continue;
+    if (matches++ < offset) continue;
+    if (names.size() >= full) break;
+    names.push_back(std::move(name));
+  }
+  // Only a walk that ran out before the page was full counted every match.
+  if (walked_matches) *walked_matches = matches;
 }
 
 RunPage RunTable::query(const RunQuery& q) {
   RunPage page;
   refresh_keys();
+  invalidate_if_changed();
   const std::vector<FilterCondition> conditions = parse_filter(q.filter);
   const Sql where = where_clause(conditions, q.include_deleted, page.warnings);
-  const Varying var =
-      varying(where, conditions.empty() && !q.include_deleted, (q.include_deleted ? "D|" : "|") + q.filter);
+  // No filter and no deleted run: counts and constants come from the value index alone. Else the
+  // matching runs are listed once (cached per filter until the index changes).
+  const bool plain = conditions.empty() && !q.include_deleted && !any_deleted();
+  const std::string cache_key = (q.include_deleted ? "D|" : "|") + q.filter;
+  const Matching* m = plain ? nullptr : &matching(where, cache_key);
+  const Varying var = plain ? varying_all() : varying_among(where, *m, cache_key);
   page.total = var.total;
 
   // Which value columns the page shows.
@@ -374,24 +401,73 @@ RunPage RunTable::query(const RunQuery& q) {
     return page;
   }
 
-  // The sort: a run field, a value key (runs without it last, whatever the direction), or newest first.
+  // The page's test_names in order: a run field's order, a value key's (runs without it last,
+  // whatever the direction), or newest first. Each is a walk of an index (about offset + limit
+  // entries, no sort of every run), the matching runs picked out by membership.
   std::string sort_key = q.sort.empty() ? "-started" : q.sort;
   const bool descending = sort_key[0] == '-';
   if (descending || sort_key[0] == '+') sort_key = sort_key.substr(1);
   const std::string dir = descending ? " DESC" : " ASC";
   const size_t limit = std::min(q.limit, kMaxPageSize);
-  static const std::string kColumns =
-      "SELECT r.test_name, r.name, r.status, r.started_at, r.ended_at, r.duration, r.host, r.tags, r.deleted ";
+  const RunField* field = run_field(sort_key);
+  const std::optional<Key> key = field ? std::nullopt : find_key(sort_key);
+  if (!field && !key) page.warnings.push_back("cannot sort by '" + sort_key + "': no run has it; newest first instead");
+  const bool newest_first = !key && (!field || (std::string(field->sql) == "r.started_at" && descending));
+  std::vector<std::string> names;
+  if (newest_first && m && m->ordered) {
+    for (size_t i = q.offset; i < m->names.size() && names.size() < limit; ++i) names.push_back(m->names[i]);
+  } else if (!key) {
+    const std::string order = newest_first ? std::string("r.started_at DESC, r.test_name DESC")
+                                           : std::string(field->sql) + dir + ", r.test_name" + dir;
+    if (m) {
+      walk_page("SELECT r.test_name FROM runs r WHERE " + where.row_where + " ORDER BY " + order, where.row_params, m,
+                q.offset, limit, names, nullptr);
+    } else {
+      std::vector<SqlValue> params = where.params;
+      params.push_back(static_cast<long long>(limit));
+      params.push_back(static_cast<long long>(q.offset));
+      SqlRows rows(reader_,
+                   "SELECT r.test_name FROM runs r WHERE " + where.where + " ORDER BY " + order + " LIMIT ?" +
+                       std::to_string(params.size() - 1) + " OFFSET ?" + std::to_string(params.size()),
+                   params);
+      while (rows.next()) names.push_back(rows.text(0));
+    }
+  } else {
+    // Runs with the key in the value index's order, then the matching runs without it.
+    size_t with_key = 0;
+    walk_page(
+        "SELECT test_name FROM run_values WHERE key_id = ?1 ORDER BY num" + dir + ", txt" + dir + ", test_name" + dir,
+        {key->id}, m, q.offset, limit, names, &with_key);
+    if (names.size() < limit) {
+      const size_t skip = q.offset > with_key ? q.offset - with_key : 0;
+      walk_page("SELECT r.test_name FROM runs r WHERE " + where.row_where +
+                    " AND NOT EXISTS (SELECT 1 FROM run_values s WHERE s.test_name = r.test_name AND s.key_id = " +
+                    std::to_string(key->id) + ") ORDER BY r.test_name" + dir,
+                where.row_params, m, skip, limit - names.size(), names, nullptr);
+    }
+  }
+  fill_rows(names, shown, page);
+  return page;
+}
+
+void RunTable::fill_rows(const std::vector<std::string>& names, const std::map<long long, ColumnInfo>& shown,
+                         RunPage& page) {
+  if (names.empty()) return;
   std::map<std::string, size_t> position;
-  // Appends the rows of a page query whose last two parameters are LIMIT and OFFSET.
-  auto read_page = [&](const std::string& from_where_order, std::vector<SqlValue> params, size_t lim, size_t off) {
-    params.push_back(static_cast<long long>(lim));
-    params.push_back(static_cast<long long>(off));
-    const std::string n = std::to_string(params.size());
+  std::string in;
+  std::vector<SqlValue> params;
+  for (const std::string& name : names) {
+    position.emplace(name, position.size());
+    params.push_back(name);
+    in += (params.size() > 1 ? ",?" : "?") + std::to_string(params.size());
+  }
+  std::vector<json> rows_in_order(names.size());
+  {
     SqlRows rows(reader_,
-                 kColumns + from_where_order + " LIMIT ?" + std::to_string(params.size() - 1) + " OFFSET ?" + n,
+                 "SELECT r.test_name, r.name, r.status, r.started_at, r.ended_at, r.duration, r.host, r.tags, "
+                 "r.deleted FROM runs r WHERE r.test_name IN (" +
+                     in + ")",
                  params);
-    size_t read = 0;
     while (rows.next()) {
       json r = json::object();
       r["test_name"] = rows.text(0);
@@ -405,143 +481,21 @@ RunPage RunTable::query(const RunQuery& q) {
       r["tags"] = tags && tags->is_array() ? *tags : json::array();
       r["deleted"] = rows.int64(8) != 0;
       r["values"] = json::object();
-      position[rows.text(0)] = page.runs.size();
-      page.runs.push_back(std::move(r));
-      ++read;
+      rows_in_order[position.at(rows.text(0))] = std::move(r);
     }
-    return read;
-  };
-  const RunField* field = run_field(sort_key);
-  const std::optional<Key> key = field ? std::nullopt : find_key(sort_key);
-  if (!field && !key) page.warnings.push_back("cannot sort by '" + sort_key + "': no run has it; newest first instead");
-  if (key) {
-    // Runs with the key, walked in the value index's order (no sort of every run: a page costs
-    // about offset + limit rows), then the runs without it.
-    std::vector<SqlValue> params = where.params;
-    params.push_back(key->id);
-    const std::string kid = "?" + std::to_string(params.size());
-    const std::string with_key =
-        "FROM run_values s CROSS JOIN runs r ON r.test_name = s.test_name WHERE s.key_id = " + kid + " AND " +
-        where.where;
-    const size_t got = read_page(with_key + " ORDER BY s.num" + dir + ", s.txt" + dir + ", s.test_name" + dir, params,
-                                 limit, q.offset);
-    if (got < limit) {
-      size_t skip = 0;  // runs without the key to skip: the offset beyond the runs with it
-      if (got == 0 && q.offset > 0) {
-        SqlRows count(reader_, "SELECT count(*) " + with_key, params);
-        const size_t with = count.next() ? static_cast<size_t>(count.int64(0)) : 0;
-        skip = q.offset > with ? q.offset - with : 0;
-      }
-      read_page("FROM runs r WHERE " + where.where +
-                    " AND NOT EXISTS (SELECT 1 FROM run_values s WHERE s.test_name = r.test_name AND s.key_id = " +
-                    kid + ") ORDER BY r.test_name" + dir,
-                params, limit - got, skip);
-    }
-  } else {
-    const std::string order = field ? std::string(field->sql) + dir + ", r.test_name" + dir
-                                    : std::string("r.started_at DESC, r.test_name DESC");
-    read_page("FROM runs r WHERE " + where.where + " ORDER BY " + order, where.params, limit, q.offset);
   }
-  if (!page.runs.empty() && !shown.empty()) {
+  if (!shown.empty()) {
     // The shown values of the page's runs: one indexed lookup per run.
-    std::string sql = "SELECT test_name, key_id, num, txt FROM run_values WHERE test_name IN (";
-    std::vector<SqlValue> names;
-    for (const auto& [name, at] : position) {
-      names.push_back(name);
-      sql += (names.size() > 1 ? ",?" : "?") + std::to_string(names.size());
-    }
-    SqlRows v(reader_, sql + ")", names);
+    SqlRows v(reader_, "SELECT test_name, key_id, num, txt FROM run_values WHERE test_name IN (" + in + ")", params);
     while (v.next()) {
       const auto col = shown.find(v.int64(1));
-      if (col == shown.end()) continue;
-      page.runs[position.at(v.text(0))]["values"][col->second.key] =
-          value_of_row(v.null(2), v.real(2), v.null(3), v.text(3));
+      json& row = rows_in_order[position.at(v.text(0))];
+      if (col == shown.end() || row.is_null()) continue;
+      row["values"][col->second.key] = value_of_row(v.null(2), v.real(2), v.null(3), v.text(3));
     }
   }
-  return page;
-}
-
-void RunTable::fill_groups(const RunQuery& q, const Sql& where, RunPage& page, std::vector<std::string>& warnings) {
-  if (q.group_by.size() > kMaxGroupKeys) throw InputError("group: at most " + std::to_string(kMaxGroupKeys) + " keys");
-  std::vector<Key> keys;
-  for (const std::string& name : q.group_by) {
-    const std::optional<Key> k = find_key(name);
-    if (!k) {
-      warnings.push_back("cannot group by '" + name + "': no run has it");
-      continue;
-    }
-    keys.push_back(*k);
-  }
-  page.groups = json::array();
-  if (keys.empty()) return;
-  // Each matching run's group (its values of the group keys, missing ones null) ...
-  std::string sql = "SELECT r.test_name";
-  std::string join;
-  std::vector<SqlValue> params = where.params;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    params.push_back(keys[i].id);
-    const std::string g = "g" + std::to_string(i);
-    sql += ", " + g + ".num, " + g + ".txt";
-    join += " LEFT JOIN run_values " + g + " ON " + g + ".test_name = r.test_name AND " + g + ".key_id = ?" +
-            std::to_string(params.size());
-  }
-  // Groups ordered by their values (numbers numerically, then strings): json's own ordering.
-  struct Moments {
-    size_t n = 0;
-    double sum = 0, sum_sq = 0;
-  };
-  struct Group {
-    size_t runs = 0;
-    std::map<std::string, Moments> metrics;
-  };
-  std::map<json, Group> groups;
-  std::map<std::string, Group*> group_of;  // test_name -> its group
-  {
-    SqlRows rows(reader_, sql + " FROM runs r" + join + " WHERE " + where.where, params);
-    while (rows.next()) {
-      json values = json::object();
-      for (size_t i = 0; i < keys.size(); ++i) {
-        const int col = 1 + 2 * static_cast<int>(i);
-        values[keys[i].display] = value_of_row(rows.null(col), rows.real(col), rows.null(col + 1), rows.text(col + 1));
-      }
-      Group& g = groups[std::move(values)];
-      ++g.runs;
-      group_of[rows.text(0)] = &g;
-    }
-  }
-  // ... then every metric of those runs, folded into mean and standard deviation per group.
-  {
-    SqlRows rows(reader_,
-                 "SELECT r.test_name, v.key_id, v.num FROM runs r JOIN run_values v ON v.test_name = r.test_name "
-                 "JOIN value_keys k ON k.id = v.key_id AND k.kind IN ('b', 'l') WHERE " +
-                     where.where + " AND v.num IS NOT NULL",
-                 where.params);
-    while (rows.next()) {
-      const auto g = group_of.find(rows.text(0));
-      const auto k = keys_by_id_.find(rows.int64(1));
-      if (g == group_of.end() || k == keys_by_id_.end()) continue;
-      Moments& m = g->second->metrics[k->second.display];
-      const double x = rows.real(2);
-      ++m.n;
-      m.sum += x;
-      m.sum_sq += x * x;
-    }
-  }
-  page.total_groups = groups.size();
-  size_t index = 0;
-  const size_t limit = std::min(q.limit, kMaxPageSize);
-  for (const auto& [values, g] : groups) {
-    if (index++ < q.offset) continue;
-    if (page.groups.size() >= limit) break;
-    json metrics = json::object();
-    for (const auto& [key, m] : g.metrics) {
-      const double mean = m.sum / static_cast<double>(m.n);
-      // Sample standard deviation (n-1): repeats of a cell are a sample of its seeds.
-      const double var = m.n > 1 ? std::max(0.0, (m.sum_sq - m.sum * mean) / static_cast<double>(m.n - 1)) : 0.0;
-      metrics[key] = json{{"mean", mean}, {"std", m.n > 1 ? json(std::sqrt(var)) : json(nullptr)}, {"n", m.n}};
-    }
-    page.groups.push_back(json{{"values", values}, {"runs", g.runs}, {"metrics", std::move(metrics)}});
-  }
+  for (json& r : rows_in_order)
+    if (!r.is_null()) page.runs.push_back(std::move(r));  // a row gone meanwhile is left out
 }
 
 json RunTable::run_values(const std::string& test_name) {

@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "codedag/common/json_file.hpp"
@@ -47,6 +48,7 @@ struct ColumnInfo {
   std::string kind;  // "param", "best", "last", "sweep"
   size_t runs = 0;   // matching runs that have it
   bool varies = false;
+  bool counted = true;  // false: `runs` is a lower bound (a filtered pass stops once every column is decided)
 };
 
 struct RunPage {
@@ -82,15 +84,44 @@ class RunTable {
     std::map<long long, ColumnInfo> columns;
     std::map<long long, json> constant;
   };
+  // A condition on a value: the test_names of the runs it selects (or, negated, leaves out), one
+  // range of the value index.
+  struct ValueSet {
+    std::string sql;
+    std::vector<SqlValue> params;
+    long long key_id = -1;
+    bool negate = false;
+    bool pins = false;  // key=value: every matching run has that one value
+  };
+  // A filter in two forms: `where` over runs r with every condition (value conditions as IN
+  // subqueries), and `row_where` with only the conditions on the run row plus `sets`.
   struct Sql {
     std::string where;
     std::vector<SqlValue> params;
+    std::string row_where;
+    std::vector<SqlValue> row_params;
+    std::vector<ValueSet> sets;
+  };
+  // The runs a filter matches: newest first (the default page order) when `ordered`, else in no
+  // particular order (pages then walk the page order's index and pick the members out).
+  struct Matching {
+    std::vector<std::string> names;
+    std::unordered_set<std::string> members;
+    bool ordered = true;
   };
   void refresh_keys();
   std::optional<Key> find_key(const std::string& display) const;
   Sql where_clause(const std::vector<FilterCondition>& conditions, bool include_deleted,
                    std::vector<std::string>& warnings) const;
-  Varying varying(const Sql& where, bool plain, const std::string& cache_key);
+  const Varying& varying_all();
+  const Matching& matching(const Sql& where, const std::string& cache_key);
+  Varying varying_among(const Sql& where, const Matching& m, const std::string& cache_key);
+  bool any_deleted();
+  void fill_rows(const std::vector<std::string>& names, const std::map<long long, ColumnInfo>& shown, RunPage& page);
+  // Appends to `names` the matching runs of a sorted walk from `offset`, at most `limit` of them.
+  void walk_page(const std::string& sql, const std::vector<SqlValue>& params, const Matching* m, size_t offset,
+                 size_t limit, std::vector<std::string>& names, size_t* walked_matches);
+  void invalidate_if_changed();
   void fill_groups(const RunQuery& q, const Sql& where, RunPage& page, std::vector<std::string>& warnings);
 
   SqlReader reader_;
@@ -99,6 +130,8 @@ class RunTable {
   std::map<std::string, long long> ids_by_display_;
   long long cache_version_ = -1;
   std::map<std::string, Varying> varying_cache_;
+  std::map<std::string, Matching> matching_cache_;
+  std::optional<bool> any_deleted_;
 };
 
 // The JSON value a run_values row stands for.

@@ -1,6 +1,9 @@
 #pragma once
-// Index migration 4: typed key-value tables that let the panel filter, sort and page 100k runs in
-// SQLite (docs/panel.md, "The run table").
+// Index migration 5: typed key-value tables that let the panel filter, sort and page 100k runs in
+// SQLite (docs/panel.md, "The run table"). As shipped it kept them with triggers; migration 6 drops
+// the triggers (they re-parsed every summary with json_tree: 30x the cost of writing the row, on
+// every rebuild and sync) and RunIndex writes the values itself (run_values.hpp), so what follows
+// describes the tables and the schema-5 triggers an older index may still carry until it migrates.
 //   value_keys(id, kind, key)            kind: 'p' param (info, flattened with dots: "params.lr"),
 //                                        'b' best metric (dump_metric), 'l' last metric (log_metric),
 //                                        's' sweep (properties.sweep, flattened: "sweep.cell")

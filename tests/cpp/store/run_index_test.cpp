@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "codedag/common/error.hpp"
+#include "codedag/store/run_file.hpp"
 #include "codedag/store/store.hpp"
 #include "store_test_util.hpp"
 
@@ -199,4 +200,50 @@ TEST(RunIndex, OneConnectionPerProcess) {
     EXPECT_EQ(open_fd_count(), during);
   }
   EXPECT_EQ(open_fd_count(), before);
+}
+
+// Schema 5 kept the value tables with triggers; 6 drops them and refills the tables from the rows,
+// and from then on the writer keeps them: upsert replaces a run's values, remove drops them.
+TEST(RunIndex, ValueTablesAreWrittenWithTheRowsAndSchemaFiveIsRefilled) {
+  const std::string home = home_with_runs("values", 3);
+  { Store(home).list({}); }
+  const std::string path = home + "/index.sqlite";
+  auto scalar = [&](const char* sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    long long out = -1;
+    sqlite3_exec(
+        db, sql,
+        [](void* p, int, char** v, char**) {
+          *static_cast<long long*>(p) = v[0] ? std::atoll(v[0]) : -1;
+          return 0;
+        },
+        &out, nullptr);
+    sqlite3_close(db);
+    return out;
+  };
+  EXPECT_EQ(scalar("SELECT count(DISTINCT test_name) FROM run_values"), 3);
+  EXPECT_EQ(scalar("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 0);
+  // An index as schema 5 left it: a trigger on runs, values not (yet) matching the rows.
+  forget_shared_index(path);
+  EXPECT_EQ(scalar("CREATE TRIGGER runs_values_insert AFTER INSERT ON runs BEGIN SELECT 1; END;"
+                   "DELETE FROM run_values; PRAGMA user_version=5; SELECT 0"),
+            0);
+  {
+    Store s(home);
+    EXPECT_EQ(s.index().schema_version(), kIndexSchemaVersion);
+  }
+  EXPECT_EQ(scalar("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 0);
+  EXPECT_EQ(scalar("SELECT count(DISTINCT test_name) FROM run_values"), 3);
+  // The writer keeps them in step.
+  Store s(home);
+  const std::vector<json> runs = s.list({});
+  json changed = load_run(runs[0]["info_dir"].get<std::string>());
+  changed["info"]["i"] = 41;
+  s.index().upsert(changed);
+  EXPECT_EQ(scalar("SELECT count(*) FROM run_values v JOIN value_keys k ON k.id = v.key_id "
+                   "WHERE k.key = 'i' AND v.num = 41"),
+            1);
+  s.index().remove(changed["test_name"]);
+  EXPECT_EQ(scalar("SELECT count(DISTINCT test_name) FROM run_values"), 2);
 }

@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <map>
 
 #include "codedag/common/error.hpp"
 #include "codedag/store/experiment.hpp"
@@ -200,4 +204,129 @@ TEST_F(RunTableTest, ValuesFollowTheRunFile) {
   store->rebuild(warnings);
   EXPECT_EQ(query("params.lr=7.5").total, 1u);
   EXPECT_EQ(query("").total, 12u);
+}
+
+// Many runs through the index's bulk path, each answer checked against a plain loop over the runs:
+// deep pages, filters whose "which columns vary" pass stops early, deleted runs, a key only old runs have.
+class ManyRunsTest : public ::testing::Test {
+ protected:
+  struct Synthetic {
+    std::string test_name;
+    double started, lr, acc;
+    int seed;
+    bool deleted, has_extra;
+  };
+  void SetUp() override {
+    home = fresh_home(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    store = std::make_unique<Store>(home);
+    std::vector<json> records;
+    const double lrs[] = {0.1, 0.01, 0.001};
+    for (int i = 0; i < 400; ++i) {
+      char id[32];
+      std::snprintf(id, sizeof id, "260101.%03d.a%d", i + 1, i % 10);
+      Synthetic s{id,    1.7e9 + (i % 97) * 60 + i, lrs[i % 3], 0.5 + ((i * 37) % 100) / 250.0, i % 5, i % 23 == 0,
+                  i < 10};
+      json info = json{{"params", {{"lr", s.lr}, {"seed", s.seed}, {"model", "mlp"}, {"batch_size", 64}}}};
+      if (s.has_extra) info["params"]["extra"] = i;
+      records.push_back(json{{"name", "many"},
+                             {"test_name", s.test_name},
+                             {"status", "finished"},
+                             {"started_at", s.started},
+                             {"ended_at", s.started + 10},
+                             {"deleted", s.deleted},
+                             {"info", info},
+                             {"metrics", {{"acc", {{"value", s.acc}, {"cmp", "max"}}}}},
+                             {"last", {{"loss", {{"value", 1 - s.acc}, {"step", 3}}}}}});
+      runs.push_back(s);
+    }
+    store->index().replace_all(records);
+    table = std::make_unique<RunTable>(store->index().path());
+  }
+  // The oracle: matching runs newest first.
+  std::vector<std::string> expected(const std::function<bool(const Synthetic&)>& keep) const {
+    std::vector<const Synthetic*> m;
+    for (const auto& s : runs)
+      if (!s.deleted && keep(s)) m.push_back(&s);
+    std::sort(m.begin(), m.end(), [](const Synthetic* a, const Synthetic* b) {
+      return std::make_pair(a->started, a->test_name) > std::make_pair(b->started, b->test_name);
+    });
+    std::vector<std::string> out;
+    for (const auto* s : m) out.push_back(s->test_name);
+    return out;
+  }
+  std::vector<std::string> all_pages(const std::string& filter, const std::string& sort, size_t page_size) {
+    std::vector<std::string> out;
+    for (size_t offset = 0;; offset += page_size) {
+      RunQuery q;
+      q.filter = filter;
+      q.sort = sort;
+      q.offset = offset;
+      q.limit = page_size;
+      const RunPage p = table->query(q);
+      for (const auto& n : names(p)) out.push_back(n);
+      if (p.runs.size() < page_size) return out;
+    }
+  }
+  std::string home;
+  std::vector<Synthetic> runs;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<RunTable> table;
+};
+
+TEST_F(ManyRunsTest, PagesAndFiltersAgreeWithALoopOverTheRuns) {
+  const auto all = expected([](const Synthetic&) { return true; });
+  EXPECT_EQ(all_pages("", "", 50), all);
+  EXPECT_EQ(all_pages("", "-started", 37), all);
+  const auto lr = expected([](const Synthetic& s) { return s.lr == 0.01 && s.acc > 0.6; });
+  ASSERT_GT(lr.size(), 64u);  // more than one batch of the "which columns vary" pass
+  EXPECT_EQ(all_pages("params.lr=0.01 best.acc>0.6", "", 50), lr);
+  EXPECT_EQ(all_pages("params.lr!=0.01 params.seed<2", "", 30),
+            expected([](const Synthetic& s) { return s.lr != 0.01 && s.seed < 2; }));
+  EXPECT_EQ(all_pages("params.lr=0.01 best.acc>0.6 status=finished", "", 50), lr);
+  EXPECT_TRUE(all_pages("params.lr=0.5", "", 50).empty());
+  // Sorted by a value: every matching run once, in the value's order.
+  const auto by_acc = all_pages("params.lr=0.01", "-best.acc", 40);
+  EXPECT_EQ(by_acc.size(), expected([](const Synthetic& s) { return s.lr == 0.01; }).size());
+  double prev = 2;
+  for (const auto& name : by_acc) {
+    const double acc = table->run_values(name)["best.acc"];
+    EXPECT_LE(acc, prev);
+    prev = acc;
+  }
+  // Runs without the sort key come last, on any page.
+  const auto by_extra = all_pages("", "params.extra", 7);
+  EXPECT_EQ(by_extra.size(), all.size());
+  for (size_t i = 0; i < by_extra.size(); ++i)
+    EXPECT_EQ(table->run_values(by_extra[i]).contains("params.extra"), i < 9) << i;  // run 0 is deleted
+}
+
+TEST_F(ManyRunsTest, VaryingColumnsUnderAFilterThatStopsEarly) {
+  RunQuery q;
+  q.filter = "params.lr=0.01 best.acc>0.6";  // ~100 runs: more than one batch of 64
+  const RunPage p = table->query(q);
+  std::map<std::string, ColumnInfo> cols;
+  for (const auto& c : p.columns) cols[c.key] = c;
+  EXPECT_EQ(p.constant["params.lr"], 0.01);        // pinned by the filter
+  EXPECT_EQ(p.constant["params.model"], "mlp");    // one value in the whole store
+  EXPECT_EQ(p.constant["params.batch_size"], 64);  // a key with '_' is not quoted
+  EXPECT_TRUE(cols.count("params.seed") && cols["params.seed"].varies);
+  EXPECT_TRUE(cols.count("best.acc") && cols["best.acc"].varies);
+  EXPECT_FALSE(cols["best.acc"].counted);  // decided from the first runs
+  // A key only the oldest runs have is still found (it varies: the newest lack it).
+  const bool extra_matches =
+      !expected([](const Synthetic& s) { return s.lr == 0.01 && s.acc > 0.6 && s.has_extra; }).empty();
+  EXPECT_EQ(cols.count("params.extra") == 1, extra_matches);
+  // A small filter is looked at whole: exact counts.
+  q.filter = "params.lr=0.01 params.seed=1 best.acc>0.7";
+  for (const auto& c : table->query(q).columns) EXPECT_TRUE(c.counted) << c.key;
+}
+
+TEST_F(ManyRunsTest, ADeletedRunChangesNothingButTheCount) {
+  // Deleted runs exist here, so even the unfiltered page lists the matching runs itself.
+  RunQuery q;
+  const RunPage p = table->query(q);
+  EXPECT_EQ(p.total, expected([](const Synthetic&) { return true; }).size());
+  EXPECT_EQ(p.constant["params.model"], "mlp");
+  q.include_deleted = true;
+  EXPECT_EQ(table->query(q).total, runs.size());
 }

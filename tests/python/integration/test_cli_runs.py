@@ -235,9 +235,9 @@ def _downgrade_index_to_schema_2(home):
 
     db = sqlite3.connect(os.path.join(home, "index.sqlite"))
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 5
-        for trigger in ("runs_values_insert", "runs_values_update", "runs_values_delete"):
-            db.execute(f"DROP TRIGGER {trigger}")
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+        # schema 6 writes the value tables without triggers: none is left to drop
+        assert db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()[0] == 0
         for table in ("run_values", "value_keys"):
             db.execute(f"DROP TABLE {table}")
         for index in ("runs_by_start", "runs_by_change"):
@@ -267,8 +267,10 @@ def test_an_index_of_the_previous_schema_is_migrated_and_lists_the_same_rows(run
     import sqlite3
 
     with sqlite3.connect(os.path.join(home, "index.sqlite")) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 6
         assert db.execute("SELECT count(*) FROM runs WHERE metric_values IS NULL").fetchone()[0] == 0
-        # Migration 4 filled the panel's value tables from the rows already there.
+        # Migrations 5 and 6 filled the panel's value tables from the rows already there, and dropped
+        # schema 5's triggers again.
+        assert db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()[0] == 0
         runs_with_values = db.execute("SELECT count(DISTINCT test_name) FROM run_values").fetchone()[0]
         assert runs_with_values == db.execute("SELECT count(*) FROM runs").fetchone()[0]

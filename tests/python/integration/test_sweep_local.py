@@ -362,7 +362,7 @@ def test_ls_sweep_lists_a_sweeps_runs_also_from_an_index_made_before_the_sweep_c
 
     with sqlite3.connect(Path(os.environ["CODEDAG_HOME"]) / "index.sqlite") as db:
         for trigger in ("runs_values_insert", "runs_values_update", "runs_values_delete"):
-            db.execute(f"DROP TRIGGER {trigger}")  # schema 5's (the panel's value tables)
+            db.execute(f"DROP TRIGGER IF EXISTS {trigger}")  # schema 5's (the panel's value tables; 6 drops them)
         for table in ("run_values", "value_keys"):
             db.execute(f"DROP TABLE {table}")
         for index in ("runs_by_start", "runs_by_change", "runs_by_sweep"):
