@@ -68,11 +68,6 @@ def test_the_setup_script_checks_and_refuses_unknown_steps(run_cli, tmp_path):
     assert proc.returncode == 1 and "setup_environment.sh setup first" in proc.stderr
 
 
-# Passed on integ 642788b; after integ 82b53bb (with 8ec134d, the tracer WIP reverted) the closed loop's
-# calibration crashes on these templates' per-sample `np.random.default_rng(self.seed + i)` ("TypeError: Cannot convert Deferred to
-# numpy.ndarray", codedag/pipeline/calibration.py -> batched_loader): a pipeline/ bug this branch may not
-# edit. strict: the test turns red (XPASS) the moment the loop is fixed, so this mark is removed then.
-@pytest.mark.xfail(strict=True, reason="closed-loop calibration passes a Deferred to np.random.default_rng")
 def test_the_experiment_script_runs_end_to_end(run_cli, tmp_path):
     project, _ = make(run_cli, tmp_path, "kaggle_rows", "tabular")
     config = json.loads((project / "experiment_config.json").read_text())
