@@ -2,7 +2,6 @@
 (checked with the JSON Schema), summary statistics, auto-save, errors, and the store hand-off."""
 
 import json
-import os
 import subprocess
 import sys
 import time
