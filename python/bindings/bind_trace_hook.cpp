@@ -403,10 +403,10 @@ void Session::on_return(frames::IFrame* frame, PyObject* value, int64_t now) {
       break;
     }
   if (pos == ts.stack.size()) return;
-  while (ts.stack.size() > pos + 1) {
+  while (ts.stack.size() > pos + 1) {  // frames whose return was not seen: their warm-up still counts
     Frame lost = ts.stack.back();
     ts.stack.pop_back();
-    ts.stack.back().excluded_ns += lost.excluded_ns;
+    leave(ts, lost, now);
   }
   Frame f = ts.stack.back();
   ts.stack.pop_back();
