@@ -154,12 +154,14 @@ FunctionInfo* Session::python_info(frames::IFrame* frame) {
     info->qualname = info->module.empty() ? info->name : info->module + "." + info->name;
     info->file = str_of(code->co_filename);
     info->line = code->co_firstlineno;
-    info->decision = config_.rules.python(info->file, info->module, info->name, str_of(code->co_name));
+    const std::string short_name = str_of(code->co_name);
+    info->decision = config_.rules.python(info->file, info->module, info->name, short_name);
     info->transparent = info->decision.transparent;
+    info->comprehension = !short_name.empty() && short_name.front() == '<' && short_name != "<lambda>";
     // A property's getter runs on attribute access (PIL's Image.size): not a pipeline step, and not
     // a function the migrator could replace.
     if (info->decision.record && is_property_accessor(frame->f_globals, code)) info->decision.record = false;
-    info->bookkeeping = str_of(code->co_name) == "__len__";
+    info->bookkeeping = short_name == "__len__";
     info->nargs = code->co_argcount + code->co_kwonlyargcount + ((code->co_flags & CO_VARARGS) ? 1 : 0) +
                   ((code->co_flags & CO_VARKEYWORDS) ? 1 : 0);
     if (code->co_argcount > 0) {
@@ -247,6 +249,7 @@ void Session::push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t
     f.anc_pos = top.anc_pos;
     f.up_pos = top.anc_pos;
     f.beyond = top.beyond;
+    f.in_warmup = top.in_warmup;
   }
   if (ctx >= 0) {
     f.ctx = ctx;
@@ -321,7 +324,13 @@ void Session::on_call(frames::IFrame* frame, int64_t now) {
   const bool forwarded = top && top->transparent;
   const bool caller_library = forwarded ? top->fwd_library : top ? top->library : false;
   const bool caller_user = forwarded ? top->fwd_user : top ? top->user : true;
+  const bool caller_step = forwarded ? top->fwd_step : top ? top->step : false;
   const trace::Decision& d = info->decision;
+  if (d.warmup) {  // an import or a JIT compilation: not the pipeline, and paid once per process
+    push(ts, frame, info, -1, {}, now, false);
+    ts.stack.back().warmup = ts.stack.back().in_warmup = ts.stack.back().beyond = true;
+    return;
+  }
   if (info->transparent) {
     const trace::CallSite site = forwarded ? top->site : site_in(frames::caller(frame));
     const bool beyond = top && top->beyond;
@@ -331,21 +340,23 @@ void Session::on_call(frames::IFrame* frame, int64_t now) {
     pushed.site = site;
     pushed.fwd_user = caller_user;
     pushed.fwd_library = caller_library;
+    pushed.fwd_step = caller_step;
     pushed.user = false;  // the builtins it calls itself (torch._C._get_tracing_state) are machinery
     pushed.library = true;
     pushed.beyond = beyond;
     return;
   }
-  if (anc >= 0 && caller_user && d.third_party) tree_.add_lib_call(anc, info->id);
+  const bool warming = top && top->in_warmup;
+  if (anc >= 0 && caller_user && d.third_party && !warming) tree_.add_lib_call(anc, info->id);
   int32_t ctx = -1;
   const int depth = anc < 0 ? 1 : tree_[anc].depth + 1;
   const bool beyond = (top && top->beyond) || (d.record && depth > config_.max_depth);
-  // Library code is a context when user code calls it, or when a recorded library call (a
-  // transform container such as Compose) calls a step's __call__/forward.
-  const bool in_recorded_library =
-      caller_library && top->anc_pos >= 0 && ts.stack[static_cast<size_t>(top->anc_pos)].library;
+  // Library code is a context when user code calls it, or when a recorded step (a transform
+  // container such as Compose, itself a library __call__/forward) calls a step's __call__/forward
+  // directly. Callable objects called deeper inside a library are its internals (numba's type
+  // metaclasses, llvmlite's wrappers), not steps.
   const bool caller_machinery = top && !caller_library && !caller_user;
-  bool wanted = !d.library || caller_user || (in_recorded_library && d.transform_step);
+  bool wanted = !d.library || caller_user || (caller_step && d.transform_step);
   // DataLoader bookkeeping (samplers asking the Dataset for its length) is not the pipeline.
   if (caller_machinery && info->bookkeeping) wanted = false;
   if (d.record && !beyond && wanted) {
@@ -353,7 +364,17 @@ void Session::on_call(frames::IFrame* frame, int64_t now) {
     take_args(frame, *info, ctx, anc);
   }
   push(ts, frame, info, ctx, {}, now, false);
-  if (beyond) ts.stack.back().beyond = true;
+  Frame& pushed = ts.stack.back();
+  if (beyond) pushed.beyond = true;
+  // A recorded library step calls its steps directly; a comprehension in it calls on its behalf.
+  pushed.step = (ctx >= 0 && d.library && d.transform_step) || (info->comprehension && caller_step);
+}
+
+int64_t Session::leave(ThreadState& ts, Frame& f, int64_t now) {
+  const int64_t dur = now - f.start;
+  const int64_t excluded = f.warmup ? dur : f.excluded_ns;
+  if (excluded && !ts.stack.empty()) ts.stack.back().excluded_ns += excluded;
+  return dur - f.excluded_ns;
 }
 
 void Session::close(ThreadState& ts, int64_t now) {
@@ -361,8 +382,8 @@ void Session::close(ThreadState& ts, int64_t now) {
   while (!ts.stack.empty()) {
     Frame f = ts.stack.back();
     ts.stack.pop_back();
+    const int64_t dur = leave(ts, f, now);
     if (f.ctx < 0) continue;
-    const int64_t dur = now - f.start;
     auto& st = tree_[f.ctx].stats;
     st.calls += 1;
     st.total_ns += dur;
@@ -382,11 +403,15 @@ void Session::on_return(frames::IFrame* frame, PyObject* value, int64_t now) {
       break;
     }
   if (pos == ts.stack.size()) return;
-  while (ts.stack.size() > pos + 1) ts.stack.pop_back();
-  const Frame f = ts.stack.back();
+  while (ts.stack.size() > pos + 1) {  // frames whose return was not seen: their warm-up still counts
+    Frame lost = ts.stack.back();
+    ts.stack.pop_back();
+    leave(ts, lost, now);
+  }
+  Frame f = ts.stack.back();
   ts.stack.pop_back();
+  const int64_t dur = leave(ts, f, now);
   if (f.ctx < 0) return;
-  const int64_t dur = now - f.start;
   auto& st = tree_[f.ctx].stats;
   st.calls += 1;
   st.total_ns += dur;
@@ -417,7 +442,7 @@ void Session::on_c_call(PyObject* callable, int64_t now) {
   }
   const trace::Decision& d = info->decision;
   const bool caller_user = top ? top->user : true;
-  if (anc >= 0 && caller_user && d.third_party) tree_.add_lib_call(anc, info->id);
+  if (anc >= 0 && caller_user && d.third_party && !(top && top->in_warmup)) tree_.add_lib_call(anc, info->id);
   int32_t ctx = -1;
   const int depth = anc < 0 ? 1 : tree_[anc].depth + 1;
   const bool beyond = (top && top->beyond) || (d.record && depth > config_.max_depth);
@@ -439,10 +464,10 @@ void Session::on_c_return(PyObject* callable, int64_t now) {
   ThreadState& ts = thread_state();
   if (ts.stack.empty() || !ts.stack.back().builtin) return;
   if (ts.stack.back().key != builtin_key(callable)) return;
-  const Frame f = ts.stack.back();
+  Frame f = ts.stack.back();
   ts.stack.pop_back();
+  const int64_t dur = leave(ts, f, now);
   if (f.ctx < 0) return;
-  const int64_t dur = now - f.start;
   auto& st = tree_[f.ctx].stats;
   st.calls += 1;
   st.total_ns += dur;
@@ -466,6 +491,7 @@ void Session::take_args(frames::IFrame* frame, const FunctionInfo& info, int32_t
 void Session::release_producers() {
   producers_.for_each([](PyObject*, Producer& p) { Py_XDECREF(p.guard); });
   producers_.clear();
+  view_ranges_.clear();
   pinned_.clear();
   pinned_head_ = 0;
 }

@@ -20,6 +20,7 @@
 #include "codedag/common/flat_map.hpp"
 #include "codedag/trace/context_tree.hpp"
 #include "codedag/trace/filter_rules.hpp"
+#include "codedag/trace/memory_ranges.hpp"
 #include "codedag/trace/resolved_tree.hpp"
 #include "codedag/trace/worker_stream.hpp"
 
@@ -67,6 +68,8 @@ struct FunctionInfo {
   // A module call's own machinery (nn.Module._wrapped_call_impl / _call_impl): never a context; the
   // function it calls (the class's forward) takes its place, at the call site of the user's code.
   bool transparent = false;
+  // A comprehension or generator expression: it calls on behalf of the function containing it.
+  bool comprehension = false;
   // The context of the last call (parent, raw call site): a loop hits it every time.
   int32_t last_parent = -2, last_ctx = -1;
   trace::CallSite last_site;
@@ -86,6 +89,13 @@ struct Frame {
   // itself are its own machinery (folded).
   bool transparent = false;
   bool fwd_user = false, fwd_library = false;
+  // A recorded step (library __call__/forward): the __call__/forward it calls directly are steps too
+  // (a Compose calling its transforms); fwd_step hands that on through transparent machinery.
+  bool step = false, fwd_step = false;
+  // One-time warm-up (an import, a JIT compilation): nothing under it is recorded, and its time is
+  // taken out of the recorded callers. excluded_ns: warm-up time spent under this frame so far.
+  bool warmup = false, in_warmup = false;  // in_warmup: this frame or one below it is warm-up
+  int64_t excluded_ns = 0;
   trace::CallSite site;
 };
 
@@ -208,6 +218,9 @@ class Session {
   void push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t ctx_or_neg, trace::CallSite site, int64_t now,
             bool builtin);
   void close(ThreadState& ts, int64_t now);
+  // Pops the top frame: hands its warm-up time to the frame below and returns its duration without
+  // warm-up (what its context is charged).
+  int64_t leave(ThreadState& ts, Frame& f, int64_t now);
   void take_args(_PyInterpreterFrame* frame, const FunctionInfo& info, int32_t ctx, int32_t anc);
   void take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types);
   void produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, bool nested);
@@ -217,6 +230,10 @@ class Session {
   bool flow_from_producer(PyObject* v, const TypeFacts& f, int32_t ctx);
   // Adds the flow from the producer of the array `v` views; false when it has none.
   bool flow_from_view_base(PyObject* v, const TypeFacts& f, int32_t ctx);
+  // The producer of the newest produced array view whose memory contains `v`'s (memory_ranges.hpp).
+  const Producer* producer_by_range(PyObject* v);
+  // The address range an ndarray's elements span (buffer protocol, no Python code); false if none.
+  static bool data_range(PyObject* v, uint64_t& begin, uint64_t& end);
   TypeFacts compute_facts(PyTypeObject* t) const;
   void forget_type_facts();
   // Bytes a value holds. A view (numpy/torch) counts at most its base's bytes, and a base seen
@@ -253,7 +270,8 @@ class Session {
   FunctionInfo* last_info_ = nullptr;
   std::vector<PyObject*> site_codes_;  // strong: callers' code objects named by call sites
   FlatMap<PyObject*, Producer> producers_;
-  std::vector<PyObject*> pinned_;  // ring order of strong producers
+  trace::MemoryRanges view_ranges_;  // produced ndarray views by memory range: owner = the view
+  std::vector<PyObject*> pinned_;    // ring order of strong producers
   size_t pinned_head_ = 0;
   std::vector<std::string> keys_;
   FlatMap<PyTypeObject*, TypeFacts> type_facts_;  // strong references to the types

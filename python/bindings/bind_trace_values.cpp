@@ -276,14 +276,53 @@ bool Session::flow_from_producer(PyObject* v, const TypeFacts& f, int32_t ctx) {
   return true;
 }
 
+bool Session::data_range(PyObject* v, uint64_t& begin, uint64_t& end) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(v, &view, PyBUF_STRIDES) != 0) {
+    PyErr_Clear();
+    return false;
+  }
+  const auto* base = static_cast<const char*>(view.buf);
+  Py_ssize_t lo = 0, hi = view.strides ? view.itemsize : view.len;
+  bool empty = view.len == 0;
+  for (int i = 0; view.strides && i < view.ndim; ++i) {
+    if (view.shape[i] == 0) empty = true;
+    const Py_ssize_t span = (view.shape[i] - 1) * view.strides[i];
+    (span < 0 ? lo : hi) += span;
+  }
+  begin = reinterpret_cast<uint64_t>(base + lo);
+  end = reinterpret_cast<uint64_t>(base + hi);
+  PyBuffer_Release(&view);
+  return !empty && end > begin;
+}
+
+const Producer* Session::producer_by_range(PyObject* v) {
+  uint64_t begin = 0, end = 0;
+  if (view_ranges_.size() == 0 || !data_range(v, begin, end)) return nullptr;
+  // A range's owner is a produced view; it is still that view while its producer entry holds the
+  // same guard and the guard still points at it (then its memory cannot have been reused either).
+  auto live = [this](const trace::MemoryRanges::Found& r) {
+    auto* owner = reinterpret_cast<PyObject*>(r.owner);
+    const Producer* p = producers_.find(owner);
+    return p && reinterpret_cast<uint64_t>(p->guard) == r.tag && alive(*p, owner);
+  };
+  const auto found = view_ranges_.find(begin, end, live);
+  return found ? producers_.find(reinterpret_cast<PyObject*>(found->owner)) : nullptr;
+}
+
 bool Session::flow_from_view_base(PyObject* v, const TypeFacts& f, int32_t ctx) {
   // A view the caller cut from a produced array (a row, a slice, a reshape) carries that array's
-  // data: the flow is from the array's producer, with the view's bytes. The base is alive (the view
-  // holds it), so a live producer entry for it cannot be a reused address.
+  // data: the flow is from the array's producer, with the view's bytes. numpy collapses `.base` to
+  // the array owning the memory, so a view cut from a produced *view* (a row of a reshape) names the
+  // owner: the produced view whose memory holds it is found by address range first. The base is
+  // alive (the view holds it), so a live producer entry for it cannot be a reused address.
   PyObject* root = view_root(v, f);
   if (root == v) return false;
-  const Producer* p = producers_.find(root);
-  if (!p || !alive(*p, root)) return false;
+  const Producer* p = f.kind == trace::kNdarray ? producer_by_range(v) : nullptr;
+  if (!p) {
+    p = producers_.find(root);
+    if (!p || !alive(*p, root)) return false;
+  }
   seen_root_count_ = 0;
   tree_.add_flow(p->ctx, ctx, std::min(p->bytes, value_bytes(v, f)));
   return true;
@@ -340,6 +379,11 @@ void Session::produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, 
       PyErr_Clear();
       return;
     }
+    // A produced ndarray view: its memory range names it when a view of it arrives whose `.base`
+    // numpy collapsed to the owner (see producer_by_range).
+    uint64_t begin = 0, end = 0;
+    if (f.kind == trace::kNdarray && view_root(v, f) != v && data_range(v, begin, end))
+      view_ranges_.add(begin, end, reinterpret_cast<uint64_t>(v), reinterpret_cast<uint64_t>(p.guard));
   } else {
     // No weakref support (tuples, lists, dicts, bytes) and only numbers or strings inside: hold the
     // value so its id cannot be reused; a bounded ring forgets the oldest (losing an edge, never

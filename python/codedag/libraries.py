@@ -10,8 +10,9 @@ A module is library code when (first rule that applies):
    makes ``mypkg`` and its submodules library code, ``user = ["vendored_pkg"]`` makes them the
    user's own (the longest matching name wins);
 2. it is a builtin or a standard-library module (distribution ``"stdlib"``);
-3. an installed distribution provides it (``importlib.metadata``): its file is listed in the
-   distribution's RECORD, wherever that distribution was installed -- site-packages,
+3. an installed distribution provides it (its ``.dist-info`` on ``sys.path``, read the way
+   ``importlib.metadata`` finds it): its file is listed in the distribution's RECORD, wherever
+   that distribution was installed -- site-packages,
    ``pip install --target`` on ``sys.path`` or ``PYTHONPATH``, an unpacked wheel directory added to
    ``sys.path`` the Kaggle-offline way. An *editable* install (``pip install -e .``: the user's own
    project) is the user's code. A module not loaded in this process is judged by its name alone.
@@ -22,9 +23,11 @@ Everything else is the user's code. Answers are cached per module name for the l
 
 from __future__ import annotations
 
+import csv
 import functools
-import importlib.metadata as metadata
+import json
 import os
+import re
 import sys
 import sysconfig
 import threading
@@ -56,8 +59,7 @@ def is_library(module: str) -> bool:
 def reset() -> None:
     """Forgets cached answers, the overrides and the installed distributions."""
     with _lock:
-        for cached in (_decide, _overrides, _declaring, _all_distributions, _declared_top_levels,
-                       _inferred_top_levels, _base, _record):
+        for cached in (_decide, _overrides, _declaring, _all_distributions, _by_name):
             cached.cache_clear()
 
 
@@ -78,9 +80,9 @@ def _decide(module: str) -> LibraryDecision:
     candidates = _distributions_of_top(top, file)
     for dist in candidates:
         if file is None or _owns(dist, file, top, exact=len(candidates) > 1):
-            if _editable(dist):
-                return LibraryDecision(False, _name(dist), "an editable install (pip install -e): your own project")
-            return LibraryDecision(True, _name(dist), f"installed by the distribution {_name(dist)}")
+            if dist.editable():
+                return LibraryDecision(False, dist.name, "an editable install (pip install -e): your own project")
+            return LibraryDecision(True, dist.name, f"installed by the distribution {dist.name}")
     return LibraryDecision(False, None, "no installed distribution provides it: your own code")
 
 
@@ -107,7 +109,7 @@ def _module_file(module: str) -> str | None:
     return None
 
 
-def _distributions_of_top(top: str, file: str | None) -> list[metadata.Distribution]:
+def _distributions_of_top(top: str, file: str | None) -> list[_Dist]:
     """The installed distributions that provide top-level import name ``top``: the one named like it,
     else those declaring it (top_level.txt), else those whose RECORD has it -- among the latter only
     distributions installed where ``file`` sits are read (RECORD files are large, and the user's own
@@ -115,113 +117,142 @@ def _distributions_of_top(top: str, file: str | None) -> list[metadata.Distribut
     declared = _declaring(top)
     if declared:
         return list(declared)
-    found = []
-    for dist in _all_distributions():
-        if _declared_top_levels(dist) is not None:
-            continue
-        if file is not None and not _under(file, _base(dist)):
-            continue
-        if top in _inferred_top_levels(dist):
-            found.append(dist)
-    return found
+    return [d for d in _all_distributions()
+            if d.declared is None and (file is None or _under(file, d.base)) and d.provides(top)]
 
 
 @functools.cache
-def _declaring(top: str) -> tuple[metadata.Distribution, ...]:
-    try:
-        direct = metadata.distribution(top)  # the common case: the import name is the project name
-    except Exception:  # not installed, or a broken METADATA: look further
-        direct = None
-    if direct is not None and top in _top_levels(direct):
+def _declaring(top: str) -> tuple[_Dist, ...]:
+    direct = _by_name().get(_normalize(top))  # the common case: the import name is the project name
+    if direct is not None and direct.provides(top):
         return (direct,)
-    return tuple(d for d in _all_distributions() if top in (_declared_top_levels(d) or ()))
+    return tuple(d for d in _all_distributions() if top in (d.declared or ()))
+
+
+class _Dist:
+    """One installed distribution, read from its .dist-info/.egg-info folder directly: the few
+    files the decision needs, each read once and only when asked for (importlib.metadata's parsed
+    METADATA and RECORD-as-paths objects cost ~300 ms over a site-packages at a tracer's start)."""
+
+    def __init__(self, info: str, name: str, base: str):
+        self.info = info  # the .dist-info / .egg-info folder
+        self.name = name  # the project name its METADATA declares ("opencv-python-headless")
+        self.base = base  # where it installed its files (the real path of the folder holding info)
+        self._record_text: str | None = None
+        self._record: frozenset[str] | None = None
+
+    @functools.cached_property
+    def declared(self) -> frozenset[str] | None:
+        """Its top_level.txt (None without one: many wheel builders write none)."""
+        text = _read(os.path.join(self.info, "top_level.txt"))
+        return frozenset(text.split()) if text else None
+
+    def record_text(self) -> str:
+        if self._record_text is None:
+            self._record_text = "\n" + (_read(os.path.join(self.info, "RECORD")) or "")
+        return self._record_text
+
+    def record(self) -> frozenset[str]:
+        """The distribution's files, as paths relative to where it is installed."""
+        if self._record is None:
+            rows = csv.reader(self.record_text().splitlines())
+            self._record = frozenset(row[0] for row in rows if row and row[0])
+        return self._record
+
+    def provides(self, top: str) -> bool:
+        """Top-level import name ``top`` is its own: declared in top_level.txt, else a RECORD line
+        starts with ``top/`` (a package), ``top.`` (a module, an extension) or ``top.libs/``. A text
+        search, not a parse: RECORD files have thousands of lines."""
+        if self.declared is not None:
+            return top in self.declared
+        text = self.record_text()
+        return any(f"\n{q}{top}{end}" in text for q in ("", '"') for end in ("/", "."))
+
+    def editable(self) -> bool:
+        text = _read(os.path.join(self.info, "direct_url.json"))
+        if not text:
+            return False
+        try:
+            return bool(json.loads(text).get("dir_info", {}).get("editable", False))
+        except (ValueError, AttributeError):
+            return False
+
+
+def _read(path: str, limit: int = 64 << 20) -> str | None:
+    """A metadata file's text, None when it is missing or unreadable (a broken install is judged
+    without it). Bounded: no metadata file is legitimately larger."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read(limit)
+    except OSError:
+        return None
+
+
+def _metadata_name(info: str) -> str | None:
+    """The Name header of METADATA (PKG-INFO for .egg-info), read up to the end of the headers."""
+    for leaf in ("METADATA", "PKG-INFO"):
+        try:
+            with open(os.path.join(info, leaf), encoding="utf-8", errors="replace") as f:
+                for _, line in zip(range(200), f, strict=False):
+                    if not line.strip():
+                        break
+                    key, sep, value = line.partition(":")
+                    if sep and key.strip().lower() == "name" and value.strip():
+                        return value.strip()
+        except OSError:
+            continue
+    return None
+
+
+_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def _normalize(name: str) -> str:
+    return _SEPARATORS.sub("_", name).lower()
 
 
 @functools.lru_cache(maxsize=1)
-def _all_distributions() -> tuple[metadata.Distribution, ...]:
+def _all_distributions() -> tuple[_Dist, ...]:
+    """Every distribution installed on sys.path, in sys.path order (the first of a name is the one
+    imported), as importlib.metadata's path finder would find them."""
     seen, out = set(), []
-    for dist in metadata.distributions():  # sys.path order: the first of a name is the one imported
+    for entry in sys.path:
+        folder = entry or os.getcwd()
         try:
-            name = (dist.metadata["Name"] or "").lower()
-        except Exception:
+            with os.scandir(folder) as it:
+                infos = sorted(e.path for e in it if e.name.endswith((".dist-info", ".egg-info")) and e.is_dir())
+        except OSError:  # not a folder (a zip, a missing entry)
             continue
-        if name and name not in seen:
-            seen.add(name)
-            out.append(dist)
+        base = os.path.realpath(folder)
+        for info in infos:
+            name = _metadata_name(info)
+            if not name or _normalize(name) in seen:
+                continue
+            seen.add(_normalize(name))
+            out.append(_Dist(info, name, base))
     return tuple(out)
 
 
-@functools.cache
-def _declared_top_levels(dist: metadata.Distribution) -> frozenset[str] | None:
-    try:
-        text = dist.read_text("top_level.txt")
-    except Exception:
-        return None
-    return frozenset(text.split()) if text else None
-
-
-@functools.cache
-def _inferred_top_levels(dist: metadata.Distribution) -> frozenset[str]:
-    names = set()
-    for path in _record(dist):
-        first = path.split("/", 1)[0]
-        if first.endswith((".dist-info", ".egg-info", ".data")) or first in ("..", "__pycache__"):
-            continue
-        names.add(first.split(".", 1)[0])
-    return frozenset(names)
-
-
-def _top_levels(dist: metadata.Distribution) -> frozenset[str]:
-    declared = _declared_top_levels(dist)
-    return declared if declared is not None else _inferred_top_levels(dist)
-
-
-@functools.cache
-def _base(dist: metadata.Distribution) -> str:
-    try:
-        return os.path.realpath(str(dist.locate_file("")))
-    except Exception:
-        return ""
+@functools.lru_cache(maxsize=1)
+def _by_name() -> dict[str, _Dist]:
+    return {_normalize(d.name): d for d in _all_distributions()}
 
 
 def _under(file: str, base: str) -> bool:
     return bool(base) and file.startswith(base.rstrip(os.sep) + os.sep)
 
 
-@functools.cache
-def _record(dist: metadata.Distribution) -> frozenset[str]:
-    """The distribution's files, as paths relative to where it is installed."""
-    return frozenset(str(p) for p in (dist.files or ()))
-
-
-def _owns(dist: metadata.Distribution, file: str, top: str, exact: bool) -> bool:
+def _owns(dist: _Dist, file: str, top: str, exact: bool) -> bool:
     """``file`` was installed by ``dist``: it sits where ``dist`` put top-level ``top`` (a shadowing
     copy elsewhere does not count). ``exact``: several distributions share ``top`` (a namespace
     package such as google.*), so the file must be listed in this one's RECORD."""
-    base = _base(dist)
-    if not _under(file, base):
+    if not _under(file, dist.base):
         return False
-    rel = os.path.relpath(file, base).replace(os.sep, "/")
+    rel = os.path.relpath(file, dist.base).replace(os.sep, "/")
     if exact:
-        return rel in _record(dist)
+        return rel in dist.record()
     first = rel.split("/", 1)[0]
     return first == top or first.split(".", 1)[0] == top  # top/..., top.py, top.cpython-311-x86_64-linux-gnu.so
-
-
-def _editable(dist: metadata.Distribution) -> bool:
-    import json
-
-    text = dist.read_text("direct_url.json")
-    if not text:
-        return False
-    try:
-        return bool(json.loads(text).get("dir_info", {}).get("editable", False))
-    except (ValueError, AttributeError):
-        return False
-
-
-def _name(dist: metadata.Distribution) -> str:
-    return dist.metadata["Name"] or "unknown"
 
 
 # ---- the user's overrides -------------------------------------------------------------------------

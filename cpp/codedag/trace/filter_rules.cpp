@@ -59,7 +59,9 @@ Decision FilterRules::python(std::string_view file, std::string_view module, std
                              std::string_view name) const {
   Decision d;
   const bool comprehension = !name.empty() && name.front() == '<' && name != "<lambda>";
-  if (starts_with_any(file, own_prefixes)) {
+  const bool tooling =
+      std::find(tooling_modules.begin(), tooling_modules.end(), top_level(module)) != tooling_modules.end();
+  if (starts_with_any(file, own_prefixes) || tooling) {
     d = {false, false, false, false, false};
   } else if (starts_with_any(file, machinery_prefixes)) {
     const bool collate =
@@ -81,6 +83,12 @@ Decision FilterRules::python(std::string_view file, std::string_view module, std
     d.transparent = true;
     return d;
   }
+  if (std::any_of(warmup_functions.begin(), warmup_functions.end(),
+                  [&](const std::string& p) { return glob_match(p, qualified); })) {
+    d.record = false;
+    d.warmup = true;
+    return d;
+  }
   if (include.empty() && exclude.empty()) return d;
   if (user_pattern(exclude, qualified, file))
     d.record = false;
@@ -92,7 +100,8 @@ Decision FilterRules::python(std::string_view file, std::string_view module, std
 Decision FilterRules::builtin(std::string_view module, std::string_view qualname) const {
   const std::string_view top = top_level(module);
   const bool standard = module.empty() || top == "builtins" ||
-                        std::find(stdlib_modules.begin(), stdlib_modules.end(), top) != stdlib_modules.end();
+                        std::find(stdlib_modules.begin(), stdlib_modules.end(), top) != stdlib_modules.end() ||
+                        std::find(tooling_modules.begin(), tooling_modules.end(), top) != tooling_modules.end();
   Decision d{!standard, true, false, !standard, false};
   if (include.empty() && exclude.empty()) return d;
   std::string qualified = std::string(module) + "." + std::string(qualname);

@@ -12,7 +12,14 @@
 //     is recorded when user code calls
 //     it; library code called by library code or by folded machinery is folded (numpy's internals
 //     and DataLoader's own torch calls are not the pipeline), except `__call__`/`forward` called
-//     from library code, which is how transform containers (Compose) call their steps.
+//     directly by a recorded step (a library `__call__`/`forward` context): how transform
+//     containers (Compose, nn.Sequential, RandomApply) call their steps. A callable object called
+//     anywhere deeper in a library (numba's type metaclasses, llvmlite wrappers) is not a step;
+//   - testing and debugging tools (pytest and its plugins, coverage, debuggers: `tooling_modules`)
+//     are folded like DataLoader machinery: their hooks may run inside a traced block;
+//   - warm-up (an import in progress, a JIT compilation: `warmup_functions`) is not the pipeline:
+//     nothing it calls is a context, and its time is taken out of every recorded caller (it is
+//     paid once per process, not per batch);
 //   - nn.Module's call machinery (Module._wrapped_call_impl / _call_impl) is transparent: never a
 //     context; the module's forward is the context, called from the user's call site, so a chain
 //     of modules has data edges module to module;
@@ -36,6 +43,7 @@ struct Decision {
   bool third_party = false;     // a library call worth reporting in lib_calls (not the standard library)
   bool user = false;            // user code: the library calls it makes are attributed to its context
   bool transparent = false;     // call machinery: the function it calls stands in its place
+  bool warmup = false;          // one-time warm-up (import, JIT compilation): see FilterRules::warmup_functions
 };
 
 struct FilterRules {
@@ -52,6 +60,14 @@ struct FilterRules {
   // "<module>.<qualname>" of transparent call machinery.
   std::vector<std::string> transparent_functions{"torch.nn.modules.module.Module._wrapped_call_impl",
                                                  "torch.nn.modules.module.Module._call_impl"};
+  // Top-level modules of testing and debugging tools: folded like DataLoader machinery.
+  std::vector<std::string> tooling_modules{"_pytest", "pytest",   "pluggy",         "conftest",
+                                           "xdist",   "coverage", "IPython",        "ipykernel",
+                                           "debugpy", "pydevd",   "_pydevd_bundle", "_pydev_bundle"};
+  // "<module>.<qualname>" patterns of one-time warm-up: the import system loading a module (also
+  // lazy imports, e.g. lazy_loader's), and JIT compilers compiling on a first call.
+  std::vector<std::string> warmup_functions{"_frozen_importlib._find_and_load", "importlib._bootstrap._find_and_load",
+                                            "numba.core.dispatcher._DispatcherBase._compile_for_args"};
   // Patterns on the function name of library code that is never a context nor a library call.
   std::vector<std::string> hidden_library_names{"_*_dispatcher"};
   std::vector<std::string> include, exclude;  // matched against "<module>.<qualname>" and the file

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 using namespace codedag::trace;
 
 TEST(GlobMatch, StarsAndQuestionMarks) {
@@ -98,4 +100,39 @@ TEST(FilterRules, LibraryDecisionByPackageDirectory) {
   EXPECT_TRUE(r.python("/home/me/proj/vendor/lib1/a.py", "lib1.a", "f", "f").library);
   EXPECT_TRUE(r.python("/home/me/proj/data.py", "data", "f", "f").user);
   EXPECT_TRUE(r.python("/x/site-packages/numpy/fft.py", "numpy.fft", "rfft", "rfft").library);  // fallback
+}
+
+TEST(FilterRules, TestingAndDebuggingToolsAreFoldedLikeMachinery) {
+  // pytest's hooks (pluggy's _HookCaller.__call__, a warnings capture) can run inside a traced
+  // block: none of it is the pipeline, wherever the tool is installed.
+  const FilterRules r = rules();
+  for (const auto& [module, qualname, name] :
+       {std::tuple{"pluggy._tracing", "TagTracerSub.__call__", "__call__"},
+        std::tuple{"_pytest.warnings", "catch_warnings_for_item", "catch_warnings_for_item"},
+        std::tuple{"coverage.collector", "Collector._start_tracer", "_start_tracer"}}) {
+    const Decision d = r.python("/x/site-packages/tool/m.py", module, qualname, name);
+    EXPECT_FALSE(d.record || d.library || d.user || d.third_party || d.transform_step) << module;
+  }
+  const Decision c = r.builtin("coverage.tracer", "CTracer.start");
+  EXPECT_FALSE(c.record || c.third_party);
+  // Only the top-level name counts: a user's module named like a tool's submodule is the user's.
+  EXPECT_TRUE(r.python("/home/me/pipe.py", "mypkg.pytest_utils", "f", "f").record);
+}
+
+TEST(FilterRules, ImportsAndJitCompilationAreWarmUp) {
+  const FilterRules r = rules();
+  const Decision load =
+      r.python("<frozen importlib._bootstrap>", "_frozen_importlib", "_find_and_load", "_find_and_load");
+  EXPECT_TRUE(load.warmup);
+  EXPECT_FALSE(load.record);
+  const Decision jit = r.python("/x/site-packages/numba/core/dispatcher.py", "numba.core.dispatcher",
+                                "_DispatcherBase._compile_for_args", "_compile_for_args");
+  EXPECT_TRUE(jit.warmup && !jit.record);
+  // The functions around them are not warm-up.
+  EXPECT_FALSE(
+      r.python("<frozen importlib._bootstrap>", "_frozen_importlib", "_lock_unlock_module", "_lock_unlock_module")
+          .warmup);
+  EXPECT_FALSE(r.python("/x/site-packages/numba/core/dispatcher.py", "numba.core.dispatcher",
+                        "_DispatcherBase._explain_matching_error", "_explain_matching_error")
+                   .warmup);
 }
