@@ -36,8 +36,9 @@ int64_t parse_count(const std::string& text, const char* option) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used != text.size() || v < 0)
-    throw InputError(std::string(option) + " must be 'auto' or a whole number of at least 0, got '" + text + "'");
+  if (used != text.size() || v < 0 || v > graph::kMaxWorkers)
+    throw InputError(std::string(option) + " must be 'auto' or a whole number from 0 to " +
+                     std::to_string(graph::kMaxWorkers) + ", got '" + text + "'");
   return v;
 }
 
