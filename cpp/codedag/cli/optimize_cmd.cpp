@@ -188,7 +188,8 @@ void add_optimize_command(CLI::App& app, Context& /*ctx*/) {
       ->check(whole_number(0, graph::kMaxGpus));
   cmd->add_option("--workers", opt->workers,
                   "DataLoader workers: a count (default: the device model's, else the DAG's) or 'auto' to choose it "
-                  "(0 to --max-workers) with the threads per worker");
+                  "(0 to --max-workers) with the threads per worker")
+      ->check(whole_number_or("auto", 0, graph::kMaxWorkers));
   cmd->add_option("--max-workers", o.max_workers, "With --workers auto: the largest count scored (0: 2 x cores)")
       ->capture_default_str()
       ->check(whole_number(0, graph::kMaxWorkers));

@@ -106,6 +106,17 @@ CLI::Validator whole_number(long long minimum, long long maximum) {
       "INT " + std::to_string(minimum) + ".." + std::to_string(maximum));
 }
 
+CLI::Validator whole_number_or(const std::string& keyword, long long minimum, long long maximum) {
+  const CLI::Validator number = whole_number(minimum, maximum);
+  return CLI::Validator(
+      [number, keyword](std::string& input) {
+        if (input == keyword) return std::string();
+        const std::string why = number(input);
+        return why.empty() ? why : "'" + keyword + "' or " + why;
+      },
+      keyword + "|INT " + std::to_string(minimum) + ".." + std::to_string(maximum));
+}
+
 CommandPath command_path(CLI::App& root, int argc, const char* const* argv) {
   CommandPath p;
   p.app = &root;

@@ -32,6 +32,9 @@ std::vector<std::string> nearest(const std::string& word, const std::vector<std:
 // error names the option's value and the range ("a whole number from 1 to 1024, got '-1'").
 CLI::Validator whole_number(long long minimum, long long maximum);
 
+// The same, or one keyword ("auto"): "'auto' or a whole number from 0 to 4096, got '-5'".
+CLI::Validator whole_number_or(const std::string& keyword, long long minimum, long long maximum);
+
 // Before parsing: a missing or mistyped subcommand. Prints the ✗ line, the suggestion and the list
 // to `err` and returns true when argv has such a problem (the caller exits 2).
 bool reject_missing_subcommand(CLI::App& root, int argc, const char* const* argv, term::Printer& err);
