@@ -44,6 +44,16 @@ inline size_t count_entries(const std::string& dir) {
 }
 inline size_t open_fds() { return count_entries("/proc/self/fd"); }
 inline size_t threads() { return count_entries("/proc/self/task"); }
+// The thread count once it has come down to `expected` (or after 2 s): pthread_join returns when the
+// kernel clears the thread's id, a moment before its task leaves /proc/self/task.
+inline size_t threads_settled(size_t expected) {
+  size_t n = threads();
+  for (int i = 0; i < 200 && n > expected; ++i) {
+    ::usleep(10000);
+    n = threads();
+  }
+  return n;
+}
 
 // utime+stime of one process from its stat file, in clock ticks.
 inline unsigned long long process_ticks(pid_t pid) {

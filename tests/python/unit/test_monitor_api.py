@@ -189,7 +189,7 @@ def test_no_gpu_means_empty_gpu_series_and_one_info_line(tmp_path, capsys):
 
 
 LEAK_CHECK = """
-import os, codedag
+import os, time, codedag
 fds = lambda: len(os.listdir("/proc/self/fd"))
 threads = lambda: len(os.listdir("/proc/self/task"))
 rm = codedag.ResourceMonitor(interval=0.01)
@@ -197,7 +197,11 @@ rm.start(); rm.stop()
 before = (fds(), threads())
 for _ in range(1000):
     rm.start(); rm.stop()
-print(before, (fds(), threads()))
+# pthread_join returns when the kernel clears the thread's id, a moment before its task leaves
+# /proc/self/task: a leak stays, a thread on its way out is gone within 2 s.
+deadline = time.monotonic() + 2
+while (fds(), threads()) != before and time.monotonic() < deadline:
+    time.sleep(0.01)
 assert (fds(), threads()) == before, (before, (fds(), threads()))
 """
 
