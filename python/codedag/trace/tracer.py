@@ -60,7 +60,8 @@ class EnhancedTracer:
     include / exclude: shell patterns on "<module>.<qualname>" or the file, to record functions the
     defaults fold away, or fold functions they record.
     worker_batches: how many batches per epoch DataLoader workers trace (default: what the loader
-    prefetches plus 2, at least the batches you trace right after creating the iterator).
+    prefetches plus 2, at least the batches you trace right after creating the iterator). With several
+    tracers alive when ``iter(loader)`` runs, its workers trace the widest of their windows.
     """
 
     def __init__(

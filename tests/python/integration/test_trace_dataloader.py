@@ -150,7 +150,15 @@ def test_throwaway_iterator_inside_the_block_keeps_the_workers_records(single_pr
 
 
 def test_a_batch_past_the_workers_window_is_named_not_silently_empty():
+    import gc
+
+    # Workers trace the widest window of the tracers alive when iter() runs: a tracer of an earlier
+    # test that only the cycle collector frees would widen it to its default and hide the warning.
+    gc.collect()
     tracer = codedag.EnhancedTracer(worker_batches=1)
+    from codedag.trace import _dataloader
+
+    assert list(_dataloader._tracers) == [tracer], "a tracer of an earlier test is still alive (a leak?)"
     loader = DataLoader(ImageDataset(), batch_size=4, num_workers=2, multiprocessing_context="fork")
     iterator = iter(loader)
     next(iterator)  # batch 0, traced by its worker but consumed outside the block
