@@ -12,6 +12,7 @@
 #include "codedag/common/error.hpp"
 #include "codedag/common/terminal.hpp"
 #include "codedag/graph/model/dag.hpp"
+#include "codedag/graph/model/pipeline_check.hpp"
 #include "codedag/graph/model/summary.hpp"
 
 namespace codedag::cli {
@@ -38,8 +39,15 @@ void summarize(const TraceOptions& opt, const fs::path& dag_path) {
   out.line(out.bold("hottest contexts (per batch)"));
   out.table({"id", "context", "calls", "cpu", "total", "out", "gpu"}, rows);
   out.line();
-  out.ok(std::to_string(s.nodes) + " contexts, " + std::to_string(s.data_edges) + " data edges, " +
-         std::to_string(s.gpu_eligible) + " GPU-eligible; CPU per batch " + term::format_ns(s.total_cpu_ns));
+  const std::string counts = std::to_string(s.nodes) + " contexts, " + std::to_string(s.data_edges) +
+                             " data edges, " + std::to_string(s.gpu_eligible) + " GPU-eligible; CPU per batch " +
+                             term::format_ns(s.total_cpu_ns);
+  // An empty or trivial DAG is a tracing mistake far more often than a pipeline: said, with its cause.
+  const graph::PipelineVerdict verdict = graph::check_pipeline(dag);
+  if (verdict.usable)
+    out.ok(counts);
+  else
+    out.warn(counts + " — nothing to optimize (" + verdict.message() + ")");
 }
 
 int run(const TraceOptions& opt, const std::vector<std::string>& rest) {

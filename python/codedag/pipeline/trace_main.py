@@ -65,7 +65,9 @@ def _write(tracer: EnhancedTracer, out: str, term: Terminal) -> None:
     dag_path = tracer.save(os.path.join(out, "dag.json"))
     trace_path = tracer.save_chrome_trace(os.path.join(out, "trace.json"))
     dag = tracer.dag
-    term.ok(f"wrote {dag_path} ({len(dag.nodes)} contexts, {len(dag.edges)} edges)")
+    wrote = f"wrote {dag_path} ({len(dag.nodes)} contexts, {len(dag.edges)} edges)"
+    # An empty DAG is written (it is the honest result) but never with a ✓: the summary says why.
+    (term.ok if dag.nodes else term.warn)(wrote)
     term.ok(f"wrote {trace_path} (open it in https://ui.perfetto.dev)")
 
 

@@ -212,6 +212,9 @@ def test_trace_says_where_its_options_go(run_cli, tmp_path):
     proc = run_cli("trace", "--out", "t", "s.py", "--batches", "1")
     assert "--batches after the script goes to the script" in proc.stderr
     assert "codedag trace --batches ... s.py" in proc.stderr
+    # The script calls no function of its own: an empty DAG is written, said so with its cause, never a ✓.
+    assert "nothing to optimize (0 contexts:" in proc.stdout and "✓ 0 contexts" not in proc.stdout
+    assert not [line for line in proc.stderr.splitlines() if "dag.json" in line and line.startswith("✓")]
 
 
 def test_registry_copies_read_only_arrays_without_torch_warning():
