@@ -28,8 +28,6 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
-
 import psutil  # noqa: E402
 
 import codedag  # noqa: E402
