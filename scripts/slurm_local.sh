@@ -86,7 +86,9 @@ SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
 CommunicationParameters=NoCtldInAddrAny,NoInAddrAny
 AuthType=auth/munge
-AuthInfo=socket=$state/munge/munge.socket
+# cred_expire is also how long a requeued job waits before it may start again (default 120 s): a
+# local cluster has no slow nodes to wait for, and requeue after preemption is what the tests check.
+AuthInfo=socket=$state/munge/munge.socket,cred_expire=10
 CredType=cred/munge
 SlurmUser=root
 SlurmdUser=root
