@@ -39,8 +39,8 @@ void summarize(const TraceOptions& opt, const fs::path& dag_path) {
   out.line(out.bold("hottest contexts (per batch)"));
   out.table({"id", "context", "calls", "cpu", "total", "out", "gpu"}, rows);
   out.line();
-  const std::string counts = std::to_string(s.nodes) + " contexts, " + std::to_string(s.data_edges) +
-                             " data edges, " + std::to_string(s.gpu_eligible) + " GPU-eligible; CPU per batch " +
+  const std::string counts = std::to_string(s.nodes) + " contexts, " + std::to_string(s.data_edges) + " data edges, " +
+                             std::to_string(s.gpu_eligible) + " GPU-eligible; CPU per batch " +
                              term::format_ns(s.total_cpu_ns);
   // An empty or trivial DAG is a tracing mistake far more often than a pipeline: said, with its cause.
   const graph::PipelineVerdict verdict = graph::check_pipeline(dag);

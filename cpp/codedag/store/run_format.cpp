@@ -82,9 +82,7 @@ namespace {
 // Re-indents one compact JSON value (no whitespace outside strings) at nesting `level`. Strings and
 // scalars are copied in runs, not a character at a time: `ls --json` re-indents every run's summary
 // (5 MB at 10k runs), and per-character appends were the largest part of its time.
-bool structural(char c) {
-  return c == ',' || c == ':' || c == '{' || c == '}' || c == '[' || c == ']' || c == '"';
-}
+bool structural(char c) { return c == ',' || c == ':' || c == '{' || c == '}' || c == '[' || c == ']' || c == '"'; }
 
 void append_indented(std::string& out, const std::string& s, int indent, int level) {
   const size_t n = s.size();
