@@ -176,13 +176,18 @@ void run_ls(const LsOptions& o, Context& /*ctx*/) {
   keep(runs);
 
   if (o.json_out) {
-    std::vector<std::string> items;
-    items.reserve(rows.size());
-    for (const auto& row : rows)
-      items.push_back(store::run_json_text(row, s.layout().info_dir(row.name, row.test_name)));
-    const std::string text = store::indented_json_array(items, 1);
+    // Written a run at a time through one buffer: 10k runs are ~7 MB of text, and holding it whole
+    // (twice, with the items) cost more in fresh pages than the formatting itself.
+    std::string text;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      text.clear();
+      const store::IndexRow& row = rows[i];
+      store::append_indented_array_item(text, store::run_json_text(row, s.layout().info_dir(row.name, row.test_name)),
+                                        i, 1);
+      std::fwrite(text.data(), 1, text.size(), stdout);
+    }
+    text = store::close_indented_array(rows.size()) + "\n";
     std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fputs("\n", stdout);
     return;
   }
   std::vector<std::vector<std::string>> table;

@@ -138,20 +138,21 @@ void append_indented(std::string& out, const std::string& s, int indent, int lev
 
 }  // namespace
 
+void append_indented_array_item(std::string& out, const std::string& item, size_t index, int indent) {
+  out += index ? ",\n" : "[\n";
+  out.append(static_cast<size_t>(indent), ' ');
+  append_indented(out, item, indent, 1);
+}
+
+std::string close_indented_array(size_t count) { return count ? "\n]" : "[]"; }
+
 std::string indented_json_array(const std::vector<std::string>& items, int indent) {
-  if (items.empty()) return "[]";
   std::string out;
   size_t total = 4;
   for (const auto& it : items) total += it.size() * 2 + 4;
   out.reserve(total);
-  out += "[\n";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ",\n";
-    out.append(static_cast<size_t>(indent), ' ');
-    append_indented(out, items[i], indent, 1);
-  }
-  out += "\n]";
-  return out;
+  for (size_t i = 0; i < items.size(); ++i) append_indented_array_item(out, items[i], i, indent);
+  return out + close_indented_array(items.size());
 }
 
 json flatten(const json& object, const std::string& prefix) {

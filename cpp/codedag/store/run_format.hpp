@@ -19,6 +19,10 @@ std::string shell_join(const std::vector<std::string>& argv);
 // Compact JSON texts (as nlohmann dumps them) as one array, laid out exactly as
 // json::array(...).dump(indent) would, without building the values: listing prints 10k runs.
 std::string indented_json_array(const std::vector<std::string>& compact_items, int indent);
+// The same layout one item at a time, for output too large to hold twice: item `index` (0 opens the
+// array) appended to `out`; close_indented_array(count) ends an array of `count` items.
+void append_indented_array_item(std::string& out, const std::string& compact_item, size_t index, int indent);
+std::string close_indented_array(size_t count);
 // {"a": {"b": 1}} -> {"a.b": 1}
 json flatten(const json& object, const std::string& prefix = "");
 
