@@ -28,7 +28,7 @@ CCACHE_ENV = CMAKE_BUILD_PARALLEL_LEVEL=2 CCACHE_DIR="$(CODEDAG_CCACHE_DIR)" CCA
              CCACHE_NOHASHDIR=1
 
 .PHONY: setup demo test test-cpp test-python lint format bench clean \
-        extra-pythons setup-python-extra test-python-extra extra-python-one
+        extra-pythons setup-python-extra test-python-extra extra-python-one wheel wheels sdist
 
 setup: $(STAMPS)/installed
 
@@ -144,6 +144,24 @@ $(STAMPS)/installed-py$(XV): $(STAMPS)/venv-py$(XV) $(SOURCES)
 	@mv $@.started $@
 	@echo "✓ codedag installed in $(XVENV)"
 endif
+
+# ---- Packages: a self-contained manylinux wheel per Python, and the sdist ----
+# `make wheel`: the venv's Python (3.11) into dist/; `make wheels`: also each Python that
+# scripts/find_extra_pythons.sh finds (their venvs from setup-python-extra). scripts/build_wheel.sh
+# says what is compiled in; each build has its own directory (build/dist-pyX.Y) and shares ccache.
+wheel: $(STAMPS)/venv
+	@$(CCACHE_ENV) bash scripts/build_wheel.sh $(PY) $(VENV)/bin/auditwheel
+
+wheels: wheel setup-python-extra
+	@for found in $$(bash scripts/find_extra_pythons.sh | tr ' ' '='); do \
+	    v=$${found%%=*}; \
+	    $(CCACHE_ENV) bash scripts/build_wheel.sh .venv-py$$v/bin/python $(VENV)/bin/auditwheel || exit 1; \
+	done
+
+# The sdist carries what a machine without the Debian -dev packages lacks (scripts/bundle_third_party.sh):
+# it builds with PyPI's build requirements only.
+sdist: $(STAMPS)/venv
+	@bash scripts/build_sdist.sh $(PY)
 
 lint: setup
 	@$(VENV)/bin/ruff check python tests bench examples

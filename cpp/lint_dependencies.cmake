@@ -1,7 +1,7 @@
 # What the lint area builds on, compiled into the engine so that a wheel needs no system library:
 # - codedag_tree_sitter: tree-sitter's C runtime and its Python grammar, built from the pinned PyPI
 #   sdists that scripts/fetch_parser_sources.sh downloads (checksum-verified, never committed);
-# - codedag_toml: toml++ used header-only (Debian's libtomlplusplus-dev ships the headers; its
+# - codedag_toml: toml++ used header-only (Debian's libtomlplusplus-dev or the sdist's copy; its
 #   shared library is not linked) to read [tool.codedag.lint] from pyproject.toml.
 enable_language(C)
 
@@ -36,8 +36,7 @@ set_target_properties(codedag_tree_sitter PROPERTIES C_STANDARD 11 C_VISIBILITY_
 target_compile_options(codedag_tree_sitter PRIVATE -w -O2)
 target_compile_definitions(codedag_tree_sitter PRIVATE _POSIX_C_SOURCE=200112L _DEFAULT_SOURCE)
 
-find_path(CODEDAG_TOMLPP_INCLUDE_DIR toml++/toml.h REQUIRED
-          DOC "toml++ headers (Debian: libtomlplusplus-dev)")
+# CODEDAG_TOMLPP_INCLUDE_DIR: the system's headers or the sdist's copy (cmake/third_party.cmake).
 add_library(codedag_toml INTERFACE)
 target_include_directories(codedag_toml SYSTEM INTERFACE "${CODEDAG_TOMLPP_INCLUDE_DIR}")
 target_compile_definitions(codedag_toml INTERFACE TOML_HEADER_ONLY=1)
