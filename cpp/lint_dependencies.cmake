@@ -5,7 +5,13 @@
 #   shared library is not linked) to read [tool.codedag.lint] from pyproject.toml.
 enable_language(C)
 
-set(CODEDAG_THIRD_PARTY_DIR "${PROJECT_SOURCE_DIR}/.cache/third_party" CACHE PATH
+# An sdist carries them (scripts/bundle_third_party.sh): it builds without reaching PyPI.
+if(EXISTS "${CODEDAG_BUNDLE_DIR}/tree-sitter-0.24.0/.complete")
+  set(_ts_default_dir "${CODEDAG_BUNDLE_DIR}")
+else()
+  set(_ts_default_dir "${PROJECT_SOURCE_DIR}/.cache/third_party")
+endif()
+set(CODEDAG_THIRD_PARTY_DIR "${_ts_default_dir}" CACHE PATH
     "Where scripts/fetch_parser_sources.sh puts the tree-sitter sources")
 set(_ts_runtime "${CODEDAG_THIRD_PARTY_DIR}/tree-sitter-0.24.0")
 set(_ts_python "${CODEDAG_THIRD_PARTY_DIR}/tree-sitter-python-0.23.6")
