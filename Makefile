@@ -28,7 +28,8 @@ CCACHE_ENV = CMAKE_BUILD_PARALLEL_LEVEL=2 CCACHE_DIR="$(CODEDAG_CCACHE_DIR)" CCA
              CCACHE_NOHASHDIR=1
 
 .PHONY: setup demo test test-cpp test-python lint format bench clean \
-        extra-pythons setup-python-extra test-python-extra extra-python-one wheel wheels sdist
+        extra-pythons setup-python-extra test-python-extra extra-python-one extra-python-venv-one \
+        wheel wheels sdist
 
 setup: $(STAMPS)/installed
 
@@ -123,6 +124,9 @@ $(shell test -x $(XVENV)/bin/python || rm -f $(STAMPS)/venv-py$(XV) $(STAMPS)/in
 extra-python-one: $(STAMPS)/installed-py$(XV)
 	@:
 
+extra-python-venv-one: $(STAMPS)/venv-py$(XV)
+	@:
+
 $(STAMPS)/venv-py$(XV): requirements-dev.txt $(STAMPS)/system
 	@mkdir -p $(STAMPS)
 	@test -x $(XVENV)/bin/python || { rm -rf $(XVENV) && $(XPY) -m venv $(XVENV); }
@@ -152,9 +156,11 @@ endif
 wheel: $(STAMPS)/venv
 	@$(CCACHE_ENV) bash scripts/build_wheel.sh $(PY) $(VENV)/bin/auditwheel
 
-wheels: wheel setup-python-extra
+# (Their venvs only: the build packages, not the development build of setup-python-extra.)
+wheels: wheel
 	@for found in $$(bash scripts/find_extra_pythons.sh | tr ' ' '='); do \
 	    v=$${found%%=*}; \
+	    $(MAKE) --no-print-directory extra-python-venv-one XV=$$v XPY=$${found#*=} || exit 1; \
 	    $(CCACHE_ENV) bash scripts/build_wheel.sh .venv-py$$v/bin/python $(VENV)/bin/auditwheel || exit 1; \
 	done
 

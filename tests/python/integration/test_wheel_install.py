@@ -52,7 +52,7 @@ def wheel() -> Path:
         path = Path(os.environ["CODEDAG_WHEEL"]).resolve()
         assert path.is_file(), f"CODEDAG_WHEEL={path} is not a file"
         return path
-    if sys.prefix != str(REPO / ".venv"):
+    if Path(sys.prefix).resolve() != (REPO / ".venv").resolve():
         pytest.skip(
             "make wheel builds for the project's .venv Python; set CODEDAG_WHEEL to test another wheel"
         )
