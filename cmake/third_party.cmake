@@ -117,9 +117,14 @@ else()
 endif()
 
 # ---- A wheel's binaries carry their C++ runtime: no libstdc++ of the user's system is needed ----
-option(CODEDAG_STATIC_RUNTIME "Link libstdc++ and libgcc statically (self-contained wheels)" OFF)
+# libgcc_s stays shared: every manylinux policy lists it, and the static libgcc's unwinder needs
+# glibc 2.35's _dl_find_object. CODEDAG_RUNTIME_SOURCES go into each final binary (the CLI, the
+# extension): cpp/compat/glibc_arc4random.cpp says why.
+option(CODEDAG_STATIC_RUNTIME "Link libstdc++ statically (self-contained wheels)" OFF)
+set(CODEDAG_RUNTIME_SOURCES "")
 if(CODEDAG_STATIC_RUNTIME)
   # --exclude-libs keeps the runtime's symbols local, so the extension's copy never interposes on
   # the libstdc++ that torch or another extension in the same process uses.
-  add_link_options(-static-libstdc++ -static-libgcc "LINKER:--exclude-libs,ALL")
+  add_link_options(-static-libstdc++ "LINKER:--exclude-libs,ALL" "LINKER:--wrap=arc4random")
+  set(CODEDAG_RUNTIME_SOURCES "${PROJECT_SOURCE_DIR}/cpp/compat/glibc_arc4random.cpp")
 endif()

@@ -21,9 +21,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 PY_TAG = f"cp{sys.version_info[0]}{sys.version_info[1]}"
-# What a manylinux wheel may need from the system: glibc's libraries and the loader (the policy's
-# whitelist, narrowed to what a static C++ runtime leaves).
-ALLOWED_NEEDED = re.compile(r"^(libc|libm|libpthread|libdl|librt|ld-linux-x86-64|ld-linux-aarch64)\.so\.\d+$")
+# What a manylinux wheel may need from the system: glibc's libraries, the loader and libgcc_s (the
+# policy's whitelist, narrowed to what a static libstdc++ leaves).
+ALLOWED_NEEDED = re.compile(
+    r"^(libc|libm|libpthread|libdl|librt|libgcc_s|ld-linux-x86-64|ld-linux-aarch64)\.so\.\d+$"
+)
 
 # A few functions calling each other: the trace must see each one and the calls between them.
 PIPELINE = """
