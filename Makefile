@@ -28,7 +28,8 @@ CCACHE_ENV = CMAKE_BUILD_PARALLEL_LEVEL=2 CCACHE_DIR="$(CODEDAG_CCACHE_DIR)" CCA
              CCACHE_NOHASHDIR=1
 
 .PHONY: setup demo test test-cpp test-python lint format bench clean \
-        extra-pythons setup-python-extra test-python-extra extra-python-one
+        extra-pythons setup-python-extra test-python-extra extra-python-one extra-python-venv-one \
+        wheel wheels sdist
 
 setup: $(STAMPS)/installed
 
@@ -123,6 +124,9 @@ $(shell test -x $(XVENV)/bin/python || rm -f $(STAMPS)/venv-py$(XV) $(STAMPS)/in
 extra-python-one: $(STAMPS)/installed-py$(XV)
 	@:
 
+extra-python-venv-one: $(STAMPS)/venv-py$(XV)
+	@:
+
 $(STAMPS)/venv-py$(XV): requirements-dev.txt $(STAMPS)/system
 	@mkdir -p $(STAMPS)
 	@test -x $(XVENV)/bin/python || { rm -rf $(XVENV) && $(XPY) -m venv $(XVENV); }
@@ -144,6 +148,26 @@ $(STAMPS)/installed-py$(XV): $(STAMPS)/venv-py$(XV) $(SOURCES)
 	@mv $@.started $@
 	@echo "✓ codedag installed in $(XVENV)"
 endif
+
+# ---- Packages: a self-contained manylinux wheel per Python, and the sdist ----
+# `make wheel`: the venv's Python (3.11) into dist/; `make wheels`: also each Python that
+# scripts/find_extra_pythons.sh finds (their venvs from setup-python-extra). scripts/build_wheel.sh
+# says what is compiled in; each build has its own directory (build/dist-pyX.Y) and shares ccache.
+wheel: $(STAMPS)/venv
+	@$(CCACHE_ENV) bash scripts/build_wheel.sh $(PY) $(VENV)/bin/auditwheel
+
+# (Their venvs only: the build packages, not the development build of setup-python-extra.)
+wheels: wheel
+	@for found in $$(bash scripts/find_extra_pythons.sh | tr ' ' '='); do \
+	    v=$${found%%=*}; \
+	    $(MAKE) --no-print-directory extra-python-venv-one XV=$$v XPY=$${found#*=} || exit 1; \
+	    $(CCACHE_ENV) bash scripts/build_wheel.sh .venv-py$$v/bin/python $(VENV)/bin/auditwheel || exit 1; \
+	done
+
+# The sdist carries what a machine without the Debian -dev packages lacks (scripts/bundle_third_party.sh):
+# it builds with PyPI's build requirements only.
+sdist: $(STAMPS)/venv
+	@bash scripts/build_sdist.sh $(PY)
 
 lint: setup
 	@$(VENV)/bin/ruff check python tests bench examples

@@ -1,11 +1,17 @@
 # What the lint area builds on, compiled into the engine so that a wheel needs no system library:
 # - codedag_tree_sitter: tree-sitter's C runtime and its Python grammar, built from the pinned PyPI
 #   sdists that scripts/fetch_parser_sources.sh downloads (checksum-verified, never committed);
-# - codedag_toml: toml++ used header-only (Debian's libtomlplusplus-dev ships the headers; its
+# - codedag_toml: toml++ used header-only (Debian's libtomlplusplus-dev or the sdist's copy; its
 #   shared library is not linked) to read [tool.codedag.lint] from pyproject.toml.
 enable_language(C)
 
-set(CODEDAG_THIRD_PARTY_DIR "${PROJECT_SOURCE_DIR}/.cache/third_party" CACHE PATH
+# An sdist carries them (scripts/bundle_third_party.sh): it builds without reaching PyPI.
+if(EXISTS "${CODEDAG_BUNDLE_DIR}/tree-sitter-0.24.0/.complete")
+  set(_ts_default_dir "${CODEDAG_BUNDLE_DIR}")
+else()
+  set(_ts_default_dir "${PROJECT_SOURCE_DIR}/.cache/third_party")
+endif()
+set(CODEDAG_THIRD_PARTY_DIR "${_ts_default_dir}" CACHE PATH
     "Where scripts/fetch_parser_sources.sh puts the tree-sitter sources")
 set(_ts_runtime "${CODEDAG_THIRD_PARTY_DIR}/tree-sitter-0.24.0")
 set(_ts_python "${CODEDAG_THIRD_PARTY_DIR}/tree-sitter-python-0.23.6")
@@ -36,8 +42,7 @@ set_target_properties(codedag_tree_sitter PROPERTIES C_STANDARD 11 C_VISIBILITY_
 target_compile_options(codedag_tree_sitter PRIVATE -w -O2)
 target_compile_definitions(codedag_tree_sitter PRIVATE _POSIX_C_SOURCE=200112L _DEFAULT_SOURCE)
 
-find_path(CODEDAG_TOMLPP_INCLUDE_DIR toml++/toml.h REQUIRED
-          DOC "toml++ headers (Debian: libtomlplusplus-dev)")
+# CODEDAG_TOMLPP_INCLUDE_DIR: the system's headers or the sdist's copy (cmake/third_party.cmake).
 add_library(codedag_toml INTERFACE)
 target_include_directories(codedag_toml SYSTEM INTERFACE "${CODEDAG_TOMLPP_INCLUDE_DIR}")
 target_compile_definitions(codedag_toml INTERFACE TOML_HEADER_ONLY=1)
