@@ -2,6 +2,9 @@
 // ones), and groups with mean and standard deviation (run_query.hpp).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <set>
+#include <tuple>
 
 #include "codedag/store/run_query.hpp"
 #include "codedag/store/run_query_detail.hpp"
@@ -50,7 +53,7 @@ const RunTable::Varying& RunTable::varying_all() {
 RunTable::Varying RunTable::varying_among(const Sql& where, const Matching& m, const std::string& cache_key) {
   if (const auto it = varying_cache_.find(cache_key); it != varying_cache_.end()) return it->second;
   Varying v;
-  v.total = m.names.size();
+  v.total = m.ids.size();
   // Decided before looking: a key every run of the store has with one value, and a key the
   // filter pins (key=value), are constant among the matching runs.
   // (varying_all() looks at every row, deleted ones too: one value in all of them is one value in any subset.)
@@ -70,15 +73,17 @@ RunTable::Varying RunTable::varying_among(const Sql& where, const Matching& m, c
   std::map<long long, Bound> first;
   size_t done = 0;
   bool stopped_early = false;
-  while (done < m.names.size()) {
-    const size_t end = std::min(m.names.size(), done + kBatch);
-    std::string sql = "SELECT key_id, num, txt FROM run_values WHERE test_name IN (";
-    std::vector<SqlValue> names;
+  // Newest first when the filter listed the runs in page order (the runs the page shows first).
+  const std::vector<long long>& runs = m.ordered ? m.newest_first : m.ids.ids();
+  while (done < runs.size()) {
+    const size_t end = std::min(runs.size(), done + kBatch);
+    std::string sql = "SELECT key_id, num, txt FROM run_values WHERE run_id IN (";
+    std::vector<SqlValue> batch;
     for (size_t i = done; i < end; ++i) {
-      names.push_back(m.names[i]);
-      sql += (names.size() > 1 ? ",?" : "?") + std::to_string(names.size());
+      batch.push_back(runs[i]);
+      sql += (batch.size() > 1 ? ",?" : "?") + std::to_string(batch.size());
     }
-    SqlRows rows(reader_, sql + ")", names);
+    SqlRows rows(reader_, sql + ")", batch);
     while (rows.next()) {
       const long long id = rows.int64(0);
       const auto k = keys_by_id_.find(id);
@@ -102,7 +107,7 @@ RunTable::Varying RunTable::varying_among(const Sql& where, const Matching& m, c
       if (c.runs < done) c.varies = true;
       open = open || !c.varies;
     }
-    if (!open && done < m.names.size()) {
+    if (!open && done < runs.size()) {
       stopped_early = true;
       break;
     }
@@ -112,10 +117,10 @@ RunTable::Varying RunTable::varying_among(const Sql& where, const Matching& m, c
     // later matching run has one, found by walking that key's index entries.
     for (const auto& [id, key] : keys_by_id_) {
       if (v.columns.count(id) || decided.count(id)) continue;
-      SqlRows rows(reader_, "SELECT test_name FROM run_values WHERE key_id = ?1", {id});
+      SqlRows rows(reader_, "SELECT run_id FROM run_values WHERE key_id = ?1", {id});
       size_t found = 0;
       while (rows.next())
-        if (m.members.count(rows.text(0))) ++found;
+        if (m.ids.contains(rows.int64(0))) ++found;
       if (found) v.columns[id] = ColumnInfo{key.display, kind_name(key.kind), found, true};
     }
     for (auto& [id, c] : v.columns)
@@ -144,7 +149,47 @@ RunTable::Varying RunTable::varying_among(const Sql& where, const Matching& m, c
   return v;
 }
 
-void RunTable::fill_groups(const RunQuery& q, const Sql& where, RunPage& page, std::vector<std::string>& warnings) {
+namespace {
+
+// Calls f(position of the run in `runs`, key id, value) for every value of `key_ids` the runs have.
+// Many runs: each key's range of the value index, once. Few: each run's own rows (its primary key
+// range), a batch of runs at a time, so a small filter never reads a whole key.
+template <class F>
+void each_value(const SqlReader& reader, const RunIdList& runs, size_t all_runs, const std::vector<long long>& key_ids,
+                F&& f) {
+  if (key_ids.empty() || runs.empty()) return;
+  if (runs.size() * 8 >= all_runs) {
+    for (const long long k : key_ids) {
+      SqlRows rows(reader, "SELECT run_id, num, txt FROM run_values WHERE key_id = ?1", {k});
+      while (rows.next()) {
+        const size_t pos = runs.position(rows.int64(0));
+        if (pos < runs.size()) f(pos, k, Bound{rows.null(1), rows.null(2), rows.real(1), rows.text(2)});
+      }
+    }
+    return;
+  }
+  const std::set<long long> wanted(key_ids.begin(), key_ids.end());
+  constexpr size_t kBatch = 256;
+  const std::vector<long long>& ids = runs.ids();
+  for (size_t done = 0; done < ids.size(); done += kBatch) {
+    std::string sql = "SELECT run_id, key_id, num, txt FROM run_values WHERE run_id IN (";
+    std::vector<SqlValue> batch;
+    for (size_t i = done; i < std::min(ids.size(), done + kBatch); ++i) {
+      batch.push_back(ids[i]);
+      sql += (batch.size() > 1 ? ",?" : "?") + std::to_string(batch.size());
+    }
+    SqlRows rows(reader, sql + ")", batch);
+    while (rows.next()) {
+      const long long k = rows.int64(1);
+      if (wanted.count(k))
+        f(runs.position(rows.int64(0)), k, Bound{rows.null(2), rows.null(3), rows.real(2), rows.text(3)});
+    }
+  }
+}
+
+}  // namespace
+
+void RunTable::fill_groups(const RunQuery& q, const Matching& m, RunPage& page, std::vector<std::string>& warnings) {
   if (q.group_by.size() > kMaxGroupKeys) throw InputError("group: at most " + std::to_string(kMaxGroupKeys) + " keys");
   std::vector<Key> keys;
   for (const std::string& name : q.group_by) {
@@ -157,18 +202,27 @@ void RunTable::fill_groups(const RunQuery& q, const Sql& where, RunPage& page, s
   }
   page.groups = json::array();
   if (keys.empty()) return;
-  // Each matching run's group (its values of the group keys, missing ones null) ...
-  std::string sql = "SELECT r.test_name";
-  std::string join;
-  std::vector<SqlValue> params = where.params;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    params.push_back(keys[i].id);
-    const std::string g = "g" + std::to_string(i);
-    sql += ", " + g + ".num, " + g + ".txt";
-    join += " LEFT JOIN run_values " + g + " ON " + g + ".test_name = r.test_name AND " + g + ".key_id = ?" +
-            std::to_string(params.size());
-  }
-  // Groups ordered by their values (numbers numerically, then strings): json's own ordering.
+  const size_t n = m.ids.size();
+  const size_t all_runs = varying_all().total;
+  // Each matching run's value of each group key as a small number: 0 for none (missing or null),
+  // else 1 + the value's place among that key's distinct values.
+  std::vector<long long> key_ids;
+  std::map<long long, size_t> slot;  // key id -> its column in `codes`
+  for (const Key& k : keys)
+    if (slot.emplace(k.id, key_ids.size()).second) key_ids.push_back(k.id);
+  std::vector<std::vector<uint32_t>> codes(key_ids.size(), std::vector<uint32_t>(n, 0));
+  std::vector<std::vector<Bound>> distinct(key_ids.size());
+  std::vector<std::map<std::tuple<bool, double, bool, std::string>, uint32_t>> code_of(key_ids.size());
+  each_value(reader_, m.ids, all_runs, key_ids, [&](size_t pos, long long key, const Bound& b) {
+    if (b.num_null && b.txt_null) return;  // null: the same group as a run without the key
+    const size_t col = slot.at(key);
+    const auto [it, added] = code_of[col].try_emplace(
+        std::make_tuple(b.num_null, b.num_null ? 0.0 : b.num, b.txt_null, b.txt_null ? std::string() : b.txt),
+        static_cast<uint32_t>(distinct[col].size() + 1));
+    if (added) distinct[col].push_back(b);
+    codes[col][pos] = it->second;
+  });
+  // Runs with the same codes form a group ...
   struct Moments {
     size_t n = 0;
     double sum = 0, sum_sq = 0;
@@ -177,37 +231,46 @@ void RunTable::fill_groups(const RunQuery& q, const Sql& where, RunPage& page, s
     size_t runs = 0;
     std::map<std::string, Moments> metrics;
   };
-  std::map<json, Group> groups;
-  std::map<std::string, Group*> group_of;  // test_name -> its group
-  {
-    SqlRows rows(reader_, sql + " FROM runs r" + join + " WHERE " + where.where, params);
-    while (rows.next()) {
-      json values = json::object();
-      for (size_t i = 0; i < keys.size(); ++i) {
-        const int col = 1 + 2 * static_cast<int>(i);
-        values[keys[i].display] = value_of_row(rows.null(col), rows.real(col), rows.null(col + 1), rows.text(col + 1));
-      }
-      Group& g = groups[std::move(values)];
-      ++g.runs;
-      group_of[rows.text(0)] = &g;
-    }
+  std::map<std::vector<uint32_t>, size_t> group_index;
+  std::vector<Group> found;
+  std::vector<size_t> group_of(n);  // run position -> its group
+  for (size_t pos = 0; pos < n; ++pos) {
+    std::vector<uint32_t> combination(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) combination[i] = codes[slot.at(keys[i].id)][pos];
+    const auto [it, added] = group_index.try_emplace(std::move(combination), found.size());
+    if (added) found.emplace_back();
+    ++found[it->second].runs;
+    group_of[pos] = it->second;
   }
-  // ... then every metric of those runs, folded into mean and standard deviation per group.
-  {
-    SqlRows rows(reader_,
-                 "SELECT r.test_name, v.key_id, v.num FROM runs r JOIN run_values v ON v.test_name = r.test_name "
-                 "JOIN value_keys k ON k.id = v.key_id AND k.kind IN ('b', 'l') WHERE " +
-                     where.where + " AND v.num IS NOT NULL",
-                 where.params);
-    while (rows.next()) {
-      const auto g = group_of.find(rows.text(0));
-      const auto k = keys_by_id_.find(rows.int64(1));
-      if (g == group_of.end() || k == keys_by_id_.end()) continue;
-      Moments& m = g->second->metrics[k->second.display];
-      const double x = rows.real(2);
-      ++m.n;
-      m.sum += x;
-      m.sum_sq += x * x;
+  // ... and every metric of those runs is folded into mean and standard deviation per group.
+  std::vector<long long> metric_ids;
+  for (const auto& [id, k] : keys_by_id_)
+    if (k.kind == 'b' || k.kind == 'l') metric_ids.push_back(id);
+  each_value(reader_, m.ids, all_runs, metric_ids, [&](size_t pos, long long key, const Bound& b) {
+    if (b.num_null) return;
+    Moments& mo = found[group_of[pos]].metrics[keys_by_id_.at(key).display];
+    ++mo.n;
+    mo.sum += b.num;
+    mo.sum_sq += b.num * b.num;
+  });
+  // Groups ordered by their values (numbers numerically, then strings): json's own ordering.
+  std::map<json, Group> groups;
+  for (const auto& [combination, index] : group_index) {
+    json values = json::object();
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const uint32_t code = combination[i];
+      const Bound& b = code == 0 ? Bound{} : distinct[slot.at(keys[i].id)][code - 1];
+      values[keys[i].display] = value_of_row(b.num_null, b.num, b.txt_null, b.txt);
+    }
+    // Two stored values may read as one (-0 and 0): their runs are one group.
+    const auto [it, added] = groups.try_emplace(std::move(values), found[index]);
+    if (added) continue;
+    it->second.runs += found[index].runs;
+    for (const auto& [key, mo] : found[index].metrics) {
+      Moments& into = it->second.metrics[key];
+      into.n += mo.n;
+      into.sum += mo.sum;
+      into.sum_sq += mo.sum_sq;
     }
   }
   page.total_groups = groups.size();
