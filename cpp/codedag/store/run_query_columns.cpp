@@ -223,9 +223,24 @@ void RunTable::fill_groups(const RunQuery& q, const Matching& m, RunPage& page, 
     codes[col][pos] = it->second;
   });
   // Runs with the same codes form a group ...
+  // Welford's running mean and sum of squared deviations: sum(x^2) - n*mean^2 cancels to noise for
+  // metrics far from zero (a timestamp-like 1.7e9 +- 1 gave a standard deviation of 0 or hundreds).
   struct Moments {
     size_t n = 0;
-    double sum = 0, sum_sq = 0;
+    double mean = 0, m2 = 0;
+    void add(double x) {
+      ++n;
+      const double d = x - mean;
+      mean += d / static_cast<double>(n);
+      m2 += d * (x - mean);
+    }
+    void merge(const Moments& o) {  // Chan et al.'s pairwise update
+      if (o.n == 0) return;
+      const double total = static_cast<double>(n + o.n), d = o.mean - mean;
+      mean += d * static_cast<double>(o.n) / total;
+      m2 += o.m2 + d * d * static_cast<double>(n) * static_cast<double>(o.n) / total;
+      n += o.n;
+    }
   };
   struct Group {
     size_t runs = 0;
@@ -248,10 +263,7 @@ void RunTable::fill_groups(const RunQuery& q, const Matching& m, RunPage& page, 
     if (k.kind == 'b' || k.kind == 'l') metric_ids.push_back(id);
   each_value(reader_, m.ids, all_runs, metric_ids, [&](size_t pos, long long key, const Bound& b) {
     if (b.num_null) return;
-    Moments& mo = found[group_of[pos]].metrics[keys_by_id_.at(key).display];
-    ++mo.n;
-    mo.sum += b.num;
-    mo.sum_sq += b.num * b.num;
+    found[group_of[pos]].metrics[keys_by_id_.at(key).display].add(b.num);
   });
   // Groups ordered by their values (numbers numerically, then strings): json's own ordering.
   std::map<json, Group> groups;
@@ -266,12 +278,7 @@ void RunTable::fill_groups(const RunQuery& q, const Matching& m, RunPage& page, 
     const auto [it, added] = groups.try_emplace(std::move(values), found[index]);
     if (added) continue;
     it->second.runs += found[index].runs;
-    for (const auto& [key, mo] : found[index].metrics) {
-      Moments& into = it->second.metrics[key];
-      into.n += mo.n;
-      into.sum += mo.sum;
-      into.sum_sq += mo.sum_sq;
-    }
+    for (const auto& [key, mo] : found[index].metrics) it->second.metrics[key].merge(mo);
   }
   page.total_groups = groups.size();
   size_t index = 0;
@@ -281,10 +288,9 @@ void RunTable::fill_groups(const RunQuery& q, const Matching& m, RunPage& page, 
     if (page.groups.size() >= limit) break;
     json metrics = json::object();
     for (const auto& [key, m] : g.metrics) {
-      const double mean = m.sum / static_cast<double>(m.n);
       // Sample standard deviation (n-1): repeats of a cell are a sample of its seeds.
-      const double var = m.n > 1 ? std::max(0.0, (m.sum_sq - m.sum * mean) / static_cast<double>(m.n - 1)) : 0.0;
-      metrics[key] = json{{"mean", mean}, {"std", m.n > 1 ? json(std::sqrt(var)) : json(nullptr)}, {"n", m.n}};
+      const double var = m.n > 1 ? std::max(0.0, m.m2 / static_cast<double>(m.n - 1)) : 0.0;
+      metrics[key] = json{{"mean", m.mean}, {"std", m.n > 1 ? json(std::sqrt(var)) : json(nullptr)}, {"n", m.n}};
     }
     page.groups.push_back(json{{"values", values}, {"runs", g.runs}, {"metrics", std::move(metrics)}});
   }

@@ -418,3 +418,32 @@ TEST_F(ManyRunsTest, GroupsUnderAFilterAgreeWithALoopOverTheRuns) {
   EXPECT_EQ(p.total_groups, 9u + 3u);  // runs 1-9 alone, then the rest by lr
   EXPECT_EQ(runs_seen, expected([](const Synthetic&) { return true; }).size());
 }
+
+// A metric far from zero (a timestamp, a step count) with a small spread: its standard deviation is
+// exact, not the noise left when sum(x^2) - n*mean^2 cancels.
+TEST(RunTableGroups, StandardDeviationOfValuesFarFromZero) {
+  const std::string home = fresh_home("groups_far_from_zero");
+  Store store(home);
+  std::vector<json> records;
+  for (int i = 0; i < 6; ++i) {
+    char id[32];
+    std::snprintf(id, sizeof id, "260101.%03d.far", i + 1);
+    records.push_back(json{{"name", "far"},
+                           {"test_name", id},
+                           {"status", "finished"},
+                           {"started_at", 1.7e9 + i},
+                           {"info", {{"params", {{"lr", i % 2}}}}},
+                           {"metrics", {{"t", {{"value", 1.7e9 + 0.001 * (i / 2)}, {"cmp", "max"}}}}}});
+  }
+  store.index().replace_all(records);
+  RunTable table(store.index().path());
+  RunQuery q;
+  q.group_by = {"params.lr"};
+  const RunPage p = table.query(q);
+  ASSERT_EQ(p.groups.size(), 2u);
+  for (const json& g : p.groups) {
+    EXPECT_EQ(g["runs"], 3);
+    EXPECT_NEAR(g["metrics"]["best.t"]["mean"].get<double>(), 1.7e9 + 0.001, 1e-6);
+    EXPECT_NEAR(g["metrics"]["best.t"]["std"].get<double>(), 0.001, 1e-6);
+  }
+}
