@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -659,12 +660,20 @@ void RunIndex::replace_all(const std::vector<json>& runs) {
   Transaction tx(*this);
   exec("DELETE FROM runs");
   exec("DELETE FROM run_values");
+  // Ids in start order (a test_name twice in `runs`: the last one wins): the panel orders runs with
+  // equal values by id, so after a rebuild that is oldest first, as runs indexed one by one come.
+  std::map<std::string, size_t> last;
+  for (size_t i = 0; i < runs.size(); ++i) last[runs[i].value("test_name", std::string())] = i;
+  std::vector<std::pair<std::pair<double, std::string>, size_t>> order;
+  order.reserve(last.size());
+  for (const auto& [test_name, i] : last) order.push_back({{runs[i].value("started_at", 0.0), test_name}, i});
+  std::sort(order.begin(), order.end());
   Statement row(db_, kUpsertSql);
   ValueWriter values(db_, key_ids_);
-  for (const json& run : runs) {
+  for (const auto& [when, i] : order) {
+    const json& run = runs[i];
     const json summary = summarize_run(run);
     const long long id = write_row(row, run, summary, run.value("__file_mtime", 0LL));
-    values.clear(id);  // a test_name twice in `runs`: the last one wins, as for the row
     values.write(id, summary);
   }
   tx.commit();

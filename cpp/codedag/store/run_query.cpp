@@ -417,11 +417,11 @@ RunPage RunTable::query(const RunQuery& q) {
       while (rows.next()) ids.push_back(rows.int64(0));
     }
   } else {
-    // Runs with the key in the value index's order (equal values by test_name, sorted a block of
-    // equal values at a time), then the matching runs without it.
+    // Runs with the key in the value index's order (equal values by run id: the order they were
+    // indexed, oldest first after a rebuild; ordering them by test_name needed a row read each, 7-14 ms
+    // at offset 6000), then the matching runs without it.
     size_t with_key = 0;
-    walk_page("SELECT v.run_id FROM run_values v JOIN runs r ON r.id = v.run_id WHERE v.key_id = ?1 ORDER BY v.num" +
-                  dir + ", v.txt" + dir + ", r.test_name" + dir,
+    walk_page("SELECT run_id FROM run_values WHERE key_id = ?1 ORDER BY num" + dir + ", txt" + dir + ", run_id" + dir,
               {key->id}, m, q.offset, limit, ids, &with_key);
     if (ids.size() < limit) {
       const size_t skip = q.offset > with_key ? q.offset - with_key : 0;

@@ -205,7 +205,7 @@ TEST(RunIndex, OneConnectionPerProcess) {
 
 namespace {
 
-long long scalar(const std::string& path, const char* sql) {
+long long index_scalar(const std::string& path, const char* sql) {
   sqlite3* db = nullptr;
   EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   long long out = -1;
@@ -227,7 +227,8 @@ long long scalar(const std::string& path, const char* sql) {
 // test_name, the same rows and values.
 void downgrade_to_schema_six(const std::string& path) {
   forget_shared_index(path);
-  EXPECT_EQ(scalar(path,
+  EXPECT_EQ(
+      index_scalar(path,
                    "BEGIN;"
                    "CREATE TABLE values6(test_name TEXT NOT NULL, key_id INTEGER NOT NULL, num REAL, txt TEXT,"
                    "  PRIMARY KEY(test_name, key_id)) WITHOUT ROWID;"
@@ -249,9 +250,9 @@ void downgrade_to_schema_six(const std::string& path) {
                    "CREATE INDEX runs_by_start ON runs(deleted, started_at, test_name);"
                    "CREATE INDEX runs_by_change ON runs(file_mtime);"
                    "PRAGMA user_version=6; COMMIT; SELECT 0"),
-            0);
-  ASSERT_EQ(scalar(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'id'"), 0);
-  ASSERT_EQ(scalar(path, "SELECT count(*) FROM pragma_table_info('run_values') WHERE name = 'test_name'"), 1);
+      0);
+  ASSERT_EQ(index_scalar(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'id'"), 0);
+  ASSERT_EQ(index_scalar(path, "SELECT count(*) FROM pragma_table_info('run_values') WHERE name = 'test_name'"), 1);
 }
 
 // Each run's typed values and the filters' answers, as the panel sees them.
@@ -293,10 +294,11 @@ TEST(RunIndex, SchemaSixIsUpgradedToRunIdsWithTheSameRowsAndValues) {
     s.list({}, &warnings, false);
     EXPECT_FALSE(mentions(warnings, "upgraded"));  // said once
   }
-  EXPECT_EQ(scalar(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'id'"), 1);
-  EXPECT_EQ(scalar(path, "SELECT count(DISTINCT run_id) FROM run_values"), 3);
-  EXPECT_EQ(scalar(path, "SELECT count(*) FROM run_values v LEFT JOIN runs r ON r.id = v.run_id WHERE r.id IS NULL"),
-            0);
+  EXPECT_EQ(index_scalar(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'id'"), 1);
+  EXPECT_EQ(index_scalar(path, "SELECT count(DISTINCT run_id) FROM run_values"), 3);
+  EXPECT_EQ(
+      index_scalar(path, "SELECT count(*) FROM run_values v LEFT JOIN runs r ON r.id = v.run_id WHERE r.id IS NULL"),
+      0);
   EXPECT_EQ(panel_view(path, test_names), before);
   // From then on the writer keeps them in step: upsert replaces a run's values, remove drops them.
   Store s(home);
@@ -304,14 +306,14 @@ TEST(RunIndex, SchemaSixIsUpgradedToRunIdsWithTheSameRowsAndValues) {
   json changed = load_run(runs[0]["info_dir"].get<std::string>());
   changed["info"]["i"] = 41;
   s.index().upsert(changed);
-  EXPECT_EQ(scalar(path,
-                   "SELECT count(*) FROM run_values v JOIN value_keys k ON k.id = v.key_id "
-                   "WHERE k.key = 'i' AND v.num = 41"),
+  EXPECT_EQ(index_scalar(path,
+                         "SELECT count(*) FROM run_values v JOIN value_keys k ON k.id = v.key_id "
+                         "WHERE k.key = 'i' AND v.num = 41"),
             1);
-  EXPECT_EQ(scalar(path, "SELECT count(DISTINCT run_id) FROM run_values"), 3);  // same id, values replaced
+  EXPECT_EQ(index_scalar(path, "SELECT count(DISTINCT run_id) FROM run_values"), 3);  // same id, values replaced
   s.index().remove(changed["test_name"]);
-  EXPECT_EQ(scalar(path, "SELECT count(DISTINCT run_id) FROM run_values"), 2);
-  EXPECT_EQ(scalar(path, "SELECT count(*) FROM runs"), 2);
+  EXPECT_EQ(index_scalar(path, "SELECT count(DISTINCT run_id) FROM run_values"), 2);
+  EXPECT_EQ(index_scalar(path, "SELECT count(*) FROM runs"), 2);
 }
 
 // Schema 5 kept the value tables with triggers; 6 drops them, 7 refills the tables from the rows.
@@ -319,18 +321,18 @@ TEST(RunIndex, SchemaFiveTriggersAreDroppedAndItsValuesRefilled) {
   const std::string home = home_with_runs("upgrade5", 3);
   const std::string path = home + "/index.sqlite";
   { Store(home).list({}); }
-  EXPECT_EQ(scalar(path, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 0);
+  EXPECT_EQ(index_scalar(path, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 0);
   downgrade_to_schema_six(path);
-  EXPECT_EQ(scalar(path,
-                   "CREATE TRIGGER runs_values_insert AFTER INSERT ON runs BEGIN SELECT 1; END;"
-                   "DELETE FROM run_values; PRAGMA user_version=5; SELECT 0"),
+  EXPECT_EQ(index_scalar(path,
+                         "CREATE TRIGGER runs_values_insert AFTER INSERT ON runs BEGIN SELECT 1; END;"
+                         "DELETE FROM run_values; PRAGMA user_version=5; SELECT 0"),
             0);
   {
     Store s(home);
     EXPECT_EQ(s.index().schema_version(), kIndexSchemaVersion);
   }
-  EXPECT_EQ(scalar(path, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 0);
-  EXPECT_EQ(scalar(path, "SELECT count(DISTINCT run_id) FROM run_values"), 3);
+  EXPECT_EQ(index_scalar(path, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 0);
+  EXPECT_EQ(index_scalar(path, "SELECT count(DISTINCT run_id) FROM run_values"), 3);
 }
 
 // The upgrade copies the runs table and refills the values in one transaction: one that fails
@@ -341,21 +343,21 @@ TEST(RunIndex, AnUpgradeThatFailsLeavesTheOldIndexWhole) {
   const std::string path = home + "/index.sqlite";
   { Store(home).list({}); }
   downgrade_to_schema_six(path);
-  EXPECT_EQ(scalar(path,
-                   "CREATE TRIGGER refuse BEFORE INSERT ON value_keys BEGIN SELECT RAISE(ABORT, 'refused'); END;"
-                   "SELECT 0"),
+  EXPECT_EQ(index_scalar(path,
+                         "CREATE TRIGGER refuse BEFORE INSERT ON value_keys BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+                         "SELECT 0"),
             0);
-  const long long values = scalar(path, "SELECT count(*) FROM run_values");
+  const long long values = index_scalar(path, "SELECT count(*) FROM run_values");
   EXPECT_GT(values, 0);
   EXPECT_THROW(Store(home).list({}), Error);
   forget_shared_index(path);
-  EXPECT_EQ(scalar(path, "PRAGMA user_version"), 6);
-  EXPECT_EQ(scalar(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'id'"), 0);
-  EXPECT_EQ(scalar(path, "SELECT count(*) FROM sqlite_master WHERE name = 'runs_v7'"), 0);
-  EXPECT_EQ(scalar(path, "SELECT count(*) FROM runs"), 3);
-  EXPECT_EQ(scalar(path, "SELECT count(*) FROM run_values"), values);
-  EXPECT_EQ(scalar(path, "DROP TRIGGER refuse; SELECT 0"), 0);
+  EXPECT_EQ(index_scalar(path, "PRAGMA user_version"), 6);
+  EXPECT_EQ(index_scalar(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'id'"), 0);
+  EXPECT_EQ(index_scalar(path, "SELECT count(*) FROM sqlite_master WHERE name = 'runs_v7'"), 0);
+  EXPECT_EQ(index_scalar(path, "SELECT count(*) FROM runs"), 3);
+  EXPECT_EQ(index_scalar(path, "SELECT count(*) FROM run_values"), values);
+  EXPECT_EQ(index_scalar(path, "DROP TRIGGER refuse; SELECT 0"), 0);
   EXPECT_EQ(Store(home).list({}).size(), 3u);
-  EXPECT_EQ(scalar(path, "PRAGMA user_version"), kIndexSchemaVersion);
-  EXPECT_EQ(scalar(path, "SELECT count(DISTINCT run_id) FROM run_values"), 3);
+  EXPECT_EQ(index_scalar(path, "PRAGMA user_version"), kIndexSchemaVersion);
+  EXPECT_EQ(index_scalar(path, "SELECT count(DISTINCT run_id) FROM run_values"), 3);
 }

@@ -447,3 +447,24 @@ TEST(RunTableGroups, StandardDeviationOfValuesFarFromZero) {
     EXPECT_NEAR(g["metrics"]["best.t"]["std"].get<double>(), 0.001, 1e-6);
   }
 }
+
+// Runs with equal values sort by id, which a rebuild hands out in start order: ascending, the
+// oldest first; descending, the newest first; every page agrees.
+TEST_F(ManyRunsTest, EqualValuesSortInStartOrder) {
+  std::vector<const Synthetic*> live;
+  for (const auto& s : runs)
+    if (!s.deleted) live.push_back(&s);
+  auto by = [&](bool descending) {
+    std::vector<const Synthetic*> m = live;
+    std::sort(m.begin(), m.end(), [&](const Synthetic* a, const Synthetic* b) {
+      const auto ka = std::make_tuple(a->lr, a->started, a->test_name),
+                 kb = std::make_tuple(b->lr, b->started, b->test_name);
+      return descending ? kb < ka : ka < kb;
+    });
+    std::vector<std::string> out;
+    for (const auto* s : m) out.push_back(s->test_name);
+    return out;
+  };
+  EXPECT_EQ(all_pages("", "params.lr", 37), by(false));
+  EXPECT_EQ(all_pages("", "-params.lr", 37), by(true));
+}
