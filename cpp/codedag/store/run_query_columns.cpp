@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <set>
 #include <tuple>
+#include <unordered_map>
 
 #include "codedag/store/run_query.hpp"
 #include "codedag/store/run_query_detail.hpp"
@@ -159,10 +160,24 @@ void each_value(const SqlReader& reader, const RunIdList& runs, size_t all_runs,
                 F&& f) {
   if (key_ids.empty() || runs.empty()) return;
   if (runs.size() * 8 >= all_runs) {
+    // Ids are handed out densely: a table from id to position (else a binary search per value).
+    const std::vector<long long>& ids = runs.ids();
+    const long long lo = ids.front(), hi = ids.back();
+    const bool dense = static_cast<unsigned long long>(hi - lo) < 4 * ids.size() + 4096;
+    std::vector<uint32_t> at;
+    if (dense) {
+      at.assign(static_cast<size_t>(hi - lo) + 1, UINT32_MAX);
+      for (size_t i = 0; i < ids.size(); ++i) at[static_cast<size_t>(ids[i] - lo)] = static_cast<uint32_t>(i);
+    }
     for (const long long k : key_ids) {
       SqlRows rows(reader, "SELECT run_id, num, txt FROM run_values WHERE key_id = ?1", {k});
       while (rows.next()) {
-        const size_t pos = runs.position(rows.int64(0));
+        const long long id = rows.int64(0);
+        size_t pos = runs.size();
+        if (!dense)
+          pos = runs.position(id);
+        else if (id >= lo && id <= hi && at[static_cast<size_t>(id - lo)] != UINT32_MAX)
+          pos = at[static_cast<size_t>(id - lo)];
         if (pos < runs.size()) f(pos, k, Bound{rows.null(1), rows.null(2), rows.real(1), rows.text(2)});
       }
     }
@@ -222,7 +237,6 @@ void RunTable::fill_groups(const RunQuery& q, const Matching& m, RunPage& page, 
     if (added) distinct[col].push_back(b);
     codes[col][pos] = it->second;
   });
-  // Runs with the same codes form a group ...
   // Welford's running mean and sum of squared deviations: sum(x^2) - n*mean^2 cancels to noise for
   // metrics far from zero (a timestamp-like 1.7e9 +- 1 gave a standard deviation of 0 or hundreds).
   struct Moments {
@@ -242,43 +256,54 @@ void RunTable::fill_groups(const RunQuery& q, const Matching& m, RunPage& page, 
       n += o.n;
     }
   };
+  // Every metric key has a slot in each group's moments.
+  std::vector<long long> metric_ids;
+  std::unordered_map<long long, size_t> metric_slot;
+  for (const auto& [id, k] : keys_by_id_)
+    if (k.kind == 'b' || k.kind == 'l') {
+      metric_slot.emplace(id, metric_ids.size());
+      metric_ids.push_back(id);
+    }
   struct Group {
     size_t runs = 0;
-    std::map<std::string, Moments> metrics;
+    std::vector<Moments> metrics;
   };
-  std::map<std::vector<uint32_t>, size_t> group_index;
-  std::vector<Group> found;
-  std::vector<size_t> group_of(n);  // run position -> its group
-  for (size_t pos = 0; pos < n; ++pos) {
-    std::vector<uint32_t> combination(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) combination[i] = codes[slot.at(keys[i].id)][pos];
-    const auto [it, added] = group_index.try_emplace(std::move(combination), found.size());
-    if (added) found.emplace_back();
-    ++found[it->second].runs;
-    group_of[pos] = it->second;
+  // Runs with the same codes form a group, numbered one key at a time: (group so far, code of the next key) ->
+  // a dense number, with `parents` to read each final group's codes back.
+  std::vector<uint32_t> group_of(n, 0);
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> parents(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::vector<uint32_t>& code = codes[slot.at(keys[i].id)];
+    std::unordered_map<uint64_t, uint32_t> numbered;
+    for (size_t pos = 0; pos < n; ++pos) {
+      const uint64_t pair = (static_cast<uint64_t>(group_of[pos]) << 32) | code[pos];
+      const auto [it, added] = numbered.try_emplace(pair, static_cast<uint32_t>(parents[i].size()));
+      if (added) parents[i].emplace_back(group_of[pos], code[pos]);
+      group_of[pos] = it->second;
+    }
   }
+  std::vector<Group> found(parents.back().size(), Group{0, std::vector<Moments>(metric_ids.size())});
+  for (size_t pos = 0; pos < n; ++pos) ++found[group_of[pos]].runs;
   // ... and every metric of those runs is folded into mean and standard deviation per group.
-  std::vector<long long> metric_ids;
-  for (const auto& [id, k] : keys_by_id_)
-    if (k.kind == 'b' || k.kind == 'l') metric_ids.push_back(id);
   each_value(reader_, m.ids, all_runs, metric_ids, [&](size_t pos, long long key, const Bound& b) {
-    if (b.num_null) return;
-    found[group_of[pos]].metrics[keys_by_id_.at(key).display].add(b.num);
+    if (!b.num_null) found[group_of[pos]].metrics[metric_slot.at(key)].add(b.num);
   });
   // Groups ordered by their values (numbers numerically, then strings): json's own ordering.
   std::map<json, Group> groups;
-  for (const auto& [combination, index] : group_index) {
+  for (size_t index = 0; index < found.size(); ++index) {
     json values = json::object();
-    for (size_t i = 0; i < keys.size(); ++i) {
-      const uint32_t code = combination[i];
+    uint32_t g = static_cast<uint32_t>(index);
+    for (size_t i = keys.size(); i-- > 0;) {
+      const auto [parent, code] = parents[i][g];
       const Bound& b = code == 0 ? Bound{} : distinct[slot.at(keys[i].id)][code - 1];
       values[keys[i].display] = value_of_row(b.num_null, b.num, b.txt_null, b.txt);
+      g = parent;
     }
     // Two stored values may read as one (-0 and 0): their runs are one group.
     const auto [it, added] = groups.try_emplace(std::move(values), found[index]);
     if (added) continue;
     it->second.runs += found[index].runs;
-    for (const auto& [key, mo] : found[index].metrics) it->second.metrics[key].merge(mo);
+    for (size_t k = 0; k < metric_ids.size(); ++k) it->second.metrics[k].merge(found[index].metrics[k]);
   }
   page.total_groups = groups.size();
   size_t index = 0;
@@ -287,7 +312,10 @@ void RunTable::fill_groups(const RunQuery& q, const Matching& m, RunPage& page, 
     if (index++ < q.offset) continue;
     if (page.groups.size() >= limit) break;
     json metrics = json::object();
-    for (const auto& [key, m] : g.metrics) {
+    for (size_t k = 0; k < metric_ids.size(); ++k) {
+      const Moments& m = g.metrics[k];
+      if (m.n == 0) continue;  // no run of the group has it
+      const std::string& key = keys_by_id_.at(metric_ids[k]).display;
       // Sample standard deviation (n-1): repeats of a cell are a sample of its seeds.
       const double var = m.n > 1 ? std::max(0.0, m.m2 / static_cast<double>(m.n - 1)) : 0.0;
       metrics[key] = json{{"mean", m.mean}, {"std", m.n > 1 ? json(std::sqrt(var)) : json(nullptr)}, {"n", m.n}};
