@@ -50,7 +50,7 @@ struct IndexQuery {
 };
 
 // The newest schema this build knows; older indexes are migrated up on open.
-inline constexpr int kIndexSchemaVersion = 6;
+inline constexpr int kIndexSchemaVersion = 7;
 // PRAGMA application_id of a CodeDAG index ("CDAG"): a SQLite file without it that holds other
 // tables is someone else's database, never ours to migrate or overwrite.
 inline constexpr int kIndexApplicationId = 0x43444147;
@@ -111,6 +111,9 @@ class RunIndex {
   };
 
   int schema_version() const;
+  // The schema this open migrated the index from (then 0 for a later call), 0 when it was current or new:
+  // the store says so once, since a large index takes seconds to upgrade.
+  int take_migrated_from();
   const std::string& path() const { return placement_.path; }
   const IndexPlacement& placement() const { return placement_; }
   // The process that opened the connection (a forked child must open its own).
@@ -128,6 +131,7 @@ class RunIndex {
   sqlite3* db_ = nullptr;
   IndexPlacement placement_;
   bool fresh_ = false;
+  int migrated_from_ = 0;
   long owner_pid_ = 0;
   mutable std::recursive_mutex mutex_;
   // value_keys (kind, key) -> id: rows there are never deleted or renumbered.

@@ -14,7 +14,7 @@ namespace {
 
 constexpr size_t kMaxFilterLength = 4096;
 constexpr size_t kMaxConditions = 32;
-// Each holds the matching runs' names (100k runs: a few MB).
+// Each holds the matching runs' ids (100k runs: under 2 MB).
 constexpr size_t kMatchingCacheEntries = 4;
 
 // Run fields a filter or sort may name, with their SQL expression and whether they hold numbers.
@@ -180,25 +180,16 @@ std::vector<std::string> RunTable::keys() {
 RunTable::Sql RunTable::where_clause(const std::vector<FilterCondition>& conditions, bool include_deleted,
                                      std::vector<std::string>& warnings) const {
   Sql s;
-  s.where = include_deleted ? "1" : "r.deleted = 0";
-  s.row_where = s.where;
-  auto param = [&](SqlValue v) {
-    s.params.push_back(std::move(v));
-    return "?" + std::to_string(s.params.size());
-  };
-  // A condition on the run row goes into both forms of the filter (see Sql).
+  s.row_where = include_deleted ? "1" : "r.deleted = 0";
+  // A condition on the run row; its values are written @0, @1 ... and numbered here.
   auto row_condition = [&](const std::string& sql_with_params, const std::vector<SqlValue>& values) {
-    std::string combined = sql_with_params, alone = sql_with_params;
-    // Placeholders are written as @0, @1 ... and numbered here for each form.
+    std::string numbered = sql_with_params;
     for (size_t i = 0; i < values.size(); ++i) {
       const std::string at = "@" + std::to_string(i);
-      const size_t pos = combined.find(at);
-      combined.replace(pos, at.size(), param(values[i]));
       s.row_params.push_back(values[i]);
-      alone.replace(alone.find(at), at.size(), "?" + std::to_string(s.row_params.size()));
+      numbered.replace(numbered.find(at), at.size(), "?" + std::to_string(s.row_params.size()));
     }
-    s.where += combined;
-    s.row_where += alone;
+    s.row_where += numbered;
   };
   for (const FilterCondition& c : conditions) {
     if (c.key.empty()) {  // a bare word
@@ -242,31 +233,27 @@ RunTable::Sql RunTable::where_clause(const std::vector<FilterCondition>& conditi
       row_condition(c.op == "!=" ? " AND 1" : " AND 0", {});
       continue;
     }
-    // The rows of run_values that satisfy the condition, written once with the subquery's own
-    // parameters (the value set) and once with the whole statement's (the combined form).
-    auto subquery = [&](auto&& bind) {
-      std::string match;
-      if (c.op == "~") {
-        match = "instr(lower(coalesce(txt, CAST(num AS TEXT))), " + bind(lower(c.value)) + ") > 0";
-      } else if (const std::optional<double> num = as_number(c.value)) {
-        match = std::string("num ") + (c.op == "!=" ? "=" : sql_op(c.op)) + " " + bind(*num);
-      } else if (c.op == "=" || c.op == "!=") {
-        match = c.value == "null" ? "num IS NULL AND txt IS NULL" : "txt = " + bind(c.value);
-      } else {
-        match = std::string("num IS NULL AND txt ") + sql_op(c.op) + " " + bind(c.value);
-      }
-      const std::string kid = bind(key->id);
-      return "SELECT test_name FROM run_values WHERE key_id = " + kid + " AND " + match;
-    };
+    // The rows of run_values that satisfy the condition: one range of (key_id, num, txt).
     ValueSet set;
+    auto bind = [&](SqlValue v) {
+      set.params.push_back(std::move(v));
+      return "?" + std::to_string(set.params.size());
+    };
+    std::string match;
+    if (c.op == "~") {
+      match = "instr(lower(coalesce(txt, CAST(num AS TEXT))), " + bind(lower(c.value)) + ") > 0";
+    } else if (const std::optional<double> num = as_number(c.value)) {
+      match = std::string("num ") + (c.op == "!=" ? "=" : sql_op(c.op)) + " " + bind(*num);
+    } else if (c.op == "=" || c.op == "!=") {
+      match = c.value == "null" ? "num IS NULL AND txt IS NULL" : "txt = " + bind(c.value);
+    } else {
+      match = std::string("num IS NULL AND txt ") + sql_op(c.op) + " " + bind(c.value);
+    }
+    const std::string kid = bind(key->id);
+    set.sql = "SELECT run_id FROM run_values WHERE key_id = " + kid + " AND " + match;
     set.negate = c.op == "!=";
     set.key_id = key->id;
     set.pins = c.op == "=";  // every matching run has this one value
-    set.sql = subquery([&](SqlValue v) {
-      set.params.push_back(std::move(v));
-      return "?" + std::to_string(set.params.size());
-    });
-    s.where += std::string(" AND r.test_name ") + (set.negate ? "NOT IN" : "IN") + " (" + subquery(param) + ")";
     s.sets.push_back(std::move(set));
   }
   return s;
@@ -289,68 +276,65 @@ bool RunTable::any_deleted() {
   return *any_deleted_;
 }
 
+namespace {
+// The run ids a query's first column lists, in any order.
+RunIdList read_ids(SqlRows& rows) {
+  std::vector<long long> ids;
+  while (rows.next()) ids.push_back(rows.int64(0));
+  return RunIdList(std::move(ids));
+}
+}  // namespace
+
 const RunTable::Matching& RunTable::matching(const Sql& where, const std::string& cache_key) {
   if (const auto it = matching_cache_.find(cache_key); it != matching_cache_.end()) return it->second;
-  // Each value condition is one range of the value index; their runs are intersected here, so no
-  // run row is read for them.
-  std::optional<std::unordered_set<std::string>> include;
-  std::unordered_set<std::string> exclude;
+  // Each value condition is one range of the value index (run ids, no run row read); their runs
+  // are intersected here as sorted integer lists.
+  std::optional<RunIdList> include;
+  RunIdList exclude;
   for (const ValueSet& set : where.sets) {
     if (!set.negate && include && include->empty()) continue;
     SqlRows rows(reader_, set.sql, set.params);
-    if (set.negate) {
-      while (rows.next()) exclude.insert(rows.text(0));
-    } else if (!include) {
-      include.emplace();
-      while (rows.next()) include->insert(rows.text(0));
-    } else {
-      std::unordered_set<std::string> both;
-      while (rows.next()) {
-        std::string name = rows.text(0);
-        if (include->count(name)) both.insert(std::move(name));
-      }
-      *include = std::move(both);
-    }
+    RunIdList ids = read_ids(rows);
+    if (set.negate)
+      exclude = exclude.unite(ids);
+    else
+      include = include ? include->intersect(ids) : std::move(ids);
   }
   Matching m;
   if (include && where.row_params.empty() && where.row_where == "r.deleted = 0") {
     // Only value conditions: the intersection minus the deleted runs is the answer; pages walk the
     // page order's index until they are full (no walk of every run here).
-    SqlRows deleted(reader_, "SELECT test_name FROM runs WHERE deleted = 1");
-    while (deleted.next()) exclude.insert(deleted.text(0));
-    for (const std::string& name : *include)
-      if (!exclude.count(name)) m.members.insert(name);
-    m.names.assign(m.members.begin(), m.members.end());
+    SqlRows deleted(reader_, "SELECT id FROM runs WHERE deleted = 1");
+    m.ids = include->without(exclude.unite(read_ids(deleted)));
     m.ordered = false;
   } else if (!include || !include->empty()) {
     // Conditions on the row (name, status, tags, words): the matching runs in page order, from a
     // walk of the (deleted, started_at, test_name) index that reads rows only for those conditions.
-    SqlRows rows(
-        reader_,
-        "SELECT r.test_name FROM runs r WHERE " + where.row_where + " ORDER BY r.started_at DESC, r.test_name DESC",
-        where.row_params);
+    SqlRows rows(reader_,
+                 "SELECT r.id FROM runs r WHERE " + where.row_where + " ORDER BY r.started_at DESC, r.test_name DESC",
+                 where.row_params);
     while (rows.next()) {
-      std::string name = rows.text(0);
-      if ((include && !include->count(name)) || exclude.count(name)) continue;
-      m.members.insert(name);
-      m.names.push_back(std::move(name));
+      const long long id = rows.int64(0);
+      if ((include && !include->contains(id)) || exclude.contains(id)) continue;
+      m.newest_first.push_back(id);
     }
+    m.ids = RunIdList(m.newest_first);
   }
   if (matching_cache_.size() >= kMatchingCacheEntries) matching_cache_.erase(matching_cache_.begin());
   return matching_cache_.emplace(cache_key, std::move(m)).first->second;
 }
 
 void RunTable::walk_page(const std::string& sql, const std::vector<SqlValue>& params, const Matching* m, size_t offset,
-                         size_t limit, std::vector<std::string>& names, size_t* walked_matches) {
+                         size_t limit, std::vector<long long>& ids, size_t* walked_matches) {
   size_t matches = 0;
-  const size_t full = names.size() + limit;  // `names` may hold an earlier walk's runs
+  const size_t full = ids.size() + limit;  // `ids` may hold an earlier walk's runs
   SqlRows rows(reader_, sql, params);
   while (rows.next()) {
-    std::string name = rows.text(0);
-    if (m && !m->members.count(name)) continue;
+    const long long id = rows.int64(0);
+    if (m && !m->ids.contains(id)) continue;
     if (matches++ < offset) continue;
-    if (names.size() >= full) break;
-    names.push_back(std::move(name));
+    if (ids.size() >= full) break;
+    ids.push_back(id);
   }
   // Only a walk that ran out before the page was full counted every match.
   if (walked_matches) *walked_matches = matches;
@@ -397,13 +381,13 @@ RunPage RunTable::query(const RunQuery& q) {
     if (!shown.count(id)) page.constant[keys_by_id_.at(id).display] = value;
 
   if (!q.group_by.empty()) {
-    fill_groups(q, where, page, page.warnings);
+    fill_groups(q, m ? *m : matching(where, cache_key), page, page.warnings);
     return page;
   }
 
-  // The page's test_names in order: a run field's order, a value key's (runs without it last,
-  // whatever the direction), or newest first. Each is a walk of an index (about offset + limit
-  // entries, no sort of every run), the matching runs picked out by membership.
+  // The page's runs in order: a run field's order, a value key's (runs without it last, whatever
+  // the direction), or newest first. Each is a walk of an index (about offset + limit entries, no
+  // sort of every run), the matching runs picked out by membership.
   std::string sort_key = q.sort.empty() ? "-started" : q.sort;
   const bool descending = sort_key[0] == '-';
   if (descending || sort_key[0] == '+') sort_key = sort_key.substr(1);
@@ -413,83 +397,84 @@ RunPage RunTable::query(const RunQuery& q) {
   const std::optional<Key> key = field ? std::nullopt : find_key(sort_key);
   if (!field && !key) page.warnings.push_back("cannot sort by '" + sort_key + "': no run has it; newest first instead");
   const bool newest_first = !key && (!field || (std::string(field->sql) == "r.started_at" && descending));
-  std::vector<std::string> names;
+  std::vector<long long> ids;
   if (newest_first && m && m->ordered) {
-    for (size_t i = q.offset; i < m->names.size() && names.size() < limit; ++i) names.push_back(m->names[i]);
+    for (size_t i = q.offset; i < m->newest_first.size() && ids.size() < limit; ++i) ids.push_back(m->newest_first[i]);
   } else if (!key) {
     const std::string order = newest_first ? std::string("r.started_at DESC, r.test_name DESC")
                                            : std::string(field->sql) + dir + ", r.test_name" + dir;
     if (m) {
-      walk_page("SELECT r.test_name FROM runs r WHERE " + where.row_where + " ORDER BY " + order, where.row_params, m,
-                q.offset, limit, names, nullptr);
+      walk_page("SELECT r.id FROM runs r WHERE " + where.row_where + " ORDER BY " + order, where.row_params, m,
+                q.offset, limit, ids, nullptr);
     } else {
-      std::vector<SqlValue> params = where.params;
+      std::vector<SqlValue> params = where.row_params;
       params.push_back(static_cast<long long>(limit));
       params.push_back(static_cast<long long>(q.offset));
       SqlRows rows(reader_,
-                   "SELECT r.test_name FROM runs r WHERE " + where.where + " ORDER BY " + order + " LIMIT ?" +
+                   "SELECT r.id FROM runs r WHERE " + where.row_where + " ORDER BY " + order + " LIMIT ?" +
                        std::to_string(params.size() - 1) + " OFFSET ?" + std::to_string(params.size()),
                    params);
-      while (rows.next()) names.push_back(rows.text(0));
+      while (rows.next()) ids.push_back(rows.int64(0));
     }
   } else {
-    // Runs with the key in the value index's order, then the matching runs without it.
+    // Runs with the key in the value index's order (equal values by run id: the order they were
+    // indexed, oldest first after a rebuild; ordering them by test_name needed a row read each, 7-14 ms
+    // at offset 6000), then the matching runs without it.
     size_t with_key = 0;
-    walk_page(
-        "SELECT test_name FROM run_values WHERE key_id = ?1 ORDER BY num" + dir + ", txt" + dir + ", test_name" + dir,
-        {key->id}, m, q.offset, limit, names, &with_key);
-    if (names.size() < limit) {
+    walk_page("SELECT run_id FROM run_values WHERE key_id = ?1 ORDER BY num" + dir + ", txt" + dir + ", run_id" + dir,
+              {key->id}, m, q.offset, limit, ids, &with_key);
+    if (ids.size() < limit) {
       const size_t skip = q.offset > with_key ? q.offset - with_key : 0;
-      walk_page("SELECT r.test_name FROM runs r WHERE " + where.row_where +
-                    " AND NOT EXISTS (SELECT 1 FROM run_values s WHERE s.test_name = r.test_name AND s.key_id = " +
+      walk_page("SELECT r.id FROM runs r WHERE " + where.row_where +
+                    " AND NOT EXISTS (SELECT 1 FROM run_values s WHERE s.run_id = r.id AND s.key_id = " +
                     std::to_string(key->id) + ") ORDER BY r.test_name" + dir,
-                where.row_params, m, skip, limit - names.size(), names, nullptr);
+                where.row_params, m, skip, limit - ids.size(), ids, nullptr);
     }
   }
-  fill_rows(names, shown, page);
+  fill_rows(ids, shown, page);
   return page;
 }
 
-void RunTable::fill_rows(const std::vector<std::string>& names, const std::map<long long, ColumnInfo>& shown,
+void RunTable::fill_rows(const std::vector<long long>& ids, const std::map<long long, ColumnInfo>& shown,
                          RunPage& page) {
-  if (names.empty()) return;
-  std::map<std::string, size_t> position;
+  if (ids.empty()) return;
+  std::map<long long, size_t> position;
   std::string in;
   std::vector<SqlValue> params;
-  for (const std::string& name : names) {
-    position.emplace(name, position.size());
-    params.push_back(name);
+  for (const long long id : ids) {
+    position.emplace(id, position.size());
+    params.push_back(id);
     in += (params.size() > 1 ? ",?" : "?") + std::to_string(params.size());
   }
-  std::vector<json> rows_in_order(names.size());
+  std::vector<json> rows_in_order(ids.size());
   {
     SqlRows rows(reader_,
-                 "SELECT r.test_name, r.name, r.status, r.started_at, r.ended_at, r.duration, r.host, r.tags, "
-                 "r.deleted FROM runs r WHERE r.test_name IN (" +
+                 "SELECT r.id, r.test_name, r.name, r.status, r.started_at, r.ended_at, r.duration, r.host, r.tags, "
+                 "r.deleted FROM runs r WHERE r.id IN (" +
                      in + ")",
                  params);
     while (rows.next()) {
       json r = json::object();
-      r["test_name"] = rows.text(0);
-      r["name"] = rows.text(1);
-      r["status"] = rows.text(2);
-      r["started_at"] = rows.real(3);
-      r["ended_at"] = rows.real(4);
-      r["duration"] = rows.null(5) ? json(nullptr) : json(rows.real(5));
-      r["host"] = rows.text(6);
-      const std::optional<json> tags = try_parse_json(rows.text(7));
+      r["test_name"] = rows.text(1);
+      r["name"] = rows.text(2);
+      r["status"] = rows.text(3);
+      r["started_at"] = rows.real(4);
+      r["ended_at"] = rows.real(5);
+      r["duration"] = rows.null(6) ? json(nullptr) : json(rows.real(6));
+      r["host"] = rows.text(7);
+      const std::optional<json> tags = try_parse_json(rows.text(8));
       r["tags"] = tags && tags->is_array() ? *tags : json::array();
-      r["deleted"] = rows.int64(8) != 0;
+      r["deleted"] = rows.int64(9) != 0;
       r["values"] = json::object();
-      rows_in_order[position.at(rows.text(0))] = std::move(r);
+      rows_in_order[position.at(rows.int64(0))] = std::move(r);
     }
   }
   if (!shown.empty()) {
     // The shown values of the page's runs: one indexed lookup per run.
-    SqlRows v(reader_, "SELECT test_name, key_id, num, txt FROM run_values WHERE test_name IN (" + in + ")", params);
+    SqlRows v(reader_, "SELECT run_id, key_id, num, txt FROM run_values WHERE run_id IN (" + in + ")", params);
     while (v.next()) {
       const auto col = shown.find(v.int64(1));
-      json& row = rows_in_order[position.at(v.text(0))];
+      json& row = rows_in_order[position.at(v.int64(0))];
       if (col == shown.end() || row.is_null()) continue;
       row["values"][col->second.key] = value_of_row(v.null(2), v.real(2), v.null(3), v.text(3));
     }
@@ -501,7 +486,9 @@ void RunTable::fill_rows(const std::vector<std::string>& names, const std::map<l
 json RunTable::run_values(const std::string& test_name) {
   refresh_keys();
   json out = json::object();
-  SqlRows v(reader_, "SELECT key_id, num, txt FROM run_values WHERE test_name = ?1", {test_name});
+  SqlRows v(reader_,
+            "SELECT v.key_id, v.num, v.txt FROM run_values v JOIN runs r ON r.id = v.run_id WHERE r.test_name = ?1",
+            {test_name});
   while (v.next()) {
     const auto k = keys_by_id_.find(v.int64(0));
     if (k != keys_by_id_.end()) out[k->second.display] = value_of_row(v.null(1), v.real(1), v.null(2), v.text(2));

@@ -1,6 +1,7 @@
 #pragma once
 // The panel's run table over a store's index: filter, sort, page, group and "which columns vary",
-// all answered by SQLite over the typed value tables of index migration 4 (run_values_schema.hpp),
+// answered from the typed value tables (run_values_schema.hpp; keyed by run id since index schema 7):
+// each condition on a value is one range of the value index read as run ids, intersected in memory,
 // so a page of 100k runs never loads the runs it does not show.
 //
 // Filter language (`q`), conditions separated by spaces, all must hold:
@@ -13,10 +14,10 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "codedag/common/json_file.hpp"
+#include "codedag/store/run_id_list.hpp"
 #include "codedag/store/sqlite_query.hpp"
 
 namespace codedag::store {
@@ -84,8 +85,8 @@ class RunTable {
     std::map<long long, ColumnInfo> columns;
     std::map<long long, json> constant;
   };
-  // A condition on a value: the test_names of the runs it selects (or, negated, leaves out), one
-  // range of the value index.
+  // A condition on a value: the runs it selects (or, negated, leaves out), one range of the value
+  // index, read as run ids.
   struct ValueSet {
     std::string sql;
     std::vector<SqlValue> params;
@@ -93,20 +94,18 @@ class RunTable {
     bool negate = false;
     bool pins = false;  // key=value: every matching run has that one value
   };
-  // A filter in two forms: `where` over runs r with every condition (value conditions as IN
-  // subqueries), and `row_where` with only the conditions on the run row plus `sets`.
+  // A filter: `row_where` over runs r with the conditions on the run row (name, status, tags, words,
+  // deleted), and `sets` with one value-index range per condition on a value.
   struct Sql {
-    std::string where;
-    std::vector<SqlValue> params;
     std::string row_where;
     std::vector<SqlValue> row_params;
     std::vector<ValueSet> sets;
   };
-  // The runs a filter matches: newest first (the default page order) when `ordered`, else in no
-  // particular order (pages then walk the page order's index and pick the members out).
+  // The runs a filter matches, as row ids; also newest first (the default page order) when
+  // `ordered`, else pages walk the page order's index and pick the members out.
   struct Matching {
-    std::vector<std::string> names;
-    std::unordered_set<std::string> members;
+    RunIdList ids;
+    std::vector<long long> newest_first;
     bool ordered = true;
   };
   void refresh_keys();
@@ -117,12 +116,14 @@ class RunTable {
   const Matching& matching(const Sql& where, const std::string& cache_key);
   Varying varying_among(const Sql& where, const Matching& m, const std::string& cache_key);
   bool any_deleted();
-  void fill_rows(const std::vector<std::string>& names, const std::map<long long, ColumnInfo>& shown, RunPage& page);
-  // Appends to `names` the matching runs of a sorted walk from `offset`, at most `limit` of them.
+  // The page's rows, in the order of `ids`: the only place names and row columns are read.
+  void fill_rows(const std::vector<long long>& ids, const std::map<long long, ColumnInfo>& shown, RunPage& page);
+  // Appends to `ids` the matching runs of a sorted walk (its first column: run ids) from `offset`, at
+  // most `limit` of them.
   void walk_page(const std::string& sql, const std::vector<SqlValue>& params, const Matching* m, size_t offset,
-                 size_t limit, std::vector<std::string>& names, size_t* walked_matches);
+                 size_t limit, std::vector<long long>& ids, size_t* walked_matches);
   void invalidate_if_changed();
-  void fill_groups(const RunQuery& q, const Sql& where, RunPage& page, std::vector<std::string>& warnings);
+  void fill_groups(const RunQuery& q, const Matching& m, RunPage& page, std::vector<std::string>& warnings);
 
   SqlReader reader_;
   long long keys_version_ = -1;

@@ -4,6 +4,8 @@
 // the triggers (they re-parsed every summary with json_tree: 30x the cost of writing the row, on
 // every rebuild and sync) and RunIndex writes the values itself (run_values.hpp), so what follows
 // describes the tables and the schema-5 triggers an older index may still carry until it migrates.
+// Migration 7 (run_index.cpp) re-keys run_values by the run's integer id: run_values(run_id, key_id,
+// num, txt); the test_name column below is schema 5's and 6's.
 //   value_keys(id, kind, key)            kind: 'p' param (info, flattened with dots: "params.lr"),
 //                                        'b' best metric (dump_metric), 'l' last metric (log_metric),
 //                                        's' sweep (properties.sweep, flattened: "sweep.cell")

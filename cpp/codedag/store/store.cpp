@@ -181,6 +181,9 @@ void Store::open_index() {
     return;
   }
   if (!placement.why.empty() && index_->fresh()) notice("run index kept at " + placement.path + ": " + placement.why);
+  if (const int from = index_->take_migrated_from(); from > 0)
+    notice("run index " + placement.path + " upgraded from schema " + std::to_string(from) + " to " +
+           std::to_string(kIndexSchemaVersion) + " (rebuilt from its own rows; the run files were not touched)");
 }
 
 RunIndex& Store::index() {

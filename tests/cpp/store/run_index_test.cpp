@@ -11,6 +11,7 @@
 
 #include "codedag/common/error.hpp"
 #include "codedag/store/run_file.hpp"
+#include "codedag/store/run_query.hpp"
 #include "codedag/store/store.hpp"
 #include "store_test_util.hpp"
 
@@ -202,48 +203,161 @@ TEST(RunIndex, OneConnectionPerProcess) {
   EXPECT_EQ(open_fd_count(), before);
 }
 
-// Schema 5 kept the value tables with triggers; 6 drops them and refills the tables from the rows,
-// and from then on the writer keeps them: upsert replaces a run's values, remove drops them.
-TEST(RunIndex, ValueTablesAreWrittenWithTheRowsAndSchemaFiveIsRefilled) {
-  const std::string home = home_with_runs("values", 3);
-  { Store(home).list({}); }
-  const std::string path = home + "/index.sqlite";
-  auto scalar = [&](const char* sql) {
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    long long out = -1;
-    sqlite3_exec(
-        db, sql,
-        [](void* p, int, char** v, char**) {
-          *static_cast<long long*>(p) = v[0] ? std::atoll(v[0]) : -1;
-          return 0;
-        },
-        &out, nullptr);
-    sqlite3_close(db);
-    return out;
-  };
-  EXPECT_EQ(scalar("SELECT count(DISTINCT test_name) FROM run_values"), 3);
-  EXPECT_EQ(scalar("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 0);
-  // An index as schema 5 left it: a trigger on runs, values not (yet) matching the rows.
+namespace {
+
+long long index_scalar(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  long long out = -1;
+  char* error = nullptr;
+  sqlite3_exec(
+      db, sql,
+      [](void* p, int, char** v, char**) {
+        *static_cast<long long*>(p) = v[0] ? std::atoll(v[0]) : -1;
+        return 0;
+      },
+      &out, &error);
+  EXPECT_EQ(error, nullptr) << sql << ": " << error;
+  sqlite3_free(error);
+  sqlite3_close(db);
+  return out;
+}
+
+// The index as schema 6 wrote it: runs keyed by test_name alone (no id column) and run_values by
+// test_name, the same rows and values.
+void downgrade_to_schema_six(const std::string& path) {
   forget_shared_index(path);
-  EXPECT_EQ(scalar("CREATE TRIGGER runs_values_insert AFTER INSERT ON runs BEGIN SELECT 1; END;"
-                   "DELETE FROM run_values; PRAGMA user_version=5; SELECT 0"),
-            0);
+  EXPECT_EQ(
+      index_scalar(path,
+                   "BEGIN;"
+                   "CREATE TABLE values6(test_name TEXT NOT NULL, key_id INTEGER NOT NULL, num REAL, txt TEXT,"
+                   "  PRIMARY KEY(test_name, key_id)) WITHOUT ROWID;"
+                   "INSERT INTO values6 SELECT r.test_name, v.key_id, v.num, v.txt FROM run_values v"
+                   "  JOIN runs r ON r.id = v.run_id;"
+                   "DROP TABLE run_values; ALTER TABLE values6 RENAME TO run_values;"
+                   "CREATE INDEX run_values_by_value ON run_values(key_id, num, txt);"
+                   "CREATE TABLE runs6(test_name TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL,"
+                   "  started_at REAL NOT NULL DEFAULT 0, ended_at REAL NOT NULL DEFAULT 0,"
+                   "  deleted INTEGER NOT NULL DEFAULT 0, host TEXT NOT NULL DEFAULT '',"
+                   "  summary TEXT NOT NULL DEFAULT '{}', file_mtime INTEGER NOT NULL DEFAULT 0, duration REAL,"
+                   "  tags TEXT NOT NULL DEFAULT '[]', metric_values TEXT, sweep TEXT NOT NULL DEFAULT '');"
+                   "INSERT INTO runs6 SELECT test_name, name, status, started_at, ended_at, deleted, host, summary,"
+                   "  file_mtime, duration, tags, metric_values, sweep FROM runs;"
+                   "DROP TABLE runs; ALTER TABLE runs6 RENAME TO runs;"
+                   "CREATE INDEX runs_by_name ON runs(name, started_at);"
+                   "CREATE INDEX runs_by_status ON runs(status);"
+                   "CREATE INDEX runs_by_sweep ON runs(sweep) WHERE sweep != '';"
+                   "CREATE INDEX runs_by_start ON runs(deleted, started_at, test_name);"
+                   "CREATE INDEX runs_by_change ON runs(file_mtime);"
+                   "PRAGMA user_version=6; COMMIT; SELECT 0"),
+      0);
+  ASSERT_EQ(index_scalar(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'id'"), 0);
+  ASSERT_EQ(index_scalar(path, "SELECT count(*) FROM pragma_table_info('run_values') WHERE name = 'test_name'"), 1);
+}
+
+// Each run's typed values and the filters' answers, as the panel sees them.
+json panel_view(const std::string& path, const std::vector<std::string>& test_names) {
+  RunTable table(path);
+  json view = json::object();
+  for (const auto& t : test_names) view[t] = table.run_values(t);
+  for (const char* filter : {"", "i>0", "i=1", "i!=1", "i>5"}) {
+    RunQuery q;
+    q.filter = filter;
+    json names = json::array();
+    const RunPage page = table.query(q);
+    for (const auto& r : page.runs) names.push_back(r["test_name"]);
+    view[std::string("filter ") + filter] = json{{"total", page.total}, {"runs", names}};
+  }
+  return view;
+}
+
+}  // namespace
+
+// Schema 7 keys run_values by the run's integer id (filters intersect integer lists): a schema-6
+// index is upgraded in place, with the same rows, the same values and the same filter answers, and
+// the store says so once.
+TEST(RunIndex, SchemaSixIsUpgradedToRunIdsWithTheSameRowsAndValues) {
+  const std::string home = home_with_runs("upgrade6", 3);
+  const std::string path = home + "/index.sqlite";
+  std::vector<std::string> test_names;
+  for (const json& r : Store(home).list({})) test_names.push_back(r["test_name"]);
+  const json before = panel_view(path, test_names);
+  EXPECT_EQ(before["filter i>0"]["total"], 2);
+  downgrade_to_schema_six(path);
   {
     Store s(home);
+    std::vector<std::string> warnings;
+    EXPECT_EQ(s.list({}, &warnings, false).size(), 3u);
+    EXPECT_TRUE(mentions(warnings, "upgraded from schema 6 to 7")) << (warnings.empty() ? "" : warnings[0]);
     EXPECT_EQ(s.index().schema_version(), kIndexSchemaVersion);
+    warnings.clear();
+    s.list({}, &warnings, false);
+    EXPECT_FALSE(mentions(warnings, "upgraded"));  // said once
   }
-  EXPECT_EQ(scalar("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 0);
-  EXPECT_EQ(scalar("SELECT count(DISTINCT test_name) FROM run_values"), 3);
-  // The writer keeps them in step.
+  EXPECT_EQ(index_scalar(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'id'"), 1);
+  EXPECT_EQ(index_scalar(path, "SELECT count(DISTINCT run_id) FROM run_values"), 3);
+  EXPECT_EQ(
+      index_scalar(path, "SELECT count(*) FROM run_values v LEFT JOIN runs r ON r.id = v.run_id WHERE r.id IS NULL"),
+      0);
+  EXPECT_EQ(panel_view(path, test_names), before);
+  // From then on the writer keeps them in step: upsert replaces a run's values, remove drops them.
   Store s(home);
   const std::vector<json> runs = s.list({});
   json changed = load_run(runs[0]["info_dir"].get<std::string>());
   changed["info"]["i"] = 41;
   s.index().upsert(changed);
-  EXPECT_EQ(scalar("SELECT count(*) FROM run_values v JOIN value_keys k ON k.id = v.key_id "
-                   "WHERE k.key = 'i' AND v.num = 41"),
+  EXPECT_EQ(index_scalar(path,
+                         "SELECT count(*) FROM run_values v JOIN value_keys k ON k.id = v.key_id "
+                         "WHERE k.key = 'i' AND v.num = 41"),
             1);
+  EXPECT_EQ(index_scalar(path, "SELECT count(DISTINCT run_id) FROM run_values"), 3);  // same id, values replaced
   s.index().remove(changed["test_name"]);
-  EXPECT_EQ(scalar("SELECT count(DISTINCT test_name) FROM run_values"), 2);
+  EXPECT_EQ(index_scalar(path, "SELECT count(DISTINCT run_id) FROM run_values"), 2);
+  EXPECT_EQ(index_scalar(path, "SELECT count(*) FROM runs"), 2);
+}
+
+// Schema 5 kept the value tables with triggers; 6 drops them, 7 refills the tables from the rows.
+TEST(RunIndex, SchemaFiveTriggersAreDroppedAndItsValuesRefilled) {
+  const std::string home = home_with_runs("upgrade5", 3);
+  const std::string path = home + "/index.sqlite";
+  { Store(home).list({}); }
+  EXPECT_EQ(index_scalar(path, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 0);
+  downgrade_to_schema_six(path);
+  EXPECT_EQ(index_scalar(path,
+                         "CREATE TRIGGER runs_values_insert AFTER INSERT ON runs BEGIN SELECT 1; END;"
+                         "DELETE FROM run_values; PRAGMA user_version=5; SELECT 0"),
+            0);
+  {
+    Store s(home);
+    EXPECT_EQ(s.index().schema_version(), kIndexSchemaVersion);
+  }
+  EXPECT_EQ(index_scalar(path, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 0);
+  EXPECT_EQ(index_scalar(path, "SELECT count(DISTINCT run_id) FROM run_values"), 3);
+}
+
+// The upgrade copies the runs table and refills the values in one transaction: one that fails
+// half-way (here a trigger refuses the value keys) leaves the schema-6 index exactly as it was, and
+// the next open upgrades it once the cause is gone.
+TEST(RunIndex, AnUpgradeThatFailsLeavesTheOldIndexWhole) {
+  const std::string home = home_with_runs("upgrade_fails", 3);
+  const std::string path = home + "/index.sqlite";
+  { Store(home).list({}); }
+  downgrade_to_schema_six(path);
+  EXPECT_EQ(index_scalar(path,
+                         "CREATE TRIGGER refuse BEFORE INSERT ON value_keys BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+                         "SELECT 0"),
+            0);
+  const long long values = index_scalar(path, "SELECT count(*) FROM run_values");
+  EXPECT_GT(values, 0);
+  EXPECT_THROW(Store(home).list({}), Error);
+  forget_shared_index(path);
+  EXPECT_EQ(index_scalar(path, "PRAGMA user_version"), 6);
+  EXPECT_EQ(index_scalar(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'id'"), 0);
+  EXPECT_EQ(index_scalar(path, "SELECT count(*) FROM sqlite_master WHERE name = 'runs_v7'"), 0);
+  EXPECT_EQ(index_scalar(path, "SELECT count(*) FROM runs"), 3);
+  EXPECT_EQ(index_scalar(path, "SELECT count(*) FROM run_values"), values);
+  EXPECT_EQ(index_scalar(path, "DROP TRIGGER refuse; SELECT 0"), 0);
+  EXPECT_EQ(Store(home).list({}).size(), 3u);
+  EXPECT_EQ(index_scalar(path, "PRAGMA user_version"), kIndexSchemaVersion);
+  EXPECT_EQ(index_scalar(path, "SELECT count(DISTINCT run_id) FROM run_values"), 3);
 }

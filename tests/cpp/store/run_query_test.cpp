@@ -254,6 +254,11 @@ class ManyRunsTest : public ::testing::Test {
     for (const auto* s : m) out.push_back(s->test_name);
     return out;
   }
+  RunPage query_of(const std::string& filter) {
+    RunQuery q;
+    q.filter = filter;
+    return table->query(q);
+  }
   std::vector<std::string> all_pages(const std::string& filter, const std::string& sort, size_t page_size) {
     std::vector<std::string> out;
     for (size_t offset = 0;; offset += page_size) {
@@ -329,4 +334,137 @@ TEST_F(ManyRunsTest, ADeletedRunChangesNothingButTheCount) {
   EXPECT_EQ(p.constant["params.model"], "mlp");
   q.include_deleted = true;
   EXPECT_EQ(table->query(q).total, runs.size());
+}
+
+// A filter whose conditions match no run, exactly one, or every run: the count, the pages, the
+// columns and the constants agree with a loop over the runs, with value conditions alone (a set of
+// ids) and with a condition on the row too (a walk in page order).
+TEST_F(ManyRunsTest, FiltersMatchingNoRunOneRunOrEveryRun) {
+  const auto all = expected([](const Synthetic&) { return true; });
+  for (const char* filter : {"best.acc>2", "params.lr=0.5", "params.lr=0.1 params.lr=0.01",
+                             "best.acc>2 status=finished", "params.model!=mlp"}) {
+    const RunPage p = query_of(filter);
+    EXPECT_EQ(p.total, 0u) << filter;
+    EXPECT_TRUE(p.runs.empty()) << filter;
+    EXPECT_TRUE(p.columns.empty()) << filter;
+    EXPECT_TRUE(all_pages(filter, "-best.acc", 50).empty()) << filter;
+  }
+  // Run 5 alone has params.extra=5 (runs 0-9 have the key; run 0 is deleted).
+  const std::string five = runs[5].test_name;
+  for (const char* filter : {"params.extra=5", "params.extra=5 status=finished", "params.extra>4 params.extra<6",
+                             "params.extra>=5 best.acc>0 params.extra<=5"}) {
+    const RunPage p = query_of(filter);
+    EXPECT_EQ(p.total, 1u) << filter;
+    ASSERT_EQ(p.runs.size(), 1u) << filter;
+    EXPECT_EQ(p.runs[0]["test_name"], five) << filter;
+    EXPECT_EQ(p.constant["params.lr"], runs[5].lr) << filter;  // one run: every value is constant
+    EXPECT_TRUE(p.columns.empty()) << filter;
+    EXPECT_EQ(all_pages(filter, "params.seed", 1), std::vector<std::string>{five}) << filter;
+  }
+  EXPECT_EQ(query_of("id=" + five).total, 1u);
+  for (const char* filter : {"best.acc>0", "params.model=mlp", "params.lr!=0.5", "best.acc>0 status=finished",
+                             "params.batch_size=64 params.lr>0"}) {
+    const RunPage p = query_of(filter);
+    EXPECT_EQ(p.total, all.size()) << filter;
+    EXPECT_EQ(all_pages(filter, "", 64), all) << filter;
+    EXPECT_EQ(all_pages(filter, "-best.acc", 64).size(), all.size()) << filter;
+    EXPECT_EQ(p.constant["params.model"], "mlp") << filter;
+  }
+  // With the deleted runs too, every run matches.
+  RunQuery q;
+  q.filter = "best.acc>0";
+  q.include_deleted = true;
+  EXPECT_EQ(table->query(q).total, runs.size());
+}
+
+// Groups under a filter agree with a loop over the runs, both for a filter matching many runs (each
+// key's index range is read) and one matching few (each run's rows are read).
+TEST_F(ManyRunsTest, GroupsUnderAFilterAgreeWithALoopOverTheRuns) {
+  for (const auto& [filter, keep] : std::vector<std::pair<std::string, std::function<bool(const Synthetic&)>>>{
+           {"best.acc>0.6", [](const Synthetic& s) { return s.acc > 0.6; }},
+           {"params.seed=1 best.acc>0.8", [](const Synthetic& s) { return s.seed == 1 && s.acc > 0.8; }},
+           {"", [](const Synthetic&) { return true; }},
+           {"best.acc>2", [](const Synthetic&) { return false; }}}) {
+    std::map<double, std::pair<size_t, double>> oracle;  // lr -> runs, sum of acc
+    for (const auto& s : runs)
+      if (!s.deleted && keep(s)) {
+        oracle[s.lr].first++;
+        oracle[s.lr].second += s.acc;
+      }
+    RunQuery q;
+    q.filter = filter;
+    q.group_by = {"params.lr"};
+    const RunPage p = table->query(q);
+    ASSERT_EQ(p.total_groups, oracle.size()) << filter;
+    size_t i = 0;
+    for (const auto& [lr, g] : oracle) {  // groups ordered by value, as the map
+      const json& group = p.groups.at(i++);
+      EXPECT_EQ(group["values"]["params.lr"], lr) << filter;
+      EXPECT_EQ(group["runs"], g.first) << filter;
+      EXPECT_NEAR(group["metrics"]["best.acc"]["mean"].get<double>(), g.second / g.first, 1e-9) << filter;
+      EXPECT_EQ(group["metrics"]["best.acc"]["n"], g.first) << filter;
+    }
+  }
+  // Two keys, one of them missing in most runs: those runs form the groups with null.
+  RunQuery q;
+  q.group_by = {"params.extra", "params.lr"};
+  const RunPage p = table->query(q);
+  size_t with_null = 0, runs_seen = 0;
+  for (const auto& g : p.groups) {
+    runs_seen += g["runs"].get<size_t>();
+    if (g["values"]["params.extra"].is_null()) ++with_null;
+  }
+  EXPECT_EQ(with_null, 3u);            // one per lr
+  EXPECT_EQ(p.total_groups, 9u + 3u);  // runs 1-9 alone, then the rest by lr
+  EXPECT_EQ(runs_seen, expected([](const Synthetic&) { return true; }).size());
+}
+
+// A metric far from zero (a timestamp, a step count) with a small spread: its standard deviation is
+// exact, not the noise left when sum(x^2) - n*mean^2 cancels.
+TEST(RunTableGroups, StandardDeviationOfValuesFarFromZero) {
+  const std::string home = fresh_home("groups_far_from_zero");
+  Store store(home);
+  std::vector<json> records;
+  for (int i = 0; i < 6; ++i) {
+    char id[32];
+    std::snprintf(id, sizeof id, "260101.%03d.far", i + 1);
+    records.push_back(json{{"name", "far"},
+                           {"test_name", id},
+                           {"status", "finished"},
+                           {"started_at", 1.7e9 + i},
+                           {"info", {{"params", {{"lr", i % 2}}}}},
+                           {"metrics", {{"t", {{"value", 1.7e9 + 0.001 * (i / 2)}, {"cmp", "max"}}}}}});
+  }
+  store.index().replace_all(records);
+  RunTable table(store.index().path());
+  RunQuery q;
+  q.group_by = {"params.lr"};
+  const RunPage p = table.query(q);
+  ASSERT_EQ(p.groups.size(), 2u);
+  for (const json& g : p.groups) {
+    EXPECT_EQ(g["runs"], 3);
+    EXPECT_NEAR(g["metrics"]["best.t"]["mean"].get<double>(), 1.7e9 + 0.001, 1e-6);
+    EXPECT_NEAR(g["metrics"]["best.t"]["std"].get<double>(), 0.001, 1e-6);
+  }
+}
+
+// Runs with equal values sort by id, which a rebuild hands out in start order: ascending, the
+// oldest first; descending, the newest first; every page agrees.
+TEST_F(ManyRunsTest, EqualValuesSortInStartOrder) {
+  std::vector<const Synthetic*> live;
+  for (const auto& s : runs)
+    if (!s.deleted) live.push_back(&s);
+  auto by = [&](bool descending) {
+    std::vector<const Synthetic*> m = live;
+    std::sort(m.begin(), m.end(), [&](const Synthetic* a, const Synthetic* b) {
+      const auto ka = std::make_tuple(a->lr, a->started, a->test_name),
+                 kb = std::make_tuple(b->lr, b->started, b->test_name);
+      return descending ? kb < ka : ka < kb;
+    });
+    std::vector<std::string> out;
+    for (const auto* s : m) out.push_back(s->test_name);
+    return out;
+  };
+  EXPECT_EQ(all_pages("", "params.lr", 37), by(false));
+  EXPECT_EQ(all_pages("", "-params.lr", 37), by(true));
 }

@@ -229,22 +229,35 @@ def test_failed_run_exit_code_is_reported_by_rerun(run_cli, tmp_path, monkeypatc
     assert r.returncode == 1 and "exited with 1" in r.stderr
 
 
+# The runs table as schema 1 created it and schema 2 extended it (keyed by test_name alone).
+_SCHEMA_2_RUNS = """CREATE TABLE runs2 (
+  test_name TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, started_at REAL NOT NULL DEFAULT 0,
+  ended_at REAL NOT NULL DEFAULT 0, deleted INTEGER NOT NULL DEFAULT 0, host TEXT NOT NULL DEFAULT '',
+  summary TEXT NOT NULL DEFAULT '{}', file_mtime INTEGER NOT NULL DEFAULT 0)"""
+
+
 def _downgrade_index_to_schema_2(home):
-    """The index as the previous codedag (schema 2) left it: no listing columns, no value tables."""
+    """The index as the previous codedag (schema 2) left it: no listing columns, no value tables, no run ids."""
     import sqlite3
 
     db = sqlite3.connect(os.path.join(home, "index.sqlite"))
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 6
-        # schema 6 writes the value tables without triggers: none is left to drop
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 7
+        # the value tables are written without triggers: none is left to drop
         assert db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()[0] == 0
         for table in ("run_values", "value_keys"):
             db.execute(f"DROP TABLE {table}")
-        for index in ("runs_by_start", "runs_by_change"):
-            db.execute(f"DROP INDEX {index}")
-        db.execute("DROP INDEX runs_by_sweep")  # schema 4's, on a column schema 2 did not have
-        for column in ("duration", "tags", "metric_values", "sweep"):
-            db.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+        # Schema 7 copied the table to give each run an integer id: copy it back without (its
+        # indexes go with it).
+        db.execute(_SCHEMA_2_RUNS)
+        db.execute(
+            "INSERT INTO runs2 SELECT test_name, name, status, started_at, ended_at, deleted, host, summary,"
+            " file_mtime FROM runs"
+        )
+        db.execute("DROP TABLE runs")
+        db.execute("ALTER TABLE runs2 RENAME TO runs")
+        db.execute("CREATE INDEX runs_by_name ON runs(name, started_at)")
+        db.execute("CREATE INDEX runs_by_status ON runs(status)")
         db.execute("PRAGMA user_version=2")
         db.commit()
         assert db.execute("PRAGMA user_version").fetchone()[0] == 2
@@ -260,17 +273,19 @@ def test_an_index_of_the_previous_schema_is_migrated_and_lists_the_same_rows(run
     before_load = codedag.Watcher(home).load(as_frame=False)
     _downgrade_index_to_schema_2(home)
     # --no-sync: the rows must come from the migrated index, not be re-read from the files.
-    assert json.loads(run_cli("ls", "--json", "--no-sync", check=True).stdout) == before_json
+    first = run_cli("ls", "--json", "--no-sync", check=True)
+    assert json.loads(first.stdout) == before_json
+    assert "upgraded from schema 2 to 7" in first.stderr  # said once, by the command that upgraded it
     assert run_cli("ls", "-c", "id,status,duration,metrics,tags,metric.acc,last.loss", check=True).stdout == before_table
     assert codedag.Watcher(home).load(as_frame=False) == before_load
     assert "keep" in before_table and before_json[1]["tags"] == ["keep"]
     import sqlite3
 
     with sqlite3.connect(os.path.join(home, "index.sqlite")) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 7
         assert db.execute("SELECT count(*) FROM runs WHERE metric_values IS NULL").fetchone()[0] == 0
-        # Migrations 5 and 6 filled the panel's value tables from the rows already there, and dropped
-        # schema 5's triggers again.
+        # Migrations 5 to 7 filled the panel's value tables from the rows already there (keyed by
+        # run id), and dropped schema 5's triggers again.
         assert db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()[0] == 0
-        runs_with_values = db.execute("SELECT count(DISTINCT test_name) FROM run_values").fetchone()[0]
+        runs_with_values = db.execute("SELECT count(DISTINCT run_id) FROM run_values").fetchone()[0]
         assert runs_with_values == db.execute("SELECT count(*) FROM runs").fetchone()[0]

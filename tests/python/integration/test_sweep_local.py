@@ -365,9 +365,18 @@ def test_ls_sweep_lists_a_sweeps_runs_also_from_an_index_made_before_the_sweep_c
             db.execute(f"DROP TRIGGER IF EXISTS {trigger}")  # schema 5's (the panel's value tables; 6 drops them)
         for table in ("run_values", "value_keys"):
             db.execute(f"DROP TABLE {table}")
-        for index in ("runs_by_start", "runs_by_change", "runs_by_sweep"):
-            db.execute(f"DROP INDEX {index}")
-        db.execute("ALTER TABLE runs DROP COLUMN sweep")
+        # Schema 7 copied the runs table to give each run an integer id: copy it back as schema 3 had it
+        # (keyed by test_name, no sweep column; its later indexes go with the dropped table).
+        db.execute("CREATE TABLE runs3 (test_name TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL,"
+                   " started_at REAL NOT NULL DEFAULT 0, ended_at REAL NOT NULL DEFAULT 0, deleted INTEGER NOT NULL"
+                   " DEFAULT 0, host TEXT NOT NULL DEFAULT '', summary TEXT NOT NULL DEFAULT '{}', file_mtime INTEGER"
+                   " NOT NULL DEFAULT 0, duration REAL, tags TEXT NOT NULL DEFAULT '[]', metric_values TEXT)")
+        db.execute("INSERT INTO runs3 SELECT test_name, name, status, started_at, ended_at, deleted, host, summary,"
+                   " file_mtime, duration, tags, metric_values FROM runs")
+        db.execute("DROP TABLE runs")
+        db.execute("ALTER TABLE runs3 RENAME TO runs")
+        db.execute("CREATE INDEX runs_by_name ON runs(name, started_at)")
+        db.execute("CREATE INDEX runs_by_status ON runs(status)")
         db.execute("PRAGMA user_version=3")
     listed = json.loads(run_cli("ls", "--sweep", b["sweep"], "--json", "--no-sync", check=True).stdout)
     assert [r["test_name"] for r in listed] == [b["cells"][0]["run"]]
