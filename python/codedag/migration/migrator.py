@@ -20,7 +20,7 @@ from .. import libraries, strategies
 from ..graph import load_plan
 from . import call_sites
 from .batched_loader import PlanLoaderHook, should_defer
-from .deferral_gate import DeferralGate
+from .deferral_gate import DeferralGate, SharedDecisions
 from .deferred import BatchedPlan, Deferred, DeferredBatch, _materialize_tree, warn_once
 from .executors import ExecutorUnavailable, parse_executor
 from .resolve import Binding, Target, Unresolvable, module_bindings, resolve
@@ -105,8 +105,8 @@ class PipelineMigrator:
         self._fallback_counts: dict[str, int] = {}  # in this process
         self._fallback_reasons: dict[str, str] = {}  # key -> the first reason
         self._worker_reports: list[Any] = []  # WorkerFallbacks of every batched apply (workers write them)
-        # Which planned calls have earned deferral in this process (deferral_gate.py); decisions
-        # survive restore()/apply() cycles, like the vectorisation probes.
+        # Which planned calls have earned deferral (deferral_gate.py), shared with the plan's
+        # DataLoader workers; decisions survive restore()/apply() cycles, like the vectorisation probes.
         self._gate = DeferralGate(self._note_fallback)
         self._stats: dict[str, Any] = self._fresh_stats()
 
@@ -294,6 +294,8 @@ class PipelineMigrator:
             originals.update((key, callee.function) for key in keys)
         needs_batched = any(modes.get(key, "batched") == "batched" for key in originals)
         if needs_batched:
+            if self._gate.shared is None:  # before any worker starts: forked ones inherit it
+                self._gate.shared = SharedDecisions(list(self.plan["context_device_map"]))
             known = self._batched
             self._batched = BatchedPlan(originals, devices, tensor_path, self)
             if known is not None:  # probe decisions survive restore()/apply() cycles
