@@ -75,7 +75,8 @@ def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_
     (plan, optimizer summary with the calibration and the traced DAG's size)."""
     import codedag
 
-    from .calibration import available_cores, calibrate_device_model
+    from .calibration import available_cores
+    from .calibration import calibrate as measure_and_learn
 
     phases = phases or _Phases()
     with phases.start("trace"):
@@ -88,7 +89,8 @@ def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_
             del iterator
             shut_down_workers(loader)
         dag = tracer.dag
-    if not len(dag.nodes):
+    traced_nodes = len(dag.nodes)
+    if not traced_nodes:
         raise _LoopError("trace", "the trace recorded no contexts: the DataLoader's batch did not run any traced "
                                   "Python code (is the dataset pre-computed tensors?)")
     if gpu_count is None:
@@ -97,7 +99,9 @@ def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_
         gpu_count = detect_gpu_count()
     with phases.start("calibrate"):
         if calibrate:
-            model, calibration = calibrate_device_model(loader, dag, k, coarsen_max_depth, step=step)
+            found = measure_and_learn(loader, dag, k, coarsen_max_depth, step=step)
+            # The plan is made on what calibration learned: measured batch times, refused steps pinned.
+            model, calibration, dag = found.model, found.details, found.dag
         else:
             model = codedag.DeviceModel.defaults(workers=max(1, loader.num_workers))
             model.workers, model.cores = loader.num_workers, available_cores()
@@ -109,7 +113,7 @@ def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_
         result = manager.optimize(dag, export_dir=export_dir)
     summary = {key: v for key, v in result.items() if key not in ("coarsened_dag", "plan", "optimized_partitions")}
     summary["calibration"] = calibration
-    summary["dag_nodes"] = len(dag.nodes)
+    summary["dag_nodes"] = traced_nodes
     summary["chose_workers"] = choose
     return result["plan"], summary
 

@@ -290,3 +290,18 @@ class ChainedImages(Images):
 
     def __getitem__(self, i):
         return self.chain(trim(image(i))), i
+
+
+def floor_below_max(x):
+    """AmplitudeToDB's floor: nothing more than 80 below the maximum. Over a batch, the maximum is
+    the batch's: one loud sample floors the others -- equal to the per-sample calls only on batches
+    where nothing is that quiet."""
+    return torch.maximum(x, x.max() - 80.0)
+
+
+class LoudImages(Images):
+    """image(i) through floor_below_max; sample 13 (the fourth batch of 4) is 1000 times louder."""
+
+    def __getitem__(self, i):
+        x = image(i) * (1000.0 if i == 13 else 1.0)
+        return floor_below_max(x), i
