@@ -106,6 +106,7 @@ def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_
             model = codedag.DeviceModel.defaults(workers=max(1, loader.num_workers))
             model.workers, model.cores = loader.num_workers, available_cores()
             calibration = {"why": "calibration off", "cores": model.cores}
+    dag = _with_batch_size(dag, loader)
     with phases.start("optimize"):
         choose = tune_workers and not isinstance(loader.dataset, IterableDataset)
         manager = codedag.OptimizerManager(k=k, coarsen_max_depth=coarsen_max_depth, device_model=model,
@@ -116,6 +117,22 @@ def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_
     summary["dag_nodes"] = traced_nodes
     summary["chose_workers"] = choose
     return result["plan"], summary
+
+
+def _with_batch_size(dag: Any, loader: DataLoader) -> Any:
+    """The DAG with ``meta.samples`` (the traced batches times the loader's batch size) when the
+    loader says its batch size: the optimizer's batch-size suggestion needs it."""
+    from ..graph.optimizer import _as_dag
+
+    engine = _as_dag(dag)
+    meta = dict(engine.meta)
+    if not loader.batch_size or meta.get("samples"):
+        return dag
+    doc = engine.to_dict()
+    doc["meta"]["samples"] = int(loader.batch_size) * int(meta.get("batches") or 1)
+    import codedag
+
+    return codedag.Dag.from_dict(doc)
 
 
 @dataclass
@@ -138,6 +155,7 @@ class _Options:
     level: float
     independence_runs: int
     migrator_options: dict = field(default_factory=dict)
+    tune_batch_size: bool = False
 
 
 class _LoopError(Exception):
@@ -152,16 +170,19 @@ def _moved(plan: dict) -> list[str]:
     return sorted(k for k, v in plan.get("context_device_map", {}).items() if v != "cpu")
 
 
-def _plain_plan(workers: int, threads: int | None) -> dict:
+def _plain_plan(workers: int, threads: int | None, batch_size: int | None = None) -> dict:
     parallelism: dict[str, Any] = {"workers": workers}
     if threads is not None:
         parallelism["threads_per_worker"] = threads
+    if batch_size:
+        parallelism["suggested_batch_size"] = batch_size
     return {"schema": "codedag.plan/1", "context_device_map": {}, "parallelism": parallelism}
 
 
 def _settings(loader: DataLoader, plan: dict, tune_workers: bool, migrator_options: dict,
-              notes: list[str]) -> list[Setting]:
-    """The untouched loader, the plan and the plain DataLoaders of ``_plain_grid``."""
+              notes: list[str], tune_batch_size: bool = False) -> list[Setting]:
+    """The untouched loader, the plan and the plain DataLoaders of ``_plain_grid``; with
+    ``tune_batch_size`` also the plan and the optimizer's plain DataLoader at the suggested batch size."""
     user_workers = loader.num_workers
     parallelism = plan.get("parallelism")
     apply_workers = tune_workers and parallelism is not None and not isinstance(loader.dataset, IterableDataset)
@@ -184,6 +205,37 @@ def _settings(loader: DataLoader, plan: dict, tune_workers: bool, migrator_optio
         for workers, threads in _plain_grid(user_workers, parallelism):
             plain = PipelineMigrator.from_plan(_plain_plan(workers, threads), loader=loader, apply_workers=True)
             out.append(Setting(f"plain, {workers} workers", "plain", workers, plain, threads))
+    if tune_batch_size:
+        out.extend(_batch_size_settings(loader, plan, out, migrator_options, notes))
+    return out
+
+
+def _batch_size_settings(loader: DataLoader, plan: dict, settings: list[Setting], migrator_options: dict,
+                         notes: list[str]) -> list[Setting]:
+    """The plan and the optimizer's plain DataLoader at the suggested batch size (the opt-in
+    ``tune_batch_size``: another batch size changes training, so it is only tried when asked)."""
+    from torch.utils.data import BatchSampler
+
+    parallelism = plan.get("parallelism") or {}
+    size = int(parallelism.get("suggested_batch_size") or 0)
+    if not size or size == loader.batch_size:
+        notes.append(f"batch size: nothing to try ({parallelism.get('batch_size_reason') or 'no suggestion'})")
+        return []
+    if loader.batch_size is None or type(loader.batch_sampler) is not BatchSampler:
+        notes.append("batch size: not tried (the loader's batches come from its own batch_sampler)")
+        return []
+    out = []
+    planned = next((s for s in settings if s.kind == "plan"), None)
+    if planned is not None:
+        migrator = PipelineMigrator.from_plan(planned.migrator.plan, loader=loader, apply_workers=True,
+                                              apply_batch_size=True, **migrator_options)
+        out.append(Setting(f"plan, {planned.workers} workers, batch {size}", "plan", planned.workers, migrator,
+                           planned.threads_per_worker, batch_size=size))
+    workers = int(parallelism["plain_workers"])
+    threads = parallelism.get("plain_threads_per_worker") if workers else None
+    plain = PipelineMigrator.from_plan(_plain_plan(workers, threads, size), loader=loader, apply_workers=True,
+                                       apply_batch_size=True)
+    out.append(Setting(f"plain, {workers} workers, batch {size}", "plain", workers, plain, threads, batch_size=size))
     return out
 
 
@@ -220,7 +272,7 @@ def optimize_pipeline(dataloader: DataLoader, plan: Any = None, *, k: int = 2, m
                       measure_batches: int = 10, repeats: int = 5, min_speedup: float = 1.05,
                       step: Callable[[Any], Any] | None = None, seed: int = 0, export_dir: str | None = None,
                       keep: bool = True, quiet: bool = False, calibrate: bool = True, tune_workers: bool = True,
-                      level: float = 0.95, independence_runs: int = 5,
+                      level: float = 0.95, independence_runs: int = 5, tune_batch_size: bool = False,
                       **migrator_options: Any) -> OptimizationResult:
     """Runs the closed loop on ``dataloader`` and returns an OptimizationResult; never raises for
     the pipeline (a failing phase is "not kept" with its cause).
@@ -231,7 +283,10 @@ def optimize_pipeline(dataloader: DataLoader, plan: Any = None, *, k: int = 2, m
     ``tune_workers``: let the optimizer choose the worker count and threads per worker and try the
     best plain DataLoader too (map-style datasets only: an IterableDataset's stream depends on the
     worker count). A setting is kept when it verifies and the lower bound of its speedup's
-    ``level`` interval is at least ``min_speedup``; with ``keep`` it is then left applied
+    ``level`` interval is at least ``min_speedup``. ``tune_batch_size`` (opt-in, with ``tune_workers``;
+    it changes training: fewer, larger optimiser steps): also try the plan and the best plain
+    DataLoader at the batch size the optimizer suggests; without it the suggestion is only reported.
+    With ``keep`` the kept setting is then left applied
     (``result.migrator``; the worker count on ``dataloader`` too), else everything is restored."""
     from .. import InputError
     from .._term import Terminal
@@ -254,17 +309,17 @@ def optimize_pipeline(dataloader: DataLoader, plan: Any = None, *, k: int = 2, m
         term.header("codedag closed loop", {"workers": dataloader.num_workers, "batch size": dataloader.batch_size,
                                             "verify batches": verify_batches, "measure batches": measure_batches,
                                             "rounds": repeats, "min speedup": f"{min_speedup} (interval lower bound)",
-                                            "tune workers": tune_workers})
+                                            "tune workers": tune_workers, "tune batch size": tune_batch_size})
     result = OptimizationResult(kept=False, reason="", plan=None, predicted_speedup=None, measured_speedup=None,
                                 interval=None, verification=None, verifications={}, apply_stats=None, optimizer={},
                                 settings=[], workers=dataloader.num_workers, threads_per_worker=None,
-                                suggested_batch_size=None, fallbacks=0, notes=[])
+                                batch_size=dataloader.batch_size, suggested_batch_size=None, fallbacks=0, notes=[])
     settings: list[Setting] = []
     chosen: Setting | None = None
     try:
         options = _Options(k, max_depth, coarsen_max_depth, gpu_count, verify_batches, measure_batches, repeats,
                            min_speedup, step, seed, export_dir, calibrate, tune_workers, level, independence_runs,
-                           migrator_options)
+                           migrator_options, tune_batch_size and tune_workers)
         chosen = _run(dataloader, plan, result, settings, phases, term, options)
     except _LoopError as exc:
         result["reason"] = f"{exc.phase} failed: {exc}"
@@ -314,7 +369,8 @@ def _run(loader: DataLoader, plan: Any, result: OptimizationResult, settings: li
                 "over the untouched loader)")
 
     with phases.start("plan"):
-        settings.extend(_settings(loader, plan, o.tune_workers, o.migrator_options, result["notes"]))
+        settings.extend(_settings(loader, plan, o.tune_workers, o.migrator_options, result["notes"],
+                                  o.tune_batch_size))
     candidates = settings[1:]
     if not candidates:
         result["reason"] = ("nothing to try: " + "; ".join(result["notes"])) if result["notes"] else \
@@ -389,6 +445,7 @@ def _run(loader: DataLoader, plan: Any, result: OptimizationResult, settings: li
     result["measured_speedup"], result["interval"] = interval["speedup"], interval
     result["plan"] = kept.migrator.plan
     result["workers"], result["threads_per_worker"] = kept.workers, kept.threads_per_worker
+    result["batch_size"] = kept.batch_size or loader.batch_size
     result["kept_setting"] = kept.name
     what = (f"move {len(_moved(kept.migrator.plan))} context(s) and use {kept.workers} worker(s)" if kept.kind == "plan"
             else f"a plain DataLoader with {kept.workers} worker(s)")

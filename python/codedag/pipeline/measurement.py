@@ -37,11 +37,12 @@ class Setting:
     samples_per_s: list[float] = field(default_factory=list)
     fallbacks: int = 0
     error: str | None = None  # why it stopped being measured
+    batch_size: int | None = None  # another batch size than the loader's (opt-in: it changes training)
 
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "workers": self.workers,
-                "threads_per_worker": self.threads_per_worker, "samples_per_s": list(self.samples_per_s),
-                "fallbacks": self.fallbacks, "error": self.error}
+                "threads_per_worker": self.threads_per_worker, "batch_size": self.batch_size,
+                "samples_per_s": list(self.samples_per_s), "fallbacks": self.fallbacks, "error": self.error}
 
 
 def samples_in(batch: Any) -> int:

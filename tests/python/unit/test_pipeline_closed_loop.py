@@ -153,3 +153,19 @@ def test_the_plain_grid_covers_zero_to_the_users_workers_and_one_more_within_the
     assert dict(grid)[1] == codedag._core.threads_per_worker(4.0, 1) == 4
     # 0 workers, cores unknown: only the model's choice (0 workers itself is the untouched loader).
     assert _plain_grid(0, {"plain_workers": 2}) == [(2, None)]
+
+
+def test_the_suggested_batch_size_is_measured_only_when_asked():
+    # A batch size changes training: reported always, tried only with tune_batch_size.
+    loader = DataLoader(lt.Images(n=64), batch_size=2)
+    plain = codedag.optimize_pipeline(loader, quiet=True, keep=False, **QUICK)
+    assert all(s["batch_size"] is None for s in plain["settings"])
+    assert plain["batch_size"] == 2 and plain["suggested_batch_size"] is not None
+    asked = codedag.optimize_pipeline(loader, quiet=True, keep=False, tune_batch_size=True, **QUICK)
+    suggested = asked["suggested_batch_size"]
+    tried = [s for s in asked["settings"] if s["batch_size"]]
+    if suggested and suggested != 2:
+        assert tried and all(s["batch_size"] == suggested for s in tried), asked["settings"]
+    else:
+        assert not tried and any(n.startswith("batch size: nothing to try") for n in asked["notes"])
+    assert loader.batch_size == 2 and [len(y) for _, y in loader][:2] == [2, 2]
