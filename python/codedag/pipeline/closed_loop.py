@@ -135,6 +135,9 @@ def _with_batch_size(dag: Any, loader: DataLoader) -> Any:
     return codedag.Dag.from_dict(doc)
 
 
+UNLIMITED = ", threads as torch leaves them"
+
+
 @dataclass
 class _Options:
     """optimize_pipeline's arguments, as the phases read them."""
@@ -199,12 +202,20 @@ def _settings(loader: DataLoader, plan: dict, tune_workers: bool, migrator_optio
             workers = parallelism["workers"] if apply_workers else user_workers
             threads = parallelism.get("threads_per_worker") if apply_workers else None
             out.append(Setting(f"plan, {workers} workers", "plan", workers, migrator, threads))
+            if workers and threads is not None:
+                # The same plan with the workers' threads as torch leaves them (see _plain_grid).
+                free = dict(plan, parallelism={k: v for k, v in parallelism.items() if k != "threads_per_worker"})
+                migrator = PipelineMigrator.from_plan(free, loader=loader, apply_workers=True, **migrator_options)
+                out.append(Setting(f"plan, {workers} workers{UNLIMITED}", "plan", workers, migrator, None))
     else:
         notes.append("the plan moves no context")
     if apply_workers:
-        for workers, threads in _plain_grid(user_workers, parallelism):
+        grid = _plain_grid(user_workers, parallelism)
+        limited = {w for w, t in grid if t is not None}
+        for workers, threads in grid:
             plain = PipelineMigrator.from_plan(_plain_plan(workers, threads), loader=loader, apply_workers=True)
-            out.append(Setting(f"plain, {workers} workers", "plain", workers, plain, threads))
+            name = f"plain, {workers} workers" + (UNLIMITED if threads is None and workers in limited else "")
+            out.append(Setting(name, "plain", workers, plain, threads))
     if tune_batch_size:
         out.extend(_batch_size_settings(loader, plan, out, migrator_options, notes))
     return out
@@ -244,7 +255,10 @@ def _plain_grid(user_workers: int, parallelism: dict) -> list[tuple[int, int | N
     user's, one more while it fits the cores, and the optimizer's choice; threads per worker as the
     engine divides the cores (none for 0 workers). The model can be wrong about worker start-up and
     hand-off (24x between 0 and 2 workers on a short pipeline): measuring these is what lets the loop
-    promise never to lose to a plain DataLoader it tried."""
+    promise never to lose to a plain DataLoader it tried. Each worker count with a thread limit is
+    also tried with the threads as torch leaves them: limiting torch's and the BLAS/FFT pools
+    avoids oversubscription on one pipeline (1.4-1.75x on a real audio one) and costs 1.5-3x on
+    another (audio_mel's torch.stft in forked workers, measured on 2 cores)."""
     from .. import _core
 
     cores = float(parallelism.get("cores") or 0)
@@ -264,6 +278,8 @@ def _plain_grid(user_workers: int, parallelism: dict) -> list[tuple[int, int | N
         if workers == user_workers and threads is None:
             continue  # that is the untouched loader
         grid.append((workers, threads))
+        if threads is not None and workers != user_workers:
+            grid.append((workers, None))  # and as torch leaves the threads: measured, not assumed
     return grid
 
 
