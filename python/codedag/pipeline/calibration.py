@@ -131,7 +131,7 @@ def calibrate(loader: DataLoader, dag: Any, k: int = 2, coarsen_max_depth: int =
         model.train_ns = {"batch:cpu": train_ns}
         details["train_ns"] = train_ns
 
-    base = _as_engine_dag(dag).to_dict()
+    base = dag_dict(dag)
     timings: dict[str, dict] = {}
     refused: dict[str, str] = {}
     vectorised: dict[str, bool] = {}
@@ -269,10 +269,11 @@ def annotate(dag: dict, timings: dict[str, dict], refused: dict[str, str], steps
     return out
 
 
-def _as_engine_dag(dag: Any) -> Any:
-    from ..graph.optimizer import _as_dag
-
-    return _as_dag(dag)
+def dag_dict(dag: Any) -> dict:
+    """The codedag.dag/1 dict of a Dag, of what wraps one (``.dag``: the tracer's builder) or of a dict."""
+    if isinstance(dag, dict):
+        return dag
+    return getattr(dag, "dag", dag).to_dict()
 
 
 def _time_step(loader: DataLoader, step: Callable[[Any], Any], batches: int = 3) -> float:

@@ -122,15 +122,15 @@ def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_
 def _with_batch_size(dag: Any, loader: DataLoader) -> Any:
     """The DAG with ``meta.samples`` (the traced batches times the loader's batch size) when the
     loader says its batch size: the optimizer's batch-size suggestion needs it."""
-    from ..graph.optimizer import _as_dag
+    import codedag
 
-    engine = _as_dag(dag)
-    meta = dict(engine.meta)
+    from .calibration import dag_dict
+
+    doc = dict(dag_dict(dag))  # never the caller's dict
+    meta = doc["meta"] = dict(doc.get("meta") or {})
     if not loader.batch_size or meta.get("samples"):
         return dag
-    doc = engine.to_dict()
-    doc["meta"]["samples"] = int(loader.batch_size) * int(meta.get("batches") or 1)
-    import codedag
+    meta["samples"] = int(loader.batch_size) * int(meta.get("batches") or 1)
 
     return codedag.Dag.from_dict(doc)
 
