@@ -72,7 +72,7 @@ class PipelineMigrator:
 
     def __init__(self, plan: Any, default_device: str | None = None, use_registry: str = "auto",
                  batch_threads: int | None = None, loader: Any = None, apply_workers: bool = False,
-                 apply_batch_size: bool = False):
+                 apply_batch_size: bool = False, limit_worker_threads: bool = True):
         if use_registry not in ("auto", "always", "never"):
             raise _input_error(f"use_registry must be 'auto', 'always' or 'never', not {use_registry!r}")
         if batch_threads is not None and (isinstance(batch_threads, bool) or not isinstance(batch_threads, int)
@@ -93,8 +93,8 @@ class PipelineMigrator:
                 from .loader_settings import LoaderSettings
 
                 suggested = int(parallelism.get("suggested_batch_size") or 0) if apply_batch_size else 0
-                self._loader_settings = LoaderSettings(loader, parallelism["workers"],
-                                                       parallelism.get("threads_per_worker"),
+                threads = parallelism.get("threads_per_worker") if limit_worker_threads else None
+                self._loader_settings = LoaderSettings(loader, parallelism["workers"], threads,
                                                        batch_size=suggested or None)
         self.default_device = self.plan["default_device"]
         self.use_registry = use_registry
@@ -119,7 +119,8 @@ class PipelineMigrator:
     @classmethod
     def from_plan(cls, plan: Any, default_device: str | None = None, use_registry: str = "auto",
                   batch_threads: int | None = None, loader: Any = None,
-                  apply_workers: bool = False, apply_batch_size: bool = False) -> PipelineMigrator:
+                  apply_workers: bool = False, apply_batch_size: bool = False,
+                  limit_worker_threads: bool = True) -> PipelineMigrator:
         """``plan``: a codedag.plan/1 dict or a path to one, read by the engine's plan reader (a
         hand-written plan needs only ``schema`` and ``context_device_map``). ``default_device``: run
         what the plan puts on its own ``default_device`` on this executor instead (e.g. "cuda:1");
@@ -131,9 +132,12 @@ class PipelineMigrator:
         threads per worker (its ``parallelism``), restored by ``restore()``; persistent workers are
         restarted both times so none runs a stale setting. ``apply_batch_size`` (a further opt-in, with
         ``apply_workers``): also the batch size the plan suggests (``parallelism.suggested_batch_size``);
-        it changes training (fewer, larger optimiser steps), so it is never applied unasked."""
+        it changes training (fewer, larger optimiser steps), so it is never applied unasked.
+        ``limit_worker_threads`` False: apply the worker count but leave the workers' threads as torch
+        sets them (the plan reader gives every plan a ``threads_per_worker``, 1 by default)."""
         return cls(plan, default_device=default_device, use_registry=use_registry, batch_threads=batch_threads,
-                   loader=loader, apply_workers=apply_workers, apply_batch_size=apply_batch_size)
+                   loader=loader, apply_workers=apply_workers, apply_batch_size=apply_batch_size,
+                   limit_worker_threads=limit_worker_threads)
 
     @staticmethod
     def _fresh_stats() -> dict[str, Any]:

@@ -98,3 +98,17 @@ def test_a_batch_size_cannot_be_applied_to_the_users_own_batch_sampler():
         PipelineMigrator.from_plan(plan, loader=loader, apply_workers=True, apply_batch_size=True)
     with pytest.raises(codedag.InputError, match="goes with apply_workers"):
         PipelineMigrator.from_plan(plan, loader=loader, apply_batch_size=True)
+
+
+def test_the_worker_count_alone_leaves_the_workers_threads_as_torch_sets_them():
+    # The plan reader gives every plan threads_per_worker (1 by default): limit_worker_threads=False
+    # applies the worker count only, with no worker_init_fn of ours.
+    loader = DataLoader(lt.Threads(), batch_size=2)
+    m = PipelineMigrator.from_plan(workers_plan(2), loader=loader, apply_workers=True, limit_worker_threads=False)
+    with m:
+        assert loader.num_workers == 2 and loader.worker_init_fn is None
+        assert m.stats["workers"]["threads_per_worker"] is None
+    limited = PipelineMigrator.from_plan(workers_plan(2), loader=loader, apply_workers=True)
+    with limited:
+        assert loader.worker_init_fn is not None and limited.stats["workers"]["threads_per_worker"] == 1
+    assert loader.num_workers == 0 and loader.worker_init_fn is None
