@@ -93,7 +93,8 @@ class PipelineMigrator:
                 from .loader_settings import LoaderSettings
 
                 suggested = int(parallelism.get("suggested_batch_size") or 0) if apply_batch_size else 0
-                threads = parallelism.get("threads_per_worker") if limit_worker_threads else None
+                limit = limit_worker_threads and parallelism.get("limit_threads", True)
+                threads = parallelism.get("threads_per_worker") if limit else None
                 self._loader_settings = LoaderSettings(loader, parallelism["workers"], threads,
                                                        batch_size=suggested or None)
         self.default_device = self.plan["default_device"]
@@ -133,8 +134,9 @@ class PipelineMigrator:
         restarted both times so none runs a stale setting. ``apply_batch_size`` (a further opt-in, with
         ``apply_workers``): also the batch size the plan suggests (``parallelism.suggested_batch_size``);
         it changes training (fewer, larger optimiser steps), so it is never applied unasked.
-        ``limit_worker_threads`` False: apply the worker count but leave the workers' threads as torch
-        sets them (the plan reader gives every plan a ``threads_per_worker``, 1 by default)."""
+        ``limit_worker_threads`` False (or the plan's ``parallelism.limit_threads`` false): apply the
+        worker count but leave the workers' threads as torch sets them (the plan reader gives every
+        plan a ``threads_per_worker``, 1 by default)."""
         return cls(plan, default_device=default_device, use_registry=use_registry, batch_threads=batch_threads,
                    loader=loader, apply_workers=apply_workers, apply_batch_size=apply_batch_size,
                    limit_worker_threads=limit_worker_threads)

@@ -174,7 +174,7 @@ def _moved(plan: dict) -> list[str]:
 
 
 def _plain_plan(workers: int, threads: int | None, batch_size: int | None = None) -> dict:
-    parallelism: dict[str, Any] = {"workers": workers}
+    parallelism: dict[str, Any] = {"workers": workers, "limit_threads": threads is not None}
     if threads is not None:
         parallelism["threads_per_worker"] = threads
     if batch_size:
@@ -204,8 +204,8 @@ def _settings(loader: DataLoader, plan: dict, tune_workers: bool, migrator_optio
             out.append(Setting(f"plan, {workers} workers", "plan", workers, migrator, threads))
             if workers and threads is not None:
                 # The same plan with the workers' threads as torch leaves them (see _plain_grid).
-                migrator = PipelineMigrator.from_plan(plan, loader=loader, apply_workers=True,
-                                                      limit_worker_threads=False, **migrator_options)
+                free = dict(plan, parallelism=dict(parallelism, limit_threads=False))  # what the result says
+                migrator = PipelineMigrator.from_plan(free, loader=loader, apply_workers=True, **migrator_options)
                 out.append(Setting(f"plan, {workers} workers{UNLIMITED}", "plan", workers, migrator, None))
     else:
         notes.append("the plan moves no context")
@@ -213,8 +213,7 @@ def _settings(loader: DataLoader, plan: dict, tune_workers: bool, migrator_optio
         grid = _plain_grid(user_workers, parallelism)
         limited = {w for w, t in grid if t is not None}
         for workers, threads in grid:
-            plain = PipelineMigrator.from_plan(_plain_plan(workers, threads), loader=loader, apply_workers=True,
-                                               limit_worker_threads=threads is not None)
+            plain = PipelineMigrator.from_plan(_plain_plan(workers, threads), loader=loader, apply_workers=True)
             name = f"plain, {workers} workers" + (UNLIMITED if threads is None and workers in limited else "")
             out.append(Setting(name, "plain", workers, plain, threads))
     if tune_batch_size:
@@ -246,7 +245,7 @@ def _batch_size_settings(loader: DataLoader, plan: dict, settings: list[Setting]
     workers = int(parallelism["plain_workers"])
     threads = parallelism.get("plain_threads_per_worker") if workers else None
     plain = PipelineMigrator.from_plan(_plain_plan(workers, threads, size), loader=loader, apply_workers=True,
-                                       apply_batch_size=True, limit_worker_threads=threads is not None)
+                                       apply_batch_size=True)
     out.append(Setting(f"plain, {workers} workers, batch {size}", "plain", workers, plain, threads, batch_size=size))
     return out
 

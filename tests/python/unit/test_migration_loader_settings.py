@@ -106,6 +106,11 @@ def test_the_worker_count_alone_leaves_the_workers_threads_as_torch_sets_them():
     loader = DataLoader(lt.Threads(), batch_size=2)
     m = PipelineMigrator.from_plan(workers_plan(2), loader=loader, apply_workers=True, limit_worker_threads=False)
     with m:
+        assert loader.worker_init_fn is None
+    plan = workers_plan(2)
+    plan["parallelism"]["limit_threads"] = False  # the same, said by the plan (what the closed loop keeps)
+    m = PipelineMigrator.from_plan(plan, loader=loader, apply_workers=True)
+    with m:
         assert loader.num_workers == 2 and loader.worker_init_fn is None
         assert m.stats["workers"]["threads_per_worker"] is None
     limited = PipelineMigrator.from_plan(workers_plan(2), loader=loader, apply_workers=True)
