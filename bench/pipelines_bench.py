@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader, IterableDataset  # noqa: E402
 import codedag  # noqa: E402
 from codedag import _core  # noqa: E402
 from codedag.migration import PipelineMigrator  # noqa: E402
-from codedag.pipeline.measurement import measure_once, warmup_for  # noqa: E402
+from codedag.pipeline.measurement import MIN_SECONDS, measure_once, warmup_for  # noqa: E402
 
 CORPUS = os.path.join(REPO, "tests", "pipelines")
 SAME = "best hand-tuned (user's batch size)"
@@ -83,7 +83,7 @@ def samples_per_s(loader: DataLoader, batches: int, migrator: PipelineMigrator |
     """One measurement on a fresh iterator (with the migrator applied: the plan and its worker count)."""
     def measure() -> float:
         warmup = warmup_for(loader.num_workers)
-        return measure_once(loader, batches, warmup)
+        return measure_once(loader, batches, warmup, min_seconds=MIN_SECONDS)
 
     if migrator is None:
         return measure()
@@ -278,7 +278,8 @@ def main() -> int:
                        "load_avg_end": os.getloadavg()},
            "method": (f"per pipeline: a hand-tuning grid (workers 0..{args.max_workers} x batch size and twice it), "
                       f"the closed loop (keep=False{', tune_batch_size=True' if args.loop_batch_size else ''}), then "
-                      f"{args.rounds} interleaved rounds of {args.batches} timed batches on fresh iterators of "
+                      f"{args.rounds} interleaved rounds of {args.batches} timed batches (and at least {MIN_SECONDS} s) "
+                      "on fresh iterators of "
                       "untouched / best hand-tuned at the user's batch size / best hand-tuned over the whole grid "
                       "(when its batch size differs) / CodeDAG's kept setting; speedups are geometric means of "
                       "per-round ratios with expanded percentile bootstrap 95% intervals"),

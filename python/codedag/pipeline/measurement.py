@@ -71,9 +71,14 @@ def warmup_for(workers: int) -> int:
     return workers + 1 if workers > 0 else 1
 
 
+MIN_SECONDS = 0.25
+
+
 def measure_once(loader: Any, batches: int, warmup: int, step: Callable[[Any], Any] | None = None,
-                 max_epochs: int = 50) -> float:
-    """Samples/s over ``batches`` batches of fresh iterators, after ``warmup`` discarded ones. A
+                 max_epochs: int = 50, min_seconds: float = 0.0) -> float:
+    """Samples/s over ``batches`` batches of fresh iterators, after ``warmup`` discarded ones, and
+    on until ``min_seconds`` have passed (10 batches of a fast pipeline last a few milliseconds:
+    a scheduler hiccup would decide the comparison). A
     loader shorter than that is iterated again (a new epoch, as training does; the restart's cost,
     new workers included, is part of the time), at most ``max_epochs`` times. ValueError when the
     loader yields no batch."""
@@ -83,12 +88,15 @@ def measure_once(loader: Any, batches: int, warmup: int, step: Callable[[Any], A
     start = None
     epochs = 0
     seen = 0
-    while measured < batches and epochs < max_epochs:
+    def more() -> bool:
+        return measured < batches or (start is not None and time.perf_counter() - start < min_seconds)
+
+    while more() and epochs < max_epochs:
         it = iter(loader)
         epochs += 1
         got = 0
         try:
-            while measured < batches:
+            while more():
                 batch = next(it)
                 got += 1
                 if step is not None:
@@ -120,7 +128,8 @@ def measure_once(loader: Any, batches: int, warmup: int, step: Callable[[Any], A
 
 
 def interleave(loader: Any, settings: list[Setting], rounds: int, batches: int,
-               step: Callable[[Any], Any] | None = None, progress: Any = None) -> None:
+               step: Callable[[Any], Any] | None = None, progress: Any = None,
+               min_seconds: float = MIN_SECONDS) -> None:
     """Measures every setting once per round (order alternating by round) into ``samples_per_s``.
     A setting that fails is marked with ``error`` and not measured again; the untouched setting
     failing raises (without it there is no baseline)."""
@@ -133,10 +142,10 @@ def interleave(loader: Any, settings: list[Setting], rounds: int, batches: int,
             warmup = warmup_for(s.workers)
             try:
                 if s.migrator is None:
-                    s.samples_per_s.append(measure_once(loader, batches, warmup, step))
+                    s.samples_per_s.append(measure_once(loader, batches, warmup, step, min_seconds=min_seconds))
                 else:
                     with s.migrator:
-                        s.samples_per_s.append(measure_once(loader, batches, warmup, step))
+                        s.samples_per_s.append(measure_once(loader, batches, warmup, step, min_seconds=min_seconds))
                         s.fallbacks += s.migrator.stats["fallbacks"]
             except Exception as exc:
                 if s.kind == "untouched":

@@ -174,3 +174,19 @@ def test_the_suggested_batch_size_is_measured_only_when_asked():
     else:
         assert not tried and any(n.startswith("batch size: nothing to try") for n in asked["notes"])
     assert loader.batch_size == 2 and [len(y) for _, y in loader][:2] == [2, 2]
+
+
+def test_a_fast_pipeline_is_measured_for_a_minimum_time():
+    # 10 batches of a fast loader last milliseconds; the measurement goes on (epochs included) until
+    # min_seconds have passed, so one scheduler hiccup cannot decide a comparison.
+    import time
+
+    from codedag.pipeline.measurement import measure_once
+
+    loader = DataLoader(lt.Images(n=16), batch_size=4)
+    t0 = time.perf_counter()
+    rate = measure_once(loader, batches=2, warmup=1, min_seconds=0.2)
+    assert time.perf_counter() - t0 >= 0.2 and rate > 0
+    t0 = time.perf_counter()
+    measure_once(loader, batches=2, warmup=1)
+    assert time.perf_counter() - t0 < 0.2  # without it: the batches asked for
