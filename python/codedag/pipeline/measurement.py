@@ -91,7 +91,10 @@ def measure_once(loader: Any, batches: int, warmup: int, step: Callable[[Any], A
     def more() -> bool:
         return measured < batches or (start is not None and time.perf_counter() - start < min_seconds)
 
-    while more() and epochs < max_epochs:
+    def within_epochs() -> bool:  # a fast loader's short epochs may be many before min_seconds
+        return epochs < max_epochs or (start is not None and time.perf_counter() - start < min_seconds)
+
+    while more() and within_epochs():
         it = iter(loader)
         epochs += 1
         got = 0
