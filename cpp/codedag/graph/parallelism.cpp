@@ -76,6 +76,7 @@ json Parallelism::to_json() const {
         {{"workers", s.workers}, {"plan_cost", s.plan_cost}, {"plain_cost", s.plain_cost}, {"limit", s.limit}});
   return {{"workers", workers},
           {"threads_per_worker", threads_per_worker},
+          {"limit_threads", limit_threads},
           {"main_threads", main_threads},
           {"plain_workers", plain_workers},
           {"plain_threads_per_worker", plain_threads_per_worker},
@@ -91,11 +92,20 @@ json Parallelism::to_json() const {
 
 Parallelism Parallelism::from_json(const json& doc, const std::string& origin) {
   if (!doc.is_object()) throw FormatError(origin + ": 'parallelism' must be an object, got " + json_type_name(doc));
-  static const std::set<std::string> known = {"workers",           "threads_per_worker",       "main_threads",
-                                              "plain_workers",     "plain_threads_per_worker", "plain_cost",
-                                              "untouched_workers", "untouched_cost",           "cores",
-                                              "batch_size",        "suggested_batch_size",     "batch_size_reason",
-                                              "settings"};
+  static const std::set<std::string> known = {"workers",
+                                              "threads_per_worker",
+                                              "main_threads",
+                                              "plain_workers",
+                                              "plain_threads_per_worker",
+                                              "plain_cost",
+                                              "untouched_workers",
+                                              "untouched_cost",
+                                              "cores",
+                                              "batch_size",
+                                              "suggested_batch_size",
+                                              "batch_size_reason",
+                                              "settings",
+                                              "limit_threads"};
   for (const auto& [key, value] : doc.items())
     if (!known.count(key)) bad(origin, key, "is not a field of a plan's parallelism");
   if (!doc.contains("workers")) bad(origin, "workers", "is missing (how many DataLoader workers the plan runs with)");
@@ -103,6 +113,10 @@ Parallelism Parallelism::from_json(const json& doc, const std::string& origin) {
   p.workers = count(doc, origin, "workers", 0);
   if (p.workers > kMaxWorkers) bad(origin, "workers", "is more than " + std::to_string(kMaxWorkers));
   if (doc.contains("threads_per_worker")) p.threads_per_worker = count(doc, origin, "threads_per_worker", 1);
+  if (doc.contains("limit_threads")) {
+    if (!doc.at("limit_threads").is_boolean()) bad(origin, "limit_threads", "must be true or false");
+    p.limit_threads = doc.at("limit_threads").get<bool>();
+  }
   if (doc.contains("main_threads")) p.main_threads = count(doc, origin, "main_threads", 1);
   p.plain_workers = doc.contains("plain_workers") ? count(doc, origin, "plain_workers", 0) : p.workers;
   if (p.plain_workers > kMaxWorkers) bad(origin, "plain_workers", "is more than " + std::to_string(kMaxWorkers));

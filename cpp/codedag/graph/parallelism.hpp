@@ -25,8 +25,11 @@ struct WorkerSetting {
 struct Parallelism {
   int64_t workers = 1;             // DataLoader workers the plan runs with
   int64_t threads_per_worker = 1;  // intra-op threads (torch and BLAS) in each worker
-  int64_t main_threads = 1;        // threads for the main process's batch work
-  int64_t plain_workers = 1;       // the best plain DataLoader by the model
+  // false: the workers keep the threads torch gives them (threads_per_worker is not applied). The
+  // closed loop measures both; a limit that avoids oversubscription on one pipeline slows another.
+  bool limit_threads = true;
+  int64_t main_threads = 1;   // threads for the main process's batch work
+  int64_t plain_workers = 1;  // the best plain DataLoader by the model
   int64_t plain_threads_per_worker = 1;
   double plain_cost = 0;
   int64_t untouched_workers = -1;  // the traced loader's worker count (-1: the DAG does not say)

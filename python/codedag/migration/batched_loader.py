@@ -18,7 +18,7 @@ import threading
 from typing import Any
 
 from .. import dataloader_hooks
-from .deferral_gate import DeferralGate, watch_fetcher
+from .deferral_gate import DeferralGate, SharedDecisions, watch_fetcher
 from .deferred import Deferred, DeferredBatch, collate_deferred, is_evaluating
 from .worker_report import WorkerFallbacks, set_worker_report
 
@@ -68,8 +68,10 @@ def _batched_gate() -> DeferralGate | None:
 class WorkerPlanInstaller:
     """A picklable worker_init_fn: installs the plan in a spawned worker, then calls the user's."""
 
-    def __init__(self, plan: dict, options: dict, flag: Any, user_init: Any, report: WorkerFallbacks | None = None):
+    def __init__(self, plan: dict, options: dict, flag: Any, user_init: Any, report: WorkerFallbacks | None = None,
+                 decisions: SharedDecisions | None = None):
         self.plan, self.options, self.flag, self.user_init, self.report = plan, options, flag, user_init, report
+        self.decisions = decisions
 
     def __call__(self, worker_id: int) -> None:
         global _worker_flag
@@ -80,6 +82,7 @@ class WorkerPlanInstaller:
         if not applied_migrators():  # spawn: a fresh interpreter; fork: already patched
             migrator = PipelineMigrator.from_plan(self.plan, **self.options)
             migrator._in_worker = True
+            migrator._gate.shared = self.decisions  # what the other processes learned, and will learn
             migrator.apply()
         # What reaches collation decides which planned calls may defer here (deferral_gate.py).
         dataloader_hooks.on_worker_fetchers(lambda fetcher: watch_fetcher(fetcher, _batched_gate))
@@ -112,7 +115,8 @@ class PlanLoaderHook(dataloader_hooks.LoaderHook):
 
     def wrap_worker_init(self, iterator: Any, loader: Any, worker_init_fn: Any) -> Any:
         migrator = self.migrator
-        return WorkerPlanInstaller(migrator.plan, migrator.options, self.flag, worker_init_fn, self.report)
+        return WorkerPlanInstaller(migrator.plan, migrator.options, self.flag, worker_init_fn, self.report,
+                                   migrator._gate.shared)
 
     def around_next(self, iterator: Any, next_batch: Any) -> Any:
         from torch.utils.data import dataloader

@@ -17,6 +17,12 @@ dicts, or inside another planned call's deferred arguments), or was an argument 
 that itself qualified. Any other key runs in place for the life of the process, counted once as a
 fallback with the reason. A key first called in a later fetch (another branch of the pipeline) gets
 its own first fetch.
+
+What one process learned is shared (``SharedDecisions``, in shared memory): the main process and
+every DataLoader worker of the plan, forked or spawned, in this epoch and the later ones, read the
+decisions the others made, so only the first process to meet a key pays its in-place first fetch.
+A refusal anywhere wins over deferral everywhere (a value seen reaching code outside the plan in
+one process may reach it in another).
 """
 
 from __future__ import annotations
@@ -40,22 +46,67 @@ def _trackable(value: Any) -> bool:
         not isinstance(value, (int, float, complex, str, bytes, bool, type(None), np.number)))
 
 
-class DeferralGate:
-    """One migrator's per-process decisions: key -> True (defers) / False (runs in place)."""
+class SharedDecisions:
+    """The decisions of every process of one plan: per key, an "earned" and a "refused" byte in
+    shared memory (separate bytes, so concurrent writers never lose a refusal). Created in the main
+    process; inherited by forked workers, handed to spawned ones by their worker_init_fn."""
 
-    def __init__(self, note: Callable[[str, str], None]):
+    def __init__(self, keys: list[str]):
+        import multiprocessing
+
+        self.keys = sorted(set(keys))
+        self._index = {k: i for i, k in enumerate(self.keys)}
+        self._earned = multiprocessing.get_context("spawn").RawArray("b", max(1, len(self.keys)))
+        self._refused = multiprocessing.get_context("spawn").RawArray("b", max(1, len(self.keys)))
+
+    def __getstate__(self) -> dict:
+        return {"keys": self.keys, "earned": self._earned, "refused": self._refused}
+
+    def __setstate__(self, state: dict) -> None:
+        self.keys, self._earned, self._refused = state["keys"], state["earned"], state["refused"]
+        self._index = {k: i for i, k in enumerate(self.keys)}
+
+    def get(self, key: str) -> bool | None:
+        i = self._index.get(key)
+        if i is None:
+            return None
+        if self._refused[i]:
+            return False
+        return True if self._earned[i] else None
+
+    def put(self, key: str, defers: bool) -> None:
+        i = self._index.get(key)
+        if i is not None:
+            (self._earned if defers else self._refused)[i] = 1
+
+
+class DeferralGate:
+    """One migrator's decisions: key -> True (defers) / False (runs in place); made in this process
+    or read from the other processes of the plan (``shared``)."""
+
+    def __init__(self, note: Callable[[str, str], None], shared: SharedDecisions | None = None):
         self._note = note
+        self.shared = shared
         self.decided: dict[str, bool] = {}
         self._lock = threading.Lock()
-        # The fetch under watch: id(value) -> (key, value) of values made in place by undecided keys,
-        # id(value) -> planned keys that received it as an argument.
-        self._outputs: dict[int, tuple[str, Any]] = {}
+        # The fetch under watch: id(value) -> (keys, value) of values made in place by undecided keys
+        # (several keys when planned calls nest and the outer returns the inner's value, as a Compose
+        # returns its last transform's), id(value) -> planned keys that received it as an argument.
+        self._outputs: dict[int, tuple[list[str], Any]] = {}
         self._fed: dict[int, set[str]] = {}
         self._unfollowable: set[str] = set()  # keys that returned a number or a string in this fetch
         self._deferred_now: set[str] = set()  # keys that deferred in the fetch under way
 
     def state(self, key: str) -> bool | None:
-        return self.decided.get(key)
+        local = self.decided.get(key)
+        if local is False or self.shared is None:
+            return local
+        other = self.shared.get(key)
+        if other is None:
+            return local
+        if other != local:  # another process decided (or refused what this one deferred)
+            self.decided[key] = other
+        return other
 
     def watching(self) -> bool:
         return bool(self._outputs or self._unfollowable)
@@ -65,7 +116,9 @@ class DeferralGate:
         with self._lock:
             self.received(key, args)
             if _trackable(out):
-                self._outputs.setdefault(id(out), (key, out))
+                keys, _ = self._outputs.setdefault(id(out), ([], out))
+                if key not in keys:
+                    keys.append(key)
             else:  # a number or a string: where it goes cannot be followed, so it never defers
                 self._unfollowable.add(key)
 
@@ -86,24 +139,28 @@ class DeferralGate:
             outputs, fed, unfollowable = self._outputs, self._fed, self._unfollowable
             self._outputs, self._fed, self._unfollowable = {}, {}, set()
             reached = set() if outside else _ids(samples, outputs)
-            verdict = {key: True for key, _ in outputs.values()}
+            verdict = {key: True for keys, _ in outputs.values() for key in keys}
             verdict.update((key, False) for key in unfollowable)
             # Fixed point: a value is fine when it reached collation, or fed a planned key that is
             # (or will be) deferring; a key defers when all its values are fine.
             changed = True
             while changed:
                 changed = False
-                for oid, (key, _) in outputs.items():
-                    if not verdict[key] or oid in reached:
+                for oid, (keys, _) in outputs.items():
+                    if oid in reached:
                         continue
                     consumers = fed.get(oid, set())
-                    if not consumers or not all(self._defers(c, verdict) for c in consumers):
-                        verdict[key] = False
-                        changed = True
+                    fine = bool(consumers) and all(self._defers(c, verdict) for c in consumers)
+                    for key in keys:
+                        if verdict[key] and not fine:
+                            verdict[key] = False
+                            changed = True
             refused = []
             for key, ok in verdict.items():
                 if key not in self.decided:
                     self.decided[key] = ok
+                    if self.shared is not None:
+                        self.shared.put(key, ok)
                     if not ok:
                         refused.append(key)
         where = (f"the loader's collate_fn {outside} is code outside the plan" if outside
@@ -112,7 +169,7 @@ class DeferralGate:
             self._note(key, f"{where}; a deferred value there would be wrong, so it runs in place")
 
     def _defers(self, key: str, verdict: dict[str, bool]) -> bool:
-        return verdict.get(key, self.decided.get(key, False))
+        return verdict[key] if key in verdict else bool(self.state(key))
 
     def begin_fetch(self) -> None:
         with self._lock:  # what a failed fetch left under watch is no evidence (ids get reused)
@@ -131,6 +188,8 @@ class DeferralGate:
             if self.decided.get(key) is False:
                 return
             self.decided[key] = False
+            if self.shared is not None:
+                self.shared.put(key, False)
         self._note(key, reason)
 
 

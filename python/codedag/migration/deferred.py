@@ -490,6 +490,8 @@ class BatchedPlan:
                 self._draws_randomness(key, drew)
                 return reference
             ok = reference.stacked is not None and _equal(out, reference.stacked)
+            if ok:
+                ok = _samples_stay_apart(call, batched_pick, out)
             with self._lock:
                 self.vectorised[key] = ok
             return reference
@@ -514,6 +516,44 @@ class BatchedPlan:
         record["batch_ns"] += t2 - t1
         record["batches"] += 1
         return out
+
+
+def _samples_stay_apart(call: Callable[[Any], Any], batched_pick: Callable[[tuple], Any], out: Any) -> bool:
+    """Whether one call over the batch keeps its samples apart: the first sample's inputs pushed far
+    off (floats x1000 + 1000, integers to their maximum, booleans inverted), every other sample's
+    output must stay as it was. Equality with the per-sample calls on one probe batch can be luck:
+    ``db.max() - 80`` over the batch equals the per-sample maxima's clamp whenever nothing is that
+    quiet in this batch, and clamps other samples in the next (a batch statistic, a norm over the
+    batch). A call that fails on the pushed inputs is not trusted either."""
+    size = out.shape[0] if isinstance(out, (torch.Tensor, np.ndarray)) and out.ndim else 0
+    if size < 2:
+        return True  # a single sample has nobody to depend on
+
+    def push(value: Any) -> Any:
+        if isinstance(value, np.ndarray) and value.ndim and value.shape[0] == size and value.dtype != object:
+            return push(torch.from_numpy(np.array(value, copy=True))).numpy()
+        if not (isinstance(value, torch.Tensor) and value.ndim and value.shape[0] == size):
+            return value
+        value = value.clone()
+        if value.dtype == torch.bool:
+            value[0] = ~value[0]
+        elif value.is_floating_point() or value.is_complex():
+            value[0] = value[0] * 1000 + 1000
+        else:
+            value[0] = torch.iinfo(value.dtype).max
+        return value
+
+    def pushed_pick(t):
+        value = batched_pick(t)
+        return push(value) if t[0] in ("leaf", "node") else value
+
+    try:
+        pushed = call(pushed_pick)
+    except Exception:
+        return False
+    if not isinstance(pushed, (torch.Tensor, np.ndarray)) or pushed.shape != out.shape:
+        return False
+    return _equal(pushed[1:], out[1:])
 
 
 class _NotBatched(Exception):

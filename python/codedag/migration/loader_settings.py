@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 _ABSENT = object()
-_CHANGED = ("num_workers", "prefetch_factor", "worker_init_fn")
+_CHANGED = ("num_workers", "prefetch_factor", "worker_init_fn", "batch_size", "batch_sampler")
 
 
 class WorkerThreads:
@@ -70,10 +70,12 @@ def shut_down_workers(loader: Any) -> None:
 
 
 class LoaderSettings:
-    """The worker count and threads of a plan on one DataLoader, applied and restored."""
+    """The worker count and threads of a plan on one DataLoader, applied and restored; with
+    ``batch_size`` (an explicit opt-in: another batch size changes training, not only its speed)
+    the batch size too, on a loader that batches with torch's own BatchSampler."""
 
-    def __init__(self, loader: Any, workers: int, threads_per_worker: int | None):
-        from torch.utils.data import DataLoader, IterableDataset
+    def __init__(self, loader: Any, workers: int, threads_per_worker: int | None, batch_size: int | None = None):
+        from torch.utils.data import BatchSampler, DataLoader, IterableDataset
 
         if not isinstance(loader, DataLoader):
             raise _input_error(f"apply_workers needs the torch DataLoader to change, not {type(loader).__name__}")
@@ -83,7 +85,14 @@ class LoaderSettings:
             raise _input_error(f"the plan asks for {workers} DataLoader workers, but this loader's dataset is an "
                                f"IterableDataset whose stream depends on the worker count "
                                f"({loader.num_workers} now); leave apply_workers off for it")
+        if batch_size is not None:
+            if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+                raise _input_error(f"the batch size to apply must be a whole number of at least 1, got {batch_size!r}")
+            if loader.batch_size is None or type(loader.batch_sampler) is not BatchSampler:
+                raise _input_error("this DataLoader's batches come from its own batch_sampler (or it does not batch), "
+                                   "so its batch size cannot be changed; leave apply_batch_size off for it")
         self.loader, self.workers, self.threads = loader, workers, threads_per_worker
+        self.batch_size = None if batch_size == loader.batch_size else batch_size
         self._saved: dict[str, Any] | None = None
 
     def apply(self) -> None:
@@ -96,6 +105,13 @@ class LoaderSettings:
         d["num_workers"] = self.workers
         if self.workers > 0 and loader.prefetch_factor is None:
             d["prefetch_factor"] = 2  # torch's default when workers are given at construction
+        if self.batch_size is not None:
+            from torch.utils.data import BatchSampler
+
+            # DataLoader refuses batch_size/batch_sampler assignments after construction (its own
+            # guard); the attributes are what its iterators read, so they are set underneath it.
+            d["batch_size"] = self.batch_size
+            d["batch_sampler"] = BatchSampler(loader.sampler, self.batch_size, loader.drop_last)
         if self.workers > 0 and self.threads is not None:
             d["worker_init_fn"] = WorkerThreads(self.threads, self._saved["worker_init_fn"]
                                                 if self._saved["worker_init_fn"] is not _ABSENT else None,

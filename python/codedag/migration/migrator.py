@@ -20,7 +20,7 @@ from .. import libraries, strategies
 from ..graph import load_plan
 from . import call_sites
 from .batched_loader import PlanLoaderHook, should_defer
-from .deferral_gate import DeferralGate
+from .deferral_gate import DeferralGate, SharedDecisions
 from .deferred import BatchedPlan, Deferred, DeferredBatch, _materialize_tree, warn_once
 from .executors import ExecutorUnavailable, parse_executor
 from .resolve import Binding, Target, Unresolvable, module_bindings, resolve
@@ -71,7 +71,8 @@ class PipelineMigrator:
     or ``with migrator:``."""
 
     def __init__(self, plan: Any, default_device: str | None = None, use_registry: str = "auto",
-                 batch_threads: int | None = None, loader: Any = None, apply_workers: bool = False):
+                 batch_threads: int | None = None, loader: Any = None, apply_workers: bool = False,
+                 apply_batch_size: bool = False, limit_worker_threads: bool = True):
         if use_registry not in ("auto", "always", "never"):
             raise _input_error(f"use_registry must be 'auto', 'always' or 'never', not {use_registry!r}")
         if batch_threads is not None and (isinstance(batch_threads, bool) or not isinstance(batch_threads, int)
@@ -81,6 +82,9 @@ class PipelineMigrator:
         self.batch_threads = batch_threads
         self.plan = _retarget(load_plan(plan), default_device)
         self._loader_settings = None
+        if apply_batch_size and not apply_workers:
+            raise _input_error("apply_batch_size=True goes with apply_workers=True (the plan's parallelism is "
+                               "applied as a whole)")
         if apply_workers:
             if loader is None:
                 raise _input_error("apply_workers=True needs loader=<the DataLoader whose worker count the plan sets>")
@@ -88,8 +92,11 @@ class PipelineMigrator:
             if parallelism is not None:
                 from .loader_settings import LoaderSettings
 
-                self._loader_settings = LoaderSettings(loader, parallelism["workers"],
-                                                       parallelism.get("threads_per_worker"))
+                suggested = int(parallelism.get("suggested_batch_size") or 0) if apply_batch_size else 0
+                limit = limit_worker_threads and parallelism.get("limit_threads", True)
+                threads = parallelism.get("threads_per_worker") if limit else None
+                self._loader_settings = LoaderSettings(loader, parallelism["workers"], threads,
+                                                       batch_size=suggested or None)
         self.default_device = self.plan["default_device"]
         self.use_registry = use_registry
         self.options = {"default_device": default_device, "use_registry": use_registry,
@@ -105,15 +112,16 @@ class PipelineMigrator:
         self._fallback_counts: dict[str, int] = {}  # in this process
         self._fallback_reasons: dict[str, str] = {}  # key -> the first reason
         self._worker_reports: list[Any] = []  # WorkerFallbacks of every batched apply (workers write them)
-        # Which planned calls have earned deferral in this process (deferral_gate.py); decisions
-        # survive restore()/apply() cycles, like the vectorisation probes.
+        # Which planned calls have earned deferral (deferral_gate.py), shared with the plan's
+        # DataLoader workers; decisions survive restore()/apply() cycles, like the vectorisation probes.
         self._gate = DeferralGate(self._note_fallback)
         self._stats: dict[str, Any] = self._fresh_stats()
 
     @classmethod
     def from_plan(cls, plan: Any, default_device: str | None = None, use_registry: str = "auto",
                   batch_threads: int | None = None, loader: Any = None,
-                  apply_workers: bool = False) -> PipelineMigrator:
+                  apply_workers: bool = False, apply_batch_size: bool = False,
+                  limit_worker_threads: bool = True) -> PipelineMigrator:
         """``plan``: a codedag.plan/1 dict or a path to one, read by the engine's plan reader (a
         hand-written plan needs only ``schema`` and ``context_device_map``). ``default_device``: run
         what the plan puts on its own ``default_device`` on this executor instead (e.g. "cuda:1");
@@ -123,9 +131,15 @@ class PipelineMigrator:
         threads for batch work in the main process (default: the cores the workers leave free).
         ``apply_workers`` (opt-in, with ``loader``): also give ``loader`` the plan's worker count and
         threads per worker (its ``parallelism``), restored by ``restore()``; persistent workers are
-        restarted both times so none runs a stale setting."""
+        restarted both times so none runs a stale setting. ``apply_batch_size`` (a further opt-in, with
+        ``apply_workers``): also the batch size the plan suggests (``parallelism.suggested_batch_size``);
+        it changes training (fewer, larger optimiser steps), so it is never applied unasked.
+        ``limit_worker_threads`` False (or the plan's ``parallelism.limit_threads`` false): apply the
+        worker count but leave the workers' threads as torch sets them (the plan reader gives every
+        plan a ``threads_per_worker``, 1 by default)."""
         return cls(plan, default_device=default_device, use_registry=use_registry, batch_threads=batch_threads,
-                   loader=loader, apply_workers=apply_workers)
+                   loader=loader, apply_workers=apply_workers, apply_batch_size=apply_batch_size,
+                   limit_worker_threads=limit_worker_threads)
 
     @staticmethod
     def _fresh_stats() -> dict[str, Any]:
@@ -173,7 +187,8 @@ class PipelineMigrator:
                 if self._loader_settings is not None:
                     self._loader_settings.apply()
                     self._stats["workers"] = {"workers": self._loader_settings.workers,
-                                              "threads_per_worker": self._loader_settings.threads}
+                                              "threads_per_worker": self._loader_settings.threads,
+                                              "batch_size": self._loader_settings.batch_size}
             except BaseException:
                 self._undo()
                 raise
@@ -294,6 +309,8 @@ class PipelineMigrator:
             originals.update((key, callee.function) for key in keys)
         needs_batched = any(modes.get(key, "batched") == "batched" for key in originals)
         if needs_batched:
+            if self._gate.shared is None:  # before any worker starts: forked ones inherit it
+                self._gate.shared = SharedDecisions(list(self.plan["context_device_map"]))
             known = self._batched
             self._batched = BatchedPlan(originals, devices, tensor_path, self)
             if known is not None:  # probe decisions survive restore()/apply() cycles

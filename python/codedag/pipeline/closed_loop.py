@@ -75,7 +75,8 @@ def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_
     (plan, optimizer summary with the calibration and the traced DAG's size)."""
     import codedag
 
-    from .calibration import available_cores, calibrate_device_model
+    from .calibration import available_cores
+    from .calibration import calibrate as measure_and_learn
 
     phases = phases or _Phases()
     with phases.start("trace"):
@@ -88,7 +89,8 @@ def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_
             del iterator
             shut_down_workers(loader)
         dag = tracer.dag
-    if not len(dag.nodes):
+    traced_nodes = len(dag.nodes)
+    if not traced_nodes:
         raise _LoopError("trace", "the trace recorded no contexts: the DataLoader's batch did not run any traced "
                                   "Python code (is the dataset pre-computed tensors?)")
     if gpu_count is None:
@@ -97,11 +99,14 @@ def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_
         gpu_count = detect_gpu_count()
     with phases.start("calibrate"):
         if calibrate:
-            model, calibration = calibrate_device_model(loader, dag, k, coarsen_max_depth, step=step)
+            found = measure_and_learn(loader, dag, k, coarsen_max_depth, step=step)
+            # The plan is made on what calibration learned: measured batch times, refused steps pinned.
+            model, calibration, dag = found.model, found.details, found.dag
         else:
             model = codedag.DeviceModel.defaults(workers=max(1, loader.num_workers))
             model.workers, model.cores = loader.num_workers, available_cores()
             calibration = {"why": "calibration off", "cores": model.cores}
+    dag = _with_batch_size(dag, loader)
     with phases.start("optimize"):
         choose = tune_workers and not isinstance(loader.dataset, IterableDataset)
         manager = codedag.OptimizerManager(k=k, coarsen_max_depth=coarsen_max_depth, device_model=model,
@@ -109,9 +114,28 @@ def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_
         result = manager.optimize(dag, export_dir=export_dir)
     summary = {key: v for key, v in result.items() if key not in ("coarsened_dag", "plan", "optimized_partitions")}
     summary["calibration"] = calibration
-    summary["dag_nodes"] = len(dag.nodes)
+    summary["dag_nodes"] = traced_nodes
     summary["chose_workers"] = choose
     return result["plan"], summary
+
+
+def _with_batch_size(dag: Any, loader: DataLoader) -> Any:
+    """The DAG with ``meta.samples`` (the traced batches times the loader's batch size) when the
+    loader says its batch size: the optimizer's batch-size suggestion needs it."""
+    import codedag
+
+    from .calibration import dag_dict
+
+    doc = dict(dag_dict(dag))  # never the caller's dict
+    meta = doc["meta"] = dict(doc.get("meta") or {})
+    if not loader.batch_size or meta.get("samples"):
+        return dag
+    meta["samples"] = int(loader.batch_size) * int(meta.get("batches") or 1)
+
+    return codedag.Dag.from_dict(doc)
+
+
+UNLIMITED = ", threads as torch leaves them"
 
 
 @dataclass
@@ -134,6 +158,7 @@ class _Options:
     level: float
     independence_runs: int
     migrator_options: dict = field(default_factory=dict)
+    tune_batch_size: bool = False
 
 
 class _LoopError(Exception):
@@ -148,16 +173,19 @@ def _moved(plan: dict) -> list[str]:
     return sorted(k for k, v in plan.get("context_device_map", {}).items() if v != "cpu")
 
 
-def _plain_plan(workers: int, threads: int | None) -> dict:
-    parallelism: dict[str, Any] = {"workers": workers}
+def _plain_plan(workers: int, threads: int | None, batch_size: int | None = None) -> dict:
+    parallelism: dict[str, Any] = {"workers": workers, "limit_threads": threads is not None}
     if threads is not None:
         parallelism["threads_per_worker"] = threads
+    if batch_size:
+        parallelism["suggested_batch_size"] = batch_size
     return {"schema": "codedag.plan/1", "context_device_map": {}, "parallelism": parallelism}
 
 
 def _settings(loader: DataLoader, plan: dict, tune_workers: bool, migrator_options: dict,
-              notes: list[str]) -> list[Setting]:
-    """The untouched loader, the plan and the plain DataLoaders of ``_plain_grid``."""
+              notes: list[str], tune_batch_size: bool = False) -> list[Setting]:
+    """The untouched loader, the plan and the plain DataLoaders of ``_plain_grid``; with
+    ``tune_batch_size`` also the plan and the optimizer's plain DataLoader at the suggested batch size."""
     user_workers = loader.num_workers
     parallelism = plan.get("parallelism")
     apply_workers = tune_workers and parallelism is not None and not isinstance(loader.dataset, IterableDataset)
@@ -174,12 +202,51 @@ def _settings(loader: DataLoader, plan: dict, tune_workers: bool, migrator_optio
             workers = parallelism["workers"] if apply_workers else user_workers
             threads = parallelism.get("threads_per_worker") if apply_workers else None
             out.append(Setting(f"plan, {workers} workers", "plan", workers, migrator, threads))
+            if workers and threads is not None:
+                # The same plan with the workers' threads as torch leaves them (see _plain_grid).
+                free = dict(plan, parallelism=dict(parallelism, limit_threads=False))  # what the result says
+                migrator = PipelineMigrator.from_plan(free, loader=loader, apply_workers=True, **migrator_options)
+                out.append(Setting(f"plan, {workers} workers{UNLIMITED}", "plan", workers, migrator, None))
     else:
         notes.append("the plan moves no context")
     if apply_workers:
-        for workers, threads in _plain_grid(user_workers, parallelism):
+        grid = _plain_grid(user_workers, parallelism)
+        limited = {w for w, t in grid if t is not None}
+        for workers, threads in grid:
             plain = PipelineMigrator.from_plan(_plain_plan(workers, threads), loader=loader, apply_workers=True)
-            out.append(Setting(f"plain, {workers} workers", "plain", workers, plain, threads))
+            name = f"plain, {workers} workers" + (UNLIMITED if threads is None and workers in limited else "")
+            out.append(Setting(name, "plain", workers, plain, threads))
+    if tune_batch_size:
+        out.extend(_batch_size_settings(loader, plan, out, migrator_options, notes))
+    return out
+
+
+def _batch_size_settings(loader: DataLoader, plan: dict, settings: list[Setting], migrator_options: dict,
+                         notes: list[str]) -> list[Setting]:
+    """The plan and the optimizer's plain DataLoader at the suggested batch size (the opt-in
+    ``tune_batch_size``: another batch size changes training, so it is only tried when asked)."""
+    from torch.utils.data import BatchSampler
+
+    parallelism = plan.get("parallelism") or {}
+    size = int(parallelism.get("suggested_batch_size") or 0)
+    if not size or size == loader.batch_size:
+        notes.append(f"batch size: nothing to try ({parallelism.get('batch_size_reason') or 'no suggestion'})")
+        return []
+    if loader.batch_size is None or type(loader.batch_sampler) is not BatchSampler:
+        notes.append("batch size: not tried (the loader's batches come from its own batch_sampler)")
+        return []
+    out = []
+    planned = next((s for s in settings if s.kind == "plan"), None)
+    if planned is not None:
+        migrator = PipelineMigrator.from_plan(planned.migrator.plan, loader=loader, apply_workers=True,
+                                              apply_batch_size=True, **migrator_options)
+        out.append(Setting(f"plan, {planned.workers} workers, batch {size}", "plan", planned.workers, migrator,
+                           planned.threads_per_worker, batch_size=size))
+    workers = int(parallelism["plain_workers"])
+    threads = parallelism.get("plain_threads_per_worker") if workers else None
+    plain = PipelineMigrator.from_plan(_plain_plan(workers, threads, size), loader=loader, apply_workers=True,
+                                       apply_batch_size=True)
+    out.append(Setting(f"plain, {workers} workers, batch {size}", "plain", workers, plain, threads, batch_size=size))
     return out
 
 
@@ -188,7 +255,10 @@ def _plain_grid(user_workers: int, parallelism: dict) -> list[tuple[int, int | N
     user's, one more while it fits the cores, and the optimizer's choice; threads per worker as the
     engine divides the cores (none for 0 workers). The model can be wrong about worker start-up and
     hand-off (24x between 0 and 2 workers on a short pipeline): measuring these is what lets the loop
-    promise never to lose to a plain DataLoader it tried."""
+    promise never to lose to a plain DataLoader it tried. Each worker count with a thread limit is
+    also tried with the threads as torch leaves them: limiting torch's and the BLAS/FFT pools
+    avoids oversubscription on one pipeline (1.4-1.75x on a real audio one) and costs 1.5-3x on
+    another (audio_mel's torch.stft in forked workers, measured on 2 cores)."""
     from .. import _core
 
     cores = float(parallelism.get("cores") or 0)
@@ -208,6 +278,8 @@ def _plain_grid(user_workers: int, parallelism: dict) -> list[tuple[int, int | N
         if workers == user_workers and threads is None:
             continue  # that is the untouched loader
         grid.append((workers, threads))
+        if threads is not None and workers != user_workers:
+            grid.append((workers, None))  # and as torch leaves the threads: measured, not assumed
     return grid
 
 
@@ -216,7 +288,7 @@ def optimize_pipeline(dataloader: DataLoader, plan: Any = None, *, k: int = 2, m
                       measure_batches: int = 10, repeats: int = 5, min_speedup: float = 1.05,
                       step: Callable[[Any], Any] | None = None, seed: int = 0, export_dir: str | None = None,
                       keep: bool = True, quiet: bool = False, calibrate: bool = True, tune_workers: bool = True,
-                      level: float = 0.95, independence_runs: int = 5,
+                      level: float = 0.95, independence_runs: int = 5, tune_batch_size: bool = False,
                       **migrator_options: Any) -> OptimizationResult:
     """Runs the closed loop on ``dataloader`` and returns an OptimizationResult; never raises for
     the pipeline (a failing phase is "not kept" with its cause).
@@ -227,7 +299,10 @@ def optimize_pipeline(dataloader: DataLoader, plan: Any = None, *, k: int = 2, m
     ``tune_workers``: let the optimizer choose the worker count and threads per worker and try the
     best plain DataLoader too (map-style datasets only: an IterableDataset's stream depends on the
     worker count). A setting is kept when it verifies and the lower bound of its speedup's
-    ``level`` interval is at least ``min_speedup``; with ``keep`` it is then left applied
+    ``level`` interval is at least ``min_speedup``. ``tune_batch_size`` (opt-in, with ``tune_workers``;
+    it changes training: fewer, larger optimiser steps): also try the plan and the best plain
+    DataLoader at the batch size the optimizer suggests; without it the suggestion is only reported.
+    With ``keep`` the kept setting is then left applied
     (``result.migrator``; the worker count on ``dataloader`` too), else everything is restored."""
     from .. import InputError
     from .._term import Terminal
@@ -250,17 +325,17 @@ def optimize_pipeline(dataloader: DataLoader, plan: Any = None, *, k: int = 2, m
         term.header("codedag closed loop", {"workers": dataloader.num_workers, "batch size": dataloader.batch_size,
                                             "verify batches": verify_batches, "measure batches": measure_batches,
                                             "rounds": repeats, "min speedup": f"{min_speedup} (interval lower bound)",
-                                            "tune workers": tune_workers})
+                                            "tune workers": tune_workers, "tune batch size": tune_batch_size})
     result = OptimizationResult(kept=False, reason="", plan=None, predicted_speedup=None, measured_speedup=None,
                                 interval=None, verification=None, verifications={}, apply_stats=None, optimizer={},
                                 settings=[], workers=dataloader.num_workers, threads_per_worker=None,
-                                suggested_batch_size=None, fallbacks=0, notes=[])
+                                batch_size=dataloader.batch_size, suggested_batch_size=None, fallbacks=0, notes=[])
     settings: list[Setting] = []
     chosen: Setting | None = None
     try:
         options = _Options(k, max_depth, coarsen_max_depth, gpu_count, verify_batches, measure_batches, repeats,
                            min_speedup, step, seed, export_dir, calibrate, tune_workers, level, independence_runs,
-                           migrator_options)
+                           migrator_options, tune_batch_size and tune_workers)
         chosen = _run(dataloader, plan, result, settings, phases, term, options)
     except _LoopError as exc:
         result["reason"] = f"{exc.phase} failed: {exc}"
@@ -310,7 +385,8 @@ def _run(loader: DataLoader, plan: Any, result: OptimizationResult, settings: li
                 "over the untouched loader)")
 
     with phases.start("plan"):
-        settings.extend(_settings(loader, plan, o.tune_workers, o.migrator_options, result["notes"]))
+        settings.extend(_settings(loader, plan, o.tune_workers, o.migrator_options, result["notes"],
+                                  o.tune_batch_size))
     candidates = settings[1:]
     if not candidates:
         result["reason"] = ("nothing to try: " + "; ".join(result["notes"])) if result["notes"] else \
@@ -385,6 +461,7 @@ def _run(loader: DataLoader, plan: Any, result: OptimizationResult, settings: li
     result["measured_speedup"], result["interval"] = interval["speedup"], interval
     result["plan"] = kept.migrator.plan
     result["workers"], result["threads_per_worker"] = kept.workers, kept.threads_per_worker
+    result["batch_size"] = kept.batch_size or loader.batch_size
     result["kept_setting"] = kept.name
     what = (f"move {len(_moved(kept.migrator.plan))} context(s) and use {kept.workers} worker(s)" if kept.kind == "plan"
             else f"a plain DataLoader with {kept.workers} worker(s)")

@@ -37,11 +37,12 @@ class Setting:
     samples_per_s: list[float] = field(default_factory=list)
     fallbacks: int = 0
     error: str | None = None  # why it stopped being measured
+    batch_size: int | None = None  # another batch size than the loader's (opt-in: it changes training)
 
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "workers": self.workers,
-                "threads_per_worker": self.threads_per_worker, "samples_per_s": list(self.samples_per_s),
-                "fallbacks": self.fallbacks, "error": self.error}
+                "threads_per_worker": self.threads_per_worker, "batch_size": self.batch_size,
+                "samples_per_s": list(self.samples_per_s), "fallbacks": self.fallbacks, "error": self.error}
 
 
 def samples_in(batch: Any) -> int:
@@ -70,9 +71,14 @@ def warmup_for(workers: int) -> int:
     return workers + 1 if workers > 0 else 1
 
 
+MIN_SECONDS = 0.25
+
+
 def measure_once(loader: Any, batches: int, warmup: int, step: Callable[[Any], Any] | None = None,
-                 max_epochs: int = 50) -> float:
-    """Samples/s over ``batches`` batches of fresh iterators, after ``warmup`` discarded ones. A
+                 max_epochs: int = 50, min_seconds: float = 0.0) -> float:
+    """Samples/s over ``batches`` batches of fresh iterators, after ``warmup`` discarded ones, and
+    on until ``min_seconds`` have passed (10 batches of a fast pipeline last a few milliseconds:
+    a scheduler hiccup would decide the comparison). A
     loader shorter than that is iterated again (a new epoch, as training does; the restart's cost,
     new workers included, is part of the time), at most ``max_epochs`` times. ValueError when the
     loader yields no batch."""
@@ -82,12 +88,18 @@ def measure_once(loader: Any, batches: int, warmup: int, step: Callable[[Any], A
     start = None
     epochs = 0
     seen = 0
-    while measured < batches and epochs < max_epochs:
+    def more() -> bool:
+        return measured < batches or (start is not None and time.perf_counter() - start < min_seconds)
+
+    def within_epochs() -> bool:  # a fast loader's short epochs may be many before min_seconds
+        return epochs < max_epochs or (start is not None and time.perf_counter() - start < min_seconds)
+
+    while more() and within_epochs():
         it = iter(loader)
         epochs += 1
         got = 0
         try:
-            while measured < batches:
+            while more():
                 batch = next(it)
                 got += 1
                 if step is not None:
@@ -119,7 +131,8 @@ def measure_once(loader: Any, batches: int, warmup: int, step: Callable[[Any], A
 
 
 def interleave(loader: Any, settings: list[Setting], rounds: int, batches: int,
-               step: Callable[[Any], Any] | None = None, progress: Any = None) -> None:
+               step: Callable[[Any], Any] | None = None, progress: Any = None,
+               min_seconds: float = MIN_SECONDS) -> None:
     """Measures every setting once per round (order alternating by round) into ``samples_per_s``.
     A setting that fails is marked with ``error`` and not measured again; the untouched setting
     failing raises (without it there is no baseline)."""
@@ -132,10 +145,10 @@ def interleave(loader: Any, settings: list[Setting], rounds: int, batches: int,
             warmup = warmup_for(s.workers)
             try:
                 if s.migrator is None:
-                    s.samples_per_s.append(measure_once(loader, batches, warmup, step))
+                    s.samples_per_s.append(measure_once(loader, batches, warmup, step, min_seconds=min_seconds))
                 else:
                     with s.migrator:
-                        s.samples_per_s.append(measure_once(loader, batches, warmup, step))
+                        s.samples_per_s.append(measure_once(loader, batches, warmup, step, min_seconds=min_seconds))
                         s.fallbacks += s.migrator.stats["fallbacks"]
             except Exception as exc:
                 if s.kind == "untouched":

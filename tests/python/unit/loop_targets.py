@@ -237,3 +237,71 @@ class BranchingImages(Dataset):
         noise = np.random.rand()
         y = scale(image(i).numpy() + noise)
         return (y if i < 4 else torch.from_numpy(y)), i
+
+
+def logged_brighten(x):
+    """brighten, writing where it ran ("<pid> <ndim>") to the file CODEDAG_TEST_CALL_LOG names: a
+    batched call runs in the main process on 4-d input, an in-place one wherever the sample is made."""
+    import os
+
+    with open(os.environ["CODEDAG_TEST_CALL_LOG"], "a") as log:
+        log.write(f"{os.getpid()} {x.dim()}\n")
+    return x * 1.5 + 0.1
+
+
+class LoggedImages(Images):
+    def __getitem__(self, i):
+        return logged_brighten(image(i)), i
+
+
+def trim(x):
+    """A per-sample step before a planned transform chain (audio's fix_length)."""
+    return x[:, : SIZE - 2]
+
+
+class Brighten:
+    def __call__(self, x):
+        return x * 1.5 + 0.1
+
+
+class Darken:
+    def __call__(self, x):
+        return x * 0.5
+
+
+class Chain:
+    """A torchvision-style Compose: returns its last transform's value, the very same object."""
+
+    def __init__(self, *transforms):
+        self.transforms = transforms
+
+    def __call__(self, x):
+        for t in self.transforms:
+            x = t(x)
+        return x
+
+
+class ChainedImages(Images):
+    """trim -> Chain(Brighten(), Darken()): planned calls nested in a planned call."""
+
+    def __init__(self, n=16):
+        super().__init__(n)
+        self.chain = Chain(Brighten(), Darken())
+
+    def __getitem__(self, i):
+        return self.chain(trim(image(i))), i
+
+
+def floor_below_max(x):
+    """AmplitudeToDB's floor: nothing more than 80 below the maximum. Over a batch, the maximum is
+    the batch's: one loud sample floors the others -- equal to the per-sample calls only on batches
+    where nothing is that quiet."""
+    return torch.maximum(x, x.max() - 80.0)
+
+
+class LoudImages(Images):
+    """image(i) through floor_below_max; sample 13 (the fourth batch of 4) is 1000 times louder."""
+
+    def __getitem__(self, i):
+        x = image(i) * (1000.0 if i == 13 else 1.0)
+        return floor_below_max(x), i

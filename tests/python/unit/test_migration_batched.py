@@ -143,3 +143,19 @@ def test_a_cuda_plan_without_a_gpu_is_skipped_not_faked():
     with PipelineMigrator.from_plan(batched_plan("spectrum", device="cuda:0")) as m:
         assert m.stats["skipped"] == [f"{M}.spectrum"] and "no CUDA device" in m.stats["reasons"][f"{M}.spectrum"]
         assert not hasattr(t.spectrum, "__codedag_original__")
+
+
+def test_a_batch_statistic_is_not_vectorised_on_a_lucky_probe_batch():
+    # The probe batch is quiet: the batched call equals the per-sample calls there. The probe also
+    # pushes one sample far off and sees the others' outputs move (the batch's maximum floors them),
+    # so the step runs per sample, and the loud batch later gives the untouched values.
+    import loop_targets as lt
+
+    loader = DataLoader(lt.LoudImages(n=16), batch_size=4)
+    baseline = [x.clone() for x, _ in loader]
+    plan = {"schema": "codedag.plan/1", "context_device_map": {"loop_targets.floor_below_max": "batch:cpu"}}
+    with PipelineMigrator.from_plan(plan) as m:
+        got = [x.clone() for x, _ in loader]
+        assert m.stats["vectorised"] == {"loop_targets.floor_below_max": False}
+    for a, b in zip(baseline, got, strict=True):
+        torch.testing.assert_close(a, b)

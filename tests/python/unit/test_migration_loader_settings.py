@@ -27,7 +27,7 @@ def test_the_worker_count_and_threads_are_applied_and_restored():
     m = PipelineMigrator.from_plan(workers_plan(2, threads=1), loader=loader, apply_workers=True)
     with m:
         assert loader.num_workers == 2 and loader.prefetch_factor == 2
-        assert m.stats["workers"] == {"workers": 2, "threads_per_worker": 1}
+        assert m.stats["workers"] == {"workers": 2, "threads_per_worker": 1, "batch_size": None}
         reported = torch.cat(list(loader))
     # torch already gives workers one thread; BLAS (numpy's OpenBLAS) would take every core.
     assert (reported[:, 0] == 1).all()
@@ -75,3 +75,45 @@ def test_a_plan_file_with_parallelism_is_read_and_checked():
     assert plan["parallelism"]["workers"] == 3 and plan["parallelism"]["threads_per_worker"] == 2
     with pytest.raises(codedag.FormatError, match="parallelism.workers"):
         codedag.load_plan(workers_plan(-2))
+
+
+def test_the_suggested_batch_size_is_applied_only_when_asked_and_restored():
+    loader = DataLoader(lt.Images(n=16), batch_size=4)
+    plan = workers_plan(0)
+    plan["parallelism"]["suggested_batch_size"] = 8
+    with PipelineMigrator.from_plan(plan, loader=loader, apply_workers=True):
+        assert [len(y) for _, y in loader] == [4, 4, 4, 4]  # the suggestion alone changes nothing
+    m = PipelineMigrator.from_plan(plan, loader=loader, apply_workers=True, apply_batch_size=True)
+    with m:
+        assert [y.tolist() for _, y in loader] == [list(range(8)), list(range(8, 16))]
+        assert loader.batch_size == 8 and m.stats["workers"]["batch_size"] == 8
+    assert loader.batch_size == 4 and [len(y) for _, y in loader] == [4, 4, 4, 4]
+
+
+def test_a_batch_size_cannot_be_applied_to_the_users_own_batch_sampler():
+    loader = DataLoader(lt.Images(n=16), batch_sampler=[[0, 1, 2], [3, 4, 5]])
+    plan = workers_plan(0)
+    plan["parallelism"]["suggested_batch_size"] = 8
+    with pytest.raises(codedag.InputError, match="its own batch_sampler"):
+        PipelineMigrator.from_plan(plan, loader=loader, apply_workers=True, apply_batch_size=True)
+    with pytest.raises(codedag.InputError, match="goes with apply_workers"):
+        PipelineMigrator.from_plan(plan, loader=loader, apply_batch_size=True)
+
+
+def test_the_worker_count_alone_leaves_the_workers_threads_as_torch_sets_them():
+    # The plan reader gives every plan threads_per_worker (1 by default): limit_worker_threads=False
+    # applies the worker count only, with no worker_init_fn of ours.
+    loader = DataLoader(lt.Threads(), batch_size=2)
+    m = PipelineMigrator.from_plan(workers_plan(2), loader=loader, apply_workers=True, limit_worker_threads=False)
+    with m:
+        assert loader.worker_init_fn is None
+    plan = workers_plan(2)
+    plan["parallelism"]["limit_threads"] = False  # the same, said by the plan (what the closed loop keeps)
+    m = PipelineMigrator.from_plan(plan, loader=loader, apply_workers=True)
+    with m:
+        assert loader.num_workers == 2 and loader.worker_init_fn is None
+        assert m.stats["workers"]["threads_per_worker"] is None
+    limited = PipelineMigrator.from_plan(workers_plan(2), loader=loader, apply_workers=True)
+    with limited:
+        assert loader.worker_init_fn is not None and limited.stats["workers"]["threads_per_worker"] == 1
+    assert loader.num_workers == 0 and loader.worker_init_fn is None

@@ -55,10 +55,11 @@ def test_a_value_the_dataset_reads_before_returning_it_collates():
             got = torch.cat([x for x, _ in loader])
             stats = m.stats
         torch.testing.assert_close(got, expected(ds))
-        # Each process's first fetch runs in place (deferral_gate.py: it decides that brighten's
-        # value reaches the batch); every sample deferred after that is computed where it was read.
-        # 12 samples, 3 batches: without workers 2 batches defer; with 2 workers only worker 0's second.
-        assert stats["fallbacks"] == (8 if workers == 0 else 4), stats
+        # The first fetch to call brighten runs it in place (deferral_gate.py: it decides that its
+        # value reaches the batch, for every process); every sample deferred after that is computed
+        # where it was read. 12 samples, 3 batches: without workers 2 batches defer; with 2 workers
+        # worker 0's second, and worker 1's first when worker 0's decision was made before it fetched.
+        assert stats["fallbacks"] in ((8,) if workers == 0 else (4, 8)), stats
         assert "attribute 'shape'" in stats["fallback_reasons"][f"{M}.brighten"]
 
 

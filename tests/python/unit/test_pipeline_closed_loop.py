@@ -117,8 +117,11 @@ def test_a_worker_count_in_the_plan_is_tried_as_the_plan_and_as_a_plain_loader()
             "parallelism": {"workers": 1, "threads_per_worker": 1, "plain_workers": 2}}
     result = codedag.optimize_pipeline(loader, plan=plan, quiet=True, keep=False, **QUICK)
     names = [s["name"] for s in result["settings"]]
-    assert names == ["untouched", "plan, 1 workers", "plain, 2 workers"], result["reason"]
-    assert set(result["verifications"]) == {"plan, 1 workers", "plain, 2 workers"}
+    assert names[:4] == ["untouched", "plan, 1 workers", "plan, 1 workers, threads as torch leaves them",
+                         "plain, 2 workers"], result["reason"]
+    # The plain loader with threads limited as the plan reads, and as torch leaves them.
+    assert names[4:] in ([], ["plain, 2 workers, threads as torch leaves them"])
+    assert set(result["verifications"]) == set(names[1:])
     assert result["verifications"]["plain, 2 workers"]["migrated_workers"] == 2
     assert_consistent(result)
     assert loader.num_workers == 0
@@ -145,11 +148,45 @@ def test_the_plain_grid_covers_zero_to_the_users_workers_and_one_more_within_the
     from codedag.pipeline.closed_loop import _plain_grid
 
     # 2 workers on 2 cores, the model prefers 1: 0, 1 and 2 (2 with one thread each; not 3 > cores).
+    # Other worker counts than the user's also with the threads as torch leaves them (None).
     grid = _plain_grid(2, {"cores": 2.0, "plain_workers": 1, "plain_threads_per_worker": 2})
-    assert grid == [(0, None), (1, 2), (2, 1)]
+    assert grid == [(0, None), (1, 2), (1, None), (2, 1)]
     # 1 worker on 4 cores, the model prefers 4: 0, 1 (threads as the engine divides the cores), 2, 4.
     grid = _plain_grid(1, {"cores": 4.0, "plain_workers": 4, "plain_threads_per_worker": 1})
-    assert [w for w, _ in grid] == [0, 1, 2, 4]
-    assert dict(grid)[1] == codedag._core.threads_per_worker(4.0, 1) == 4
+    assert [w for w, t in grid if t is not None or w == 0] == [0, 1, 2, 4]
+    assert [w for w, t in grid if t is None] == [0, 2, 4]
+    assert grid[1] == (1, codedag._core.threads_per_worker(4.0, 1)) == (1, 4)
     # 0 workers, cores unknown: only the model's choice (0 workers itself is the untouched loader).
     assert _plain_grid(0, {"plain_workers": 2}) == [(2, None)]
+
+
+def test_the_suggested_batch_size_is_measured_only_when_asked():
+    # A batch size changes training: reported always, tried only with tune_batch_size.
+    loader = DataLoader(lt.Images(n=64), batch_size=2)
+    plain = codedag.optimize_pipeline(loader, quiet=True, keep=False, **QUICK)
+    assert all(s["batch_size"] is None for s in plain["settings"])
+    assert plain["batch_size"] == 2 and plain["suggested_batch_size"] is not None
+    asked = codedag.optimize_pipeline(loader, quiet=True, keep=False, tune_batch_size=True, **QUICK)
+    suggested = asked["suggested_batch_size"]
+    tried = [s for s in asked["settings"] if s["batch_size"]]
+    if suggested and suggested != 2:
+        assert tried and all(s["batch_size"] == suggested for s in tried), asked["settings"]
+    else:
+        assert not tried and any(n.startswith("batch size: nothing to try") for n in asked["notes"])
+    assert loader.batch_size == 2 and [len(y) for _, y in loader][:2] == [2, 2]
+
+
+def test_a_fast_pipeline_is_measured_for_a_minimum_time():
+    # 10 batches of a fast loader last milliseconds; the measurement goes on (epochs included) until
+    # min_seconds have passed, so one scheduler hiccup cannot decide a comparison.
+    import time
+
+    from codedag.pipeline.measurement import measure_once
+
+    loader = DataLoader(lt.Images(n=16), batch_size=4)
+    t0 = time.perf_counter()
+    rate = measure_once(loader, batches=2, warmup=1, min_seconds=0.2)
+    assert time.perf_counter() - t0 >= 0.2 and rate > 0
+    t0 = time.perf_counter()
+    measure_once(loader, batches=2, warmup=1)
+    assert time.perf_counter() - t0 < 0.2  # without it: the batches asked for
