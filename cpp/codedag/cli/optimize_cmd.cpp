@@ -170,8 +170,16 @@ void run(const OptimizeOptions& opt) {
     out.ok("wrote plan " + opt.output);
   }
   const size_t moved_functions = r.plan.context_device_map.size();
-  out.ok("plan: " + std::to_string(moved_functions) + (moved_functions == 1 ? " function" : " functions") +
-         " moved, predicted " + fixed(r.breakdown.predicted_speedup, 2) + "x in " + fixed(r.seconds * 1000, 1) + " ms");
+  const std::string predicted =
+      "predicted " + fixed(r.breakdown.predicted_speedup, 2) + "x in " + fixed(r.seconds * 1000, 1) + " ms";
+  if (moved_functions > 0) {
+    out.ok("plan: " + std::to_string(moved_functions) + (moved_functions == 1 ? " function" : " functions") +
+           " moved, " + predicted);
+  } else {
+    // A plan that moves nothing is an answer, not a success: said so, with what is left of it.
+    out.warn("plan: nothing moved (no placement is predicted faster than where each function runs now)" +
+             std::string(r.parallelism ? "; its advice is the worker count above" : "") + ", " + predicted);
+  }
 }
 
 }  // namespace

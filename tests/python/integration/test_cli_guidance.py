@@ -151,6 +151,13 @@ def test_optimize_says_function_or_functions(run_cli):
     assert noun == ("function" if n == "1" else "functions")
 
 
+def test_a_plan_that_moves_nothing_is_not_a_success_line(run_cli):
+    # With the worker count decided too, the bundled DAG's best plan moves no function: said, not ✓.
+    out = run_cli("optimize", DAG, "--workers", "auto", check=True).stdout
+    assert "plan: nothing moved" in out and "worker count above" in out
+    assert not re.search(r"✓ plan: 0 functions", out)
+
+
 def test_report_of_a_directory_uses_its_result_file(run_cli, tmp_path):
     (tmp_path / "empty").mkdir()
     proc = run_cli("report", "empty")
