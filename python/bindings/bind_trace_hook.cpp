@@ -119,12 +119,7 @@ void Session::discard_after_fork() {
   t_generation = 0;
 }
 
-ThreadState& Session::thread_state() {
-  // Most events come from the thread of the previous one: compare the interpreter's thread state
-  // (an exported function) before the thread_local, which in a dlopen'ed module costs a
-  // __tls_get_addr call per access.
-  PyThreadState* py = PyThreadState_Get();
-  if (py == last_pythread_ && last_thread_ && last_thread_->ident == py->thread_id) return *last_thread_;
+ThreadState& Session::thread_state_slow(PyThreadState* py) {
   if (t_generation != generation_ || !t_state) {
     threads_.push_back(std::make_unique<ThreadState>());
     t_state = threads_.back().get();
@@ -138,9 +133,7 @@ ThreadState& Session::thread_state() {
   return *t_state;
 }
 
-FunctionInfo* Session::python_info(frames::IFrame* frame) {
-  PyCodeObject* code = frames::code(frame);
-  if (code == last_key_) return last_info_;
+FunctionInfo* Session::python_info_slow(frames::IFrame* frame, PyCodeObject* code) {
   std::unique_ptr<FunctionInfo>* found = functions_.find(code);
   if (!found) {
     auto info = std::make_unique<FunctionInfo>();
@@ -235,8 +228,8 @@ FunctionInfo* Session::builtin_info(PyObject* callable) {
   return functions_.try_emplace(ml, std::move(info)).first->get();
 }
 
-void Session::push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t ctx, trace::CallSite, int64_t now,
-                   bool builtin) {
+[[gnu::always_inline]] inline void Session::push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t ctx,
+                                                 trace::CallSite, int64_t now, bool builtin) {
   // Built in place (a Frame is ~80 bytes: constructing it aside and copying it in was a tenth of
   // the hook's instructions per call); what it inherits is read from the caller first, since the
   // push may move the stack.
@@ -325,7 +318,7 @@ int32_t Session::new_context(int32_t anc, const FunctionInfo& info, trace::CallS
 
 void Session::on_call(frames::IFrame* frame, int64_t now) {
   ThreadState& ts = thread_state();
-  FunctionInfo* info = python_info(frame);
+  FunctionInfo* info = python_info(frame, frames::code(frame));
   const Frame* top = ts.stack.empty() ? nullptr : &ts.stack.back();
   const int32_t anc = top ? top->anc : -1;
   // Called through call machinery (a module's __call__): judged as called by the code that called

@@ -201,8 +201,25 @@ class Session {
   void fail_after_contexts(int64_t n) { fail_after_contexts_ = n; }
 
  private:
-  ThreadState& thread_state();
-  FunctionInfo* python_info(_PyInterpreterFrame* frame);
+  // The per-event look-ups: their common case (the thread and the function of the previous event)
+  // is inlined into the events; the rest is out of line (a call's prologue and epilogue were a
+  // third of their cost).
+  ThreadState& thread_state() {
+    // Most events come from the thread of the previous one: compare the interpreter's thread state
+    // (an exported function) before the thread_local, which in a dlopen'ed module costs a
+    // __tls_get_addr call per access.
+    PyThreadState* py = PyThreadState_Get();
+    if (py == last_pythread_ && last_thread_ && last_thread_->ident == py->thread_id) [[likely]]
+      return *last_thread_;
+    return thread_state_slow(py);
+  }
+  ThreadState& thread_state_slow(PyThreadState* py);
+  FunctionInfo* python_info(_PyInterpreterFrame* frame, PyCodeObject* code) {
+    if (reinterpret_cast<const void*>(code) == last_key_) [[likely]]
+      return last_info_;
+    return python_info_slow(frame, code);
+  }
+  FunctionInfo* python_info_slow(_PyInterpreterFrame* frame, PyCodeObject* code);
   FunctionInfo* builtin_info(PyObject* callable);
   static const void* builtin_key(PyObject* callable);  // a builtin frame's key: its PyMethodDef
   void refresh_types();
