@@ -167,9 +167,12 @@ def main() -> int:
         term.info("viztracer is not installed for this Python: its column is left out")
     runners["hook floor"] = FloorRun
     runners["codedag"] = CodeDagRun
-    from codedag.strategies import covered_functions
+    try:
+        from codedag.strategies import covered_functions
 
-    covered_functions()  # the registry's one-time import, outside timing
+        covered_functions()  # the registry's one-time import, outside timing
+    except ImportError:  # the registry needs torch; 3.12/3.13 here have none (the tracer does not)
+        term.info("the strategy registry needs torch, not installed for this Python: not preloaded")
     micro = timed(runners, lambda: loop(n), args.repeats)
     base = micro["untraced"]
     added = {name: (t - base) / calls for name, t in micro.items() if name != "untraced"}

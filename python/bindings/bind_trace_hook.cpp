@@ -79,6 +79,7 @@ void Session::start(PyObject* self) {
         "another CodeDAG tracer is already active in this process; stop it (or use nested "
         "tracing_context() of the same tracer) before starting a second one");
   refresh_types();
+  timing::calibrate();
   failed_ = false;
   failure_.clear();
   self_ = self;
@@ -118,18 +119,12 @@ void Session::discard_after_fork() {
   t_generation = 0;
 }
 
-ThreadState& Session::thread_state() {
-  // Most events come from the thread of the previous one: compare the interpreter's thread state
-  // (an exported function) before the thread_local, which in a dlopen'ed module costs a
-  // __tls_get_addr call per access.
-  PyThreadState* py = PyThreadState_Get();
-  if (py == last_pythread_ && last_thread_ && last_thread_->ident == py->thread_id) return *last_thread_;
+ThreadState& Session::thread_state_slow(PyThreadState* py) {
   if (t_generation != generation_ || !t_state) {
     threads_.push_back(std::make_unique<ThreadState>());
     t_state = threads_.back().get();
     t_state->tid = static_cast<int64_t>(PyThread_get_thread_native_id());
     t_state->stack.reserve(256);
-    t_state->spans.reserve(1 << 16);
     t_generation = generation_;
   }
   t_state->ident = py->thread_id;
@@ -138,9 +133,7 @@ ThreadState& Session::thread_state() {
   return *t_state;
 }
 
-FunctionInfo* Session::python_info(frames::IFrame* frame) {
-  PyCodeObject* code = frames::code(frame);
-  if (code == last_key_) return last_info_;
+FunctionInfo* Session::python_info_slow(frames::IFrame* frame, PyCodeObject* code) {
   std::unique_ptr<FunctionInfo>* found = functions_.find(code);
   if (!found) {
     auto info = std::make_unique<FunctionInfo>();
@@ -235,28 +228,37 @@ FunctionInfo* Session::builtin_info(PyObject* callable) {
   return functions_.try_emplace(ml, std::move(info)).first->get();
 }
 
-void Session::push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t ctx, trace::CallSite, int64_t now,
-                   bool builtin) {
-  Frame f;
+[[gnu::always_inline]] inline void Session::push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t ctx,
+                                                 trace::CallSite, int64_t now, bool builtin) {
+  // Built in place (a Frame is ~80 bytes: constructing it aside and copying it in was a tenth of
+  // the hook's instructions per call); what it inherits is read from the caller first, since the
+  // push may move the stack.
+  const auto pos = static_cast<int32_t>(ts.stack.size());
+  int32_t anc = -1, anc_pos = -1;
+  bool beyond = false, in_warmup = false;
+  if (pos > 0) {
+    const Frame& top = ts.stack.back();
+    anc = top.anc;
+    anc_pos = top.anc_pos;
+    beyond = top.beyond;
+    in_warmup = top.in_warmup;
+  }
+  Frame& f = ts.stack.emplace_back();
   f.key = key;
   f.start = now;
   f.builtin = builtin;
   f.library = info && info->decision.library;
   f.user = info && info->decision.user;
-  if (!ts.stack.empty()) {
-    const Frame& top = ts.stack.back();
-    f.anc = top.anc;
-    f.anc_pos = top.anc_pos;
-    f.up_pos = top.anc_pos;
-    f.beyond = top.beyond;
-    f.in_warmup = top.in_warmup;
-  }
+  f.anc = anc;
+  f.anc_pos = anc_pos;
+  f.up_pos = anc_pos;
+  f.beyond = beyond;
+  f.in_warmup = in_warmup;
   if (ctx >= 0) {
     f.ctx = ctx;
     f.anc = ctx;
-    f.anc_pos = static_cast<int32_t>(ts.stack.size());
+    f.anc_pos = pos;
   }
-  ts.stack.push_back(f);
 }
 
 namespace {
@@ -316,7 +318,7 @@ int32_t Session::new_context(int32_t anc, const FunctionInfo& info, trace::CallS
 
 void Session::on_call(frames::IFrame* frame, int64_t now) {
   ThreadState& ts = thread_state();
-  FunctionInfo* info = python_info(frame);
+  FunctionInfo* info = python_info(frame, frames::code(frame));
   const Frame* top = ts.stack.empty() ? nullptr : &ts.stack.back();
   const int32_t anc = top ? top->anc : -1;
   // Called through call machinery (a module's __call__): judged as called by the code that called
@@ -370,25 +372,27 @@ void Session::on_call(frames::IFrame* frame, int64_t now) {
   pushed.step = (ctx >= 0 && d.library && d.transform_step) || (info->comprehension && caller_step);
 }
 
-int64_t Session::leave(ThreadState& ts, Frame& f, int64_t now) {
+Session::Left Session::pop(ThreadState& ts, int64_t now) {
+  // Only the fields the caller needs are kept: copying the whole Frame out was measurable.
+  const Frame& f = ts.stack.back();
   const int64_t dur = now - f.start;
   const int64_t excluded = f.warmup ? dur : f.excluded_ns;
+  const Left left{f.ctx, f.up_pos, dur - f.excluded_ns, f.child_ns, f.start};
+  ts.stack.pop_back();
   if (excluded && !ts.stack.empty()) ts.stack.back().excluded_ns += excluded;
-  return dur - f.excluded_ns;
+  return left;
 }
 
 void Session::close(ThreadState& ts, int64_t now) {
   // Calls still open when tracing stops: their time so far is real and is kept.
   while (!ts.stack.empty()) {
-    Frame f = ts.stack.back();
-    ts.stack.pop_back();
-    const int64_t dur = leave(ts, f, now);
+    const Left f = pop(ts, now);
     if (f.ctx < 0) continue;
     auto& st = tree_[f.ctx].stats;
     st.calls += 1;
-    st.total_ns += dur;
+    st.total_ns += f.dur;
     st.child_ns += f.child_ns;
-    if (f.up_pos >= 0 && static_cast<size_t>(f.up_pos) < ts.stack.size()) ts.stack[f.up_pos].child_ns += dur;
+    if (f.up_pos >= 0 && static_cast<size_t>(f.up_pos) < ts.stack.size()) ts.stack[f.up_pos].child_ns += f.dur;
   }
 }
 
@@ -403,14 +407,9 @@ void Session::on_return(frames::IFrame* frame, PyObject* value, int64_t now) {
       break;
     }
   if (pos == ts.stack.size()) return;
-  while (ts.stack.size() > pos + 1) {  // frames whose return was not seen: their warm-up still counts
-    Frame lost = ts.stack.back();
-    ts.stack.pop_back();
-    leave(ts, lost, now);
-  }
-  Frame f = ts.stack.back();
-  ts.stack.pop_back();
-  const int64_t dur = leave(ts, f, now);
+  while (ts.stack.size() > pos + 1) pop(ts, now);  // frames whose return was not seen: their warm-up still counts
+  const Left f = pop(ts, now);
+  const int64_t dur = f.dur;
   if (f.ctx < 0) return;
   auto& st = tree_[f.ctx].stats;
   st.calls += 1;
@@ -423,7 +422,7 @@ void Session::on_return(frames::IFrame* frame, PyObject* value, int64_t now) {
     st.out_bytes += bytes;
   }
   if (span_count_ < config_.max_spans) {
-    ts.spans.push_back({f.ctx, f.start, dur});
+    ts.spans.push({f.ctx, f.start, dur});
     ++span_count_;
   } else {
     ++dropped_spans_;
@@ -464,16 +463,15 @@ void Session::on_c_return(PyObject* callable, int64_t now) {
   ThreadState& ts = thread_state();
   if (ts.stack.empty() || !ts.stack.back().builtin) return;
   if (ts.stack.back().key != builtin_key(callable)) return;
-  Frame f = ts.stack.back();
-  ts.stack.pop_back();
-  const int64_t dur = leave(ts, f, now);
+  const Left f = pop(ts, now);
+  const int64_t dur = f.dur;
   if (f.ctx < 0) return;
   auto& st = tree_[f.ctx].stats;
   st.calls += 1;
   st.total_ns += dur;
   if (f.up_pos >= 0) ts.stack[static_cast<size_t>(f.up_pos)].child_ns += dur;
   if (span_count_ < config_.max_spans) {
-    ts.spans.push_back({f.ctx, f.start, dur});
+    ts.spans.push({f.ctx, f.start, dur});
     ++span_count_;
   } else {
     ++dropped_spans_;

@@ -17,6 +17,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bind_trace_clock.hpp"
+#include "bind_trace_spans.hpp"
 #include "codedag/common/flat_map.hpp"
 #include "codedag/trace/context_tree.hpp"
 #include "codedag/trace/filter_rules.hpp"
@@ -28,10 +30,7 @@ struct _PyInterpreterFrame;  // the interpreter's frame (bind_trace_frame.hpp re
 
 namespace codedag::bindings::tracehook {
 
-inline int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+using timing::now_ns;  // see bind_trace_clock.hpp
 
 // The UTF-8 text of a str object; empty for null, non-str, or text that cannot be encoded
 // (never raises: the hook must not leave a Python error set).
@@ -99,14 +98,9 @@ struct Frame {
   trace::CallSite site;
 };
 
-struct RawSpan {
-  int32_t ctx;
-  int64_t start, dur;
-};
-
 struct ThreadState {
   std::vector<Frame> stack;
-  std::vector<RawSpan> spans;
+  SpanLog spans;
   int64_t tid = 0;
   unsigned long ident = 0;  // PyThreadState::thread_id of the thread that last used it
 };
@@ -207,8 +201,25 @@ class Session {
   void fail_after_contexts(int64_t n) { fail_after_contexts_ = n; }
 
  private:
-  ThreadState& thread_state();
-  FunctionInfo* python_info(_PyInterpreterFrame* frame);
+  // The per-event look-ups: their common case (the thread and the function of the previous event)
+  // is inlined into the events; the rest is out of line (a call's prologue and epilogue were a
+  // third of their cost).
+  ThreadState& thread_state() {
+    // Most events come from the thread of the previous one: compare the interpreter's thread state
+    // (an exported function) before the thread_local, which in a dlopen'ed module costs a
+    // __tls_get_addr call per access.
+    PyThreadState* py = PyThreadState_Get();
+    if (py == last_pythread_ && last_thread_ && last_thread_->ident == py->thread_id) [[likely]]
+      return *last_thread_;
+    return thread_state_slow(py);
+  }
+  ThreadState& thread_state_slow(PyThreadState* py);
+  FunctionInfo* python_info(_PyInterpreterFrame* frame, PyCodeObject* code) {
+    if (reinterpret_cast<const void*>(code) == last_key_) [[likely]]
+      return last_info_;
+    return python_info_slow(frame, code);
+  }
+  FunctionInfo* python_info_slow(_PyInterpreterFrame* frame, PyCodeObject* code);
   FunctionInfo* builtin_info(PyObject* callable);
   static const void* builtin_key(PyObject* callable);  // a builtin frame's key: its PyMethodDef
   void refresh_types();
@@ -218,13 +229,26 @@ class Session {
   void push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t ctx_or_neg, trace::CallSite site, int64_t now,
             bool builtin);
   void close(ThreadState& ts, int64_t now);
-  // Pops the top frame: hands its warm-up time to the frame below and returns its duration without
-  // warm-up (what its context is charged).
-  int64_t leave(ThreadState& ts, Frame& f, int64_t now);
+  // What on_return needs of a popped frame. dur: its duration without warm-up (what its context is
+  // charged).
+  struct Left {
+    int32_t ctx, up_pos;
+    int64_t dur, child_ns, start;
+  };
+  // Pops the top frame and hands its warm-up time to the frame below.
+  Left pop(ThreadState& ts, int64_t now);
   void take_args(_PyInterpreterFrame* frame, const FunctionInfo& info, int32_t ctx, int32_t anc);
   void take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types);
-  void produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, bool nested);
-  TypeFacts facts(PyTypeObject* t);
+  // Records `v` as produced by ctx; returns whether it is followable (so a container's walk also
+  // tells whether it holds anything followable, without a second walk).
+  bool produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, bool nested);
+  // A direct-mapped cache in front of the map: a pipeline passes a handful of types around, and
+  // this keeps the common case to one index and one compare, inlined into the per-value code.
+  TypeFacts facts(PyTypeObject* t) {
+    const FactsSlot& slot = recent_facts_[(reinterpret_cast<uintptr_t>(t) >> 4) % recent_facts_.size()];
+    return slot.type == t ? slot.facts : facts_slow(t);
+  }
+  TypeFacts facts_slow(PyTypeObject* t);
   bool alive(const Producer& p, PyObject* v);  // is p still about the object at v?
   // Adds the flow from v's producer into ctx; false when v has no live producer.
   bool flow_from_producer(PyObject* v, const TypeFacts& f, int32_t ctx);

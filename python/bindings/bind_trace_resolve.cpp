@@ -232,8 +232,10 @@ void Session::resolve_into(trace::ResolvedTree& out, bool delta) {
   for (const trace::Flow& fl : tree_.flows())
     out.add_flow(at[static_cast<size_t>(fl.src)], at[static_cast<size_t>(fl.dst)], fl.bytes, fl.count);
   for (auto& ts : threads_) {
-    for (const RawSpan& s : ts->spans)
+    out.spans.reserve(out.spans.size() + ts->spans.size());
+    ts->spans.for_each([&](const RawSpan& s) {
       out.spans.push_back({at[static_cast<size_t>(s.ctx)], s.start, s.dur, pid_, ts->tid});
+    });
     if (delta) ts->spans.clear();
   }
   out.dropped_spans = dropped_spans_;

@@ -29,9 +29,11 @@ void for_each_element(PyObject* container, F&& f) {
 // Pinning a container keeps everything in it alive until the ring forgets it: fine for a tuple of
 // numbers, not for one holding an image tensor (16k pinned samples would be gigabytes). A container
 // holding any followable value is therefore not pinned: the values in it carry the edge (take_value
-// walks into containers). Nor is a long one.
-bool pinnable_container(PyObject* container, Session& s) {
+// walks into containers). Nor is a long one. `holds_followable`: already known from a walk, or
+// -1 to walk now.
+bool pinnable_container(PyObject* container, Session& s, int holds_followable) {
   if (Py_SIZE(container) > kMaxElements) return false;  // tuple/list: length; dict: ma_used
+  if (holds_followable >= 0) return !holds_followable;
   bool followable = false;
   for_each_element(container, [&](PyObject* item) { followable = followable || s.followable(item); });
   return !followable;
@@ -119,11 +121,8 @@ TypeFacts Session::compute_facts(PyTypeObject* t) const {
   return f;
 }
 
-TypeFacts Session::facts(PyTypeObject* t) {
-  // A direct-mapped cache in front of the map: a pipeline passes a handful of types around, and
-  // this keeps the common case to one index and one compare.
+TypeFacts Session::facts_slow(PyTypeObject* t) {
   FactsSlot& slot = recent_facts_[(reinterpret_cast<uintptr_t>(t) >> 4) % recent_facts_.size()];
-  if (slot.type == t) return slot.facts;
   TypeFacts* f = type_facts_.find(t);
   if (!f) {
     // Held so the address cannot be reused by another type while its facts are cached.
@@ -261,6 +260,7 @@ double Session::edge_bytes(PyObject* v, const TypeFacts& f) {
 bool Session::alive(const Producer& p, PyObject* v) {
   if (p.strong) return true;
   if (p.guard) return PyWeakref_GET_OBJECT(p.guard) == v;
+  if (!p.anchor) return false;  // evicted from the pinned ring
   // An anchored container: still this one while it holds the same live element at the same place.
   if (!(PyTuple_CheckExact(v) || PyList_CheckExact(v)) || p.anchor_index >= PySequence_Fast_GET_SIZE(v) ||
       PySequence_Fast_ITEMS(v)[p.anchor_index] != p.anchor)
@@ -330,25 +330,27 @@ bool Session::flow_from_view_base(PyObject* v, const TypeFacts& f, int32_t ctx) 
 
 bool Session::followable(PyObject* v) { return facts(Py_TYPE(v)).trackable; }
 
-void Session::produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, bool nested) {
+bool Session::produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, bool nested) {
   const TypeFacts f = facts(Py_TYPE(v));
   types |= f.kind;
   if (!nested) seen_root_count_ = 0;
-  double own = 0;  // this value's bytes (a container: its elements'), kept for the edges it feeds
+  double own = 0;             // this value's bytes (a container: its elements'), kept for the edges it feeds
+  int holds_followable = -1;  // a container walked here: does it hold a followable value?
   if (!nested && f.container) {
-    for_each_element(v, [&](PyObject* item) { produce(item, ctx, types, own, true); });
-  } else {
+    holds_followable = 0;
+    for_each_element(v, [&](PyObject* item) { holds_followable |= produce(item, ctx, types, own, true); });
+  } else if (f.size != TypeFacts::kNoSize) {  // most values (numbers, strings, user objects) have no bytes
     own = value_bytes(v, f);
   }
   bytes += own;
-  if (!f.trackable) return;
+  if (!f.trackable) return false;
   Producer p;
   p.ctx = ctx;
   p.bytes = own;
-  if (!f.weakref && f.container && !pinnable_container(v, *this)) {
+  if (!f.weakref && f.container && !pinnable_container(v, *this, holds_followable)) {
     // Not pinned (it holds followable values): anchored to its first weak-referenced element, which
     // nested production has just registered. A dict, or a container with none, is not followed.
-    if (nested || PyDict_CheckExact(v)) return;
+    if (nested || PyDict_CheckExact(v)) return true;
     const Py_ssize_t n = std::min(PySequence_Fast_GET_SIZE(v), kMaxElements);
     PyObject** items = PySequence_Fast_ITEMS(v);
     for (Py_ssize_t i = 0; i < n && !p.anchor; ++i) {
@@ -358,26 +360,36 @@ void Session::produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, 
         p.anchor_index = i;
       }
     }
-    if (!p.anchor) return;
+    if (!p.anchor) return true;
   }
-  if (Producer* old = producers_.find(v)) {
-    if (alive(*old, v) && !p.anchor) {  // the same live object, passed on
-      old->ctx = ctx;
-      old->bytes = own;
-      return;
+  // Nothing below inserts into or erases from producers_ (the ring only marks entries dead), so
+  // `slot` stays valid to be overwritten at the end.
+  Producer* slot = producers_.find(v);
+  if (slot) {
+    if (alive(*slot, v) && !p.anchor) {  // the same live object, passed on
+      slot->ctx = ctx;
+      slot->bytes = own;
+      return true;
     }
-    Py_XDECREF(old->guard);  // a dead object whose address was reused (or a re-anchored container)
-    producers_.erase(v);
+    Py_XDECREF(slot->guard);  // a dead object whose address was reused (or a re-anchored container)
+    slot->guard = nullptr;
+    slot->strong = false;
   }
+  auto store = [&] {
+    if (slot)
+      *slot = p;
+    else
+      producers_.try_emplace(v, p);
+  };
   if (p.anchor) {
-    producers_.try_emplace(v, p);
-    return;
+    store();
+    return true;
   }
   if (f.weakref) {
     p.guard = PyWeakref_NewRef(v, nullptr);
     if (!p.guard) {
       PyErr_Clear();
-      return;
+      return true;
     }
     // A produced ndarray view: its memory range names it when a view of it arrives whose `.base`
     // numpy collapsed to the owner (see producer_by_range).
@@ -394,17 +406,22 @@ void Session::produce(PyObject* v, int32_t ctx, uint32_t& types, double& bytes, 
     if (pinned_.size() < config_.max_pinned) {
       pinned_.push_back(v);
     } else {
+      // The evicted entry is marked dead rather than erased (an erase shifts the entries after it:
+      // the costliest step of producing a pinned value). A dead entry is what a collected weakref'd
+      // value leaves too: overwritten when its address is produced again, dropped at stop.
       PyObject* old = pinned_[pinned_head_];
-      const Producer* held = producers_.find(old);
+      Producer* held = producers_.find(old);
       if (held && held->strong && held->guard == old) {
-        producers_.erase(old);
+        held->strong = false;
+        held->guard = nullptr;
         Py_DECREF(old);
       }
       pinned_[pinned_head_] = v;
       pinned_head_ = (pinned_head_ + 1) % pinned_.size();
     }
   }
-  producers_.try_emplace(v, p);
+  store();
+  return true;
 }
 
 void Session::take_value(PyObject* v, int32_t ctx, int32_t anc, uint32_t& types) {

@@ -39,11 +39,19 @@ void ContextTree::alias(int32_t parent, FuncId func, CallSite site, int32_t ctx)
 void ContextTree::add_flow(int32_t src, int32_t dst, double bytes) {
   const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(src)) << 32) | static_cast<uint32_t>(dst);
   ++flow_events_;
-  Flow& f = flows_[key];
-  f.src = src;
-  f.dst = dst;
-  f.bytes += bytes;
-  f.count += 1;
+  // A loop feeds one consumer from one producer again and again: the last flow is kept at hand
+  // (valid until the next insertion, which replaces it).
+  if (key != last_.key || !last_.flow) {
+    auto [f, inserted] = flows_.try_emplace(key);
+    if (inserted) {
+      f->src = src;
+      f->dst = dst;
+    }
+    last_.flow = f;
+    last_.key = key;
+  }
+  last_.flow->bytes += bytes;
+  last_.flow->count += 1;
 }
 
 void ContextTree::add_lib_call(int32_t ctx, FuncId func) {
@@ -63,12 +71,14 @@ std::vector<Flow> ContextTree::flows() const {
 void ContextTree::clear_numbers() {
   for (auto& c : contexts_) c.stats = ContextStats{};
   flows_.clear();
+  last_.flow = nullptr;
 }
 
 void ContextTree::clear() {
   contexts_.clear();
   index_.clear();
   flows_.clear();
+  last_.flow = nullptr;
 }
 
 }  // namespace codedag::trace

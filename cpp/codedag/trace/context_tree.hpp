@@ -90,6 +90,19 @@ class ContextTree {
   // dominate the hook's cost.
   FlatMap<Key, int32_t, KeyHash> index_;
   FlatMap<uint64_t, Flow> flows_;  // (src << 32 | dst)
+  // The entry of the last add_flow (flows_ only grows between clears). A copied or moved tree starts
+  // without it: the pointer is into its source's map.
+  struct FlowCache {
+    Flow* flow = nullptr;
+    uint64_t key = 0;
+    FlowCache() = default;
+    FlowCache(const FlowCache&) {}
+    FlowCache& operator=(const FlowCache&) {
+      flow = nullptr;
+      return *this;
+    }
+  };
+  FlowCache last_;
   int64_t flow_events_ = 0;
 };
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 using namespace codedag::trace;
 
 TEST(ContextTree, SameFunctionAtOneSiteAggregatesAcrossCalls) {
@@ -52,4 +54,36 @@ TEST(ContextTree, AliasedRawSiteFindsTheCanonicalContextWithoutCreatingOne) {
   EXPECT_EQ(tree.size(), 1u);
   EXPECT_EQ(tree.find(-1, 8, raw), -1);   // another function at that site is not aliased
   EXPECT_EQ(tree.find(ctx, 7, raw), -1);  // nor the same call under another parent
+}
+
+// add_flow keeps its last entry at hand; repeats, inserts that grow the map in between, a copy of the
+// tree and clears must all still count every flow exactly once, in the right tree.
+TEST(ContextTree, RepeatedFlowsStayExactAcrossGrowthCopiesAndClears) {
+  ContextTree t;
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back(t.child(-1, static_cast<FuncId>(i + 1), {}, false));
+  t.add_flow(ids[0], ids[1], 1);
+  t.add_flow(ids[0], ids[1], 2);
+  for (int i = 2; i < 40; ++i) t.add_flow(ids[0], ids[i], 1);  // grows the map: the kept entry moves
+  t.add_flow(ids[0], ids[1], 4);
+  ContextTree copy = t;
+  copy.add_flow(ids[0], ids[1], 8);  // into the copy only
+  t.add_flow(ids[0], ids[39], 16);
+  auto find = [](const ContextTree& tree, int32_t src, int32_t dst) {
+    for (const Flow& f : tree.flows())
+      if (f.src == src && f.dst == dst) return f;
+    return Flow{};
+  };
+  EXPECT_EQ(find(t, ids[0], ids[1]).count, 3);
+  EXPECT_DOUBLE_EQ(find(t, ids[0], ids[1]).bytes, 7);
+  EXPECT_EQ(find(copy, ids[0], ids[1]).count, 4);
+  EXPECT_DOUBLE_EQ(find(copy, ids[0], ids[1]).bytes, 15);
+  EXPECT_EQ(find(t, ids[0], ids[39]).count, 2);
+  EXPECT_EQ(find(copy, ids[0], ids[39]).count, 1);
+  t.clear_numbers();
+  t.add_flow(ids[0], ids[39], 1);
+  ASSERT_EQ(t.flows().size(), 1u);
+  EXPECT_EQ(t.flows()[0].count, 1);
+  EXPECT_EQ(t.flows()[0].src, ids[0]);
+  EXPECT_EQ(t.flows()[0].dst, ids[39]);
 }

@@ -161,8 +161,22 @@ def test_dag_round_trips_through_the_file_format(tmp_path):
     doc = json.loads(Path(path).read_text())
     assert doc["schema"] == "codedag.dag/1" and doc["meta"]["batches"] == 1
     node = doc["nodes"][0]
-    for field in ("qualname", "module", "file", "line", "kind", "depth", "calls", "cpu_ns", "total_ns",
-                  "out_bytes", "arg_types", "ret_types", "lib_calls", "gpu_eligible"):
+    for field in (
+        "qualname",
+        "module",
+        "file",
+        "line",
+        "kind",
+        "depth",
+        "calls",
+        "cpu_ns",
+        "total_ns",
+        "out_bytes",
+        "arg_types",
+        "ret_types",
+        "lib_calls",
+        "gpu_eligible",
+    ):
         assert field in node
 
 
@@ -173,3 +187,36 @@ def test_optimizer_accepts_the_traced_dag():
     tracer = traced(pp.run, 2)
     res = opt_cls(k=2).optimize(tracer.dag)
     assert set(res["optimized_partitions"]) <= {n.id for n in res["coarsened_dag"].nodes}
+
+
+def make_pair(i):
+    return (i, i + 1)  # a tuple of numbers: no weakref support, so the tracer pins it in its ring
+
+
+def use_pair(pair):
+    return pair[0]
+
+
+def pin_past_the_ring():
+    kept = [make_pair(i) for i in range(16)]  # the oldest: evicted from the ring (4096) below, still alive
+    for i in range(6000):
+        make_pair(i)  # dropped: the ring alone holds them, and what it evicts dies (its address is reused)
+    recent = make_pair(-1)  # still pinned when used
+    use_pair(recent)
+    for i in range(3000):
+        use_pair((i, -i))  # built here, at addresses evicted pairs had: produced by no traced call
+    for pair in kept:
+        use_pair(pair)  # evicted while alive: the edge is lost, never another producer's
+
+
+def test_pinned_ring_eviction_loses_edges_but_never_invents_them():
+    dag = traced(pin_past_the_ring).dag
+    short = {n.id: n.qualname.rsplit(".", 1)[-1] for n in dag.nodes}
+    counts = {}
+    for e in dag.edges:
+        if e.kind == codedag.EdgeKind.data:
+            counts[(short[e.src], short[e.dst])] = counts.get((short[e.src], short[e.dst]), 0) + e.count
+    # Only the one pinned pair flows from make_pair; the 3000 fresh pairs (and the 16 evicted ones)
+    # are attributed to the caller that built or kept them.
+    assert counts.get(("make_pair", "use_pair")) == 1
+    assert counts.get(("pin_past_the_ring", "use_pair"), 0) >= 3000
