@@ -58,8 +58,12 @@ def test_a_value_the_dataset_reads_before_returning_it_collates():
         # The first fetch to call brighten runs it in place (deferral_gate.py: it decides that its
         # value reaches the batch, for every process); every sample deferred after that is computed
         # where it was read. 12 samples, 3 batches: without workers 2 batches defer; with 2 workers
-        # worker 0's second, and worker 1's first when worker 0's decision was made before it fetched.
-        assert stats["fallbacks"] in ((8,) if workers == 0 else (4, 8)), stats
+        # worker 0's second, and worker 1's first -- in whole or from the sample on which worker 0's
+        # decision reached it (the decision is shared while worker 1 is mid-batch), so 4 to 8.
+        if workers == 0:
+            assert stats["fallbacks"] == 8, stats
+        else:
+            assert 4 <= stats["fallbacks"] <= 8, stats
         assert "attribute 'shape'" in stats["fallback_reasons"][f"{M}.brighten"]
 
 
