@@ -104,7 +104,8 @@ void add_optimize_run_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--budget-s", opt->budget_s,
                   "Seconds the whole loop may take: its phases share them, and measurement stops adding rounds "
                   "when they are spent (kept only if the interval still clears --min-speedup)")
-      ->check(positive_number("seconds"));
+      ->check(positive_number("seconds"))
+      ->type_name("SECONDS");
   cmd->add_flag("--keep-workers", opt->keep_workers,
                 "Keep the loader's worker count (do not let the optimizer choose it and threads per worker)");
   cmd->add_option("--seed", opt->seed, "Seed for the verified batches")->capture_default_str();
