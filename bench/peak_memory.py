@@ -111,6 +111,7 @@ def probe(pipeline: str, workers: int, plan: str | None, batches: int, chunk_byt
 
 
 FIGURES = ("main_peak_rss", "tree_peak_rss", "tree_peak_pss", "workers_peak_pss")
+RATIOS = (*FIGURES, "samples_per_s")
 
 
 def compare(pipeline: str, plan: str, workers: int = 2, batches: int = 24, repeats: int = 3) -> dict:
@@ -126,10 +127,15 @@ def compare(pipeline: str, plan: str, workers: int = 2, batches: int = 24, repea
             plan_path, chunk_bytes = settings[name]
             runs[name].append(probe(pipeline, workers, plan_path, batches, chunk_bytes))
     medians = {name: {k: statistics.median(x[k] for x in rs) for k in FIGURES} for name, rs in runs.items()}
+    # Throughput beside the memory (after one batch per worker plus one; a short run, one process
+    # each: a rough figure -- pipelines_bench.py's interleaved rounds are the speed measurement).
+    rates = {name: [x["samples_per_s"] for x in rs if x.get("samples_per_s")] for name, rs in runs.items()}
+    for name, r in rates.items():
+        medians[name]["samples_per_s"] = statistics.median(r) if r else None
     base = medians["untouched"]
     return {"pipeline": pipeline, "workers": workers, "batches": batches, "repeats": repeats,
             "medians": medians,
-            "ratio_to_untouched": {name: {k: m[k] / base[k] for k in FIGURES if base[k]}
+            "ratio_to_untouched": {name: {k: m[k] / base[k] for k in RATIOS if base[k] and m[k]}
                                    for name, m in medians.items() if name != "untouched"},
             "runs": runs}
 
@@ -156,13 +162,15 @@ def main() -> int:
         if args.out:
             with open(args.out, "w") as f:
                 f.write(text)
-        mb = {n: {k: round(v / 2**20, 1) for k, v in m.items()} for n, m in result["medians"].items()}
+        mb = {n: {k: round(v / 2**20, 1) if k in FIGURES else v for k, v in m.items()}
+              for n, m in result["medians"].items()}
         print(json.dumps({"medians_mb": mb, "ratio_to_untouched": result["ratio_to_untouched"]}, indent=1))
         return 0
     sys.path.insert(0, os.path.join(REPO, "tests"))
     import torch  # noqa: F401  (imported before measuring: both settings pay for it)
 
     from codedag.migration import PipelineMigrator, deferred
+    from codedag.pipeline.measurement import samples_in
 
     if args.chunk_bytes is not None:
         deferred.CHUNK_BYTES = args.chunk_bytes or None
@@ -187,11 +195,17 @@ def main() -> int:
     try:
         if migrator is not None:
             migrator.apply()
+        warmup, timed_from, samples = loader.num_workers + 1, None, 0
         while seen < args.batches:
-            for _ in loader:
+            for batch in loader:
                 seen += 1
+                if seen == warmup:
+                    timed_from = time.perf_counter()
+                elif seen > warmup:
+                    samples += samples_in(batch)
                 if seen >= args.batches:
                     break
+        rate = samples / (time.perf_counter() - timed_from) if timed_from and samples else None
     finally:
         if migrator is not None:
             migrator.restore()
@@ -201,7 +215,7 @@ def main() -> int:
            "chunk_bytes": deferred.CHUNK_BYTES if args.plan else None, "batches": seen,
            "seconds": time.perf_counter() - t0, "main_peak_rss": sampler.main_rss,
            "main_peak_rss_whole_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "tree_peak_rss": sampler.tree_rss, "tree_peak_pss": sampler.tree_pss,
-           "workers_peak_pss": sampler.workers_pss, "most_child_processes": sampler.most_processes,
+           "workers_peak_pss": sampler.workers_pss, "samples_per_s": rate, "most_child_processes": sampler.most_processes,
            "samples": sampler.samples,
            "fallbacks": migrator.stats["fallbacks"] if migrator is not None else 0}
     print(json.dumps(out))
