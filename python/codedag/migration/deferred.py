@@ -442,9 +442,9 @@ def _join(parts: list[_Value]) -> _Value:
 # Batched mode's memory: the chain's step outputs alive at once in the main process are kept near
 # this many bytes by running the chain over row chunks of the batch (the ops' own temporaries, an
 # stft's frames, come on top: about 5x these outputs on the audio demo). Measured on the demo
-# (bench/peak_memory.py, 2 forked workers, medians of 3): process-tree PSS over the untouched
-# pipeline's +30 % with whole batches, +24 % at 4 MiB, +19 % at 2 MiB; the plan's throughput paid
-# 15 % and 27 % for 4 and 2 MiB (fewer rows per vectorised call).
+# (bench/peak_memory.py --compare, 2 forked workers, medians of 3): process-tree PSS over the
+# untouched pipeline's 1.30x with whole batches, 1.24x at 4 MiB, 1.06-1.20x at 2 MiB; the plan's
+# throughput over untouched went from 1.52x to 1.28x at 2 MiB (fewer rows per vectorised call).
 CHUNK_BYTES = 2 << 20
 FIRST_CHUNK_ROWS = 8  # rows of the first chunk, whose step outputs size the others
 
