@@ -22,6 +22,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 import traceback
 from typing import Any
@@ -39,6 +40,9 @@ import codedag  # noqa: E402
 from codedag import _core  # noqa: E402
 from codedag.migration import PipelineMigrator  # noqa: E402
 from codedag.pipeline.measurement import MIN_SECONDS, measure_once, warmup_for  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peak_memory  # noqa: E402
 
 CORPUS = os.path.join(REPO, "tests", "pipelines")
 SAME = "best hand-tuned (user's batch size)"
@@ -144,8 +148,9 @@ def bench_pipeline(name: str, module: Any, args) -> dict:
 
     t0 = time.perf_counter()
     loop_loader = module.make_loader(num_workers=args.user_workers)
+    export = tempfile.mkdtemp(prefix=f"codedag-bench-{name}-")
     try:
-        result = codedag.optimize_pipeline(loop_loader, keep=False, quiet=not args.verbose,
+        result = codedag.optimize_pipeline(loop_loader, keep=False, quiet=not args.verbose, export_dir=export,
                                            verify_batches=args.verify_batches, measure_batches=args.batches,
                                            repeats=args.loop_rounds, tune_batch_size=args.loop_batch_size)
     except Exception as exc:  # the loop must never raise: a failure here is a finding
@@ -190,6 +195,7 @@ def bench_pipeline(name: str, module: Any, args) -> dict:
     for peer_name, key in ((SAME, "codedag_vs_best_hand_tuned"), (ANY, "codedag_vs_best_hand_tuned_any_batch")):
         if "codedag" in runs and peer_name in runs:
             entry[key] = interval(runs[peer_name], runs["codedag"])
+    entry["memory"] = memory(name, export, args)
     entry["load_after"] = os.getloadavg()
     for k, v in entry["vs_untouched"].items():
         print(f"   {k}: {v['speedup']:.2f}x [{v['lower']:.2f}, {v['upper']:.2f}] over untouched", flush=True)
@@ -198,6 +204,26 @@ def bench_pipeline(name: str, module: Any, args) -> dict:
             v = entry[key]
             print(f"   codedag vs {what}: {v['speedup']:.2f}x [{v['lower']:.2f}, {v['upper']:.2f}]", flush=True)
     return entry
+
+
+def memory(name: str, export: str, args) -> dict:
+    """Peak memory (bench/peak_memory.py: fresh processes, interleaved, medians) of the untouched
+    loader and of the optimizer's plan at the same worker count, whole batches and in row chunks:
+    batched mode's memory, whether or not the loop kept the plan."""
+    plan_path = os.path.join(export, "plan.json")
+    if args.memory_repeats == 0:
+        return {"skipped": "--memory-repeats 0"}
+    if not os.path.exists(plan_path):
+        return {"skipped": "the optimizer wrote no plan.json"}
+    with open(plan_path) as f:
+        plan = json.load(f)
+    if not any(v != "cpu" for v in plan.get("context_device_map", {}).values()):
+        return {"skipped": "the optimizer's plan moves no context (batched mode not used)"}
+    try:
+        return peak_memory.compare(name, plan_path, workers=args.user_workers, batches=args.memory_batches,
+                                   repeats=args.memory_repeats)
+    except Exception as exc:  # reported; the speed figures still stand
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def _vs_any(e: dict) -> float:
@@ -236,6 +262,15 @@ def summarise(entries: list[dict]) -> dict:
         "median_speedup_over_best_hand_tuned_any_batch": median([
             _vs_any(e) for e in headline if SAME in e["vs_untouched"] or ANY in e["vs_untouched"]]),
         "median_kept_speedup_over_untouched": median([e["vs_untouched"]["codedag"]["speedup"] for e in kept]),
+        # Batched mode's peak memory over the untouched pipeline's (process tree, same workers).
+        "memory_pipelines": [e["pipeline"] for e in done if "ratio_to_untouched" in e.get("memory", {})],
+        "median_tree_pss_ratio_plan": median([e["memory"]["ratio_to_untouched"]["plan"]["tree_peak_pss"]
+                                              for e in done if "ratio_to_untouched" in e.get("memory", {})]),
+        "median_tree_rss_ratio_plan": median([e["memory"]["ratio_to_untouched"]["plan"]["tree_peak_rss"]
+                                              for e in done if "ratio_to_untouched" in e.get("memory", {})]),
+        "median_tree_pss_ratio_whole_batches": median([
+            e["memory"]["ratio_to_untouched"]["plan, whole batches"]["tree_peak_pss"]
+            for e in done if "ratio_to_untouched" in e.get("memory", {})]),
     }
 
 
@@ -253,6 +288,9 @@ def main() -> int:
     parser.add_argument("--verify-batches", type=int, default=2)
     parser.add_argument("--loop-batch-size", action="store_true",
                         help="let the closed loop try its suggested batch size (opt-in: it changes training)")
+    parser.add_argument("--memory-repeats", type=int, default=3,
+                        help="fresh-process peak-memory measurements per setting (0: none)")
+    parser.add_argument("--memory-batches", type=int, default=24, help="batches per peak-memory measurement")
     parser.add_argument("--quick", action="store_true", help="fewer rounds and batches (a smoke run)")
     parser.add_argument("--verbose", action="store_true", help="print the closed loop's own output")
     args = parser.parse_args()
@@ -282,7 +320,9 @@ def main() -> int:
                       "on fresh iterators of "
                       "untouched / best hand-tuned at the user's batch size / best hand-tuned over the whole grid "
                       "(when its batch size differs) / CodeDAG's kept setting; speedups are geometric means of "
-                      "per-round ratios with expanded percentile bootstrap 95% intervals"),
+                      "per-round ratios with expanded percentile bootstrap 95% intervals; peak memory "
+                      f"(bench/peak_memory.py) of untouched vs the optimizer's plan at {args.user_workers} workers, "
+                      f"{args.memory_repeats} fresh processes each, medians"),
            "seconds": time.time() - t0, "summary": summarise(entries), "pipelines": entries}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     _core.save_json(args.out, json.loads(json.dumps(out, default=str)))

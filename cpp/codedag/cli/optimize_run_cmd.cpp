@@ -15,6 +15,7 @@
 
 #include "codedag/cli/command.hpp"
 #include "codedag/cli/python_interpreter.hpp"
+#include "codedag/cli/usage.hpp"
 #include "codedag/common/error.hpp"
 
 namespace codedag::cli {
@@ -33,6 +34,7 @@ struct OptimizeRunOptions {
   int batches = 10;
   int repeats = 5;
   double min_speedup = 1.05;
+  std::string budget_s;  // empty: no limit; validated by positive_number and passed on as written
   int seed = 0;
   bool require_kept = false;
   bool keep_workers = false;
@@ -66,6 +68,7 @@ int run(const OptimizeRunOptions& opt) {
                                    std::to_string(opt.seed)};
   if (!opt.loader.empty()) args.insert(args.end(), {"--loader", opt.loader});
   if (!opt.plan.empty()) args.insert(args.end(), {"--plan", opt.plan});
+  if (!opt.budget_s.empty()) args.insert(args.end(), {"--budget-s", opt.budget_s});
   if (opt.require_kept) args.emplace_back("--require-kept");
   if (opt.keep_workers) args.emplace_back("--keep-workers");
   // The script comes after every option: the runner hands all that follows it to the script.
@@ -98,6 +101,11 @@ void add_optimize_run_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--min-speedup", opt->min_speedup,
                   "Lower bound of the 95% speedup interval a setting needs to be kept")
       ->capture_default_str();
+  cmd->add_option("--budget-s", opt->budget_s,
+                  "Seconds the whole loop may take: its phases share them, and measurement stops adding rounds "
+                  "when they are spent (kept only if the interval still clears --min-speedup)")
+      ->check(positive_number("seconds"))
+      ->type_name("SECONDS");
   cmd->add_flag("--keep-workers", opt->keep_workers,
                 "Keep the loader's worker count (do not let the optimizer choose it and threads per worker)");
   cmd->add_option("--seed", opt->seed, "Seed for the verified batches")->capture_default_str();

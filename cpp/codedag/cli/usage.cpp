@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -115,6 +116,19 @@ CLI::Validator whole_number_or(const std::string& keyword, long long minimum, lo
         return why.empty() ? why : "'" + keyword + "' or " + why;
       },
       keyword + "|INT " + std::to_string(minimum) + ".." + std::to_string(maximum));
+}
+
+CLI::Validator positive_number(const std::string& unit) {
+  return CLI::Validator(
+      [unit](std::string& input) {
+        errno = 0;
+        char* end = nullptr;
+        const double v = std::strtod(input.c_str(), &end);
+        if (input.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v) || v <= 0)
+          return "a positive number of " + unit + " (e.g. 60 or 2.5), got '" + term::printable(input) + "'";
+        return std::string();
+      },
+      "NUMBER > 0");
 }
 
 CommandPath command_path(CLI::App& root, int argc, const char* const* argv) {

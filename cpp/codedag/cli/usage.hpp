@@ -35,6 +35,9 @@ CLI::Validator whole_number(long long minimum, long long maximum);
 // The same, or one keyword ("auto"): "'auto' or a whole number from 0 to 4096, got '-5'".
 CLI::Validator whole_number_or(const std::string& keyword, long long minimum, long long maximum);
 
+// A positive, finite decimal number ("seconds" names the unit in the message): "1.5", "30".
+CLI::Validator positive_number(const std::string& unit);
+
 // Before parsing: a missing or mistyped subcommand. Prints the ✗ line, the suggestion and the list
 // to `err` and returns true when argv has such a problem (the caller exits 2).
 bool reject_missing_subcommand(CLI::App& root, int argc, const char* const* argv, term::Printer& err);

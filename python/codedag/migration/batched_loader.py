@@ -20,6 +20,7 @@ from typing import Any
 from .. import dataloader_hooks
 from .deferral_gate import DeferralGate, SharedDecisions, watch_fetcher
 from .deferred import Deferred, DeferredBatch, collate_deferred, is_evaluating
+from .fork_memory import workers_starting
 from .worker_report import WorkerFallbacks, set_worker_report
 
 _fetch = threading.local()
@@ -114,6 +115,7 @@ class PlanLoaderHook(dataloader_hooks.LoaderHook):
         dataloader_hooks.remove_collate(Deferred)
 
     def wrap_worker_init(self, iterator: Any, loader: Any, worker_init_fn: Any) -> Any:
+        workers_starting(iterator, loader)  # keep the forked workers' memory shared (fork_memory.py)
         migrator = self.migrator
         return WorkerPlanInstaller(migrator.plan, migrator.options, self.flag, worker_init_fn, self.report,
                                    migrator._gate.shared)

@@ -226,6 +226,14 @@ class Column:
             return _UNSET
         return self.stacked.numpy() if self.numpy else self.stacked
 
+    def rows(self, start: int, end: int) -> Column:
+        """Samples ``start`` to ``end`` (a view of the stacked rows, no copy)."""
+        if self.uniform is not _UNSET:
+            return self
+        if self.items is not None:
+            return Column(items=self.items[start:end])
+        return Column(stacked=self.stacked[start:end], numpy=self.numpy)
+
 
 def _collate_column(values: list[Any]) -> Column:
     from torch.utils.data._utils.collate import default_collate
@@ -259,13 +267,89 @@ class DeferredBatch:
         return [s[0] for s in self.steps]
 
     def evaluate(self, plan: BatchedPlan) -> Any:
-        values: list[_Value] = []
-        for key, args_t, kwargs_t in self.steps:
+        """The batch's output: the chain run over row chunks of the batch (all of it at once when
+        it is small, see ``_chunk_rows``), the chunks' outputs joined in order. A batch is
+        evaluated once (its inputs are freed as it runs)."""
+        if self.columns is None:
+            raise RuntimeError("this deferred batch was already evaluated (its inputs are freed as it runs)")
+        columns, self.columns = self.columns, None
+        outputs: list[_Value] = []
+        start = 0
+        rows = min(self.size, plan.first_chunk_rows(self.size))
+        while start < self.size:
+            end = min(self.size, start + rows)
+            if self.size - end < 2:  # never a one-row tail: a vectorised call is judged on batches
+                end = self.size
+            whole = start == 0 and end == self.size
+            chunk = DeferredBatch(self.steps, columns if whole else [c.rows(start, end) for c in columns],
+                                  self.consts, end - start)
+            value, live_bytes = chunk._run_chain(plan)
+            outputs.append(value)
+            if start == 0:
+                rows = plan.chunk_rows(self.size, end - start, live_bytes)
+            start = end
+        del columns
+        return (outputs[0] if len(outputs) == 1 else _join(outputs)).collated()
+
+    def _run_chain(self, plan: BatchedPlan) -> tuple[_Value, int]:
+        """Runs the steps in order over this (chunk of the) batch: (the last step's output, the
+        most bytes of step outputs alive at once). Each step's output, and each input column, is
+        dropped as soon as its last consumer has run: a chain of whole-batch intermediates (stft ->
+        power -> mel -> log -> ...) would otherwise all stay alive until the end."""
+        release = _release_points(self.steps)
+        values: list[_Value | None] = []
+        live = most = 0
+        for i, (key, args_t, kwargs_t) in enumerate(self.steps):
             values.append(plan.run_step(key, plan.originals[key], args_t, kwargs_t, self, values))
-        return values[-1].collated()
+            live += values[-1].nbytes()
+            most = max(most, live)
+            nodes, leaves = release[i]
+            for j in nodes:
+                live -= values[j].nbytes()
+                values[j] = None
+            for j in leaves:
+                self.columns[j] = None
+        return values[-1], most
 
     def __repr__(self) -> str:
         return f"<deferred batch of {self.size}: {' -> '.join(self.keys())}>"
+
+
+def _refs(template: Any, nodes: set[int], leaves: set[int]) -> None:
+    kind = template[0]
+    if kind == "node":
+        nodes.add(template[1])
+    elif kind == "leaf":
+        leaves.add(template[1])
+    elif kind in ("tuple", "list"):
+        for t in template[1]:
+            _refs(t, nodes, leaves)
+    elif kind == "dict":
+        for _, t in template[1]:
+            _refs(t, nodes, leaves)
+
+
+def _release_points(steps: list[tuple]) -> list[tuple[list[int], list[int]]]:
+    """Per step: the earlier steps' outputs and the input columns whose last consumer it is (the
+    last step's own output is the result, never released)."""
+    last_node: dict[int, int] = {}
+    last_leaf: dict[int, int] = {}
+    for i, (_, args_t, kwargs_t) in enumerate(steps):
+        nodes: set[int] = set()
+        leaves: set[int] = set()
+        _refs(args_t, nodes, leaves)
+        _refs(kwargs_t, nodes, leaves)
+        for j in nodes:
+            last_node[j] = i
+        for j in leaves:
+            last_leaf[j] = i
+    out: list[tuple[list[int], list[int]]] = [([], []) for _ in steps]
+    for j, i in last_node.items():
+        if j != len(steps) - 1:
+            out[i][0].append(j)
+    for j, i in last_leaf.items():
+        out[i][1].append(j)
+    return out
 
 
 def collate_deferred(batch: list[Deferred], *, collate_fn_map=None) -> Any:
@@ -315,12 +399,54 @@ class _Value:
     def batched(self) -> Any:
         return _UNSET if self.stacked is None else self.stacked
 
+    def nbytes(self) -> int:
+        """Bytes of the tensors and arrays it holds (what a chunk's size is judged by)."""
+        return sum(_nbytes(x) for x in ([self.stacked] if self.stacked is not None else self.items or []))
+
     def collated(self) -> Any:
         from torch.utils.data._utils.collate import default_collate
 
         if self.stacked is not None:
             return torch.from_numpy(self.stacked) if isinstance(self.stacked, np.ndarray) else self.stacked
         return default_collate(self.items)
+
+
+def _nbytes(x: Any) -> int:
+    if isinstance(x, torch.Tensor):
+        return x.element_size() * x.nelement()
+    if isinstance(x, np.ndarray):
+        return int(x.nbytes)
+    if isinstance(x, (tuple, list)):
+        return sum(_nbytes(v) for v in x)
+    if isinstance(x, dict):
+        return sum(_nbytes(v) for v in x.values())
+    return 0
+
+
+def _join(parts: list[_Value]) -> _Value:
+    """The outputs of consecutive row chunks as the output of the whole batch: concatenated when
+    every chunk is stacked alike (what the whole batch's step would have stacked), else per sample
+    (what the whole batch's step would have given then: its items, collated later)."""
+    stacked = [p.stacked for p in parts]
+    first = stacked[0]
+    if isinstance(first, torch.Tensor) and all(isinstance(x, torch.Tensor) and x.shape[1:] == first.shape[1:]
+                                               and x.dtype == first.dtype for x in stacked):
+        return _Value(stacked=torch.cat(stacked))
+    if isinstance(first, np.ndarray) and all(isinstance(x, np.ndarray) and x.shape[1:] == first.shape[1:]
+                                             and x.dtype == first.dtype for x in stacked):
+        return _Value(stacked=np.concatenate(stacked))
+    return _Value(items=[p.sample(i) for p in parts for i in range(len(p.items) if p.items is not None
+                                                                      else p.stacked.shape[0])])
+
+
+# Batched mode's memory: the chain's step outputs alive at once in the main process are kept near
+# this many bytes by running the chain over row chunks of the batch (the ops' own temporaries, an
+# stft's frames, come on top: about 5x these outputs on the audio demo). Measured on the demo
+# (bench/peak_memory.py --compare, 2 forked workers, medians of 3): process-tree PSS over the
+# untouched pipeline's 1.30x with whole batches, 1.24x at 4 MiB, 1.06-1.20x at 2 MiB; the plan's
+# throughput over untouched went from 1.52x to 1.28x at 2 MiB (fewer rows per vectorised call).
+CHUNK_BYTES = 2 << 20
+FIRST_CHUNK_ROWS = 8  # rows of the first chunk, whose step outputs size the others
 
 
 def _stack(items: list[Any]) -> Any:
@@ -367,6 +493,27 @@ class BatchedPlan:
         self.calibrating = False  # time every step both ways (closed-loop calibration)
         self.timings: dict[str, dict] = {}
         self._lock = threading.Lock()
+        # Row chunks (see DeferredBatch.evaluate): None runs every batch whole.
+        self.chunk_bytes: float | None = CHUNK_BYTES
+        self.row_bytes = 0.0  # most bytes of step outputs alive at once, per row, seen so far
+
+    def first_chunk_rows(self, size: int) -> int:
+        """Rows of a batch's first chunk: once this process knows the chain's bytes per row, as many
+        as fit ``chunk_bytes``; before, ``FIRST_CHUNK_ROWS`` (measured, they size the rest)."""
+        if self.chunk_bytes is None:
+            return size
+        if self.row_bytes:
+            return max(2, int(self.chunk_bytes // self.row_bytes))
+        return FIRST_CHUNK_ROWS
+
+    def chunk_rows(self, size: int, rows: int, live_bytes: int) -> int:
+        """Rows per chunk from a chunk of ``rows`` rows that had ``live_bytes`` of step outputs
+        alive at once: as many as fit ``chunk_bytes``, at least 2 (a vectorised call needs a batch)."""
+        if live_bytes > 0 and rows > 0:
+            self.row_bytes = max(self.row_bytes, live_bytes / rows)
+        if self.chunk_bytes is None or not self.row_bytes:
+            return size
+        return max(2, int(self.chunk_bytes // self.row_bytes))
 
     def _build(self, template: Any, pick: Callable[[tuple], Any], device: torch.device, to_tensor: bool) -> Any:
         kind = template[0]

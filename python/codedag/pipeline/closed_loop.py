@@ -18,6 +18,7 @@ the loader's own generators, thread counts and attributes.
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 import tempfile
@@ -47,6 +48,41 @@ class OptimizationResult(dict):
         return bool(self["kept"])
 
 
+class _Budget:
+    """The loop's time budget (``budget_s``; None: unlimited), shared by its phases. Tracing,
+    calibrating and optimizing cannot be cut short: the budget is checked after each; verification
+    checks it between candidates and measurement between rounds (it trades rounds for the
+    interval). ``cut`` lists what was left out, for the result and the printed summary."""
+
+    def __init__(self, seconds: float | None, t0: float):
+        self.seconds = seconds
+        self.deadline = None if seconds is None else t0 + seconds
+        self.t0 = t0
+        self.cut: list[str] = []
+        self.ran_out = False
+
+    def left(self) -> float:
+        return float("inf") if self.deadline is None else self.deadline - time.perf_counter()
+
+    def spent(self) -> bool:
+        return self.left() <= 0
+
+    def check(self, after: str, still: str) -> None:
+        """Raises _BudgetSpent when the budget is spent after phase ``after``, with ``still`` the
+        phases that could not run."""
+        if self.spent():
+            self.ran_out = True
+            self.cut.append(f"not run: {still}")
+            raise _BudgetSpent(f"the budget of {self.seconds:g} s ran out after {after} "
+                               f"({time.perf_counter() - self.t0:.1f} s spent), too small to {still}; nothing kept "
+                               f"(allow more with budget_s / --budget-s)")
+
+    def describe(self) -> dict | None:
+        if self.seconds is None:
+            return None
+        return {"seconds": self.seconds, "ran_out": self.ran_out, "cut": list(self.cut)}
+
+
 class _Phases:
     """Wall time per phase of the loop (reported with each phase's share of the total)."""
 
@@ -69,7 +105,7 @@ class _Phases:
 def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_max_depth: int = 5,
                    gpu_count: int | None = None, export_dir: str | None = None, calibrate: bool = True,
                    step: Callable[[Any], Any] | None = None, tune_workers: bool = True,
-                   phases: _Phases | None = None) -> tuple[dict, dict]:
+                   phases: _Phases | None = None, budget: _Budget | None = None) -> tuple[dict, dict]:
     """Traces one batch of ``loader``, calibrates the device model by measurement (calibration.py)
     and asks the optimizer for a plan (with ``tune_workers``, the worker count and threads too):
     (plan, optimizer summary with the calibration and the traced DAG's size)."""
@@ -79,6 +115,7 @@ def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_
     from .calibration import calibrate as measure_and_learn
 
     phases = phases or _Phases()
+    budget = budget or _Budget(None, time.perf_counter())
     with phases.start("trace"):
         tracer = codedag.EnhancedTracer(max_depth=max_depth, track_memory=True)
         iterator = iter(loader)
@@ -97,6 +134,7 @@ def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_
         from ..graph.optimizer import detect_gpu_count
 
         gpu_count = detect_gpu_count()
+    budget.check("trace", "calibrate, optimize and verify")
     with phases.start("calibrate"):
         if calibrate:
             found = measure_and_learn(loader, dag, k, coarsen_max_depth, step=step)
@@ -107,6 +145,7 @@ def trace_and_plan(loader: DataLoader, k: int = 2, max_depth: int = 10, coarsen_
             model.workers, model.cores = loader.num_workers, available_cores()
             calibration = {"why": "calibration off", "cores": model.cores}
     dag = _with_batch_size(dag, loader)
+    budget.check("calibrate", "optimize and verify")
     with phases.start("optimize"):
         choose = tune_workers and not isinstance(loader.dataset, IterableDataset)
         manager = codedag.OptimizerManager(k=k, coarsen_max_depth=coarsen_max_depth, device_model=model,
@@ -159,6 +198,7 @@ class _Options:
     independence_runs: int
     migrator_options: dict = field(default_factory=dict)
     tune_batch_size: bool = False
+    budget: _Budget | None = None
 
 
 class _LoopError(Exception):
@@ -167,6 +207,10 @@ class _LoopError(Exception):
     def __init__(self, phase: str, reason: str):
         super().__init__(reason)
         self.phase = phase
+
+
+class _BudgetSpent(Exception):
+    """The time budget ran out before the loop could decide; ``str()`` is the whole reason."""
 
 
 def _moved(plan: dict) -> list[str]:
@@ -289,7 +333,7 @@ def optimize_pipeline(dataloader: DataLoader, plan: Any = None, *, k: int = 2, m
                       step: Callable[[Any], Any] | None = None, seed: int = 0, export_dir: str | None = None,
                       keep: bool = True, quiet: bool = False, calibrate: bool = True, tune_workers: bool = True,
                       level: float = 0.95, independence_runs: int = 5, tune_batch_size: bool = False,
-                      **migrator_options: Any) -> OptimizationResult:
+                      budget_s: float | None = None, **migrator_options: Any) -> OptimizationResult:
     """Runs the closed loop on ``dataloader`` and returns an OptimizationResult; never raises for
     the pipeline (a failing phase is "not kept" with its cause).
 
@@ -302,7 +346,10 @@ def optimize_pipeline(dataloader: DataLoader, plan: Any = None, *, k: int = 2, m
     ``level`` interval is at least ``min_speedup``. ``tune_batch_size`` (opt-in, with ``tune_workers``;
     it changes training: fewer, larger optimiser steps): also try the plan and the best plain
     DataLoader at the batch size the optimizer suggests; without it the suggestion is only reported.
-    With ``keep`` the kept setting is then left applied
+    ``budget_s``: seconds the whole loop may take (None: no limit). Its phases share it;
+    measurement stops adding rounds when it is spent and decides on the rounds it has (kept only
+    with an interval whose lower bound still reaches ``min_speedup``); a budget spent before
+    verification ends keeps nothing and says so. With ``keep`` the kept setting is then left applied
     (``result.migrator``; the worker count on ``dataloader`` too), else everything is restored."""
     from .. import InputError
     from .._term import Terminal
@@ -315,17 +362,22 @@ def optimize_pipeline(dataloader: DataLoader, plan: Any = None, *, k: int = 2, m
             raise InputError(f"{name} must be a whole number of at least {least}, got {value!r}")
     if not 0 < level < 1:
         raise InputError(f"level must be between 0 and 1, got {level!r}")
+    if budget_s is not None and (isinstance(budget_s, bool) or not isinstance(budget_s, (int, float))
+                                 or not math.isfinite(budget_s) or budget_s <= 0):
+        raise InputError(f"budget_s must be a positive number of seconds (or None for no limit), got {budget_s!r}")
 
     term = Terminal() if not quiet else None
     t0 = time.perf_counter()
     phases = _Phases()
+    budget = _Budget(budget_s, t0)
     state = UserState(dataloader)
     shut_down_workers(dataloader)  # persistent workers from before run the code of before
     if term:
         term.header("codedag closed loop", {"workers": dataloader.num_workers, "batch size": dataloader.batch_size,
                                             "verify batches": verify_batches, "measure batches": measure_batches,
                                             "rounds": repeats, "min speedup": f"{min_speedup} (interval lower bound)",
-                                            "tune workers": tune_workers, "tune batch size": tune_batch_size})
+                                            "tune workers": tune_workers, "tune batch size": tune_batch_size,
+                                            "budget": f"{budget_s:g} s" if budget_s is not None else "none"})
     result = OptimizationResult(kept=False, reason="", plan=None, predicted_speedup=None, measured_speedup=None,
                                 interval=None, verification=None, verifications={}, apply_stats=None, optimizer={},
                                 settings=[], workers=dataloader.num_workers, threads_per_worker=None,
@@ -335,8 +387,10 @@ def optimize_pipeline(dataloader: DataLoader, plan: Any = None, *, k: int = 2, m
     try:
         options = _Options(k, max_depth, coarsen_max_depth, gpu_count, verify_batches, measure_batches, repeats,
                            min_speedup, step, seed, export_dir, calibrate, tune_workers, level, independence_runs,
-                           migrator_options, tune_batch_size and tune_workers)
+                           migrator_options, tune_batch_size and tune_workers, budget)
         chosen = _run(dataloader, plan, result, settings, phases, term, options)
+    except _BudgetSpent as exc:
+        result["reason"] = str(exc)
     except _LoopError as exc:
         result["reason"] = f"{exc.phase} failed: {exc}"
     except Exception as exc:  # the user's pipeline must never see an exception from the loop
@@ -348,6 +402,7 @@ def optimize_pipeline(dataloader: DataLoader, plan: Any = None, *, k: int = 2, m
         problems = state.restore()
         if problems:
             result["notes"].append("could not restore: " + "; ".join(problems))
+    result["budget"] = budget.describe()
     return _finish(result, chosen, dataloader, keep, export_dir, term, phases, time.perf_counter() - t0)
 
 
@@ -355,11 +410,13 @@ def _run(loader: DataLoader, plan: Any, result: OptimizationResult, settings: li
          term: Any, o: _Options) -> Setting | None:
     """The phases after the set-up; returns the kept setting or None (result["reason"] says why)."""
     optimizer: dict = {}
+    budget = o.budget or _Budget(None, time.perf_counter())
     if plan is None:
         plan, optimizer = trace_and_plan(loader, o.k, o.max_depth, o.coarsen_max_depth, o.gpu_count,
                                          o.export_dir, calibrate=o.calibrate, step=o.step,
-                                         tune_workers=o.tune_workers, phases=phases)
+                                         tune_workers=o.tune_workers, phases=phases, budget=budget)
         result["optimizer"] = optimizer
+        budget.check("optimize", "verify and measure")
     with phases.start("plan"):
         plan = load_plan(plan)
     result["plan"] = plan
@@ -395,6 +452,11 @@ def _run(loader: DataLoader, plan: Any, result: OptimizationResult, settings: li
 
     with phases.start("verify"):
         for s in list(candidates):
+            if budget.spent():
+                s.error = "not verified: the budget ran out"
+                budget.cut.append(f"{s.name}: not verified")
+                candidates.remove(s)
+                continue
             report = verify(loader, s.migrator.plan, batches=o.verify_batches, seed=o.seed, migrator=s.migrator,
                             migrated_workers=s.workers, independence_runs=o.independence_runs)
             result["verifications"][s.name] = dict(report)
@@ -415,12 +477,19 @@ def _run(loader: DataLoader, plan: Any, result: OptimizationResult, settings: li
     if not candidates:
         result["settings"] = [s.describe() for s in settings]
         result["reason"] = "; ".join(f"{s.name}: {s.error}" for s in settings[1:])
+        if budget.cut:
+            budget.check("verify", "verify a candidate and measure it")
         return None
+    budget.check("verify", "measure")
 
     measured = [settings[0]] + candidates
     with phases.start("measure"):
         progress = term.progress("measuring", o.repeats * len(measured)) if term else None
-        interleave(loader, measured, o.repeats, o.measure_batches, o.step, progress)
+        rounds = interleave(loader, measured, o.repeats, o.measure_batches, o.step, progress,
+                            deadline=budget.deadline)
+    if rounds < o.repeats:
+        budget.ran_out = True
+        budget.cut.append(f"measurement: {rounds} of {o.repeats} rounds")
     rows = []
     best: tuple[float, Setting, dict] | None = None
     for s in settings:
@@ -430,7 +499,9 @@ def _run(loader: DataLoader, plan: Any, result: OptimizationResult, settings: li
         if s is not settings[0]:
             interval = speedup(settings[0], s, o.level)
             entry["speedup"] = interval
-            if interval is not None and interval["lower"] >= o.min_speedup and \
+            # One round has no interval: inconclusive, so a budget that cut measurement to it keeps nothing.
+            conclusive = interval is not None and (rounds >= o.repeats or interval.get("has_interval"))
+            if conclusive and interval["lower"] >= o.min_speedup and \
                     (best is None or interval["speedup"] > best[0]):
                 best = (interval["speedup"], s, interval)
         rows.append(entry)
@@ -451,6 +522,13 @@ def _run(loader: DataLoader, plan: Any, result: OptimizationResult, settings: li
         if top is None:
             result["reason"] = "; ".join(f"{s.name}: {s.error}" for s in candidates if s.error) or \
                 "no candidate could be measured"
+        elif rounds < o.repeats:
+            iv = top["speedup"]
+            result["reason"] = (f"the budget of {budget.seconds:g} s ran out after {rounds} of {o.repeats} "
+                                f"measurement rounds with {top['name']}'s {int(o.level * 100)}% interval at "
+                                f"[{iv['lower']:.2f}, {iv['upper']:.2f}] (measured {iv['speedup']:.2f}x"
+                                + ("" if iv.get("has_interval") else ", one round: no interval") +
+                                f"); its lower bound does not reach the required {o.min_speedup:.2f}x")
         else:
             iv = top["speedup"]
             result["reason"] = (f"{top['name']}: measured {iv['speedup']:.2f}x, {int(o.level * 100)}% interval "
@@ -466,7 +544,8 @@ def _run(loader: DataLoader, plan: Any, result: OptimizationResult, settings: li
     what = (f"move {len(_moved(kept.migrator.plan))} context(s) and use {kept.workers} worker(s)" if kept.kind == "plan"
             else f"a plain DataLoader with {kept.workers} worker(s)")
     result["reason"] = (f"{what}: verified and {interval['speedup']:.2f}x faster "
-                        f"({int(o.level * 100)}% interval [{interval['lower']:.2f}, {interval['upper']:.2f}])")
+                        f"({int(o.level * 100)}% interval [{interval['lower']:.2f}, {interval['upper']:.2f}]"
+                        + (f", {rounds} of {o.repeats} rounds within the budget" if rounds < o.repeats else "") + ")")
     return kept
 
 
@@ -506,6 +585,10 @@ def _finish(result: OptimizationResult, chosen: Setting | None, loader: DataLoad
         shares = ", ".join(f"{k} {100 * v:.0f}%" for k, v in sorted(result["phase_share"].items(),
                                                                   key=lambda kv: -kv[1]))
         term.info(f"the loop took {seconds:.1f} s ({shares})")
+        if result.get("budget"):
+            b = result["budget"]
+            term.info(f"budget {b['seconds']:g} s: " + ("; ".join(b["cut"]) if b["cut"] else
+                      ("ran out" if b["ran_out"] else "nothing cut")))
         term.summary("closed loop", 1 if kept else 0, 0 if kept else 1, seconds)
     return result
 

@@ -132,12 +132,20 @@ def measure_once(loader: Any, batches: int, warmup: int, step: Callable[[Any], A
 
 def interleave(loader: Any, settings: list[Setting], rounds: int, batches: int,
                step: Callable[[Any], Any] | None = None, progress: Any = None,
-               min_seconds: float = MIN_SECONDS) -> None:
-    """Measures every setting once per round (order alternating by round) into ``samples_per_s``.
-    A setting that fails is marked with ``error`` and not measured again; the untouched setting
-    failing raises (without it there is no baseline)."""
+               min_seconds: float = MIN_SECONDS, deadline: float | None = None) -> int:
+    """Measures every setting once per round (order alternating by round) into ``samples_per_s``
+    and returns the rounds measured. A setting that fails is marked with ``error`` and not measured
+    again; the untouched setting failing raises (without it there is no baseline). With
+    ``deadline`` (a ``time.perf_counter()`` value) no round starts that the longest round so far
+    says would end after it: the first round always runs (without it there is nothing to decide on)."""
     done = 0
+    longest = 0.0
     for r in range(rounds):
+        started = time.perf_counter()
+        if r and deadline is not None and started + longest > deadline:
+            if progress is not None:
+                progress.finish()
+            return r
         order = settings if r % 2 == 0 else list(reversed(settings))
         for s in order:
             if s.error is not None:
@@ -157,8 +165,10 @@ def interleave(loader: Any, settings: list[Setting], rounds: int, batches: int,
             done += 1
             if progress is not None:
                 progress.update(done)
+        longest = max(longest, time.perf_counter() - started)
     if progress is not None:
         progress.finish()
+    return rounds
 
 
 def speedup(baseline: Setting, candidate: Setting, level: float = 0.95) -> dict | None:

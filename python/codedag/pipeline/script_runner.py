@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="interleaved measurement rounds")
     parser.add_argument("--keep-workers", action="store_true", help="do not choose the worker count")
     parser.add_argument("--min-speedup", type=float, default=1.05)
+    parser.add_argument("--budget-s", type=float, default=None, help="seconds the whole loop may take")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--require-kept", action="store_true", help="exit 1 when the plan is not kept")
     parser.add_argument("script_args", nargs=argparse.REMAINDER)
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         result = optimize_pipeline(loader, plan=args.plan, k=args.k, verify_batches=args.verify_batches,
                                    measure_batches=args.batches, repeats=args.repeats, min_speedup=args.min_speedup,
                                    seed=args.seed, export_dir=args.out, keep=False,
-                                   tune_workers=not args.keep_workers)
+                                   tune_workers=not args.keep_workers, budget_s=args.budget_s)
     except InputError as exc:
         term.fail(str(exc))
         return EXIT_INPUT

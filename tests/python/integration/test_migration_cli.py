@@ -76,5 +76,9 @@ def test_optimize_run_bad_input(run_cli, tmp_path):
     assert proc.returncode == 2 and "no DataLoader" in proc.stderr
     one_batch = run_cli("optimize-run", empty, "--batches", "1", env=env)
     assert one_batch.returncode == 2 and "--batches must be at least 2" in one_batch.stderr
+    for bad in ("-1", "abc", "0", "nan"):
+        budget = run_cli("optimize-run", empty, "--budget-s", bad, env=env)
+        assert budget.returncode == 2 and "✗" in budget.stderr, budget.stderr
+        assert "--budget-s" in budget.stderr and "a positive number of seconds" in budget.stderr, budget.stderr
     bad_python = run_cli("optimize-run", empty, "--python", tmp_path / "no-such-python")
     assert bad_python.returncode == 1 and "cannot start the Python interpreter" in bad_python.stderr

@@ -190,3 +190,66 @@ def test_a_fast_pipeline_is_measured_for_a_minimum_time():
     t0 = time.perf_counter()
     measure_once(loader, batches=2, warmup=1)
     assert time.perf_counter() - t0 < 0.2  # without it: the batches asked for
+
+
+def test_a_budget_too_small_to_trace_keeps_nothing_says_so_and_restores_everything():
+    loader = DataLoader(lt.Images(n=48), batch_size=8)
+    result = codedag.optimize_pipeline(loader, quiet=True, keep=True, budget_s=1e-3, **QUICK)
+    assert not result.kept and result.migrator is None
+    assert "budget of 0.001 s ran out after trace" in result["reason"] and "nothing kept" in result["reason"]
+    assert result["budget"]["ran_out"] and result["budget"]["cut"] == ["not run: calibrate, optimize and verify"]
+    assert set(result["phase_seconds"]) == {"trace"}  # nothing ran after the budget was spent
+    assert loader.num_workers == 0 and [len(y) for _, y in loader][:2] == [8, 8]
+
+
+def test_a_budget_cuts_measurement_rounds_and_decides_on_what_it_measured(monkeypatch):
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    loader = DataLoader(lt.Images(n=48), batch_size=8)
+    plan = {"schema": "codedag.plan/1", "context_device_map": {"loop_targets.brighten": "batch:cpu"}}
+    quick = dict(QUICK, repeats=1000)
+    result = codedag.optimize_pipeline(loader, plan=plan, keep=False, tune_workers=False, budget_s=3.0, **quick)
+    rounds = len(result["settings"][0]["samples_per_s"])
+    assert 1 <= rounds < 1000, result["reason"]
+    assert result["budget"]["ran_out"] and result["budget"]["cut"] == [f"measurement: {rounds} of 1000 rounds"]
+    assert result["seconds"] < 3.0 + 2.0  # a round may overrun the estimate, not the budget many times over
+    if result.kept:
+        assert result["interval"]["has_interval"] and result["interval"]["lower"] >= 1.05
+        assert f"{rounds} of 1000 rounds within the budget" in result["reason"]
+    else:
+        iv = result["interval"]
+        assert f"ran out after {rounds} of 1000 measurement rounds" in result["reason"]
+        assert f"[{iv['lower']:.2f}, {iv['upper']:.2f}]" in result["reason"]
+    assert f"budget 3 s: measurement: {rounds} of 1000 rounds" in out.getvalue()
+    assert_consistent(result)
+
+
+def test_one_round_within_the_budget_is_inconclusive_never_kept():
+    from codedag.pipeline.measurement import Setting, interleave
+
+    loader = DataLoader(lt.Images(n=16), batch_size=4)
+    settings = [Setting("untouched", "untouched", 0), Setting("again", "untouched", 0)]
+    import time
+
+    assert interleave(loader, settings, 5, 2, deadline=time.perf_counter()) == 1  # the first round always runs
+    assert [len(s.samples_per_s) for s in settings] == [1, 1]
+    assert interleave(loader, settings, 2, 2, deadline=time.perf_counter() + 600) == 2
+
+
+def test_a_generous_budget_changes_nothing():
+    loader = DataLoader(lt.Images(n=48), batch_size=8)
+    plan = {"schema": "codedag.plan/1", "context_device_map": {"loop_targets.brighten": "batch:cpu"}}
+    result = codedag.optimize_pipeline(loader, plan=plan, quiet=True, keep=False, tune_workers=False, budget_s=600,
+                                       **QUICK)
+    assert result["budget"] == {"seconds": 600, "ran_out": False, "cut": []}
+    assert all(len(s["samples_per_s"]) == 2 for s in result["settings"] if not s["error"])
+    assert "budget" not in result["reason"]
+    unlimited = codedag.optimize_pipeline(loader, plan=plan, quiet=True, keep=False, tune_workers=False, **QUICK)
+    assert unlimited["budget"] is None
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), "abc", True])
+def test_a_budget_must_be_a_positive_number(bad):
+    loader = DataLoader(lt.Images(n=8), batch_size=4)
+    with pytest.raises(codedag.InputError, match="budget_s must be a positive number"):
+        codedag.optimize_pipeline(loader, budget_s=bad, quiet=True)
