@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "bind_trace_frame.hpp"  // _Py_CODEUNIT (an internal header on 3.13)
 #include "bind_trace_hook.hpp"
 
 namespace codedag::bindings::tracehook {
