@@ -18,6 +18,16 @@ FlatMap<const void*, std::unique_ptr<CodeFacts>>& cache() {
   return *map;
 }
 
+FlatMap<const void*, std::unique_ptr<BuiltinFacts>>& builtins() {
+  static auto* map = new FlatMap<const void*, std::unique_ptr<BuiltinFacts>>();
+  return *map;
+}
+
+std::vector<std::unique_ptr<BuiltinFacts>>& replaced_builtins() {
+  static auto* kept = new std::vector<std::unique_ptr<BuiltinFacts>>();
+  return *kept;
+}
+
 // One offset per call expression: the start of the run of code units with the same source span
 // (an instruction, its inline caches, and the instructions of the same expression next to it). The
 // interpreter reports different offsets for one call depending on the instruction variant that made
@@ -42,6 +52,32 @@ int32_t walk_to_expression_start(PyCodeObject* code, int32_t offset) {
 CodeFacts::~CodeFacts() {
   Py_XDECREF(code);
   Py_XDECREF(module_name);
+}
+
+BuiltinFacts::~BuiltinFacts() { Py_XDECREF(owner); }
+
+BuiltinFacts* known_builtin(const PyMethodDef* ml, PyObject* owner) {
+  std::unique_ptr<BuiltinFacts>* found = builtins().find(ml);
+  if (!found) return nullptr;
+  BuiltinFacts& b = **found;
+  // The same table entry with the same owner and name (a freed table reused by another function
+  // would have to bring both back).
+  if (b.owner != owner || !ml->ml_name || b.method != ml->ml_name) return nullptr;
+  return &b;
+}
+
+BuiltinFacts& remember_builtin(const PyMethodDef* ml, PyObject* owner, std::shared_ptr<const FunctionNames> names) {
+  auto b = std::make_unique<BuiltinFacts>();
+  b->owner = owner;
+  Py_XINCREF(owner);
+  b->method = ml->ml_name ? ml->ml_name : "";
+  b->names = std::move(names);
+  // Replaced, not added; the old entry (another owner) is kept aside until trim_code_facts(): freeing
+  // its owner here, inside the hook, could deallocate a type and run weakref callbacks.
+  std::unique_ptr<BuiltinFacts>* slot = builtins().try_emplace(ml).first;
+  if (*slot) replaced_builtins().push_back(std::move(*slot));
+  *slot = std::move(b);
+  return **slot;
 }
 
 CodeFacts& code_facts(PyCodeObject* code) {
@@ -103,6 +139,11 @@ uint64_t rules_id(const trace::FilterRules& rules) {
 }
 
 void trim_code_facts() {
+  replaced_builtins().clear();
+  if (builtins().size() > kMaxCodeFacts) {
+    FlatMap<const void*, std::unique_ptr<BuiltinFacts>> old;
+    old.swap(builtins());
+  }
   auto& map = cache();
   if (map.size() <= kMaxCodeFacts) return;
   FlatMap<const void*, std::unique_ptr<CodeFacts>> old;

@@ -54,6 +54,21 @@ struct CodeFacts {
   trace::Decision decision;
 };
 
+// The same for a builtin (keyed by its PyMethodDef): its names come from the object that owns it
+// (the type defining a method descriptor, the module or type of a bound C function), so the entry is
+// valid while a call brings the same owner (held strongly) and the same method name.
+struct BuiltinFacts {
+  BuiltinFacts() = default;
+  BuiltinFacts(const BuiltinFacts&) = delete;
+  BuiltinFacts& operator=(const BuiltinFacts&) = delete;
+  ~BuiltinFacts();
+  PyObject* owner = nullptr;  // strong (may be null: a function no object owns)
+  std::string method;         // ml_name when named
+  std::shared_ptr<const FunctionNames> names;
+  uint64_t decided_under = 0;
+  trace::Decision decision;
+};
+
 inline constexpr size_t kMaxCodeFacts = 16384;
 
 // The facts of `code` (created on first sight). The reference is valid until trim_code_facts().
@@ -62,6 +77,10 @@ CodeFacts& code_facts(PyCodeObject* code);
 const std::shared_ptr<const FunctionNames>& names_under(CodeFacts& facts, PyObject* module_name);
 // The canonical offset of the call expression at `raw` in `code` (see canonical() in the hook).
 int32_t canonical_offset(PyCodeObject* code, int32_t raw);
+// The cached facts of the builtin `ml` owned by `owner` (borrowed, may be null); null when none are
+// cached for that owner and name. remember_builtin() stores them (replacing another owner's).
+BuiltinFacts* known_builtin(const PyMethodDef* ml, PyObject* owner);
+BuiltinFacts& remember_builtin(const PyMethodDef* ml, PyObject* owner, std::shared_ptr<const FunctionNames> names);
 // A process-wide id for a set of rules: equal rules (field by field) get the same id, never 0.
 uint64_t rules_id(const trace::FilterRules& rules);
 // Empties the cache when it has grown past kMaxCodeFacts. Call outside the hook (it may free code

@@ -193,13 +193,21 @@ const void* Session::builtin_key(PyObject* callable) {
   return ml ? static_cast<const void*>(ml) : static_cast<const void*>(callable);
 }
 
-FunctionInfo* Session::builtin_info(PyObject* callable) {
-  PyMethodDef* ml = method_def(callable);
-  if (!ml) return nullptr;
-  if (std::unique_ptr<FunctionInfo>* found = functions_.find(ml)) return found->get();
-  auto info = std::make_unique<FunctionInfo>();
-  info->id = reinterpret_cast<uint64_t>(ml);
-  info->builtin = true;
+namespace {
+// The object a builtin's names come from (see builtin_names): the type defining a method
+// descriptor, the module name a C function reports, the module or type it is bound to; null when
+// none (then it is named by the module holding it).
+PyObject* builtin_owner(PyObject* callable) {
+  if (!PyCFunction_Check(callable)) return reinterpret_cast<PyObject*>(PyDescr_TYPE(callable));
+  if (PyObject* module = reinterpret_cast<PyCFunctionObject*>(callable)->m_module; module && PyUnicode_Check(module))
+    return module;
+  PyObject* self = PyCFunction_GET_SELF(callable);
+  if (!self || PyModule_Check(self) || PyType_Check(self)) return self;
+  return reinterpret_cast<PyObject*>(Py_TYPE(self));
+}
+}  // namespace
+
+std::shared_ptr<FunctionNames> Session::builtin_names(PyObject* callable, const PyMethodDef* ml) {
   auto names = std::make_shared<FunctionNames>();
   const std::string method = ml->ml_name ? ml->ml_name : "?";
   if (!PyCFunction_Check(callable)) {  // a method descriptor: named by the type that defines it
@@ -226,8 +234,26 @@ FunctionInfo* Session::builtin_info(PyObject* callable) {
     names->name = method;
   }
   names->qualname = names->module.empty() ? names->name : names->module + "." + names->name;
-  info->names = names;
-  info->decision = config_.rules.builtin(names->module, names->name);
+  return names;
+}
+
+FunctionInfo* Session::builtin_info(PyObject* callable) {
+  PyMethodDef* ml = method_def(callable);
+  if (!ml) return nullptr;
+  if (std::unique_ptr<FunctionInfo>* found = functions_.find(ml)) return found->get();
+  // Names and decision from the process's builtin facts when the same owner brings it again.
+  PyObject* owner = builtin_owner(callable);
+  BuiltinFacts* facts = known_builtin(ml, owner);
+  if (!facts) facts = &remember_builtin(ml, owner, builtin_names(callable, ml));
+  if (facts->decided_under != rules_id_) {
+    facts->decision = config_.rules.builtin(facts->names->module, facts->names->name);
+    facts->decided_under = rules_id_;
+  }
+  auto info = std::make_unique<FunctionInfo>();
+  info->id = reinterpret_cast<uint64_t>(ml);
+  info->builtin = true;
+  info->names = facts->names;
+  info->decision = facts->decision;
   info->callable = callable;
   Py_INCREF(callable);
   by_id_[info->id] = info.get();

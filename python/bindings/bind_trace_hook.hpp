@@ -227,6 +227,8 @@ class Session {
   }
   FunctionInfo* python_info_slow(_PyInterpreterFrame* frame, PyCodeObject* code);
   FunctionInfo* builtin_info(PyObject* callable);
+  // A builtin's names, from its owner (the defining type, its module, or the module holding it).
+  static std::shared_ptr<FunctionNames> builtin_names(PyObject* callable, const PyMethodDef* ml);
   static const void* builtin_key(PyObject* callable);  // a builtin frame's key: its PyMethodDef
   void refresh_types();
   uint64_t rules_id_ = 0;  // see rules_id(): the key of this session's decisions in the code facts

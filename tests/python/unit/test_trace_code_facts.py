@@ -6,6 +6,7 @@ what a later tracer records equals what a first one did. Runs under every suppor
 
 from __future__ import annotations
 
+import math
 import sys
 import types
 from pathlib import Path
@@ -68,3 +69,41 @@ def test_a_later_tracer_records_what_the_first_did():
     first = tree_of()
     assert len(first) > 3
     assert tree_of() == first and tree_of() == first
+
+
+def floor_of(x):
+    return [math.floor(x + 0.5)]
+
+
+def test_builtins_are_judged_under_each_tracers_rules():
+    def names(include):
+        tracer = codedag.EnhancedTracer(include=include)
+        with tracer.tracing_context():
+            floor_of(1.2)
+        return sorted(n.qualname.rsplit(".", 1)[-1] for n in tracer.dag.nodes)
+
+    assert names([]) == ["floor_of"]
+    assert names(["math.floor"]) == ["floor", "floor_of"]
+    assert names([]) == ["floor_of"]
+
+
+class Table(dict):
+    pass
+
+
+def copies(table):
+    return [table.copy()]
+
+
+def test_a_builtin_bound_to_another_type_is_named_by_that_type():
+    def names(table):
+        tracer = codedag.EnhancedTracer(include=["*.copy"])
+        with tracer.tracing_context():
+            copies(table)
+        return [n.qualname for n in tracer.dag.nodes if n.qualname.endswith(".copy")]
+
+    assert names({}) == ["builtins.dict.copy"]
+    # 3.11 reports the bound method (named by its instance's type); 3.12+ the descriptor (dict's).
+    owner = __name__ + ".Table" if sys.version_info < (3, 12) else "builtins.dict"
+    assert names(Table()) == [owner + ".copy"]
+    assert names({}) == ["builtins.dict.copy"]
