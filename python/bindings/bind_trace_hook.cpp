@@ -169,7 +169,10 @@ FunctionInfo* Session::python_info_slow(frames::IFrame* frame, PyCodeObject* cod
       info->callable = frames::function(frame);
       Py_INCREF(info->callable);
     }
-    if (!tensor_type_ || !ndarray_type_ || !pil_type_) refresh_types();
+    // A type still missing can only appear with an import, which adds to sys.modules: looked for again
+    // only then (with PIL never imported, this ran for every new function of every tracer).
+    if ((!tensor_type_ || !ndarray_type_ || !pil_type_) && PyDict_GET_SIZE(PyImport_GetModuleDict()) != modules_seen_)
+      refresh_types();
     by_id_[info->id] = info.get();
     found = functions_.try_emplace(code, std::move(info)).first;
   }

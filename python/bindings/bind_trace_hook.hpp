@@ -231,7 +231,8 @@ class Session {
   static std::shared_ptr<FunctionNames> builtin_names(PyObject* callable, const PyMethodDef* ml);
   static const void* builtin_key(PyObject* callable);  // a builtin frame's key: its PyMethodDef
   void refresh_types();
-  uint64_t rules_id_ = 0;  // see rules_id(): the key of this session's decisions in the code facts
+  Py_ssize_t modules_seen_ = -1;  // len(sys.modules) at the last refresh_types()
+  uint64_t rules_id_ = 0;         // see rules_id(): the key of this session's decisions in the code facts
   // The context of `info` called at `raw` under `anc`, created on first sight under the canonical site.
   int32_t context_for(int32_t anc, FunctionInfo& info, trace::CallSite raw, bool builtin);
   int32_t new_context(int32_t anc, const FunctionInfo& info, trace::CallSite raw, bool builtin);

@@ -7,9 +7,12 @@ what a later tracer records equals what a first one did. Runs under every suppor
 from __future__ import annotations
 
 import math
+import subprocess
 import sys
 import types
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the pipelines package
 
@@ -107,3 +110,31 @@ def test_a_builtin_bound_to_another_type_is_named_by_that_type():
     owner = __name__ + ".Table" if sys.version_info < (3, 12) else "builtins.dict"
     assert names(Table()) == [owner + ".copy"]
     assert names({}) == ["builtins.dict.copy"]
+
+
+MID_TRACE_IMPORT = """
+import sys
+import codedag
+assert "numpy" not in sys.modules
+def make():
+    import numpy as np
+    return np.zeros(1000, dtype=np.uint8)
+def use(a):
+    return [a]
+tracer = codedag.EnhancedTracer()
+with tracer.tracing_context():
+    use(make())
+contexts = {c["qualname"]: c for c in tracer.tree.to_dict()["contexts"]}
+print(contexts["__main__.make"]["ret_types"], contexts["__main__.make"]["out_bytes"])
+"""
+
+
+def test_a_library_imported_mid_trace_has_its_types_recognised(tmp_path):
+    # The array types are looked for again only when sys.modules grows: an import inside the traced
+    # block must still make its arrays known (kind and bytes). A fresh process: numpy not loaded yet.
+    pytest.importorskip("numpy")
+    script = tmp_path / "mid_trace_import.py"
+    script.write_text(MID_TRACE_IMPORT)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["['ndarray']", "1000.0"]
