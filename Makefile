@@ -90,7 +90,7 @@ test: setup
 EXTRA_PACKAGES := scikit-build-core|nanobind|cmake|ninja|numpy|pytest|jsonschema
 # The tracer tests that need neither torch nor the CLI (no_cli_plugin deselects any CLI test in them).
 EXTRA_TESTS = tests/python/unit/test_trace_behaviour.py tests/python/unit/test_trace_pipelines.py \
-              tests/python/unit/test_trace_robustness.py \
+              tests/python/unit/test_trace_robustness.py tests/python/unit/test_trace_code_facts.py \
               $(sort $(wildcard tests/python/unit/test_trace_monitoring*.py))
 
 extra-pythons:

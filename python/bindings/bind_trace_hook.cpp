@@ -52,6 +52,8 @@ Session::Session(SessionConfig config) : config_(std::move(config)) {
   tbase_name_ = PyUnicode_InternFromString("_base");
   pil_size_name_ = PyUnicode_InternFromString("_size");
   pil_mode_name_ = PyUnicode_InternFromString("_mode");
+  dunder_name_ = PyUnicode_InternFromString("__name__");
+  rules_id_ = rules_id(config_.rules);
   pid_ = static_cast<int64_t>(::getpid());
   pinned_.reserve(64);
 }
@@ -67,6 +69,7 @@ Session::~Session() {
   Py_XDECREF(tbase_name_);
   Py_XDECREF(pil_size_name_);
   Py_XDECREF(pil_mode_name_);
+  Py_XDECREF(dunder_name_);
   Py_XDECREF(covered_);
 }
 
@@ -78,6 +81,7 @@ void Session::start(PyObject* self) {
     throw StateError(
         "another CodeDAG tracer is already active in this process; stop it (or use nested "
         "tracing_context() of the same tracer) before starting a second one");
+  trim_code_facts();  // here, outside the hook: trimming may free code objects
   refresh_types();
   timing::calibrate();
   failed_ = false;
@@ -136,36 +140,39 @@ ThreadState& Session::thread_state_slow(PyThreadState* py) {
 FunctionInfo* Session::python_info_slow(frames::IFrame* frame, PyCodeObject* code) {
   std::unique_ptr<FunctionInfo>* found = functions_.find(code);
   if (!found) {
+    // What the code object says about itself, and its names and decision, are the process's code
+    // facts (bind_trace_code_facts.hpp): a fresh tracer re-derives none of it.
+    CodeFacts& facts = code_facts(code);
+    PyObject* globals = frame->f_globals;
+    PyObject* modname = globals && PyDict_Check(globals) ? PyDict_GetItemWithError(globals, dunder_name_) : nullptr;
+    if (!modname) PyErr_Clear();
     auto info = std::make_unique<FunctionInfo>();
     info->id = reinterpret_cast<uint64_t>(code);
     info->code = reinterpret_cast<PyObject*>(code);
     Py_INCREF(info->code);
-    PyObject* globals = frame->f_globals;
-    PyObject* modname = globals ? PyDict_GetItemString(globals, "__name__") : nullptr;
-    info->module = modname ? str_of(modname) : std::string();
-    info->name = str_of(code->co_qualname);
-    info->qualname = info->module.empty() ? info->name : info->module + "." + info->name;
-    info->file = str_of(code->co_filename);
-    info->line = code->co_firstlineno;
-    const std::string short_name = str_of(code->co_name);
-    info->decision = config_.rules.python(info->file, info->module, info->name, short_name);
-    info->transparent = info->decision.transparent;
-    info->comprehension = !short_name.empty() && short_name.front() == '<' && short_name != "<lambda>";
-    // A property's getter runs on attribute access (PIL's Image.size): not a pipeline step, and not
-    // a function the migrator could replace.
-    if (info->decision.record && is_property_accessor(frame->f_globals, code)) info->decision.record = false;
-    info->bookkeeping = short_name == "__len__";
-    info->nargs = code->co_argcount + code->co_kwonlyargcount + ((code->co_flags & CO_VARARGS) ? 1 : 0) +
-                  ((code->co_flags & CO_VARKEYWORDS) ? 1 : 0);
-    if (code->co_argcount > 0) {
-      const std::string first = str_of(PyTuple_GET_ITEM(code->co_localsplusnames, 0));
-      info->skip_first = first == "self" || first == "cls";
+    info->names = names_under(facts, modname);
+    if (facts.decided_under != rules_id_) {
+      const FunctionNames& n = *info->names;
+      facts.decision = config_.rules.python(n.file, n.module, n.name, facts.short_name);
+      facts.decided_under = rules_id_;
     }
+    info->decision = facts.decision;
+    info->transparent = info->decision.transparent;
+    info->comprehension = facts.comprehension;
+    // A property's getter runs on attribute access (PIL's Image.size): not a pipeline step, and not
+    // a function the migrator could replace. Asked of the globals it runs in, so not cached.
+    if (info->decision.record && is_property_accessor(frame->f_globals, code)) info->decision.record = false;
+    info->bookkeeping = facts.bookkeeping;
+    info->nargs = facts.nargs;
+    info->skip_first = facts.skip_first;
     if (frames::function(frame) && active()) {
       info->callable = frames::function(frame);
       Py_INCREF(info->callable);
     }
-    if (!tensor_type_ || !ndarray_type_ || !pil_type_) refresh_types();
+    // A type still missing can only appear with an import, which adds to sys.modules: looked for again
+    // only then (with PIL never imported, this ran for every new function of every tracer).
+    if ((!tensor_type_ || !ndarray_type_ || !pil_type_) && PyDict_GET_SIZE(PyImport_GetModuleDict()) != modules_seen_)
+      refresh_types();
     by_id_[info->id] = info.get();
     found = functions_.try_emplace(code, std::move(info)).first;
   }
@@ -189,39 +196,67 @@ const void* Session::builtin_key(PyObject* callable) {
   return ml ? static_cast<const void*>(ml) : static_cast<const void*>(callable);
 }
 
+namespace {
+// The object a builtin's names come from (see builtin_names): the type defining a method
+// descriptor, the module name a C function reports, the module or type it is bound to; null when
+// none (then it is named by the module holding it).
+PyObject* builtin_owner(PyObject* callable) {
+  if (!PyCFunction_Check(callable)) return reinterpret_cast<PyObject*>(PyDescr_TYPE(callable));
+  if (PyObject* module = reinterpret_cast<PyCFunctionObject*>(callable)->m_module; module && PyUnicode_Check(module))
+    return module;
+  PyObject* self = PyCFunction_GET_SELF(callable);
+  if (!self || PyModule_Check(self) || PyType_Check(self)) return self;
+  return reinterpret_cast<PyObject*>(Py_TYPE(self));
+}
+}  // namespace
+
+std::shared_ptr<FunctionNames> Session::builtin_names(PyObject* callable, const PyMethodDef* ml) {
+  auto names = std::make_shared<FunctionNames>();
+  const std::string method = ml->ml_name ? ml->ml_name : "?";
+  if (!PyCFunction_Check(callable)) {  // a method descriptor: named by the type that defines it
+    PyObject* type = reinterpret_cast<PyObject*>(PyDescr_TYPE(callable));
+    names->module = attr_str(type, "__module__");
+    names->name = attr_str(type, "__qualname__") + "." + method;
+  } else if (PyObject* module = reinterpret_cast<PyCFunctionObject*>(callable)->m_module;
+             module && PyUnicode_Check(module)) {
+    names->module = str_of(module);
+    names->name = method;
+  } else if (PyObject* self = PyCFunction_GET_SELF(callable); self && PyModule_Check(self)) {
+    names->module = PyModule_GetName(self) ? PyModule_GetName(self) : "";
+    PyErr_Clear();
+    names->name = method;
+  } else if (self) {
+    PyObject* type = PyType_Check(self) ? self : reinterpret_cast<PyObject*>(Py_TYPE(self));
+    names->module = attr_str(type, "__module__");
+    names->name = attr_str(type, "__qualname__") + "." + method;
+  } else {
+    // No module and no owner object (OpenCV 5's functions: __module__ None): named by the module
+    // that holds it, never taken for a Python builtin.
+    names->module = owner_module(callable, ml->ml_name);
+    if (names->module.empty()) names->module = "builtins";  // held by no module: judged as the interpreter's
+    names->name = method;
+  }
+  names->qualname = names->module.empty() ? names->name : names->module + "." + names->name;
+  return names;
+}
+
 FunctionInfo* Session::builtin_info(PyObject* callable) {
   PyMethodDef* ml = method_def(callable);
   if (!ml) return nullptr;
   if (std::unique_ptr<FunctionInfo>* found = functions_.find(ml)) return found->get();
+  // Names and decision from the process's builtin facts when the same owner brings it again.
+  PyObject* owner = builtin_owner(callable);
+  BuiltinFacts* facts = known_builtin(ml, owner);
+  if (!facts) facts = &remember_builtin(ml, owner, builtin_names(callable, ml));
+  if (facts->decided_under != rules_id_) {
+    facts->decision = config_.rules.builtin(facts->names->module, facts->names->name);
+    facts->decided_under = rules_id_;
+  }
   auto info = std::make_unique<FunctionInfo>();
   info->id = reinterpret_cast<uint64_t>(ml);
   info->builtin = true;
-  const std::string method = ml->ml_name ? ml->ml_name : "?";
-  if (!PyCFunction_Check(callable)) {  // a method descriptor: named by the type that defines it
-    PyObject* type = reinterpret_cast<PyObject*>(PyDescr_TYPE(callable));
-    info->module = attr_str(type, "__module__");
-    info->name = attr_str(type, "__qualname__") + "." + method;
-  } else if (PyObject* module = reinterpret_cast<PyCFunctionObject*>(callable)->m_module;
-             module && PyUnicode_Check(module)) {
-    info->module = str_of(module);
-    info->name = method;
-  } else if (PyObject* self = PyCFunction_GET_SELF(callable); self && PyModule_Check(self)) {
-    info->module = PyModule_GetName(self) ? PyModule_GetName(self) : "";
-    PyErr_Clear();
-    info->name = method;
-  } else if (self) {
-    PyObject* type = PyType_Check(self) ? self : reinterpret_cast<PyObject*>(Py_TYPE(self));
-    info->module = attr_str(type, "__module__");
-    info->name = attr_str(type, "__qualname__") + "." + method;
-  } else {
-    // No module and no owner object (OpenCV 5's functions: __module__ None): named by the module
-    // that holds it, never taken for a Python builtin.
-    info->module = owner_module(callable, ml->ml_name);
-    if (info->module.empty()) info->module = "builtins";  // held by no module: judged as the interpreter's
-    info->name = method;
-  }
-  info->qualname = info->module.empty() ? info->name : info->module + "." + info->name;
-  info->decision = config_.rules.builtin(info->module, info->name);
+  info->names = facts->names;
+  info->decision = facts->decision;
   info->callable = callable;
   Py_INCREF(callable);
   by_id_[info->id] = info.get();
@@ -268,25 +303,11 @@ trace::CallSite site_in(frames::IFrame* caller) {
   return {reinterpret_cast<uint64_t>(frames::code(caller)), frames::last_instruction(caller)};
 }
 
-// One offset per call expression: the start of the run of code units with the same source span
-// (an instruction, its inline caches, and the instructions of the same expression next to it). The
-// interpreter reports different offsets for one call depending on the instruction variant that made
-// it (3.12 resumes a generator from FOR_ITER's cache entry once FOR_ITER is specialised), and a
-// context must not split on that. Walking back only over the run keeps this a few look-ups.
+// One offset per call expression (see canonical_offset in bind_trace_code_facts.cpp), remembered
+// per code object for the process.
 trace::CallSite canonical(trace::CallSite raw) {
   if (!raw.code || raw.offset <= 0) return raw;
-  auto* code = reinterpret_cast<PyCodeObject*>(raw.code);
-  constexpr int kUnit = sizeof(_Py_CODEUNIT);
-  int line = 0, col = 0, end_line = 0, end_col = 0;
-  if (!PyCode_Addr2Location(code, raw.offset * kUnit, &line, &col, &end_line, &end_col) || line < 0) return raw;
-  int32_t start = raw.offset;
-  for (; start > 0; --start) {
-    int l = 0, c = 0, el = 0, ec = 0;
-    if (!PyCode_Addr2Location(code, (start - 1) * kUnit, &l, &c, &el, &ec) || l != line || c != col || el != end_line ||
-        ec != end_col)
-      break;
-  }
-  return {raw.code, start};
+  return {raw.code, canonical_offset(reinterpret_cast<PyCodeObject*>(raw.code), raw.offset)};
 }
 }  // namespace
 
@@ -303,8 +324,8 @@ int32_t Session::context_for(int32_t anc, FunctionInfo& info, trace::CallSite ra
 
 int32_t Session::new_context(int32_t anc, const FunctionInfo& info, trace::CallSite raw, bool builtin) {
   if (fail_after_contexts_ >= 0 && static_cast<int64_t>(tree_.size()) >= fail_after_contexts_)
-    throw InputError("a failure injected by a test at context " + std::to_string(tree_.size()) + " (" + info.qualname +
-                     ")");
+    throw InputError("a failure injected by a test at context " + std::to_string(tree_.size()) + " (" +
+                     info.qualname() + ")");
   const trace::CallSite site = canonical(raw);
   const size_t before = tree_.size();
   const int32_t ctx = tree_.child(anc, info.id, site, builtin);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "bind_trace_clock.hpp"
+#include "bind_trace_code_facts.hpp"
 #include "bind_trace_spans.hpp"
 #include "codedag/common/flat_map.hpp"
 #include "codedag/trace/context_tree.hpp"
@@ -52,13 +53,18 @@ struct FunctionInfo {
   trace::FuncId id = 0;
   trace::Decision decision;
   bool builtin = false;
-  bool skip_first = false;                   // the first argument is self/cls: not data
-  bool bookkeeping = false;                  // __len__: folded when DataLoader machinery calls it
-  int nargs = 0;                             // positional + keyword-only + *args + **kwargs slots
-  PyObject* code = nullptr;                  // strong: the code object (python)
-  PyObject* callable = nullptr;              // strong: the function / builtin object first seen
-  std::string module, qualname, name, file;  // resolved once, on first sight
-  int64_t line = 0;
+  bool skip_first = false;       // the first argument is self/cls: not data
+  bool bookkeeping = false;      // __len__: folded when DataLoader machinery calls it
+  int nargs = 0;                 // positional + keyword-only + *args + **kwargs slots
+  PyObject* code = nullptr;      // strong: the code object (python)
+  PyObject* callable = nullptr;  // strong: the function / builtin object first seen
+  // Its names: shared with the process-wide code facts (python) or made on first sight (builtin).
+  std::shared_ptr<const FunctionNames> names;
+  const std::string& module() const { return names->module; }
+  const std::string& qualname() const { return names->qualname; }
+  const std::string& name() const { return names->name; }
+  const std::string& file() const { return names->file; }
+  int64_t line() const { return names->line; }
   // Resolved at the first flush (or at stop, which then drops `callable`: a function object holds
   // its module's globals, and through them possibly the tracer — a cycle the GC cannot see).
   bool named = false;
@@ -221,8 +227,12 @@ class Session {
   }
   FunctionInfo* python_info_slow(_PyInterpreterFrame* frame, PyCodeObject* code);
   FunctionInfo* builtin_info(PyObject* callable);
+  // A builtin's names, from its owner (the defining type, its module, or the module holding it).
+  static std::shared_ptr<FunctionNames> builtin_names(PyObject* callable, const PyMethodDef* ml);
   static const void* builtin_key(PyObject* callable);  // a builtin frame's key: its PyMethodDef
   void refresh_types();
+  Py_ssize_t modules_seen_ = -1;  // len(sys.modules) at the last refresh_types()
+  uint64_t rules_id_ = 0;         // see rules_id(): the key of this session's decisions in the code facts
   // The context of `info` called at `raw` under `anc`, created on first sight under the canonical site.
   int32_t context_for(int32_t anc, FunctionInfo& info, trace::CallSite raw, bool builtin);
   int32_t new_context(int32_t anc, const FunctionInfo& info, trace::CallSite raw, bool builtin);
@@ -318,6 +328,7 @@ class Session {
   size_t seen_root_count_ = 0;
   PyObject* pil_size_name_ = nullptr;  // PIL.Image.Image's plain instance attributes _size, _mode
   PyObject* pil_mode_name_ = nullptr;
+  PyObject* dunder_name_ = nullptr;                // "__name__", looked up in a function's globals
   PyObject* covered_ = nullptr;                    // strong: {callable: registry name}
   std::unordered_set<std::string> covered_names_;  // its values
   std::optional<StreamTarget> stream_;

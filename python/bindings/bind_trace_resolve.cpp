@@ -52,10 +52,10 @@ bool same_function(PyObject* candidate, const FunctionInfo& f) {
 std::string public_name(const FunctionInfo& f) {
   // Only library calls are matched against the registry and reported by public name; walking the
   // module path of every user and standard-library function made stop() cost ~0.5 ms a batch.
-  if (!f.callable || f.module.empty() || !f.decision.third_party) return f.qualname;
+  if (!f.callable || f.module().empty() || !f.decision.third_party) return f.qualname();
   PyObject* modules = PyImport_GetModuleDict();
-  const std::vector<std::string> parts = split(f.module, '.');
-  const std::vector<std::string> names = split(f.name, '.');
+  const std::vector<std::string> parts = split(f.module(), '.');
+  const std::vector<std::string> names = split(f.name(), '.');
   std::string prefix;
   for (size_t k = 0; k < parts.size(); ++k) {
     prefix += (k ? "." : "") + parts[k];
@@ -74,9 +74,9 @@ std::string public_name(const FunctionInfo& f) {
     if (!obj) continue;
     const bool same = same_function(obj, f);
     Py_DECREF(obj);
-    if (same) return prefix + "." + f.name;
+    if (same) return prefix + "." + f.name();
   }
-  return f.qualname;
+  return f.qualname();
 }
 
 std::string top_level(const std::string& name) { return name.substr(0, name.find('.')); }
@@ -95,9 +95,10 @@ std::unordered_map<uint64_t, KnownName>& known_names() {
 
 std::string cached_public_name(const FunctionInfo& f) {
   auto& names = known_names();
-  if (auto it = names.find(f.id); it != names.end() && it->second.qualname == f.qualname) return it->second.public_name;
+  if (auto it = names.find(f.id); it != names.end() && it->second.qualname == f.qualname())
+    return it->second.public_name;
   std::string name = public_name(f);
-  if (f.callable) names[f.id] = {f.qualname, name};  // without the callable the walk was skipped
+  if (f.callable) names[f.id] = {f.qualname(), name};  // without the callable the walk was skipped
   return name;
 }
 
@@ -107,7 +108,7 @@ void Session::ensure_named(FunctionInfo& f) {
   if (f.named) return;
   f.named = true;
   f.public_name = cached_public_name(f);
-  f.covered = top_level(f.module) == "torch" || top_level(f.public_name) == "torch";
+  f.covered = top_level(f.module()) == "torch" || top_level(f.public_name) == "torch";
   if (f.covered || !covered_ || !f.callable) return;
   PyObject* registry_name = PyDict_GetItemWithError(covered_, f.callable);
   if (registry_name) {
@@ -172,10 +173,10 @@ const std::string& Session::context_key(int32_t ctx) {
     const FunctionInfo* f = by_id_.at(c.func);
     std::string key = c.parent >= 0 ? keys_[static_cast<size_t>(c.parent)] + "/" : std::string();
     if (f->builtin) {
-      key += "builtin|" + f->qualname;
+      key += "builtin|" + f->qualname();
     } else {
-      key += f->qualname + "|" + f->file + ":" + std::to_string(f->line);
-      if (generated(f->file) && f->code) key += content_tag(reinterpret_cast<PyCodeObject*>(f->code));
+      key += f->qualname() + "|" + f->file() + ":" + std::to_string(f->line());
+      if (generated(f->file()) && f->code) key += content_tag(reinterpret_cast<PyCodeObject*>(f->code));
     }
     key += "@" + site_text(c.site);
     keys_.push_back(std::move(key));
@@ -205,11 +206,11 @@ void Session::resolve_into(trace::ResolvedTree& out, bool delta) {
     trace::ResolvedContext rc;
     rc.key = context_key(static_cast<int32_t>(i));
     rc.parent = c.parent < 0 ? -1 : at[static_cast<size_t>(c.parent)];
-    rc.qualname = f->qualname;
-    rc.name = f->name;
-    rc.module = f->module;
-    rc.file = f->builtin ? std::string() : f->file;
-    rc.line = f->line;
+    rc.qualname = f->qualname();
+    rc.name = f->name();
+    rc.module = f->module();
+    rc.file = f->builtin ? std::string() : f->file();
+    rc.line = f->line();
     rc.builtin = f->builtin;
     rc.library = f->decision.third_party;
     const auto self_name = lookup(c.func);

@@ -46,6 +46,7 @@ bool subtype(PyTypeObject* t, PyObject* base) {
 
 void Session::refresh_types() {
   PyObject* modules = PyImport_GetModuleDict();
+  modules_seen_ = PyDict_GET_SIZE(modules);
   auto find_type = [&](const char* module, const char* name) -> PyObject* {
     PyObject* m = PyDict_GetItemString(modules, module);
     if (!m) return nullptr;

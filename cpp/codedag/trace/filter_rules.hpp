@@ -72,6 +72,9 @@ struct FilterRules {
   std::vector<std::string> hidden_library_names{"_*_dispatcher"};
   std::vector<std::string> include, exclude;  // matched against "<module>.<qualname>" and the file
 
+  // Field by field: sessions with equal rules share the decisions cached per code object.
+  bool operator==(const FilterRules&) const = default;
+
   // A Python function: its file, module __name__, co_qualname and co_name.
   Decision python(std::string_view file, std::string_view module, std::string_view qualname,
                   std::string_view name) const;
