@@ -38,7 +38,11 @@ def test_fallbacks_in_workers_are_counted_and_named(ctx):
     # during collation in a worker (and the deferred samples were computed there: 2 per batch).
     assert stats["worker_fallbacks"] == stats["fallbacks"] > 0
     assert stats["fallback_contexts"][f"{M}.brighten"] == stats["fallbacks"]
-    assert "different planned calls" in stats["fallback_reasons"][f"{M}.brighten"]
+    # The cause is named as collation met it: a batch whose first sample is deferred mixes different
+    # planned calls; one whose first sample is a tensor stacks, reading numel() from the deferred ones.
+    # Which comes first depends on which worker's decision (shared between workers) landed first.
+    reason = stats["fallback_reasons"][f"{M}.brighten"]
+    assert "different planned calls" in reason or "used by code outside the plan (attribute 'numel')" in reason, reason
     # Warned once, by the main process, naming the worker and the cause.
     messages = [str(w.message) for w in caught if "codedag migration" in str(w.message)]
     assert len(messages) == 1 and "in a DataLoader worker" in messages[0]
