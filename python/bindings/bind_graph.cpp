@@ -38,7 +38,6 @@ void add_graph(nb::module_& m) {
       .def_rw("cpu_ns", &Node::cpu_ns)
       .def_rw("total_ns", &Node::total_ns)
       .def_rw("out_bytes", &Node::out_bytes)
-      .def_rw("alloc_bytes", &Node::alloc_bytes)
       .def_rw("gpu_eligible", &Node::gpu_eligible)
       .def_rw("library", &Node::library, "Library code (decided by codedag.libraries when traced).")
       .def_rw("distribution", &Node::distribution, nb::arg().none(),

@@ -36,7 +36,6 @@ Dag merge_nodes(const Dag& dag, const std::vector<size_t>& rep, const std::vecto
     Node& r = *merged[rep[i]];
     const Node& n = nodes[i];
     r.cpu_ns += n.cpu_ns;  // exclusive times add: the representative now runs this work
-    r.alloc_bytes += n.alloc_bytes;
     const bool library_call = absorbed_as_member[i] == kLibraryCall;
     // A library call does not pin its caller: the caller's gpu_eligible and blocked_by were computed
     // by the tracer from its library calls (covered by the strategy registry or not).

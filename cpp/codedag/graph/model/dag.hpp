@@ -30,7 +30,6 @@ struct Node {
   double cpu_ns = 0;     // exclusive
   double total_ns = 0;   // inclusive
   double out_bytes = 0;  // bytes of returned values
-  double alloc_bytes = 0;
   bool gpu_eligible = false;
   // Library code (an installed distribution, the standard library, a builtin) or the user's own:
   // decided once, by the tracer (codedag.libraries), and only read here. Library contexts are never

@@ -102,7 +102,9 @@ Node node_from_json(const json& j, const std::string& where) {
   n.cpu_ns = r.number("cpu_ns", 0.0);
   n.total_ns = r.number("total_ns", n.cpu_ns);
   n.out_bytes = r.number("out_bytes", 0.0);
-  n.alloc_bytes = r.number("alloc_bytes", 0.0);
+  // `alloc_bytes` was never measured (always 0) and is no longer part of the format: an old file
+  // may still carry it; it is read as known and dropped, not kept among the unknown fields.
+  if (r.has("alloc_bytes")) (void)r.number("alloc_bytes", 0.0);
   n.gpu_eligible = r.boolean("gpu_eligible", false);
   n.gpu_ns = r.optional_number("gpu_ns");
   n.batch_ns = r.optional_number("batch_ns");
@@ -205,7 +207,6 @@ json Dag::to_json() const {
     j["cpu_ns"] = number_json(n.cpu_ns);
     j["total_ns"] = number_json(n.total_ns);
     j["out_bytes"] = number_json(n.out_bytes);
-    if (n.alloc_bytes != 0) j["alloc_bytes"] = number_json(n.alloc_bytes);
     j["gpu_eligible"] = n.gpu_eligible;
     j["gpu_ns"] = optional_json(n.gpu_ns);
     j["batch_ns"] = optional_json(n.batch_ns);

@@ -88,6 +88,18 @@ TEST(Dag, LibraryAndDistributionAreCarriedAndDefaultForOldFiles) {
   EXPECT_NE(rejection([](json& j) { j["nodes"][0]["distribution"] = 3; }).find("distribution"), std::string::npos);
 }
 
+TEST(Dag, AnOldFilesAllocBytesLoadsAndIsDropped) {
+  // `alloc_bytes` left the format (it was never measured); files written with it still load, and it is
+  // neither written back nor kept among the unknown fields.
+  json doc = small_doc();
+  doc["nodes"][1]["alloc_bytes"] = 4096;
+  const json back = Dag::from_json(doc).to_json();
+  EXPECT_FALSE(back["nodes"][1].contains("alloc_bytes"));
+  EXPECT_EQ(back["nodes"][1]["custom"]["kept"], true);
+  EXPECT_NE(rejection([](json& j) { j["nodes"][1]["alloc_bytes"] = "lots"; }).find("alloc_bytes"), std::string::npos)
+      << "still a number when present: a damaged old file is named, not silently accepted";
+}
+
 TEST(Dag, RejectsUnknownSchema) {
   const auto msg = rejection([](json& d) { d["schema"] = "codedag.dag/9"; });
   EXPECT_TRUE(contains(msg, "unknown schema")) << msg;
