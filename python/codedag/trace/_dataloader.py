@@ -21,6 +21,7 @@ batches it consumed. How it works (docs/tracer.md, "DataLoader workers"):
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import shutil
@@ -154,10 +155,18 @@ class WorkerTracing:
         session = _core.TraceSession(**self.config)
         session.stream_to(os.path.join(self.stream_dir, f"worker-{worker_id}.jsonl"), worker_id, 0, -1)
         window = self.window
+        # The fetch wrapper lives on torch's _DatasetKind until the interpreter's very end, later than
+        # nanobind's check for live objects: a spawned worker (which exits through Python's
+        # finalisation) printed "nanobind: leaked 1 instances ... TraceSession" to the user's terminal.
+        # The session is let go at exit instead (its batches are already on disk).
+        holder = [session]
+        atexit.register(holder.clear)
+        del session
 
         def traced(epoch, index, fetch):
-            if index is None or index >= window:
+            if index is None or index >= window or not holder:
                 return fetch()
+            session = holder[0]
             # Tracing never breaks the user's fetch: a problem becomes a diagnostic the parent reports.
             session.set_batch(epoch, index)
             try:

@@ -103,6 +103,25 @@ def test_two_spawned_persistent_workers_give_the_same_dag(single_process, tmp_pa
     del first_epoch, second_epoch
 
 
+def test_a_spawned_traced_worker_exits_without_a_leak_report(capfd):
+    # A spawned worker ends through Python's finalisation; the fetch wrapper holding its TraceSession
+    # outlived nanobind's check for live objects, and every traced spawned worker printed
+    # "nanobind: leaked 1 instances ... TraceSession" into the user's terminal.
+    tracer = codedag.EnhancedTracer()
+    loader = DataLoader(ImageDataset(), batch_size=4, num_workers=2, multiprocessing_context="spawn")
+    it = iter(loader)
+    with tracer.tracing_context():
+        next(it)
+    assert tracer.dag.nodes, "the workers' records arrived"
+    workers = list(it._workers)
+    del it  # shuts the workers down and waits for them
+    for w in workers:
+        w.join(timeout=60)
+        assert w.exitcode == 0
+    err = capfd.readouterr().err
+    assert "leaked" not in err, err
+
+
 def test_worker_killed_mid_batch_no_hang_partial_data_kept(tmp_path, monkeypatch):
     marker = tmp_path / "slow-worker.pid"
     monkeypatch.setenv("CODEDAG_TEST_SLOW_MARKER", str(marker))
