@@ -168,11 +168,12 @@ def test_the_suggested_batch_size_is_measured_only_when_asked():
     assert plain["batch_size"] == 2 and plain["suggested_batch_size"] is not None
     asked = codedag.optimize_pipeline(loader, quiet=True, keep=False, tune_batch_size=True, **QUICK)
     suggested = asked["suggested_batch_size"]
-    tried = [s for s in asked["settings"] if s["batch_size"]]
-    if suggested and suggested != 2:
-        assert tried and all(s["batch_size"] == suggested for s in tried), asked["settings"]
-    else:
-        assert not tried and any(n.startswith("batch size: nothing to try") for n in asked["notes"])
+    tried = {s["batch_size"] for s in asked["settings"] if s["batch_size"]}
+    # The suggestion and twice the user's batch (a hand-tuner's first step), plain at 0 workers too.
+    assert tried == ({suggested, 4} - {2} if suggested else {4}), asked["settings"]
+    assert any(s["batch_size"] == 4 and s["workers"] == 0 and s["kind"] == "plain" for s in asked["settings"])
+    if suggested in (None, 0, 2):
+        assert any(n.startswith("batch size: the optimizer suggests none") for n in asked["notes"])
     assert loader.batch_size == 2 and [len(y) for _, y in loader][:2] == [2, 2]
 
 
