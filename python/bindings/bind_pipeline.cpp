@@ -1,9 +1,11 @@
-// The closed loop's algorithms (cpp/codedag/pipeline): the measured speedup's interval and the
-// independence test of stochastic outputs. codedag.pipeline glues them to torch.
+// The closed loop's algorithms (cpp/codedag/pipeline): the measured speedup's interval, which
+// settings are clearly beaten (racing) and the independence test of stochastic outputs.
+// codedag.pipeline glues them to torch.
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
 #include "bindings.hpp"
+#include "codedag/pipeline/racing.hpp"
 #include "codedag/pipeline/sample_independence.hpp"
 #include "codedag/pipeline/speedup_interval.hpp"
 
@@ -20,6 +22,15 @@ void add_pipeline(nb::module_& m) {
       nb::arg("seed") = 0,
       "Speedup of `candidate` over `baseline` (throughputs of interleaved rounds): geometric mean of the per-round "
       "ratios and its expanded percentile bootstrap interval. {speedup, lower, upper, level, rounds, has_interval}.");
+  m.def(
+      "beaten_settings",
+      [](const std::vector<std::vector<double>>& rates, const std::vector<bool>& keep, size_t min_rounds,
+         double margin) {
+        return pipeline::beaten_settings(rates, keep, pipeline::RacingOptions{min_rounds, margin});
+      },
+      nb::arg("rates"), nb::arg("keep"), nb::arg("min_rounds") = 2, nb::arg("margin") = 2.0,
+      "Racing: for each setting (throughputs per round so far), the index of a setting whose worst round is more "
+      "than `margin` times its best (it is out), or -1. Settings with `keep` true are never out.");
   m.def(
       "independence_test",
       [](const std::vector<double>& features, size_t features_per_sample, size_t runs,

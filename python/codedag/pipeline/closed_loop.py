@@ -509,7 +509,9 @@ def _run(loader: DataLoader, plan: Any, result: OptimizationResult, settings: li
             interval = speedup(settings[0], s, o.level)
             entry["speedup"] = interval
             # One round has no interval: inconclusive, so a budget that cut measurement to it keeps nothing.
-            conclusive = interval is not None and (rounds >= o.repeats or interval.get("has_interval"))
+            # A setting raced out was measured fewer rounds than the one that beat it: never kept.
+            conclusive = interval is not None and s.beaten is None and \
+                (rounds >= o.repeats or interval.get("has_interval"))
             if conclusive and interval["lower"] >= o.min_speedup and \
                     (best is None or interval["speedup"] > best[0]):
                 best = (interval["speedup"], s, interval)
@@ -521,7 +523,8 @@ def _run(loader: DataLoader, plan: Any, result: OptimizationResult, settings: li
                    [[r["name"], r["workers"], _rate(r.get("median_samples_per_s")),
                      _fmt(r["speedup"]["speedup"]) if r.get("speedup") else ("—" if not r.get("error") else "failed"),
                      (f"[{r['speedup']['lower']:.2f}, {r['speedup']['upper']:.2f}]" if r.get("speedup") else
-                      (r.get("error") or "")[:60])] for r in rows])
+                      (r.get("error") or "")[:60])
+                     + (f" (out after {len(r['samples_per_s'])} rounds)" if r.get("beaten") else "")] for r in rows])
     considered = [r for r in rows[1:] if r.get("speedup")]
     top = max(considered, key=lambda r: r["speedup"]["speedup"], default=None)
     if top is not None:

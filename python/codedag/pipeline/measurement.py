@@ -38,11 +38,13 @@ class Setting:
     fallbacks: int = 0
     error: str | None = None  # why it stopped being measured
     batch_size: int | None = None  # another batch size than the loader's (opt-in: it changes training)
+    beaten: str | None = None  # why measuring it stopped early: clearly slower than another (racing)
 
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "workers": self.workers,
                 "threads_per_worker": self.threads_per_worker, "batch_size": self.batch_size,
-                "samples_per_s": list(self.samples_per_s), "fallbacks": self.fallbacks, "error": self.error}
+                "samples_per_s": list(self.samples_per_s), "fallbacks": self.fallbacks, "error": self.error,
+                "beaten": self.beaten}
 
 
 def samples_in(batch: Any) -> int:
@@ -137,7 +139,10 @@ def interleave(loader: Any, settings: list[Setting], rounds: int, batches: int,
     and returns the rounds measured. A setting that fails is marked with ``error`` and not measured
     again; the untouched setting failing raises (without it there is no baseline). With
     ``deadline`` (a ``time.perf_counter()`` value) no round starts that the longest round so far
-    says would end after it: the first round always runs (without it there is nothing to decide on)."""
+    says would end after it: the first round always runs (without it there is nothing to decide on).
+    From the second round on, a setting clearly slower than another (``_core.beaten_settings``: its
+    best round under half of the other's worst) is measured no more and marked ``beaten``; the
+    untouched setting, the baseline of every speedup, always runs every round."""
     done = 0
     longest = 0.0
     for r in range(rounds):
@@ -148,7 +153,7 @@ def interleave(loader: Any, settings: list[Setting], rounds: int, batches: int,
             return r
         order = settings if r % 2 == 0 else list(reversed(settings))
         for s in order:
-            if s.error is not None:
+            if s.error is not None or s.beaten is not None:
                 continue
             warmup = warmup_for(s.workers)
             try:
@@ -166,9 +171,21 @@ def interleave(loader: Any, settings: list[Setting], rounds: int, batches: int,
             if progress is not None:
                 progress.update(done)
         longest = max(longest, time.perf_counter() - started)
+        _race(settings, r + 1)
     if progress is not None:
         progress.finish()
     return rounds
+
+
+def _race(settings: list[Setting], rounds: int) -> None:
+    """Marks the settings measured so far that another clearly beats (see ``interleave``)."""
+    live = [s for s in settings if s.error is None and s.beaten is None]
+    beaten_by = _core.beaten_settings([s.samples_per_s for s in live], [s.kind == "untouched" for s in live])
+    for s, winner in zip(live, beaten_by, strict=True):
+        if winner >= 0:
+            w = live[winner]
+            s.beaten = (f"out after {rounds} rounds: its best round ({max(s.samples_per_s):.3g} samples/s) is under "
+                        f"half of {w.name}'s slowest ({min(w.samples_per_s):.3g})")
 
 
 def speedup(baseline: Setting, candidate: Setting, level: float = 0.95) -> dict | None:

@@ -237,6 +237,25 @@ def test_one_round_within_the_budget_is_inconclusive_never_kept():
     assert interleave(loader, settings, 2, 2, deadline=time.perf_counter() + 600) == 2
 
 
+def test_a_clearly_beaten_setting_is_raced_out_after_two_rounds():
+    # Workers restarted every epoch of a tiny dataset run many times slower than 0 workers: measuring
+    # them five rounds was most of an 18-minute loop on the corpus. The baseline runs every round.
+    from codedag.migration import PipelineMigrator
+    from codedag.pipeline.closed_loop import _plain_plan
+    from codedag.pipeline.measurement import Setting, interleave
+
+    loader = DataLoader(lt.Images(n=8), batch_size=4)
+    slow = Setting("plain, 2 workers", "plain", 2,
+                   PipelineMigrator.from_plan(_plain_plan(2, None), loader=loader, apply_workers=True))
+    settings = [Setting("untouched", "untouched", 0), slow]
+    assert interleave(loader, settings, 4, 2) == 4
+    assert len(settings[0].samples_per_s) == 4 and settings[0].beaten is None
+    assert len(slow.samples_per_s) == 2, slow.samples_per_s
+    assert slow.beaten.startswith("out after 2 rounds") and "untouched's slowest" in slow.beaten
+    assert slow.describe()["beaten"] == slow.beaten
+    assert loader.num_workers == 0
+
+
 def test_a_generous_budget_changes_nothing():
     loader = DataLoader(lt.Images(n=48), batch_size=8)
     plan = {"schema": "codedag.plan/1", "context_device_map": {"loop_targets.brighten": "batch:cpu"}}
