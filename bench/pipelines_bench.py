@@ -309,7 +309,15 @@ def main() -> int:
         except Exception as exc:
             traceback.print_exc()
             entries.append({"pipeline": name, "error": f"{type(exc).__name__}: {exc}"})
-    out = {"benchmark": "pipelines",
+        # Written after every pipeline: a run of the whole corpus takes an hour or more on 2 cores,
+        # and one stopped part-way still leaves what it measured ("complete": false).
+        write_results(args, entries, t0, complete=False)
+    write_results(args, entries, t0, complete=True)
+    return 0
+
+
+def write_results(args, entries: list[dict], t0: float, complete: bool) -> None:
+    out = {"benchmark": "pipelines", "complete": complete,
            "machine": {"cpus": os.cpu_count(), "cores_available": _core.available_cpus(),
                        "python": platform.python_version(), "torch": torch.__version__,
                        "load_avg_start": entries[0].get("load_before") if entries else None,
@@ -326,9 +334,9 @@ def main() -> int:
            "seconds": time.time() - t0, "summary": summarise(entries), "pipelines": entries}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     _core.save_json(args.out, json.loads(json.dumps(out, default=str)))
-    print(json.dumps(out["summary"], indent=2))
-    print(f"wrote {args.out}")
-    return 0
+    if complete:
+        print(json.dumps(out["summary"], indent=2))
+        print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
