@@ -166,7 +166,8 @@ def bench_pipeline(name: str, module: Any, args) -> dict:
     # What the loop measured itself (each setting's median and interval over the untouched loader).
     entry["loop"]["settings"] = [{"name": r["name"], "workers": r["workers"], "batch_size": r.get("batch_size"),
                                   "median_samples_per_s": r.get("median_samples_per_s"),
-                                  "speedup": r.get("speedup"), "error": r.get("error")} for r in result["settings"]]
+                                  "speedup": r.get("speedup"), "error": r.get("error"), "beaten": r.get("beaten")}
+                                 for r in result["settings"]]
     entry["loop"]["calibration_rounds"] = result.get("optimizer", {}).get("calibration", {}).get("rounds")
     entry["loop"]["moved"] = sorted(k for k, v in (result["plan"] or {}).get("context_device_map", {}).items()
                                     if v != "cpu")
