@@ -68,6 +68,59 @@ void take_lines(const std::string& text, long long base, JournalRead& r) {
   r.end.offset = base + static_cast<long long>(start);
 }
 
+constexpr std::string_view kHeader = "#codedag-changes ";
+
+// The token of the header line of an open journal, "" when it has none.
+std::string header_token(int fd) {
+  std::string head(64, '\0');
+  read_all(fd, 0, head);
+  const size_t nl = head.find('\n');
+  if (nl == std::string::npos || head.compare(0, kHeader.size(), kHeader) != 0) return "";
+  std::string token = head.substr(kHeader.size(), nl - kHeader.size());
+  for (char c : token)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return "";
+  return token.size() == 32 ? token : "";
+}
+
+std::string new_token() {
+  unsigned char bytes[16] = {};
+  bool ok = false;
+  if (const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC); fd >= 0) {
+    ok = ::read(fd, bytes, sizeof bytes) == static_cast<ssize_t>(sizeof bytes);
+    ::close(fd);
+  }
+  if (!ok) {  // still unique enough to tell two journals apart: time and process
+    const auto t = std::chrono::system_clock::now().time_since_epoch().count();
+    for (size_t i = 0; i < sizeof bytes; ++i)
+      bytes[i] = static_cast<unsigned char>((static_cast<unsigned long long>(t) >> (8 * (i % 8))) ^ (::getpid() >> i));
+  }
+  static const char* const hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+// A new journal holding only its header, put in place by rename (`replace`) or link (never
+// replacing). Returns false when it could not be made (read-only home).
+bool install_journal(const std::string& path, bool replace) {
+  const std::string tmp = path + ".new." + std::to_string(::getpid()) + "." + new_token().substr(0, 8);
+  const std::string header = std::string(kHeader) + new_token() + "\n";
+  {
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666));
+    if (fd.fd < 0) return false;
+    if (::write(fd.fd, header.data(), header.size()) != static_cast<ssize_t>(header.size())) {
+      ::unlink(tmp.c_str());
+      return false;
+    }
+  }
+  const bool ok = replace ? ::rename(tmp.c_str(), path.c_str()) == 0 : ::link(tmp.c_str(), path.c_str()) == 0;
+  ::unlink(tmp.c_str());
+  return ok || (!replace && errno == EEXIST);  // another reader made one first: theirs is as good
+}
+
 bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
 
 // A writer that cannot append makes every reader fall back to the full sync: the journal is removed.
@@ -111,9 +164,11 @@ void journal_run_change(const std::string& info_dir) {
   const std::string path = change_journal_path(std::string(dir.substr(0, s3)));
   for (int attempt = 0; attempt < 8; ++attempt) {
     // O_RDWR: on NFS a shared flock is a read lock, which needs a readable descriptor.
-    Fd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666));
+    Fd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
     if (fd.fd < 0) {
-      if (errno != ENOENT) give_up(path);  // ENOENT: no home (a test's bare directory), nothing to tell
+      // No journal: readers do full syncs until one creates it (a writer's journal would have no
+      // header, and a journal created after a reader's full sync began could hide nothing anyway).
+      if (errno != ENOENT) give_up(path);
       return;
     }
     // Shared: writers append side by side; the reader that rotates the journal takes it exclusively.
@@ -146,7 +201,7 @@ JournalRead read_journal(const std::string& home, const JournalPosition& from) {
     r.status = JournalRead::Status::unreadable;
     return r;
   }
-  if (st.st_dev != from.dev || st.st_ino != from.ino) {
+  if (st.st_dev != from.dev || st.st_ino != from.ino || from.token.empty() || header_token(fd.fd) != from.token) {
     r.status = JournalRead::Status::replaced;
     return r;
   }
@@ -166,21 +221,33 @@ JournalRead read_journal(const std::string& home, const JournalPosition& from) {
 
 std::optional<JournalPosition> journal_end(const std::string& home) {
   const std::string path = change_journal_path(home);
-  int f = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
-  if (f < 0) f = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);  // read-only store
-  if (f < 0) return std::nullopt;
-  Fd fd(f);
-  struct stat st {};
-  if (::fstat(fd.fd, &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-  JournalPosition p{static_cast<unsigned long long>(st.st_dev), static_cast<unsigned long long>(st.st_ino),
-                    static_cast<long long>(st.st_size)};
-  // After the last complete line: a line being appended right now is read next time.
-  const long long tail = std::min<long long>(p.offset, 4096);
-  std::string text(static_cast<size_t>(tail), '\0');
-  read_all(fd.fd, p.offset - tail, text);
-  const size_t nl = text.rfind('\n');
-  if (nl != std::string::npos) p.offset = p.offset - static_cast<long long>(text.size()) + static_cast<long long>(nl) + 1;
-  return p;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.fd < 0) {
+      if (errno != ENOENT || !install_journal(path, false)) return std::nullopt;
+      continue;
+    }
+    struct stat st {};
+    if (::fstat(fd.fd, &st) != 0) return std::nullopt;
+    std::string token = S_ISREG(st.st_mode) ? header_token(fd.fd) : "";
+    if (token.empty()) {
+      // Not a journal this code wrote (a foreign or damaged file): replaced by a new one. A full
+      // sync is starting, so the lines it may hold are not needed.
+      if (!install_journal(path, true)) return std::nullopt;
+      continue;
+    }
+    JournalPosition p{static_cast<unsigned long long>(st.st_dev), static_cast<unsigned long long>(st.st_ino),
+                      std::move(token), static_cast<long long>(st.st_size)};
+    // After the last complete line: a line being appended right now is read next time.
+    const long long tail = std::min<long long>(p.offset, 4096);
+    std::string text(static_cast<size_t>(tail), '\0');
+    read_all(fd.fd, p.offset - tail, text);
+    const size_t nl = text.rfind('\n');
+    if (nl != std::string::npos)
+      p.offset = p.offset - static_cast<long long>(text.size()) + static_cast<long long>(nl) + 1;
+    return p;
+  }
+  return std::nullopt;
 }
 
 std::optional<JournalPosition> rotate_journal(const std::string& home, const JournalPosition& from,
@@ -202,14 +269,19 @@ std::optional<JournalPosition> rotate_journal(const std::string& home, const Jou
   std::string text(static_cast<size_t>(st.st_size - from.offset), '\0');
   read_all(fd.fd, from.offset, text);
   take_lines(text, from.offset, pending);
-  if (::rename(path.c_str(), (path + ".old").c_str()) != 0) return std::nullopt;
-  // A writer that waited on the old file finds it renamed and appends to the new one, which it may
-  // have created first: read from 0.
-  Fd fresh(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666));
+  // The old journal is kept for a look by hand; the new one replaces it in one rename, so a writer
+  // always finds a journal (one waiting on the old file's lock finds it replaced and reopens).
+  const std::string old = path + ".old";
+  ::unlink(old.c_str());
+  if (::link(path.c_str(), old.c_str()) != 0 && errno != EEXIST) return std::nullopt;
+  if (!install_journal(path, true)) return std::nullopt;
+  Fd fresh(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   struct stat nst {};
   if (fresh.fd < 0 || ::fstat(fresh.fd, &nst) != 0) return std::nullopt;  // next sync: missing -> full
+  std::string token = header_token(fresh.fd);
+  if (token.empty()) return std::nullopt;
   return JournalPosition{static_cast<unsigned long long>(nst.st_dev), static_cast<unsigned long long>(nst.st_ino),
-                         0};
+                         token, static_cast<long long>(kHeader.size() + token.size() + 1)};
 }
 
 }  // namespace codedag::store

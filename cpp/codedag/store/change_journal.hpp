@@ -5,6 +5,11 @@
 // a listing that read the intent before the rename landed sees the run again). Listing reads only
 // the lines added since its last sync instead of stat'ing every run (Store::sync).
 //
+// Its first line, "#codedag-changes <token>", is written by the reader that creates it (writers
+// never create it: without a journal every listing does a full sync, which is always right); the
+// random token tells a recreated journal from the one a reader was reading even when the file
+// system gives the new file the old inode number.
+//
 // The journal is a hint, never the truth: everything read from it is untrusted (names validated,
 // lines bounded, garbage skipped), and a journal that is missing, replaced, truncated or unreadable
 // makes the next listing do a full sync of the files.
@@ -31,14 +36,16 @@ std::string change_journal_path(const std::string& home);
 
 // Appends "<name>/<test_name>\n" for the run whose info directory is `info_dir`
 // (<home>/info/<name>/<test_name>); a directory outside that layout is not a store's run and is
-// not journaled. Never throws: a journal that cannot be appended is removed (if it can be), so
-// every listing falls back to the full sync instead of missing the change.
+// not journaled, and a missing journal is not created. Never throws: a journal that cannot be
+// appended is removed (if it can be), so every listing falls back to the full sync instead of
+// missing the change.
 void journal_run_change(const std::string& info_dir);
 
 // Where a reader stands in the journal: the file's identity and the offset just after the last
 // complete line it has read.
 struct JournalPosition {
   unsigned long long dev = 0, ino = 0;
+  std::string token;  // of the header line
   long long offset = 0;
 };
 
@@ -54,13 +61,15 @@ const char* journal_status_name(JournalRead::Status s);
 // Reads the complete lines after `from` (a partial last line is left for the next read).
 JournalRead read_journal(const std::string& home, const JournalPosition& from);
 
-// The current end of the journal (after its last complete line), creating an empty journal when
-// there is none and the home can be written. nullopt: no journal can be had (read-only store).
+// The current end of the journal (after its last complete line), creating a journal when there is
+// none (or it has no valid header) and the home can be written. nullopt: no journal can be had
+// (read-only store).
 std::optional<JournalPosition> journal_end(const std::string& home);
 
 // Rotates a journal grown past kJournalRotateBytes: under an exclusive flock on it (writers hold a
 // shared one while appending, so none is mid-write), the lines after `from` are read into
-// `pending`, the file is renamed to changes.log.old and a new empty journal created. Returns the
+// `pending`, the file is kept as changes.log.old and a new journal renamed over it (there is
+// always a journal for writers to append to). Returns the
 // position in the new journal, nullopt when the journal was not rotated (small, locked by a writer
 // for too long, or gone). Call it holding the index's write lock.
 std::optional<JournalPosition> rotate_journal(const std::string& home, const JournalPosition& from,

@@ -128,7 +128,7 @@ const char* const kMigrations[] = {
     // 8: where the last sync of the files left off (change journal position, directory mtimes, runs
     // to look at again), so a listing reads what changed instead of stat'ing every run. One row.
     R"sql(
-    CREATE TABLE sync_state (
+    CREATE TABLE IF NOT EXISTS sync_state (
       id    INTEGER PRIMARY KEY CHECK (id = 1),
       state TEXT NOT NULL
     );

@@ -65,7 +65,7 @@ std::optional<SyncState> parse_state(const std::optional<std::string>& text) {
     const json& jp = j->at("journal");
     if (jp.is_object())
       s.journal = JournalPosition{jp.at("dev").get<unsigned long long>(), jp.at("ino").get<unsigned long long>(),
-                                  jp.at("offset").get<long long>()};
+                                  jp.at("token").get<std::string>(), jp.at("offset").get<long long>()};
     s.full_at = j->at("full_at").get<double>();
     for (const auto& [name, d] : j->at("dirs").items())
       s.dirs[name] = DirStamp{d.at(0).get<long long>(), d.at(1).get<double>()};
@@ -79,7 +79,10 @@ std::optional<SyncState> parse_state(const std::optional<std::string>& text) {
 std::string dump_state(const SyncState& s) {
   json j = json::object();
   j["v"] = 1;
-  j["journal"] = s.journal ? json{{"dev", s.journal->dev}, {"ino", s.journal->ino}, {"offset", s.journal->offset}}
+  j["journal"] = s.journal ? json{{"dev", s.journal->dev},
+                                  {"ino", s.journal->ino},
+                                  {"token", s.journal->token},
+                                  {"offset", s.journal->offset}}
                            : json(nullptr);
   j["full_at"] = s.full_at;
   json dirs = json::object();
