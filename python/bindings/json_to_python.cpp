@@ -1,10 +1,11 @@
 // JSON text -> Python objects without a JSON text for all rows and without json.loads: what
 // Watcher.load() does with 10k index summaries (see JsonToPython in bindings.hpp).
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 #include "bindings.hpp"
 
@@ -22,11 +23,67 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 }  // namespace
 
-struct JsonToPython::Cache {
-  std::unordered_map<std::string, PyObject*> strings;  // strong references
-  ~Cache() {
-    for (auto& [k, v] : strings) Py_DECREF(v);
+// Short strings by their UTF-8 bytes: open addressing in a power-of-two table, an 8-bytes-at-a-time
+// hash. Holds strong references; half full at most.
+class StringCache {
+ public:
+  StringCache() : slots_(kMaxCachedStrings * 2) {}
+  ~StringCache() {
+    for (Slot& s : slots_) Py_XDECREF(s.object);
   }
+  // The cached str for `bytes` (a new reference), or nullptr; `hash` is for a following put().
+  PyObject* get(const char* bytes, size_t n, uint64_t& hash) const {
+    hash = hash_of(bytes, n);
+    for (size_t i = hash & mask(); slots_[i].object; i = (i + 1) & mask())
+      if (slots_[i].hash == hash && slots_[i].size == n && std::memcmp(slots_[i].bytes, bytes, n) == 0) {
+        Py_INCREF(slots_[i].object);
+        return slots_[i].object;
+      }
+    return nullptr;
+  }
+  void put(const char* bytes, size_t n, uint64_t hash, PyObject* object) {
+    if (count_ >= kMaxCachedStrings || n > kMaxCachedBytes) return;
+    size_t i = hash & mask();
+    while (slots_[i].object) i = (i + 1) & mask();
+    Slot& s = slots_[i];
+    s.hash = hash;
+    s.size = static_cast<uint32_t>(n);
+    std::memcpy(s.bytes, bytes, n);
+    Py_INCREF(object);
+    s.object = object;
+    ++count_;
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t size = 0;
+    char bytes[kMaxCachedBytes];
+    PyObject* object = nullptr;
+  };
+  size_t mask() const { return slots_.size() - 1; }
+  static uint64_t hash_of(const char* p, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    while (n >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+      h ^= h >> 32;
+      p += 8;
+      n -= 8;
+    }
+    uint64_t w = 0;
+    std::memcpy(&w, p, n);
+    h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
+    return h ^ (h >> 29);
+  }
+  std::vector<Slot> slots_;
+  size_t count_ = 0;
+};
+
+struct JsonToPython::Cache {
+  StringCache strings;
+  std::vector<PyObject*> stack;  // reused by every parse
 };
 
 JsonToPython::JsonToPython() : cache_(new Cache) {}
@@ -41,8 +98,8 @@ namespace {
 class Parser {
  public:
   enum Fail { kNone, kDamaged, kOther, kPython };
-  Parser(std::string_view text, std::unordered_map<std::string, PyObject*>& cache)
-      : p_(text.data()), end_(text.data() + text.size()), cache_(cache) {}
+  Parser(std::string_view text, StringCache& cache, std::vector<PyObject*>& stack)
+      : p_(text.data()), end_(text.data() + text.size()), cache_(cache), stack_(stack) {}
 
   PyObject* document() {
     PyObject* v = value(0);
@@ -98,40 +155,32 @@ class Parser {
     }
   }
 
+  // Members and items are gathered on one stack first, so each dict and list is made at its final
+  // size (no rehash or realloc while it grows, which json.loads pays for every object).
+  void release_from(size_t base) {
+    for (size_t i = base; i < stack_.size(); ++i) Py_DECREF(stack_[i]);
+    stack_.resize(base);
+  }
+
   PyObject* object(int depth) {
     if (depth > kMaxDepth) return fail(kDamaged);
     ++p_;
-    PyObject* d = PyDict_New();
-    if (!d) return fail(kPython);
+    const size_t base = stack_.size();
     skip_ws();
-    if (p_ != end_ && *p_ == '}') {
-      ++p_;
-      return d;
-    }
-    while (true) {
+    bool closed = p_ != end_ && *p_ == '}';
+    if (closed) ++p_;
+    while (!closed) {
       skip_ws();
       if (p_ == end_ || *p_ != '"') break;
       PyObject* k = string(true);
       if (!k) break;
+      stack_.push_back(k);
       skip_ws();
-      if (p_ == end_ || *p_ != ':') {
-        Py_DECREF(k);
-        fail(kDamaged);
-        break;
-      }
+      if (p_ == end_ || *p_ != ':') break;
       ++p_;
       PyObject* v = value(depth);
-      if (!v) {
-        Py_DECREF(k);
-        break;
-      }
-      const int rc = PyDict_SetItem(d, k, v);  // a repeated key: the last value wins, as in json.loads
-      Py_DECREF(k);
-      Py_DECREF(v);
-      if (rc != 0) {
-        fail(kPython);
-        break;
-      }
+      if (!v) break;
+      stack_.push_back(v);
       skip_ws();
       if (p_ != end_ && *p_ == ',') {
         ++p_;
@@ -139,33 +188,51 @@ class Parser {
       }
       if (p_ != end_ && *p_ == '}') {
         ++p_;
-        return d;
+        closed = true;
       }
       break;
     }
-    Py_DECREF(d);
-    return fail(kDamaged);
+    if (!closed) {
+      release_from(base);
+      return fail(kDamaged);
+    }
+    const Py_ssize_t n = static_cast<Py_ssize_t>((stack_.size() - base) / 2);
+    // Room for "info_dir", which the listing adds to each row.
+    PyObject* d = new_dict(depth == 1 ? n + 1 : n);
+    if (!d) {
+      release_from(base);
+      return fail(kPython);
+    }
+    for (size_t i = base; i < stack_.size(); i += 2)
+      if (PyDict_SetItem(d, stack_[i], stack_[i + 1]) != 0) {  // a repeated key: the last value wins, as in json.loads
+        Py_DECREF(d);
+        release_from(base);
+        return fail(kPython);
+      }
+    release_from(base);
+    return d;
+  }
+
+  static PyObject* new_dict(Py_ssize_t n) {
+#if PY_VERSION_HEX < 0x030E0000
+    return n > 5 ? _PyDict_NewPresized(n) : PyDict_New();
+#else
+    (void)n;
+    return PyDict_New();
+#endif
   }
 
   PyObject* array(int depth) {
     if (depth > kMaxDepth) return fail(kDamaged);
     ++p_;
-    PyObject* l = PyList_New(0);
-    if (!l) return fail(kPython);
+    const size_t base = stack_.size();
     skip_ws();
-    if (p_ != end_ && *p_ == ']') {
-      ++p_;
-      return l;
-    }
-    while (true) {
+    bool closed = p_ != end_ && *p_ == ']';
+    if (closed) ++p_;
+    while (!closed) {
       PyObject* v = value(depth);
       if (!v) break;
-      const int rc = PyList_Append(l, v);
-      Py_DECREF(v);
-      if (rc != 0) {
-        fail(kPython);
-        break;
-      }
+      stack_.push_back(v);
       skip_ws();
       if (p_ != end_ && *p_ == ',') {
         ++p_;
@@ -173,12 +240,22 @@ class Parser {
       }
       if (p_ != end_ && *p_ == ']') {
         ++p_;
-        return l;
+        closed = true;
       }
       break;
     }
-    Py_DECREF(l);
-    return fail(kDamaged);
+    if (!closed) {
+      release_from(base);
+      return fail(kDamaged);
+    }
+    PyObject* l = PyList_New(static_cast<Py_ssize_t>(stack_.size() - base));
+    if (!l) {
+      release_from(base);
+      return fail(kPython);
+    }
+    for (size_t i = base; i < stack_.size(); ++i) PyList_SET_ITEM(l, static_cast<Py_ssize_t>(i - base), stack_[i]);
+    stack_.resize(base);  // the list owns them now
+    return l;
   }
 
   static int hex(char c) {
@@ -217,13 +294,10 @@ class Parser {
   }
 
   PyObject* make_str(const char* s, size_t n, bool ascii, bool cacheable) {
-    if (cacheable && n <= kMaxCachedBytes) {
-      key_.assign(s, n);
-      if (const auto it = cache_.find(key_); it != cache_.end()) {
-        Py_INCREF(it->second);
-        return it->second;
-      }
-    }
+    uint64_t hash = 0;
+    cacheable = cacheable && n <= kMaxCachedBytes;
+    if (cacheable)
+      if (PyObject* hit = cache_.get(s, n, hash)) return hit;
     PyObject* o;
     if (ascii) {
       o = PyUnicode_New(static_cast<Py_ssize_t>(n), 127);
@@ -236,10 +310,9 @@ class Parser {
         return fail(kDamaged);  // not UTF-8: json.loads refuses the bytes too
       }
     }
-    if (cacheable && n <= kMaxCachedBytes && cache_.size() < kMaxCachedStrings) {
+    if (cacheable) {
       PyUnicode_InternInPlace(&o);
-      Py_INCREF(o);
-      cache_.emplace(key_, o);
+      cache_.put(s, n, hash, o);
     }
     return o;
   }
@@ -370,8 +443,8 @@ class Parser {
 
   const char* p_;
   const char* end_;
-  std::unordered_map<std::string, PyObject*>& cache_;
-  std::string key_;
+  StringCache& cache_;
+  std::vector<PyObject*>& stack_;  // owned references of the objects and arrays being built
   Fail fail_ = kNone;
 };
 
@@ -379,7 +452,7 @@ class Parser {
 
 nb::object JsonToPython::build(std::string_view text, bool& damaged) {
   damaged = false;
-  Parser parser(text, cache_->strings);
+  Parser parser(text, cache_->strings, cache_->stack);
   PyObject* v = parser.document();
   if (v) return nb::steal(v);
   switch (parser.failure()) {

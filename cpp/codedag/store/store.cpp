@@ -413,7 +413,8 @@ bool plausible_object(const std::string& s) {
 
 }  // namespace
 
-std::vector<IndexRow> Store::list_rows(const RunFilter& filter, std::vector<std::string>* warnings, bool sync_files) {
+std::vector<IndexRow> Store::list_rows(const RunFilter& filter, std::vector<std::string>* warnings, bool sync_files,
+                                       bool check_summaries) {
   // Bad filters are refused even when no run would be read: an empty answer must mean "no match".
   if (!filter.index.status.empty() && !is_known_status(filter.index.status))
     throw InputError("unknown status '" + term::printable(filter.index.status) +
@@ -443,7 +444,7 @@ std::vector<IndexRow> Store::list_rows(const RunFilter& filter, std::vector<std:
     if (bad.count(row.test_name)) continue;
     // A summary must be a sound object; it is parsed in full only when a filter reads it (filters
     // reach any field, e.g. metric extras, which the listing columns do not keep).
-    bool damaged = !looks_like_test_name(row.test_name) || !plausible_object(row.summary);
+    bool damaged = !looks_like_test_name(row.test_name) || (check_summaries && !plausible_object(row.summary));
     if (!damaged && filtered) {
       const auto s = try_parse_json(row.summary);
       damaged = !s || !s->is_object();

@@ -89,8 +89,10 @@ class Store {
   std::vector<json> list(const RunFilter& filter, std::vector<std::string>* warnings = nullptr, bool sync_files = true);
   // The same runs as index rows, without parsing their summaries unless a param filter needs them:
   // listing 10k runs must not parse 10k JSON texts. See listing_fields() and run_json_text().
+  // Each summary is checked to be one sound object (damaged rows are skipped and named) unless
+  // `check_summaries` is false: the caller parses every summary itself and skips the damaged ones.
   std::vector<IndexRow> list_rows(const RunFilter& filter, std::vector<std::string>* warnings = nullptr,
-                                  bool sync_files = true);
+                                  bool sync_files = true, bool check_summaries = true);
 
   // Brings the index in line with the files: runs whose run.json changed (or appeared) since
   // indexing are re-read, rows whose directory is gone are dropped, a run directory left without
