@@ -158,10 +158,10 @@ def bench_listing(tmp, sizes, repeats):
         # A listing right after one run changed (a tag: one journal line each time).
         ids = iter([r["test_name"] for r in w.load(as_frame=False)[: 4 * repeats + 4]])
 
-        def change_one():
+        def change_one(ids=ids, env=env):
             subprocess.run([cli(), "tag", next(ids), "bench"], env=env, check=True, capture_output=True)
 
-        def timed_after_change(fn):
+        def timed_after_change(fn, change_one=change_one):
             times = []
             for _ in range(repeats):
                 change_one()
@@ -187,7 +187,7 @@ def bench_listing(tmp, sizes, repeats):
         ls_filter_s = ls("-m", "acc>0.99", "-p", "params.lr=0.005")
         ls_json_full_s = ls("--json", env=dict(env, CODEDAG_FULL_SYNC_SECONDS="0"))
         ls_json_changed_s = timed_after_change(
-            lambda: subprocess.run([cli(), "ls", "--json"], env=env, check=True, stdout=subprocess.DEVNULL))
+            lambda env=env: subprocess.run([cli(), "ls", "--json"], env=env, check=True, stdout=subprocess.DEVNULL))
         out.append({"runs": size, "generate_files_s": gen_s, "index_rebuild_s": rebuild_s,
                     "watcher_load_median_s": load_s, "watcher_load_dataframe_median_s": frame_s,
                     "cli_ls_json_median_s": ls_json_s,

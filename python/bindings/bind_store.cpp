@@ -104,8 +104,7 @@ nb::object list_objects(Store& s, const std::string& name, const std::string& st
       continue;
     }
     const std::string dir = s.layout().info_dir(row.name, row.test_name);
-    nb::object dir_str =
-        nb::steal(PyUnicode_DecodeUTF8(dir.data(), static_cast<Py_ssize_t>(dir.size()), "replace"));
+    nb::object dir_str = nb::steal(PyUnicode_DecodeUTF8(dir.data(), static_cast<Py_ssize_t>(dir.size()), "replace"));
     if (!dir_str.is_valid() || PyDict_SetItem(run.ptr(), info_key.ptr(), dir_str.ptr()) != 0) throw nb::python_error();
     out.append(run);
   }

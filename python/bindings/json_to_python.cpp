@@ -435,7 +435,7 @@ class Parser {
       return o ? o : fail(kPython);
     }
     double d = 0;
-    const auto r = std::from_chars(start, p_, d);  // correctly rounded, as float()
+    const auto r = std::from_chars(start, p_, d);                 // correctly rounded, as float()
     if (r.ec != std::errc() || r.ptr != p_) return fail(kOther);  // out of range: json.loads says inf or 0.0
     PyObject* o = PyFloat_FromDouble(d);
     return o ? o : fail(kPython);

@@ -174,7 +174,8 @@ void journal_run_change(const std::string& info_dir) {
     // Shared: writers append side by side; the reader that rotates the journal takes it exclusively.
     while (::flock(fd.fd, LOCK_SH) != 0 && errno == EINTR) {
     }
-    struct stat open_st {}, path_st {};
+    struct stat open_st {
+    }, path_st{};
     if (::fstat(fd.fd, &open_st) != 0) break;
     if (::lstat(path.c_str(), &path_st) != 0 || !same_file(open_st, path_st)) continue;  // rotated: reopen
     ssize_t n;

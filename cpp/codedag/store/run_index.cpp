@@ -643,7 +643,8 @@ std::optional<std::string> RunIndex::sync_state() const {
 
 void RunIndex::set_sync_state(const std::string& state) {
   std::lock_guard lock(mutex_);
-  Statement s(db_, "INSERT INTO sync_state(id, state) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET state=excluded.state");
+  Statement s(db_,
+              "INSERT INTO sync_state(id, state) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET state=excluded.state");
   s.bind(1, state);
   s.step();
 }

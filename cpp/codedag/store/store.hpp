@@ -37,8 +37,8 @@ struct RunFilter {
 // bench and tests): "journal" (read the change journal and the changed directories) or "full"
 // (stat'ed every run), and why a full one was needed.
 struct SyncReport {
-  std::string path;    // "journal", "full" or "" (no sync yet)
-  std::string reason;  // why full: "no sync recorded", "interval", "journal replaced" ...
+  std::string path;          // "journal", "full" or "" (no sync yet)
+  std::string reason;        // why full: "no sync recorded", "interval", "journal replaced" ...
   size_t journal_lines = 0;  // valid lines read
   size_t checked = 0;        // runs stat'ed
   size_t changed = 0;        // rows re-read from their run.json

@@ -48,9 +48,9 @@ double full_sync_interval() {
 // Where the last sync left off, kept in the index (RunIndex::sync_state) as JSON.
 struct SyncState {
   std::optional<JournalPosition> journal;
-  double full_at = 0;                      // when the last full sync ran
-  std::map<std::string, DirStamp> dirs;    // "" is info/ itself
-  std::map<std::string, double> recent;    // "name/test_name" -> when last named (looked at again)
+  double full_at = 0;                    // when the last full sync ran
+  std::map<std::string, DirStamp> dirs;  // "" is info/ itself
+  std::map<std::string, double> recent;  // "name/test_name" -> when last named (looked at again)
 };
 
 namespace {
@@ -229,7 +229,8 @@ std::set<std::string> Store::journal_sync(std::vector<std::string>* warnings, co
   prune_recent(next.recent, now);
   for (const auto& [key, when] : next.recent) {
     const size_t slash = key.find('/');
-    if (slash != std::string::npos) candidates.emplace(key.substr(slash + 1), std::make_pair(key.substr(0, slash), false));
+    if (slash != std::string::npos)
+      candidates.emplace(key.substr(slash + 1), std::make_pair(key.substr(0, slash), false));
   }
   for (const RowStamp& row : with_index([](RunIndex& ix) { return ix.unsettled_stamps(); }))
     candidates.emplace(row.test_name, std::make_pair(row.name, false));
@@ -238,8 +239,8 @@ std::set<std::string> Store::journal_sync(std::vector<std::string>* warnings, co
   std::map<std::string, DirStamp> dirs;
   std::vector<std::string> names;
   const DirStamp root_now{mtime_ns(root_st), now};
-  if (const auto it = previous.dirs.find(""); it != previous.dirs.end() && it->second.mtime == root_now.mtime &&
-                                              settled(it->second)) {
+  if (const auto it = previous.dirs.find("");
+      it != previous.dirs.end() && it->second.mtime == root_now.mtime && settled(it->second)) {
     dirs[""] = it->second;
     for (const auto& [name, d] : previous.dirs)
       if (!name.empty()) names.push_back(name);

@@ -36,7 +36,7 @@ TEST(ChangeJournal, WritersNameRunsOfTheLayoutOnly) {
   const JournalPosition from = start_of(home);
   journal_run_change(run_dir(home, "exp", "240101.001.abc"));
   journal_run_change(run_dir(home, "exp", "240101.001.abc") + "/");
-  journal_run_change(home + "/elsewhere/exp/240101.001.abc");  // not under info/
+  journal_run_change(home + "/elsewhere/exp/240101.001.abc");   // not under info/
   journal_run_change(run_dir(home, "../x", "240101.001.abc"));  // not a name
   journal_run_change(run_dir(home, "exp", "not-a-test-name"));
   journal_run_change("/nonexistent-home/info/exp/240101.001.abc");  // no home: nothing, no error
@@ -49,8 +49,8 @@ TEST(ChangeJournal, WritersNameRunsOfTheLayoutOnly) {
 TEST(ChangeJournal, ReadersTakeCompleteValidLinesAndCountTheRest) {
   const std::string home = fresh_home("journal_read");
   const JournalPosition from = start_of(home);
-  append(change_journal_path(home), "a/240101.001.abc\n../b/240101.001.abc\na/" + std::string(300, '1') +
-                                        "\n\xff\xfe\nb/240101.002.def\nc/2401");
+  append(change_journal_path(home),
+         "a/240101.001.abc\n../b/240101.001.abc\na/" + std::string(300, '1') + "\n\xff\xfe\nb/240101.002.def\nc/2401");
   JournalRead r = read_journal(home, from);
   ASSERT_EQ(r.status, JournalRead::Status::ok);
   ASSERT_EQ(r.runs.size(), 2u);

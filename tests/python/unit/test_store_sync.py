@@ -10,12 +10,11 @@ import sys
 import warnings
 
 import pytest
+from conftest import cli_path, python_env
 
 import codedag
 from codedag import _core
 from codedag.store import StoreWarning
-
-from conftest import cli_path, python_env
 
 
 @pytest.fixture
