@@ -6,7 +6,9 @@
    vs lumo's Experiment.dump_metric (lumo has no series API). Calls per second, medians of repeats.
 2. Listing: Watcher.load() and `codedag ls` over 1k/10k/100k runs written straight into the documented
    layout (info/<name>/<test_name>/run.json) and indexed once with `codedag index rebuild`;
-   MLflow's search_runs over the smallest size for comparison.
+   MLflow's search_runs over the smallest size for comparison. Each size also reports the sync path
+   taken (journal or full), the same listings with a full sync every time (CODEDAG_FULL_SYNC_SECONDS=0),
+   a listing right after one run changed, and rows->dicts through json.loads vs the C++ builder.
 Targets (issue 5): logging >= 1000x MLflow's log_metric; 10k runs listed in < 50 ms.
 """
 
@@ -142,6 +144,34 @@ def bench_listing(tmp, sizes, repeats):
         w = codedag.Watcher(home)
         assert len(w.load(as_frame=False)) == size
         load_s = median_time(lambda w=w: w.load(as_frame=False), repeats)
+        load_path = dict(w._store.last_sync)
+        # The same listing when every sync is full (each run's run.json stat'ed: the path before the
+        # change journal, and the one taken every CODEDAG_FULL_SYNC_SECONDS), and the dicts through
+        # json.loads of one JSON text (Watcher.load before the C++ builder).
+        os.environ["CODEDAG_FULL_SYNC_SECONDS"] = "0"
+        load_full_s = median_time(lambda w=w: w.load(as_frame=False), repeats)
+        full_path = dict(w._store.last_sync)
+        del os.environ["CODEDAG_FULL_SYNC_SECONDS"]
+        w.load(as_frame=False)
+        loads_s = median_time(lambda w=w: json.loads(w._store.list()[0]), repeats)
+        objects_s = median_time(lambda w=w: w._store.list_objects(), repeats)
+        # A listing right after one run changed (a tag: one journal line each time).
+        ids = iter([r["test_name"] for r in w.load(as_frame=False)[: 4 * repeats + 4]])
+
+        def change_one(ids=ids, env=env):
+            subprocess.run([cli(), "tag", next(ids), "bench"], env=env, check=True, capture_output=True)
+
+        def timed_after_change(fn, change_one=change_one):
+            times = []
+            for _ in range(repeats):
+                change_one()
+                t0 = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t0)
+            return statistics.median(times)
+
+        load_changed_s = timed_after_change(lambda w=w: w.load(as_frame=False))
+        changed_path = dict(w._store.last_sync)
         try:
             import pandas  # noqa: F401  (load() returns a DataFrame when it is installed)
 
@@ -155,14 +185,28 @@ def bench_listing(tmp, sizes, repeats):
         ls_table_s = ls()
         ls_nosync_s = ls("--json", "--no-sync")
         ls_filter_s = ls("-m", "acc>0.99", "-p", "params.lr=0.005")
+        ls_json_full_s = ls("--json", env=dict(env, CODEDAG_FULL_SYNC_SECONDS="0"))
+        ls_json_changed_s = timed_after_change(
+            lambda env=env: subprocess.run([cli(), "ls", "--json"], env=env, check=True, stdout=subprocess.DEVNULL))
         out.append({"runs": size, "generate_files_s": gen_s, "index_rebuild_s": rebuild_s,
                     "watcher_load_median_s": load_s, "watcher_load_dataframe_median_s": frame_s,
                     "cli_ls_json_median_s": ls_json_s,
                     "cli_ls_table_median_s": ls_table_s,
-                    "cli_ls_json_no_sync_median_s": ls_nosync_s, "cli_ls_filtered_median_s": ls_filter_s})
+                    "cli_ls_json_no_sync_median_s": ls_nosync_s, "cli_ls_filtered_median_s": ls_filter_s,
+                    "sync_path": load_path, "watcher_load_full_sync_median_s": load_full_s, "full_sync_path": full_path,
+                    "cli_ls_json_full_sync_median_s": ls_json_full_s,
+                    "watcher_load_after_one_change_median_s": load_changed_s, "after_change_sync_path": changed_path,
+                    "cli_ls_json_after_one_change_median_s": ls_json_changed_s,
+                    "rows_json_loads_median_s": loads_s, "rows_cpp_builder_median_s": objects_s})
         print(f"  {size:>7} runs: Watcher.load {load_s * 1e3:8.1f} ms   codedag ls --json {ls_json_s * 1e3:8.1f} ms"
               f"   codedag ls {ls_table_s * 1e3:8.1f} ms"
               f"   (--no-sync {ls_nosync_s * 1e3:7.1f} ms, filtered {ls_filter_s * 1e3:7.1f} ms)", flush=True)
+        print(f"           sync: {load_path['path']} (full sync every listing: Watcher.load {load_full_s * 1e3:.1f} ms,"
+              f" ls --json {ls_json_full_s * 1e3:.1f} ms); after one run changed: Watcher.load"
+              f" {load_changed_s * 1e3:.1f} ms ({changed_path['path']}, {changed_path['changed']} re-read),"
+              f" ls --json {ls_json_changed_s * 1e3:.1f} ms", flush=True)
+        print(f"           rows to dicts: _Store.list + json.loads {loads_s * 1e3:.1f} ms,"
+              f" _Store.list_objects {objects_s * 1e3:.1f} ms", flush=True)
         shutil.rmtree(home, ignore_errors=True)
     return out
 

@@ -8,10 +8,20 @@
 
 #include "codedag/common/atomic_file.hpp"
 #include "codedag/common/error.hpp"
+#include "codedag/store/change_journal.hpp"
 #include "codedag/store/layout.hpp"
 
 namespace codedag::store {
 namespace {
+
+// Every run.json write of the engine goes through here: the change journal names the run before the
+// rename (an intent: a crash between the two cannot hide the change) and after it (a listing that
+// read the intent before the rename landed looks again). See change_journal.hpp.
+void write_journaled(const std::string& info_dir, const std::string& content) {
+  journal_run_change(info_dir);
+  write_file_atomic(info_dir + "/" + kRunFile, content);
+  journal_run_change(info_dir);
+}
 
 std::string serialize(const json& run) { return run.dump(1, ' ', false, json::error_handler_t::replace) + "\n"; }
 
@@ -179,12 +189,10 @@ json update_run(const std::string& info_dir, const std::function<void(json&)>& c
   RunLock lock(info_dir);
   json run = load_run(info_dir);
   change(run);
-  write_file_atomic(info_dir + "/" + kRunFile, serialize(run));
+  write_journaled(info_dir, serialize(run));
   return run;
 }
 
-void create_run(const std::string& info_dir, const json& run) {
-  write_file_atomic(info_dir + "/" + kRunFile, serialize(run));
-}
+void create_run(const std::string& info_dir, const json& run) { write_journaled(info_dir, serialize(run)); }
 
 }  // namespace codedag::store

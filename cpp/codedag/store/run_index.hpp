@@ -39,6 +39,14 @@ struct IndexRow {
   std::string metric_values;
 };
 
+// What a sync compares with a run's files: the row's identity, status and run.json mtime.
+struct RowStamp {
+  std::string test_name;
+  std::string name;
+  std::string status;
+  long long file_mtime = 0;
+};
+
 struct IndexQuery {
   std::string name;    // exact experiment name; empty: all
   std::string status;  // exact status; empty: all
@@ -50,7 +58,7 @@ struct IndexQuery {
 };
 
 // The newest schema this build knows; older indexes are migrated up on open.
-inline constexpr int kIndexSchemaVersion = 7;
+inline constexpr int kIndexSchemaVersion = 8;
 // PRAGMA application_id of a CodeDAG index ("CDAG"): a SQLite file without it that holds other
 // tables is someone else's database, never ours to migrate or overwrite.
 inline constexpr int kIndexApplicationId = 0x43444147;
@@ -84,6 +92,16 @@ class RunIndex {
   // test_name -> (name, file_mtime_ns) of every row, deleted ones included.
   std::map<std::string, std::pair<std::string, long long>> stamps() const;
   void remove(const std::string& test_name);
+  // Stamps of one run, of every run of experiment `name`, and of the runs whose status can still
+  // change without their process writing again (running, queued, pending): what an incremental
+  // sync looks at instead of stamps() of every row.
+  std::optional<RowStamp> stamp_of(const std::string& test_name) const;
+  std::vector<RowStamp> stamps_of_name(const std::string& name) const;
+  std::vector<RowStamp> unsettled_stamps() const;
+  // Where the last sync left off (journal position, directory mtimes ...; see store_sync.cpp), as
+  // the JSON text the store wrote; nullopt when none was recorded.
+  std::optional<std::string> sync_state() const;
+  void set_sync_state(const std::string& state);
   std::vector<IndexRow> list(const IndexQuery& query) const;
   std::optional<IndexRow> find(const std::string& test_name) const;
   // Rows whose test_name starts with `prefix` (for short ids on the command line).

@@ -14,6 +14,7 @@
 #include "codedag/store/heartbeat.hpp"
 #include "codedag/store/listing_columns.hpp"
 #include "codedag/store/metric_log.hpp"
+#include "codedag/store/run_dir_scan.hpp"
 #include "codedag/store/run_file.hpp"
 #include "codedag/store/safe_fs.hpp"
 
@@ -41,10 +42,6 @@ const json* lookup(const json& object, const std::string& dotted) {
   }
 }
 
-long long mtime_ns(const struct stat& st) {
-  return static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
-}
-
 std::string as_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 // Characters a test_name (or a prefix of one) can hold: anything else (*, ?, %, /, spaces) is not
@@ -54,54 +51,6 @@ bool is_id_text(const std::string& s) {
   for (char c : s)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '.')) return false;
   return true;
-}
-
-// One run directory found on disk.
-struct FoundRun {
-  RunId id;
-  bool has_record = false;
-  long long mtime = -1;  // run.json
-  double dir_age = 0;    // seconds since the directory last changed
-};
-
-// Walks info/<name>/<test_name> without following symlinks; names that are not valid experiment
-// names or test_names are not runs (claims, staging directories, stray files) and are skipped.
-template <class F>
-void for_each_run_dir(const Layout& layout, F&& visit) {
-  DirFd root = open_dir_under(layout.info_root(), {});
-  if (!root) return;
-  const double now = static_cast<double>(std::time(nullptr));
-  for (const DirEntry& name_entry : directory_entries(root.get())) {
-    const std::string& name = name_entry.name;
-    if (name[0] == '.') continue;
-    try {
-      validate_experiment_name(name);
-    } catch (const InputError&) {
-      continue;
-    }
-    const int fd = ::openat(root.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) continue;  // not a directory, or a symlink: not part of the store
-    DirFd name_dir(fd);
-    for (const DirEntry& entry : directory_entries(name_dir.get())) {
-      const std::string& test_name = entry.name;
-      if (!looks_like_test_name(test_name)) continue;
-      struct stat dst {};
-      // readdir's type tells a real directory from a link without a stat per run (10k runs list in
-      // ~10 ms); file systems that do not say get the stat.
-      const bool unknown = entry.type == DT_UNKNOWN;
-      if (unknown && ::fstatat(name_dir.get(), test_name.c_str(), &dst, AT_SYMLINK_NOFOLLOW) != 0) continue;
-      if (unknown ? !S_ISDIR(dst.st_mode) : entry.type != DT_DIR) continue;
-      FoundRun run{RunId{name, test_name}};
-      struct stat st {};
-      if (::fstatat(name_dir.get(), (test_name + "/" + kRunFile).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        run.has_record = S_ISREG(st.st_mode);
-        run.mtime = mtime_ns(st);
-      } else if (unknown || ::fstatat(name_dir.get(), test_name.c_str(), &dst, AT_SYMLINK_NOFOLLOW) == 0) {
-        run.dir_age = now - static_cast<double>(dst.st_mtim.tv_sec);  // only needed without a record
-      }
-      visit(run);
-    }
-  }
 }
 
 std::string stamp_now() {
@@ -377,90 +326,6 @@ json Store::check_liveness(const RunRef& run, json record, std::vector<std::stri
 
 // ---- the index follows the files ----
 
-std::set<std::string> Store::sync(std::vector<std::string>* warnings) {
-  std::set<std::string> bad;
-  auto stamps = with_index([](RunIndex& ix) { return ix.stamps(); });
-  std::vector<std::pair<long long, json>> changed;
-  std::set<std::string> seen;
-  const double grace = 3 * default_lease_seconds();
-  for_each_run_dir(layout_, [&](const FoundRun& r) {
-    const std::string& test_name = r.id.test_name;
-    seen.insert(test_name);
-    const auto it = stamps.find(test_name);
-    const std::string run_dir = layout_.info_dir(r.id.name, test_name);
-    if (!r.has_record) {
-      // A run whose process died between claiming its id and writing run.json: once past the grace
-      // period it gets a record saying so, and can be listed and removed like any dead run.
-      if (r.dir_age < grace) return;
-      try {
-        json dead =
-            json{{"schema", kRunSchema},
-                 {"name", r.id.name},
-                 {"test_name", test_name},
-                 {"status", "dead"},
-                 {"started_at", 0.0},
-                 {"ended_at", 0.0},
-                 {"info", json::object()},
-                 {"metrics", json::object()},
-                 {"last", json::object()},
-                 {"tags", json::array()},
-                 {"deleted", false},
-                 {"dead", {{"detected_at", unix_now()}, {"reason", "the process ended before it wrote run.json"}}}};
-        RunLock lock(run_dir);
-        struct stat st {};
-        if (::stat((run_dir + "/" + kRunFile).c_str(), &st) != 0) create_run(run_dir, dead);
-        if (::stat((run_dir + "/" + kRunFile).c_str(), &st) == 0) changed.emplace_back(mtime_ns(st), load_run(run_dir));
-      } catch (const std::exception& e) {
-        if (warnings) warnings->push_back(run_dir + ": no run.json and none can be written (" + e.what() + ")");
-      }
-      return;
-    }
-    if (it != stamps.end() && it->second.second == r.mtime) return;
-    try {
-      const RunId expected = r.id;
-      changed.emplace_back(r.mtime, load_run(run_dir, &expected));
-    } catch (const std::exception& e) {
-      bad.insert(test_name);
-      if (warnings) warnings->push_back(std::string(e.what()) + " (run skipped)");
-    }
-  });
-  std::vector<std::string> gone;
-  for (const auto& [test_name, stamp] : stamps)
-    if (!seen.count(test_name)) gone.push_back(test_name);
-  if (changed.empty() && gone.empty()) return bad;
-  with_index([&](RunIndex& ix) {
-    RunIndex::Transaction tx(ix);
-    for (const auto& [mtime, r] : changed) ix.upsert(r, mtime);
-    for (const auto& t : gone) ix.remove(t);
-    tx.commit();
-    return 0;
-  });
-  return bad;
-}
-
-size_t Store::rebuild(std::vector<std::string>& warnings) {
-  std::vector<json> runs;
-  for_each_run_dir(layout_, [&](const FoundRun& r) {
-    const std::string run_dir = layout_.info_dir(r.id.name, r.id.test_name);
-    if (!r.has_record) {
-      warnings.push_back(run_dir + "/" + kRunFile + ": missing (skipped; listing marks it dead after its lease)");
-      return;
-    }
-    try {
-      json rec = load_run(run_dir, &r.id);
-      rec["__file_mtime"] = r.mtime;
-      runs.push_back(std::move(rec));
-    } catch (const std::exception& e) {
-      warnings.push_back(std::string(e.what()) + " (skipped)");
-    }
-  });
-  with_index([&](RunIndex& ix) {
-    ix.replace_all(runs);
-    return 0;
-  });
-  return runs.size();
-}
-
 // ---- listing ----
 
 json listing_fields(const IndexRow& row) {
@@ -548,7 +413,8 @@ bool plausible_object(const std::string& s) {
 
 }  // namespace
 
-std::vector<IndexRow> Store::list_rows(const RunFilter& filter, std::vector<std::string>* warnings, bool sync_files) {
+std::vector<IndexRow> Store::list_rows(const RunFilter& filter, std::vector<std::string>* warnings, bool sync_files,
+                                       bool check_summaries) {
   // Bad filters are refused even when no run would be read: an empty answer must mean "no match".
   if (!filter.index.status.empty() && !is_known_status(filter.index.status))
     throw InputError("unknown status '" + term::printable(filter.index.status) +
@@ -578,7 +444,7 @@ std::vector<IndexRow> Store::list_rows(const RunFilter& filter, std::vector<std:
     if (bad.count(row.test_name)) continue;
     // A summary must be a sound object; it is parsed in full only when a filter reads it (filters
     // reach any field, e.g. metric extras, which the listing columns do not keep).
-    bool damaged = !looks_like_test_name(row.test_name) || !plausible_object(row.summary);
+    bool damaged = !looks_like_test_name(row.test_name) || (check_summaries && !plausible_object(row.summary));
     if (!damaged && filtered) {
       const auto s = try_parse_json(row.summary);
       damaged = !s || !s->is_object();

@@ -33,6 +33,24 @@ struct RunFilter {
   std::vector<std::string> tags;  // every tag must be present
 };
 
+// How the last sync brought the index in line with the files (for `codedag index status`, the
+// bench and tests): "journal" (read the change journal and the changed directories) or "full"
+// (stat'ed every run), and why a full one was needed.
+struct SyncReport {
+  std::string path;          // "journal", "full" or "" (no sync yet)
+  std::string reason;        // why full: "no sync recorded", "interval", "journal replaced" ...
+  size_t journal_lines = 0;  // valid lines read
+  size_t checked = 0;        // runs stat'ed
+  size_t changed = 0;        // rows re-read from their run.json
+  size_t removed = 0;        // rows dropped
+};
+
+struct SyncState;
+
+// Seconds between full syncs, which pick up changes no journal line names (hand edits, files
+// copied by rsync or from another host): $CODEDAG_FULL_SYNC_SECONDS, default 60 (0: every listing).
+double full_sync_interval();
+
 // Whether the process recording a run still holds it.
 enum class Lease {
   not_running,      // the run is not "running" (ended, dead, queued ...)
@@ -71,14 +89,19 @@ class Store {
   std::vector<json> list(const RunFilter& filter, std::vector<std::string>* warnings = nullptr, bool sync_files = true);
   // The same runs as index rows, without parsing their summaries unless a param filter needs them:
   // listing 10k runs must not parse 10k JSON texts. See listing_fields() and run_json_text().
+  // Each summary is checked to be one sound object (damaged rows are skipped and named) unless
+  // `check_summaries` is false: the caller parses every summary itself and skips the damaged ones.
   std::vector<IndexRow> list_rows(const RunFilter& filter, std::vector<std::string>* warnings = nullptr,
-                                  bool sync_files = true);
+                                  bool sync_files = true, bool check_summaries = true);
 
   // Brings the index in line with the files: runs whose run.json changed (or appeared) since
   // indexing are re-read, rows whose directory is gone are dropped, a run directory left without
   // run.json past the grace period (its process died while starting) gets a "dead" record.
   // Unreadable run.json files are named in `warnings` and their test_names returned (listing skips them).
+  // Incremental when it can be (the change journal's new lines, changed directories, recently
+  // changed and unfinished runs), full otherwise and every full_sync_interval(): see store_sync.cpp.
   std::set<std::string> sync(std::vector<std::string>* warnings);
+  const SyncReport& last_sync() const { return last_sync_; }
 
   // Scans info/ and rewrites the index from the files. Unreadable run.json files are skipped and
   // named in `warnings`. Returns how many runs were indexed.
@@ -110,6 +133,11 @@ class Store {
   void heal(const IndexDamaged& damage);
   void fall_back(const IndexUnavailable& failure);
   void notice(const std::string& message);
+  std::set<std::string> full_sync(std::vector<std::string>* warnings, const std::string& why, double now,
+                                  const SyncState* previous);
+  std::set<std::string> journal_sync(std::vector<std::string>* warnings, const SyncState& previous, double now);
+  std::optional<std::pair<long long, json>> settle_missing_record(const RunId& id, double dir_age,
+                                                                  std::vector<std::string>* warnings);
   std::optional<RunRef> find_on_disk(const std::string& name, const std::string& id_or_prefix,
                                      std::vector<std::string>* prefix_matches);
 
@@ -117,6 +145,7 @@ class Store {
   std::shared_ptr<RunIndex> index_;
   std::function<void(const std::string&)> notice_handler_;
   std::vector<std::string> notices_;
+  SyncReport last_sync_;
 };
 
 // Runs `f(index)`; a damaged index is healed and an unusable one replaced, then `f` is tried again.

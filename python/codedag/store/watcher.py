@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib.util
-import json
 import os
 import warnings
 from collections.abc import Iterable
@@ -85,14 +84,9 @@ class Watcher:
             list(tags),
             include_deleted,
         )
-        text, problems = self._store.list(*args)
-        try:
-            rows = json.loads(text)
-        except (ValueError, RecursionError):
-            # An index row the fast path could not hand over whole: every row through the engine's
-            # bounded parser instead, the damaged ones named and skipped.
-            rows, more = self._store.list_parsed(*args)
-            problems = [*problems, *more]
+        # The dicts are built in C++ from the index summaries (no JSON text for all rows, no
+        # json.loads); a damaged row is skipped and named.
+        rows, problems = self._store.list_objects(*args)
         _warn_all(problems)
         if as_frame is None:
             as_frame = importlib.util.find_spec("pandas") is not None

@@ -249,7 +249,7 @@ void downgrade_to_schema_six(const std::string& path) {
                    "CREATE INDEX runs_by_sweep ON runs(sweep) WHERE sweep != '';"
                    "CREATE INDEX runs_by_start ON runs(deleted, started_at, test_name);"
                    "CREATE INDEX runs_by_change ON runs(file_mtime);"
-                   "PRAGMA user_version=6; COMMIT; SELECT 0"),
+                   "DROP TABLE sync_state; PRAGMA user_version=6; COMMIT; SELECT 0"),
       0);
   ASSERT_EQ(index_scalar(path, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'id'"), 0);
   ASSERT_EQ(index_scalar(path, "SELECT count(*) FROM pragma_table_info('run_values') WHERE name = 'test_name'"), 1);
@@ -288,7 +288,7 @@ TEST(RunIndex, SchemaSixIsUpgradedToRunIdsWithTheSameRowsAndValues) {
     Store s(home);
     std::vector<std::string> warnings;
     EXPECT_EQ(s.list({}, &warnings, false).size(), 3u);
-    EXPECT_TRUE(mentions(warnings, "upgraded from schema 6 to 7")) << (warnings.empty() ? "" : warnings[0]);
+    EXPECT_TRUE(mentions(warnings, "upgraded from schema 6 to 8")) << (warnings.empty() ? "" : warnings[0]);
     EXPECT_EQ(s.index().schema_version(), kIndexSchemaVersion);
     warnings.clear();
     s.list({}, &warnings, false);

@@ -242,7 +242,7 @@ def _downgrade_index_to_schema_2(home):
 
     db = sqlite3.connect(os.path.join(home, "index.sqlite"))
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 7
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 8
         # the value tables are written without triggers: none is left to drop
         assert db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()[0] == 0
         for table in ("run_values", "value_keys"):
@@ -258,6 +258,7 @@ def _downgrade_index_to_schema_2(home):
         db.execute("ALTER TABLE runs2 RENAME TO runs")
         db.execute("CREATE INDEX runs_by_name ON runs(name, started_at)")
         db.execute("CREATE INDEX runs_by_status ON runs(status)")
+        db.execute("DROP TABLE sync_state")  # schema 8
         db.execute("PRAGMA user_version=2")
         db.commit()
         assert db.execute("PRAGMA user_version").fetchone()[0] == 2
@@ -275,14 +276,14 @@ def test_an_index_of_the_previous_schema_is_migrated_and_lists_the_same_rows(run
     # --no-sync: the rows must come from the migrated index, not be re-read from the files.
     first = run_cli("ls", "--json", "--no-sync", check=True)
     assert json.loads(first.stdout) == before_json
-    assert "upgraded from schema 2 to 7" in first.stderr  # said once, by the command that upgraded it
+    assert "upgraded from schema 2 to 8" in first.stderr  # said once, by the command that upgraded it
     assert run_cli("ls", "-c", "id,status,duration,metrics,tags,metric.acc,last.loss", check=True).stdout == before_table
     assert codedag.Watcher(home).load(as_frame=False) == before_load
     assert "keep" in before_table and before_json[1]["tags"] == ["keep"]
     import sqlite3
 
     with sqlite3.connect(os.path.join(home, "index.sqlite")) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 7
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 8
         assert db.execute("SELECT count(*) FROM runs WHERE metric_values IS NULL").fetchone()[0] == 0
         # Migrations 5 to 7 filled the panel's value tables from the rows already there (keyed by
         # run id), and dropped schema 5's triggers again.
