@@ -75,6 +75,13 @@ Session::~Session() {
 
 bool Session::active() const { return g_installed == this; }
 
+FunctionInfo& Session::function(trace::FuncId id) const {
+  FunctionInfo* const* found = functions_.find(reinterpret_cast<const void*>(id));
+  if (!found)
+    throw StateError("the tracer's context tree names a function it never saw (id " + std::to_string(id) + ")");
+  return **found;
+}
+
 void Session::start(PyObject* self) {
   if (g_installed == this) throw StateError("this tracer is already tracing; stop() it before start() again");
   if (g_installed)
@@ -109,10 +116,10 @@ void Session::stop() {
   // Values are followed for the life of the traced block only; functions are named now so the
   // session stops holding function objects (and through their globals, possibly its own owner).
   release_producers();
-  functions_.for_each([this](const void*, std::unique_ptr<FunctionInfo>& f) {
-    ensure_named(*f);
-    Py_CLEAR(f->callable);
-  });
+  for (FunctionInfo& f : function_store_) {
+    ensure_named(f);
+    Py_CLEAR(f.callable);
+  }
 }
 
 void Session::discard_after_fork() {
@@ -138,7 +145,7 @@ ThreadState& Session::thread_state_slow(PyThreadState* py) {
 }
 
 FunctionInfo* Session::python_info_slow(frames::IFrame* frame, PyCodeObject* code) {
-  std::unique_ptr<FunctionInfo>* found = functions_.find(code);
+  FunctionInfo** found = functions_.find(code);
   if (!found) {
     // What the code object says about itself, and its names and decision, are the process's code
     // facts (bind_trace_code_facts.hpp): a fresh tracer re-derives none of it.
@@ -146,7 +153,7 @@ FunctionInfo* Session::python_info_slow(frames::IFrame* frame, PyCodeObject* cod
     PyObject* globals = frame->f_globals;
     PyObject* modname = globals && PyDict_Check(globals) ? PyDict_GetItemWithError(globals, dunder_name_) : nullptr;
     if (!modname) PyErr_Clear();
-    auto info = std::make_unique<FunctionInfo>();
+    FunctionInfo* info = &function_store_.emplace_back();
     info->id = reinterpret_cast<uint64_t>(code);
     info->code = reinterpret_cast<PyObject*>(code);
     Py_INCREF(info->code);
@@ -173,11 +180,10 @@ FunctionInfo* Session::python_info_slow(frames::IFrame* frame, PyCodeObject* cod
     // only then (with PIL never imported, this ran for every new function of every tracer).
     if ((!tensor_type_ || !ndarray_type_ || !pil_type_) && PyDict_GET_SIZE(PyImport_GetModuleDict()) != modules_seen_)
       refresh_types();
-    by_id_[info->id] = info.get();
-    found = functions_.try_emplace(code, std::move(info)).first;
+    found = functions_.try_emplace(code, info).first;
   }
   last_key_ = code;
-  last_info_ = found->get();
+  last_info_ = *found;
   return last_info_;
 }
 
@@ -243,7 +249,7 @@ std::shared_ptr<FunctionNames> Session::builtin_names(PyObject* callable, const 
 FunctionInfo* Session::builtin_info(PyObject* callable) {
   PyMethodDef* ml = method_def(callable);
   if (!ml) return nullptr;
-  if (std::unique_ptr<FunctionInfo>* found = functions_.find(ml)) return found->get();
+  if (FunctionInfo** found = functions_.find(ml)) return *found;
   // Names and decision from the process's builtin facts when the same owner brings it again.
   PyObject* owner = builtin_owner(callable);
   BuiltinFacts* facts = known_builtin(ml, owner);
@@ -252,15 +258,15 @@ FunctionInfo* Session::builtin_info(PyObject* callable) {
     facts->decision = config_.rules.builtin(facts->names->module, facts->names->name);
     facts->decided_under = rules_id_;
   }
-  auto info = std::make_unique<FunctionInfo>();
+  FunctionInfo* info = &function_store_.emplace_back();
   info->id = reinterpret_cast<uint64_t>(ml);
   info->builtin = true;
   info->names = facts->names;
   info->decision = facts->decision;
   info->callable = callable;
   Py_INCREF(callable);
-  by_id_[info->id] = info.get();
-  return functions_.try_emplace(ml, std::move(info)).first->get();
+  functions_.try_emplace(ml, info);
+  return info;
 }
 
 [[gnu::always_inline]] inline void Session::push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t ctx,
@@ -587,13 +593,13 @@ bool Session::is_property_accessor(PyObject* globals, PyCodeObject* code) {
 
 void Session::clear() {
   release_producers();
-  functions_.for_each([](const void*, std::unique_ptr<FunctionInfo>& info) {
-    Py_XDECREF(info->code);
-    Py_XDECREF(info->callable);
-  });
+  for (FunctionInfo& info : function_store_) {
+    Py_XDECREF(info.code);
+    Py_XDECREF(info.callable);
+  }
   functions_.clear();
+  function_store_.clear();
   forget_type_facts();
-  by_id_.clear();
   last_key_ = nullptr;
   last_info_ = nullptr;
   for (PyObject* c : site_codes_) Py_DECREF(c);
