@@ -113,11 +113,14 @@ void Session::stop() {
   g_installed = nullptr;
   for (auto& ts : threads_) close(*ts, now);
   if (stream_) flush_stream(false);
-  // Values are followed for the life of the traced block only; functions are named now so the
-  // session stops holding function objects (and through their globals, possibly its own owner).
+  // Values are followed for the life of the traced block only; the session stops holding function
+  // objects (and through their globals, possibly its own owner). A function is named now only when
+  // its name needs the object (a library function's public name, a registry look-up by identity);
+  // any other is named from its code facts if a flush asks for it: most functions a batch sees are
+  // folded machinery that no context or library call names.
   release_producers();
   for (FunctionInfo& f : function_store_) {
-    ensure_named(f);
+    if (f.callable && (f.decision.third_party || covered_)) ensure_named(f);
     Py_CLEAR(f.callable);
   }
 }
@@ -343,8 +346,8 @@ int32_t Session::new_context(int32_t anc, const FunctionInfo& info, trace::CallS
   return ctx;
 }
 
-void Session::on_call(frames::IFrame* frame, int64_t now) {
-  ThreadState& ts = thread_state();
+void Session::on_call(PyThreadState* py, frames::IFrame* frame, int64_t now) {
+  ThreadState& ts = thread_state(py);
   FunctionInfo* info = python_info(frame, frames::code(frame));
   const Frame* top = ts.stack.empty() ? nullptr : &ts.stack.back();
   const int32_t anc = top ? top->anc : -1;
@@ -423,8 +426,8 @@ void Session::close(ThreadState& ts, int64_t now) {
   }
 }
 
-void Session::on_return(frames::IFrame* frame, PyObject* value, int64_t now) {
-  ThreadState& ts = thread_state();
+void Session::on_return(PyThreadState* py, frames::IFrame* frame, PyObject* value, int64_t now) {
+  ThreadState& ts = thread_state(py);
   if (ts.stack.empty()) return;  // a frame entered before tracing started
   // Builtin frames left open (should not happen) and mismatches: find this frame near the top.
   size_t pos = ts.stack.size();
@@ -457,8 +460,8 @@ void Session::on_return(frames::IFrame* frame, PyObject* value, int64_t now) {
   if (stream_ && tree_[f.ctx].depth == 1) flush_stream(false);
 }
 
-void Session::on_c_call(PyObject* callable, int64_t now) {
-  ThreadState& ts = thread_state();
+void Session::on_c_call(PyThreadState* py, PyObject* callable, int64_t now) {
+  ThreadState& ts = thread_state(py);
   FunctionInfo* info = builtin_info(callable);
   const Frame* top = ts.stack.empty() ? nullptr : &ts.stack.back();
   const int32_t anc = top ? top->anc : -1;
@@ -474,7 +477,7 @@ void Session::on_c_call(PyObject* callable, int64_t now) {
   const bool beyond = (top && top->beyond) || (d.record && depth > config_.max_depth);
   if (d.record && !beyond && (caller_user || d.transform_step)) {
     // The C call is made by the frame on top of the interpreter's stack.
-    ctx = context_for(anc, *info, site_in(frames::current(PyThreadState_Get())), true);
+    ctx = context_for(anc, *info, site_in(frames::current(py)), true);
   }
   push(ts, builtin_key(callable), info, ctx, {}, now, true);
   Frame& pushed = ts.stack.back();
@@ -486,8 +489,8 @@ void Session::on_c_call(PyObject* callable, int64_t now) {
   }
 }
 
-void Session::on_c_return(PyObject* callable, int64_t now) {
-  ThreadState& ts = thread_state();
+void Session::on_c_return(PyThreadState* py, PyObject* callable, int64_t now) {
+  ThreadState& ts = thread_state(py);
   if (ts.stack.empty() || !ts.stack.back().builtin) return;
   if (ts.stack.back().key != builtin_key(callable)) return;
   const Left f = pop(ts, now);

@@ -104,6 +104,8 @@ std::string cached_public_name(const FunctionInfo& f) {
 
 }  // namespace
 
+// What needs the function object is a library function's public name (public_name) and the registry
+// look-up by identity; stop() names those before dropping the objects (see Session::stop).
 void Session::ensure_named(FunctionInfo& f) {
   if (f.named) return;
   f.named = true;
