@@ -56,6 +56,11 @@ Session::Session(SessionConfig config) : config_(std::move(config)) {
   rules_id_ = rules_id(config_.rules);
   pid_ = static_cast<int64_t>(::getpid());
   pinned_.reserve(64);
+  // Room for what one DataLoader batch sees (a few hundred functions, thousands of values), made
+  // here rather than by repeated doubling inside the hook while a fresh tracer traces.
+  functions_.reserve(512);
+  producers_.reserve(2048);
+  type_facts_.reserve(64);
 }
 
 Session::~Session() {
@@ -185,9 +190,8 @@ FunctionInfo* Session::python_info_slow(frames::IFrame* frame, PyCodeObject* cod
       refresh_types();
     found = functions_.try_emplace(code, info).first;
   }
-  last_key_ = code;
-  last_info_ = *found;
-  return last_info_;
+  recent_functions_[function_slot(code)] = {code, *found};
+  return *found;
 }
 
 namespace {
@@ -603,8 +607,7 @@ void Session::clear() {
   functions_.clear();
   function_store_.clear();
   forget_type_facts();
-  last_key_ = nullptr;
-  last_info_ = nullptr;
+  recent_functions_.fill({});
   for (PyObject* c : site_codes_) Py_DECREF(c);
   site_codes_.clear();
   tree_.clear();
