@@ -256,7 +256,13 @@ std::shared_ptr<FunctionNames> Session::builtin_names(PyObject* callable, const 
 FunctionInfo* Session::builtin_info(PyObject* callable) {
   PyMethodDef* ml = method_def(callable);
   if (!ml) return nullptr;
-  if (FunctionInfo** found = functions_.find(ml)) return *found;
+  // The cache python_info() uses (a PyMethodDef and a code object never share an address).
+  RecentFunction& recent = recent_functions_[function_slot(ml)];
+  if (recent.key == ml) return recent.info;
+  if (FunctionInfo** found = functions_.find(ml)) {
+    recent = {ml, *found};
+    return *found;
+  }
   // Names and decision from the process's builtin facts when the same owner brings it again.
   PyObject* owner = builtin_owner(callable);
   BuiltinFacts* facts = known_builtin(ml, owner);
@@ -273,6 +279,7 @@ FunctionInfo* Session::builtin_info(PyObject* callable) {
   info->callable = callable;
   Py_INCREF(callable);
   functions_.try_emplace(ml, info);
+  recent_functions_[function_slot(ml)] = {ml, info};
   return info;
 }
 
