@@ -121,6 +121,12 @@ struct TypeFacts {
   bool container = false;  // exact tuple/list/dict: followed one level into its elements
   bool weakref = false;    // identity guarded by a weakref; otherwise by a pinned strong reference
   Size size = kNoSize;     // how its bytes are measured
+  // The C getters of `nbytes` and `base` (ndarray), called directly: through PyObject_GetAttr each
+  // read walked the generic attribute look-up (instance dict, MRO, descriptor call), ~15 % of a
+  // traced batch's hook instructions. Only for immutable types with the generic tp_getattro, where
+  // the look-up cannot find anything else; null otherwise (then PyObject_GetAttr is used).
+  PyGetSetDescrObject* nbytes_getter = nullptr;  // borrowed: an immutable type keeps its descriptors
+  PyGetSetDescrObject* base_getter = nullptr;
 };
 
 struct Producer {
@@ -287,7 +293,9 @@ class Session {
   // Bytes a value holds. A view (numpy/torch) counts at most its base's bytes, and a base seen
   // already in the same measurement (a container of views of one array) counts once.
   double value_bytes(PyObject* v, const TypeFacts& f);
-  double nbytes(PyObject* v) const;
+  double nbytes(PyObject* v, const TypeFacts& f) const;
+  // v.<name>, through the type's C getter when compute_facts found one (see TypeFacts); new reference.
+  PyObject* c_attribute(PyObject* v, PyGetSetDescrObject* getter, PyObject* name) const;
   // The array or tensor owning the memory `v` views (`v` itself when it owns it).
   PyObject* view_root(PyObject* v, const TypeFacts& f);
   double pil_bytes(PyObject* v) const;
