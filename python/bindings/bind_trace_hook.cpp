@@ -56,6 +56,11 @@ Session::Session(SessionConfig config) : config_(std::move(config)) {
   rules_id_ = rules_id(config_.rules);
   pid_ = static_cast<int64_t>(::getpid());
   pinned_.reserve(64);
+  // Room for what one DataLoader batch sees (a few hundred functions, thousands of values), made
+  // here rather than by repeated doubling inside the hook while a fresh tracer traces.
+  functions_.reserve(512);
+  producers_.reserve(2048);
+  type_facts_.reserve(64);
 }
 
 Session::~Session() {
@@ -74,6 +79,13 @@ Session::~Session() {
 }
 
 bool Session::active() const { return g_installed == this; }
+
+FunctionInfo& Session::function(trace::FuncId id) const {
+  FunctionInfo* const* found = functions_.find(reinterpret_cast<const void*>(id));
+  if (!found)
+    throw StateError("the tracer's context tree names a function it never saw (id " + std::to_string(id) + ")");
+  return **found;
+}
 
 void Session::start(PyObject* self) {
   if (g_installed == this) throw StateError("this tracer is already tracing; stop() it before start() again");
@@ -106,13 +118,16 @@ void Session::stop() {
   g_installed = nullptr;
   for (auto& ts : threads_) close(*ts, now);
   if (stream_) flush_stream(false);
-  // Values are followed for the life of the traced block only; functions are named now so the
-  // session stops holding function objects (and through their globals, possibly its own owner).
+  // Values are followed for the life of the traced block only; the session stops holding function
+  // objects (and through their globals, possibly its own owner). A function is named now only when
+  // its name needs the object (a library function's public name, a registry look-up by identity);
+  // any other is named from its code facts if a flush asks for it: most functions a batch sees are
+  // folded machinery that no context or library call names.
   release_producers();
-  functions_.for_each([this](const void*, std::unique_ptr<FunctionInfo>& f) {
-    ensure_named(*f);
-    Py_CLEAR(f->callable);
-  });
+  for (FunctionInfo& f : function_store_) {
+    if (f.callable && (f.decision.third_party || covered_)) ensure_named(f);
+    Py_CLEAR(f.callable);
+  }
 }
 
 void Session::discard_after_fork() {
@@ -138,7 +153,7 @@ ThreadState& Session::thread_state_slow(PyThreadState* py) {
 }
 
 FunctionInfo* Session::python_info_slow(frames::IFrame* frame, PyCodeObject* code) {
-  std::unique_ptr<FunctionInfo>* found = functions_.find(code);
+  FunctionInfo** found = functions_.find(code);
   if (!found) {
     // What the code object says about itself, and its names and decision, are the process's code
     // facts (bind_trace_code_facts.hpp): a fresh tracer re-derives none of it.
@@ -146,7 +161,7 @@ FunctionInfo* Session::python_info_slow(frames::IFrame* frame, PyCodeObject* cod
     PyObject* globals = frame->f_globals;
     PyObject* modname = globals && PyDict_Check(globals) ? PyDict_GetItemWithError(globals, dunder_name_) : nullptr;
     if (!modname) PyErr_Clear();
-    auto info = std::make_unique<FunctionInfo>();
+    FunctionInfo* info = &function_store_.emplace_back();
     info->id = reinterpret_cast<uint64_t>(code);
     info->code = reinterpret_cast<PyObject*>(code);
     Py_INCREF(info->code);
@@ -173,12 +188,10 @@ FunctionInfo* Session::python_info_slow(frames::IFrame* frame, PyCodeObject* cod
     // only then (with PIL never imported, this ran for every new function of every tracer).
     if ((!tensor_type_ || !ndarray_type_ || !pil_type_) && PyDict_GET_SIZE(PyImport_GetModuleDict()) != modules_seen_)
       refresh_types();
-    by_id_[info->id] = info.get();
-    found = functions_.try_emplace(code, std::move(info)).first;
+    found = functions_.try_emplace(code, info).first;
   }
-  last_key_ = code;
-  last_info_ = found->get();
-  return last_info_;
+  recent_functions_[function_slot(code)] = {code, *found};
+  return *found;
 }
 
 namespace {
@@ -243,7 +256,13 @@ std::shared_ptr<FunctionNames> Session::builtin_names(PyObject* callable, const 
 FunctionInfo* Session::builtin_info(PyObject* callable) {
   PyMethodDef* ml = method_def(callable);
   if (!ml) return nullptr;
-  if (std::unique_ptr<FunctionInfo>* found = functions_.find(ml)) return found->get();
+  // The cache python_info() uses (a PyMethodDef and a code object never share an address).
+  RecentFunction& recent = recent_functions_[function_slot(ml)];
+  if (recent.key == ml) return recent.info;
+  if (FunctionInfo** found = functions_.find(ml)) {
+    recent = {ml, *found};
+    return *found;
+  }
   // Names and decision from the process's builtin facts when the same owner brings it again.
   PyObject* owner = builtin_owner(callable);
   BuiltinFacts* facts = known_builtin(ml, owner);
@@ -252,15 +271,16 @@ FunctionInfo* Session::builtin_info(PyObject* callable) {
     facts->decision = config_.rules.builtin(facts->names->module, facts->names->name);
     facts->decided_under = rules_id_;
   }
-  auto info = std::make_unique<FunctionInfo>();
+  FunctionInfo* info = &function_store_.emplace_back();
   info->id = reinterpret_cast<uint64_t>(ml);
   info->builtin = true;
   info->names = facts->names;
   info->decision = facts->decision;
   info->callable = callable;
   Py_INCREF(callable);
-  by_id_[info->id] = info.get();
-  return functions_.try_emplace(ml, std::move(info)).first->get();
+  functions_.try_emplace(ml, info);
+  recent_functions_[function_slot(ml)] = {ml, info};
+  return info;
 }
 
 [[gnu::always_inline]] inline void Session::push(ThreadState& ts, const void* key, FunctionInfo* info, int32_t ctx,
@@ -337,8 +357,8 @@ int32_t Session::new_context(int32_t anc, const FunctionInfo& info, trace::CallS
   return ctx;
 }
 
-void Session::on_call(frames::IFrame* frame, int64_t now) {
-  ThreadState& ts = thread_state();
+void Session::on_call(PyThreadState* py, frames::IFrame* frame, int64_t now) {
+  ThreadState& ts = thread_state(py);
   FunctionInfo* info = python_info(frame, frames::code(frame));
   const Frame* top = ts.stack.empty() ? nullptr : &ts.stack.back();
   const int32_t anc = top ? top->anc : -1;
@@ -417,8 +437,8 @@ void Session::close(ThreadState& ts, int64_t now) {
   }
 }
 
-void Session::on_return(frames::IFrame* frame, PyObject* value, int64_t now) {
-  ThreadState& ts = thread_state();
+void Session::on_return(PyThreadState* py, frames::IFrame* frame, PyObject* value, int64_t now) {
+  ThreadState& ts = thread_state(py);
   if (ts.stack.empty()) return;  // a frame entered before tracing started
   // Builtin frames left open (should not happen) and mismatches: find this frame near the top.
   size_t pos = ts.stack.size();
@@ -451,8 +471,8 @@ void Session::on_return(frames::IFrame* frame, PyObject* value, int64_t now) {
   if (stream_ && tree_[f.ctx].depth == 1) flush_stream(false);
 }
 
-void Session::on_c_call(PyObject* callable, int64_t now) {
-  ThreadState& ts = thread_state();
+void Session::on_c_call(PyThreadState* py, PyObject* callable, int64_t now) {
+  ThreadState& ts = thread_state(py);
   FunctionInfo* info = builtin_info(callable);
   const Frame* top = ts.stack.empty() ? nullptr : &ts.stack.back();
   const int32_t anc = top ? top->anc : -1;
@@ -468,7 +488,7 @@ void Session::on_c_call(PyObject* callable, int64_t now) {
   const bool beyond = (top && top->beyond) || (d.record && depth > config_.max_depth);
   if (d.record && !beyond && (caller_user || d.transform_step)) {
     // The C call is made by the frame on top of the interpreter's stack.
-    ctx = context_for(anc, *info, site_in(frames::current(PyThreadState_Get())), true);
+    ctx = context_for(anc, *info, site_in(frames::current(py)), true);
   }
   push(ts, builtin_key(callable), info, ctx, {}, now, true);
   Frame& pushed = ts.stack.back();
@@ -480,8 +500,8 @@ void Session::on_c_call(PyObject* callable, int64_t now) {
   }
 }
 
-void Session::on_c_return(PyObject* callable, int64_t now) {
-  ThreadState& ts = thread_state();
+void Session::on_c_return(PyThreadState* py, PyObject* callable, int64_t now) {
+  ThreadState& ts = thread_state(py);
   if (ts.stack.empty() || !ts.stack.back().builtin) return;
   if (ts.stack.back().key != builtin_key(callable)) return;
   const Left f = pop(ts, now);
@@ -587,15 +607,14 @@ bool Session::is_property_accessor(PyObject* globals, PyCodeObject* code) {
 
 void Session::clear() {
   release_producers();
-  functions_.for_each([](const void*, std::unique_ptr<FunctionInfo>& info) {
-    Py_XDECREF(info->code);
-    Py_XDECREF(info->callable);
-  });
+  for (FunctionInfo& info : function_store_) {
+    Py_XDECREF(info.code);
+    Py_XDECREF(info.callable);
+  }
   functions_.clear();
+  function_store_.clear();
   forget_type_facts();
-  by_id_.clear();
-  last_key_ = nullptr;
-  last_info_ = nullptr;
+  recent_functions_.fill({});
   for (PyObject* c : site_codes_) Py_DECREF(c);
   site_codes_.clear();
   tree_.clear();

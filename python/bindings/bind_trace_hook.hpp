@@ -9,6 +9,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -120,6 +121,12 @@ struct TypeFacts {
   bool container = false;  // exact tuple/list/dict: followed one level into its elements
   bool weakref = false;    // identity guarded by a weakref; otherwise by a pinned strong reference
   Size size = kNoSize;     // how its bytes are measured
+  // The C getters of `nbytes` and `base` (ndarray), called directly: through PyObject_GetAttr each
+  // read walked the generic attribute look-up (instance dict, MRO, descriptor call), ~15 % of a
+  // traced batch's hook instructions. Only for immutable types with the generic tp_getattro, where
+  // the look-up cannot find anything else; null otherwise (then PyObject_GetAttr is used).
+  PyGetSetDescrObject* nbytes_getter = nullptr;  // borrowed: an immutable type keeps its descriptors
+  PyGetSetDescrObject* base_getter = nullptr;
 };
 
 struct Producer {
@@ -170,10 +177,12 @@ class Session {
   // The events, as the version's installer (see namespace install) delivers them. A Python frame
   // starts or resumes / returns, yields or unwinds (value: what it returned, or null); a builtin
   // (PyCFunction or method descriptor) is called / returns or raises.
-  void on_call(_PyInterpreterFrame* frame, int64_t now);
-  void on_return(_PyInterpreterFrame* frame, PyObject* value, int64_t now);
-  void on_c_call(PyObject* callable, int64_t now);
-  void on_c_return(PyObject* callable, int64_t now);
+  // `py` is the calling thread's state: the installer has it at hand, and on 3.12+ every
+  // PyThreadState_Get() is a thread-local read through __tls_get_addr (~25 instructions).
+  void on_call(PyThreadState* py, _PyInterpreterFrame* frame, int64_t now);
+  void on_return(PyThreadState* py, _PyInterpreterFrame* frame, PyObject* value, int64_t now);
+  void on_c_call(PyThreadState* py, PyObject* callable, int64_t now);
+  void on_c_return(PyThreadState* py, PyObject* callable, int64_t now);
   void count_event() { ++events_; }
   bool followable(PyObject* v);  // followed by identity (see TypeFacts::trackable)
 
@@ -181,17 +190,26 @@ class Session {
   // std::terminate the process). The installers call the on_* events through guarded(), which
   // turns an exception into a recorded failure: from then on this session ignores events, stop()
   // still detaches, and the owner reads failure() (the parent raises it, a worker streams it).
+  // `py` is the event's thread: its error indicator is read directly (PyErr_Occurred would look the
+  // thread up again, a thread-local read on 3.12+).
   template <class F>
-  void guarded(const char* event, F&& f) noexcept {
+  void guarded(PyThreadState* py, const char* event, F&& f) noexcept {
     if (failed_) return;
     try {
       f();
-      if (PyErr_Occurred()) PyErr_Clear();  // the hook never changes the traced program's exceptions
+      if (error_set(py)) PyErr_Clear();  // the hook never changes the traced program's exceptions
     } catch (const std::exception& e) {
       fail(event, e.what());
     } catch (...) {
       fail(event, "an unknown C++ exception");
     }
+  }
+  static bool error_set(PyThreadState* py) {
+#if PY_VERSION_HEX >= 0x030C0000
+    return py->current_exception != nullptr;
+#else
+    return py->curexc_type != nullptr;
+#endif
   }
   bool failed() const { return failed_; }
   // The first failure since start(), empty when none.
@@ -210,19 +228,21 @@ class Session {
   // The per-event look-ups: their common case (the thread and the function of the previous event)
   // is inlined into the events; the rest is out of line (a call's prologue and epilogue were a
   // third of their cost).
-  ThreadState& thread_state() {
+  ThreadState& thread_state(PyThreadState* py) {
     // Most events come from the thread of the previous one: compare the interpreter's thread state
-    // (an exported function) before the thread_local, which in a dlopen'ed module costs a
-    // __tls_get_addr call per access.
-    PyThreadState* py = PyThreadState_Get();
+    // before the thread_local, which in a dlopen'ed module costs a __tls_get_addr call per access.
     if (py == last_pythread_ && last_thread_ && last_thread_->ident == py->thread_id) [[likely]]
       return *last_thread_;
     return thread_state_slow(py);
   }
   ThreadState& thread_state_slow(PyThreadState* py);
   FunctionInfo* python_info(_PyInterpreterFrame* frame, PyCodeObject* code) {
-    if (reinterpret_cast<const void*>(code) == last_key_) [[likely]]
-      return last_info_;
+    // A direct-mapped cache in front of the map: a loop alternates between a few functions
+    // (`consume(produce(i))`), where a one-entry cache missed on every call and the map probe cost
+    // ~65 instructions.
+    const RecentFunction& slot = recent_functions_[function_slot(code)];
+    if (slot.key == code) [[likely]]
+      return slot.info;
     return python_info_slow(frame, code);
   }
   FunctionInfo* python_info_slow(_PyInterpreterFrame* frame, PyCodeObject* code);
@@ -273,7 +293,9 @@ class Session {
   // Bytes a value holds. A view (numpy/torch) counts at most its base's bytes, and a base seen
   // already in the same measurement (a container of views of one array) counts once.
   double value_bytes(PyObject* v, const TypeFacts& f);
-  double nbytes(PyObject* v) const;
+  double nbytes(PyObject* v, const TypeFacts& f) const;
+  // v.<name>, through the type's C getter when compute_facts found one (see TypeFacts); new reference.
+  PyObject* c_attribute(PyObject* v, PyGetSetDescrObject* getter, PyObject* name) const;
   // The array or tensor owning the memory `v` views (`v` itself when it owns it).
   PyObject* view_root(PyObject* v, const TypeFacts& f);
   double pil_bytes(PyObject* v) const;
@@ -298,10 +320,18 @@ class Session {
   std::vector<std::unique_ptr<ThreadState>> threads_;
   PyThreadState* last_pythread_ = nullptr;  // the thread of the last event, and its state
   ThreadState* last_thread_ = nullptr;
-  FlatMap<const void*, std::unique_ptr<FunctionInfo>> functions_;
-  std::unordered_map<uint64_t, FunctionInfo*> by_id_;
-  const void* last_key_ = nullptr;
-  FunctionInfo* last_info_ = nullptr;
+  // Functions seen by this session, keyed by code object / PyMethodDef (which is also their id, so
+  // the same map answers id look-ups at flush). The infos live in a deque: stable addresses, and one
+  // allocation per 16 functions instead of one per function plus a node of a second (id) map.
+  FlatMap<const void*, FunctionInfo*> functions_;
+  std::deque<FunctionInfo> function_store_;
+  FunctionInfo& function(trace::FuncId id) const;  // the info behind a context's func id
+  struct RecentFunction {
+    const void* key = nullptr;
+    FunctionInfo* info = nullptr;
+  };
+  std::array<RecentFunction, 64> recent_functions_{};  // see python_info(); emptied by clear()
+  static size_t function_slot(const void* code) { return (reinterpret_cast<uintptr_t>(code) >> 4) % 64; }
   std::vector<PyObject*> site_codes_;  // strong: callers' code objects named by call sites
   FlatMap<PyObject*, Producer> producers_;
   trace::MemoryRanges view_ranges_;  // produced ndarray views by memory range: owner = the view

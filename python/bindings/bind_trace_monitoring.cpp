@@ -23,9 +23,10 @@ namespace {
 long g_tool = -1;  // the sys.monitoring tool id we hold, -1 when none
 
 // A callback's frame: the one executing now, provided it runs the code the event names (anything
-// else means the event is not about a frame we can read, and it is ignored).
-frames::IFrame* event_frame(PyObject* code) {
-  frames::IFrame* f = frames::current(PyThreadState_Get());
+// else means the event is not about a frame we can read, and it is ignored). `py`: the thread's
+// state, read once per event (a thread-local read through __tls_get_addr) and handed on.
+frames::IFrame* event_frame(PyThreadState* py, PyObject* code) {
+  frames::IFrame* f = frames::current(py);
   return f && reinterpret_cast<PyObject*>(frames::code(f)) == code ? f : nullptr;
 }
 
@@ -37,7 +38,8 @@ PyObject* enter(PyObject*, PyObject* const* args, Py_ssize_t n) {
   if (Session* s = Session::installed(); s && n >= 2) {
     const int64_t now = now_ns();
     s->count_event();
-    if (frames::IFrame* f = event_frame(args[0])) s->guarded("call", [&] { s->on_call(f, now); });
+    PyThreadState* py = PyThreadState_Get();
+    if (frames::IFrame* f = event_frame(py, args[0])) s->guarded(py, "call", [&] { s->on_call(py, f, now); });
   }
   Py_RETURN_NONE;
 }
@@ -46,7 +48,9 @@ PyObject* leave_with_value(PyObject*, PyObject* const* args, Py_ssize_t n) {  //
   if (Session* s = Session::installed(); s && n >= 3) {
     const int64_t now = now_ns();
     s->count_event();
-    if (frames::IFrame* f = event_frame(args[0])) s->guarded("return", [&] { s->on_return(f, args[2], now); });
+    PyThreadState* py = PyThreadState_Get();
+    if (frames::IFrame* f = event_frame(py, args[0]))
+      s->guarded(py, "return", [&] { s->on_return(py, f, args[2], now); });
   }
   Py_RETURN_NONE;
 }
@@ -55,7 +59,9 @@ PyObject* unwind(PyObject*, PyObject* const* args, Py_ssize_t n) {  // PY_UNWIND
   if (Session* s = Session::installed(); s && n >= 2) {
     const int64_t now = now_ns();
     s->count_event();
-    if (frames::IFrame* f = event_frame(args[0])) s->guarded("unwind", [&] { s->on_return(f, nullptr, now); });
+    PyThreadState* py = PyThreadState_Get();
+    if (frames::IFrame* f = event_frame(py, args[0]))
+      s->guarded(py, "unwind", [&] { s->on_return(py, f, nullptr, now); });
   }
   Py_RETURN_NONE;
 }
@@ -65,8 +71,8 @@ PyObject* call(PyObject*, PyObject* const* args, Py_ssize_t n) {  // CALL: (code
   if (Session* s = Session::installed()) {
     const int64_t now = now_ns();
     s->count_event();
-    s->guarded("builtin call", [&] { s->on_c_call(args[2], now); });
-    if (PyErr_Occurred()) PyErr_Clear();
+    PyThreadState* py = PyThreadState_Get();
+    s->guarded(py, "builtin call", [&] { s->on_c_call(py, args[2], now); });
   }
   Py_RETURN_NONE;
 }
@@ -76,7 +82,8 @@ PyObject* c_exit(PyObject*, PyObject* const* args, Py_ssize_t n) {  // C_RETURN,
   if (Session* s = Session::installed()) {
     const int64_t now = now_ns();
     s->count_event();
-    s->guarded("builtin return", [&] { s->on_c_return(args[2], now); });
+    PyThreadState* py = PyThreadState_Get();
+    s->guarded(py, "builtin return", [&] { s->on_c_return(py, args[2], now); });
   }
   Py_RETURN_NONE;
 }

@@ -23,19 +23,20 @@ int profile_callback(PyObject* obj, PyFrameObject* frame, int what, PyObject* ar
   }
   const int64_t now = now_ns();
   s->count_event();
+  PyThreadState* py = PyThreadState_Get();  // 3.11: an atomic load, no thread-local
   switch (what) {
     case PyTrace_CALL:
-      s->guarded("call", [&] { s->on_call(frame->f_frame, now); });
+      s->guarded(py, "call", [&] { s->on_call(py, frame->f_frame, now); });
       break;
     case PyTrace_RETURN:
-      s->guarded("return", [&] { s->on_return(frame->f_frame, arg, now); });
+      s->guarded(py, "return", [&] { s->on_return(py, frame->f_frame, arg, now); });
       break;
     case PyTrace_C_CALL:
-      s->guarded("builtin call", [&] { s->on_c_call(arg, now); });
+      s->guarded(py, "builtin call", [&] { s->on_c_call(py, arg, now); });
       break;
     case PyTrace_C_RETURN:
     case PyTrace_C_EXCEPTION:
-      s->guarded("builtin return", [&] { s->on_c_return(arg, now); });
+      s->guarded(py, "builtin return", [&] { s->on_c_return(py, arg, now); });
       break;
     default:
       break;

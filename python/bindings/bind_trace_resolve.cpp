@@ -104,6 +104,8 @@ std::string cached_public_name(const FunctionInfo& f) {
 
 }  // namespace
 
+// What needs the function object is a library function's public name (public_name) and the registry
+// look-up by identity; stop() names those before dropping the objects (see Session::stop).
 void Session::ensure_named(FunctionInfo& f) {
   if (f.named) return;
   f.named = true;
@@ -170,7 +172,7 @@ const std::string& Session::context_key(int32_t ctx) {
   while (keys_.size() <= static_cast<size_t>(ctx)) {
     const auto i = static_cast<int32_t>(keys_.size());
     const trace::Context& c = tree_[i];
-    const FunctionInfo* f = by_id_.at(c.func);
+    const FunctionInfo* f = &function(c.func);
     std::string key = c.parent >= 0 ? keys_[static_cast<size_t>(c.parent)] + "/" : std::string();
     if (f->builtin) {
       key += "builtin|" + f->qualname();
@@ -194,7 +196,7 @@ std::string Session::site_text(const trace::CallSite& site) {
 
 void Session::resolve_into(trace::ResolvedTree& out, bool delta) {
   auto lookup = [&](uint64_t id) -> std::pair<const std::string&, bool> {
-    FunctionInfo* f = by_id_.at(id);
+    FunctionInfo* f = &function(id);
     ensure_named(*f);
     return {f->public_name, f->covered};
   };
@@ -202,7 +204,7 @@ void Session::resolve_into(trace::ResolvedTree& out, bool delta) {
   std::vector<int64_t> at(tree_.size(), -1);
   for (size_t i = 0; i < tree_.size(); ++i) {
     const trace::Context& c = tree_[static_cast<int32_t>(i)];
-    const FunctionInfo* f = by_id_.at(c.func);
+    const FunctionInfo* f = &function(c.func);
     trace::ResolvedContext rc;
     rc.key = context_key(static_cast<int32_t>(i));
     rc.parent = c.parent < 0 ? -1 : at[static_cast<size_t>(c.parent)];
@@ -251,9 +253,8 @@ void Session::resolve_into(trace::ResolvedTree& out, bool delta) {
 trace::ResolvedTree Session::resolve(PyObject* covered) {
   if (covered && covered != Py_None) {
     set_covered(covered);
-    functions_.for_each([](const void*, std::unique_ptr<FunctionInfo>& f) {
-      if (f->callable) f->named = false;  // coverage changed: name again where still possible
-    });
+    for (FunctionInfo& f : function_store_)
+      if (f.callable) f.named = false;  // coverage changed: name again where still possible
   }
   trace::ResolvedTree out;
   resolve_into(out, false);

@@ -42,6 +42,18 @@ bool pinnable_container(PyObject* container, Session& s, int holds_followable) {
 bool subtype(PyTypeObject* t, PyObject* base) {
   return base && PyType_IsSubtype(t, reinterpret_cast<PyTypeObject*>(base));
 }
+
+// The C getter `name` resolves to on instances of `t`, when nothing else can answer the look-up: an
+// immutable type (its MRO's dictionaries cannot change) with the generic tp_getattro, where the
+// name is a getset descriptor (a data descriptor: the instance dict is never consulted). Null
+// otherwise.
+PyGetSetDescrObject* c_getter(PyTypeObject* t, PyObject* name) {
+  if (!name || !(t->tp_flags & Py_TPFLAGS_IMMUTABLETYPE) || t->tp_getattro != PyObject_GenericGetAttr) return nullptr;
+  PyObject* d = _PyType_Lookup(t, name);  // borrowed; never raises
+  if (!d || !Py_IS_TYPE(d, &PyGetSetDescr_Type)) return nullptr;
+  auto* descr = reinterpret_cast<PyGetSetDescrObject*>(d);
+  return descr->d_getset && descr->d_getset->get ? descr : nullptr;
+}
 }  // namespace
 
 void Session::refresh_types() {
@@ -119,6 +131,10 @@ TypeFacts Session::compute_facts(PyTypeObject* t) const {
     f.size = TypeFacts::kNbytes;
   else if (f.kind == kPilImage)
     f.size = TypeFacts::kPilPixels;
+  if (f.kind == kTensor || f.kind == kNdarray) {
+    f.nbytes_getter = c_getter(t, nbytes_name_);
+    f.base_getter = c_getter(t, base_name_);
+  }
   return f;
 }
 
@@ -158,23 +174,29 @@ double Session::value_bytes(PyObject* v, const TypeFacts& f) {
   // logical size is window x frames), and memory held twice in one value (views of one base, one
   // array in two places of a tuple) is held once.
   PyObject* root = view_root(v, f);
-  const double bytes = nbytes(v);
+  const double bytes = nbytes(v, f);
   SeenRoot* seen = nullptr;
   for (size_t i = 0; i < seen_root_count_ && !seen; ++i)
     if (seen_roots_[i].root == root) seen = &seen_roots_[i];
   if (!seen) {
-    if (seen_root_count_ == seen_roots_.size()) return root == v ? bytes : std::min(bytes, nbytes(root));
+    if (seen_root_count_ == seen_roots_.size())
+      return root == v ? bytes : std::min(bytes, nbytes(root, facts(Py_TYPE(root))));
     seen = &seen_roots_[seen_root_count_++];
-    *seen = {root, root == v ? bytes : nbytes(root)};
+    *seen = {root, root == v ? bytes : nbytes(root, facts(Py_TYPE(root)))};
   }
   const double counted = std::min(bytes, seen->left);  // never more than the owner holds in all
   seen->left -= counted;
   return counted;
 }
 
-double Session::nbytes(PyObject* v) const {
+PyObject* Session::c_attribute(PyObject* v, PyGetSetDescrObject* getter, PyObject* name) const {
+  if (getter) return getter->d_getset->get(v, getter->d_getset->closure);  // what getset_get calls
+  return PyObject_GetAttr(v, name);
+}
+
+double Session::nbytes(PyObject* v, const TypeFacts& f) const {
   // nbytes is a C getter on both torch.Tensor and numpy.ndarray: no Python frame runs.
-  PyObject* n = PyObject_GetAttr(v, nbytes_name_);
+  PyObject* n = c_attribute(v, f.nbytes_getter, nbytes_name_);
   if (!n) {
     PyErr_Clear();
     return 0;
@@ -202,8 +224,8 @@ PyObject* Session::view_root(PyObject* v, const TypeFacts& f) {
   PyObject* link = v;
   for (int step = 0; step < 8 && link; ++step) {
     PyObject* next = nullptr;
-    if (facts(Py_TYPE(link)).kind == trace::kNdarray) {
-      next = PyObject_GetAttr(link, base_name_);
+    if (const TypeFacts lf = facts(Py_TYPE(link)); lf.kind == trace::kNdarray) {
+      next = c_attribute(link, lf.base_getter, base_name_);
     } else if (PyObject* dict = PyObject_GenericGetDict(link, nullptr)) {
       next = PyDict_GetItemWithError(dict, base_name_);
       Py_XINCREF(next);

@@ -138,3 +138,23 @@ def test_a_library_imported_mid_trace_has_its_types_recognised(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["['ndarray']", "1000.0"]
+
+
+def test_more_functions_than_the_function_cache_holds_each_keep_their_own_context(tmp_path):
+    # The hook finds a function's record through a 64-slot direct-mapped cache in front of its map;
+    # 150 functions called in turn collide in every slot, and no call may land on another's record.
+    count = 150
+    source = "".join(f"def f{i}(x):\n    return [x, {i}]\n\n" for i in range(count))
+    path = tmp_path / "many_functions.py"
+    path.write_text(source)
+    namespace = {"__name__": "many_functions"}
+    exec(compile(source, str(path), "exec"), namespace)
+    functions = [namespace[f"f{i}"] for i in range(count)]
+
+    tracer = codedag.EnhancedTracer()
+    with tracer.tracing_context():
+        for _ in range(3):
+            for f in functions:
+                f(1)
+    calls = {n.qualname: n.calls for n in tracer.dag.nodes if n.qualname.startswith("many_functions.")}
+    assert calls == {f"many_functions.f{i}": 3 for i in range(count)}
