@@ -3,7 +3,8 @@ compare every output.
 
 Stochastic outputs are detected, not assumed: the baseline is run twice with the same seed and once
 with another seed. An output that changes with the seed (or is not even reproducible under the same
-seed) is *stochastic*; the migrated run cannot be expected to draw the same random numbers (its
+seed) is *stochastic*; so is one the baseline repeats but the migrated side does not reproduce under
+the same seed (a generator the seeds do not control, copied unadvanced into forked workers); the migrated run cannot be expected to draw the same random numbers (its
 planned steps run in another process, over whole batches), so such an output is compared by
 distribution (mean and standard deviation) -- and by its *joint* behaviour: a per-sample random
 augmentation run once over a whole batch keeps the mean and standard deviation but makes the
@@ -168,13 +169,23 @@ def _features(runs: list[list[list[tuple[str, Any]]]], j: int) -> tuple[list[flo
     return stacked.permute(2, 0, 1).reshape(-1).tolist(), batch_of, len(runs)
 
 
-def _independence(base_runs, mig_runs, j: int) -> dict | None:
-    """The within-batch dependence of output ``j`` across seeds, baseline and migrated, and the verdict."""
+def _independence(base_runs, mig_runs, j: int, baseline_seeded: bool = True) -> dict | None:
+    """The within-batch dependence of output ``j`` across seeds, baseline and migrated, and the verdict.
+    ``baseline_seeded`` False: the baseline's draws do not follow the seeds (a generator the seeds do
+    not control), so its runs say nothing about how its samples vary; the migrated side's samples
+    must then vary independently on their own."""
     base, mig = _features(base_runs, j), _features(mig_runs, j)
     if base is None or mig is None:
         return None
     b = _core.independence_test(base[0], PROJECTIONS, base[2], base[1])
     m = _core.independence_test(mig[0], PROJECTIONS, mig[2], mig[1])
+    if not baseline_seeded:
+        coupled = m["testable"] and m["p_value"] < INDEPENDENCE_ALPHA and m["dependence"] > INDEPENDENCE_EFFECT
+        detail = (f"within-batch dependence of the migrated run {m['dependence']:.2f} (p = {m['p_value']:.3g}); "
+                  "the baseline's draws do not follow the seeds, so it is not compared")
+        if coupled:
+            detail = "the samples of a batch vary together in the migrated run: " + detail
+        return {"baseline": b, "migrated": m, "ok": not coupled, "detail": detail}
     if not (b["testable"] and m["testable"]):
         return {"baseline": b, "migrated": m, "ok": True, "detail": "not testable (fewer than two varying samples "
                                                                      "in a batch, or fewer than 3 seeds)"}
@@ -230,6 +241,7 @@ def verify(loader_or_dataset: DataLoader | Dataset, plan: Any, batches: int = 4,
     paths = [p for p, _ in baseline[0]]
     more_base: list | None = None
     more_mig: list | None = None
+    migrated_again: list | None = None
     for j, path in enumerate(paths):
         contexts = list(migrator.output_contexts.get(path, []))
         base_vals = [b[j][1] for b in baseline]
@@ -245,18 +257,38 @@ def verify(loader_or_dataset: DataLoader | Dataset, plan: Any, batches: int = 4,
         reproducible = all(_equal(a, b[j][1], rtol, atol)[0] for a, b in zip(base_vals, again, strict=True))
         seed_dependent = not all(_equal(a, b[j][1], rtol, atol)[0] for a, b in zip(base_vals, other_seed, strict=True))
         stochastic = seed_dependent or not reproducible
+        hidden_source = False
+        if not stochastic and not all(_equal(a, m, rtol, atol)[0] for a, m in zip(base_vals, mig_vals, strict=True)):
+            # A baseline can look deterministic only because of how its workers copy process state: a
+            # generator the seeds do not control (albumentations' Compose without seed=, an
+            # np.random.default_rng() built in __init__) is copied unadvanced into every forked worker,
+            # so each run repeats the same draws, while a setting that draws in one process (0 workers)
+            # advances it. If the migrated side is not reproducible under the same seed, the output is
+            # random after all and is compared as such; a deterministic mismatch stays a mismatch.
+            if migrated_again is None:
+                migrated_again = _run(loader, index_batches, batches, seed, mig_workers, migrator)
+            try:
+                hidden_source = not all(_equal(m, again_m[j][1], rtol, atol)[0]
+                                        for m, again_m in zip(mig_vals, migrated_again, strict=True))
+            except (IndexError, ValueError):
+                hidden_source = False  # a different structure: compared by value below, and fails
+            stochastic = hidden_source
         if stochastic and all(isinstance(v, torch.Tensor) and v.is_floating_point() for v in base_vals + mig_vals):
             ok, stats = _same_distribution(base_vals, mig_vals, distribution_tolerance)
             entry = {"path": path, "status": "equal" if ok else "mismatch", "compared_by": "distribution",
                      "max_abs_diff": None, "contexts": contexts, "stochastic": True, "reproducible": reproducible,
                      **stats}
+            if hidden_source:
+                entry["random_source"] = ("not controlled by the seeds: the baseline repeats its draws (forked "
+                                          "workers copy an unadvanced generator), the migrated run does not")
             if independence_runs >= 3:
                 if more_base is None:  # once, for every stochastic output
                     more_base = [_run(loader, index_batches, batches, seed + r, workers)
                                  for r in range(2, independence_runs)]
                     more_mig = [_run(loader, index_batches, batches, seed + r, mig_workers, migrator)
                                 for r in range(1, independence_runs)]
-                joint = _independence([baseline, other_seed] + more_base, [migrated] + more_mig, j)
+                joint = _independence([baseline, other_seed] + more_base, [migrated] + more_mig, j,
+                                      baseline_seeded=not hidden_source)
                 if joint is not None:
                     entry["compared_by"] = "distribution and independence"
                     entry["independence"] = joint

@@ -3,9 +3,11 @@ contexts are compared by distribution, and optimize_pipeline keeps only verified
 
 import json
 
+import numpy as np
 import pytest
 import test_migration_targets as t
-from torch.utils.data import DataLoader
+import torch
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 import codedag
 
@@ -49,6 +51,72 @@ def test_stochastic_contexts_are_compared_by_distribution():
     out = report["outputs"][0]
     assert out["compared_by"].startswith("distribution") and out["stochastic"]
     assert f"{M}.noisy" in report["stochastic_contexts"]
+
+
+class HiddenGeneratorFlips(Dataset):
+    """Random flips drawn from a generator built in __init__ from OS entropy: albumentations'
+    Compose(seed=None) habit. Forked workers copy it unadvanced, so runs with workers repeat their
+    draws whatever the seeds; ``scale_in_main`` makes the main process's samples differ for real."""
+
+    def __init__(self, n=32, scale_in_main=1.0):
+        self.rng = np.random.default_rng()
+        self.base = torch.rand(n, 64, generator=torch.Generator().manual_seed(3))
+        self.scale_in_main = scale_in_main
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, i):
+        x = self.base[i] * (self.scale_in_main if get_worker_info() is None else 1.0)
+        return x.flip(0) if self.rng.random() < 0.5 else x
+
+
+def _zero_workers(loader):
+    from codedag.migration import PipelineMigrator
+    from codedag.pipeline.closed_loop import _plain_plan
+
+    return PipelineMigrator.from_plan(_plain_plan(0, None), loader=loader, apply_workers=True)
+
+
+def test_randomness_the_seeds_do_not_control_is_compared_by_distribution():
+    # The 2-worker baseline repeats its draws run after run; 0 workers advance the generator. Before,
+    # the output counted as deterministic and the plain 0-worker loader (20x faster on the
+    # albumentations pipeline of the corpus) was refused as "outputs differ".
+    loader = DataLoader(HiddenGeneratorFlips(), batch_size=8, num_workers=2)
+    report = codedag.verify(loader, None, batches=3, migrator=_zero_workers(loader), migrated_workers=0)
+    assert report.ok, str(report)
+    out = report["outputs"][0]
+    assert out["stochastic"] and out["compared_by"].startswith("distribution")
+    assert "not controlled by the seeds" in out["random_source"]
+
+
+def test_a_real_difference_behind_an_uncontrolled_generator_still_fails():
+    loader = DataLoader(HiddenGeneratorFlips(scale_in_main=2.0), batch_size=8, num_workers=2)
+    report = codedag.verify(loader, None, batches=3, migrator=_zero_workers(loader), migrated_workers=0)
+    assert not report.ok
+    assert report["outputs"][0]["status"] == "mismatch"
+
+
+def test_with_an_uncontrolled_generator_a_migrated_batch_that_moves_together_fails():
+    # The baseline's runs cannot be compared (its draws do not follow the seeds), so the migrated
+    # side must show independent samples on its own: one shared draw per batch (per-sample
+    # augmentation run once over the batch) is caught, independent draws pass.
+    from codedag.pipeline.verification import _independence
+
+    g = torch.Generator().manual_seed(7)
+    base = torch.rand(2, 8, 16, generator=g)
+
+    def runs(shared: bool):
+        out = []
+        for _ in range(6):
+            noise = torch.rand(2, 1, 1, generator=g) if shared else torch.rand(2, 8, 1, generator=g)
+            out.append([[("<batch>", base[b] + 5 * noise[b])] for b in range(2)])
+        return out
+
+    same = [[[("<batch>", base[b])] for b in range(2)] for _ in range(6)]
+    coupled = _independence(same, runs(shared=True), 0, baseline_seeded=False)
+    assert not coupled["ok"] and "vary together in the migrated run" in coupled["detail"]
+    assert _independence(same, runs(shared=False), 0, baseline_seeded=False)["ok"]
 
 
 def test_verify_refuses_bad_input():
