@@ -12,6 +12,7 @@ Throughput is samples/s. The engine turns the rounds into a speedup and its boot
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -179,7 +180,10 @@ def interleave(loader: Any, settings: list[Setting], rounds: int, batches: int,
 
 def _race(settings: list[Setting], rounds: int) -> None:
     """Marks the settings measured so far that another clearly beats (see ``interleave``)."""
-    live = [s for s in settings if s.error is None and s.beaten is None]
+    # Only settings with usable rates race (the engine refuses a zero or non-finite rate; a loop
+    # must never raise for the user's pipeline): the others keep being measured.
+    live = [s for s in settings if s.error is None and s.beaten is None
+            and all(math.isfinite(x) and x > 0 for x in s.samples_per_s)]
     beaten_by = _core.beaten_settings([s.samples_per_s for s in live], [s.kind == "untouched" for s in live])
     for s, winner in zip(live, beaten_by, strict=True):
         if winner >= 0:

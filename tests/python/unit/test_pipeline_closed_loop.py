@@ -256,6 +256,15 @@ def test_a_clearly_beaten_setting_is_raced_out_after_two_rounds():
     assert loader.num_workers == 0
 
 
+def test_racing_skips_a_setting_with_an_unusable_rate_instead_of_raising():
+    from codedag.pipeline.measurement import Setting, _race
+
+    base, zero, slow = Setting("untouched", "untouched", 0), Setting("zero", "plain", 2), Setting("slow", "plain", 1)
+    base.samples_per_s, zero.samples_per_s, slow.samples_per_s = [100.0, 90.0], [0.0, 1.0], [1.0, 2.0]
+    _race([base, zero, slow], 2)  # the engine refuses a zero rate; the loop must not raise for it
+    assert zero.beaten is None and slow.beaten.startswith("out after 2 rounds")
+
+
 def test_a_generous_budget_changes_nothing():
     loader = DataLoader(lt.Images(n=48), batch_size=8)
     plan = {"schema": "codedag.plan/1", "context_device_map": {"loop_targets.brighten": "batch:cpu"}}
