@@ -181,16 +181,7 @@ class Parser {
       PyObject* v = value(depth);
       if (!v) break;
       stack_.push_back(v);
-      skip_ws();
-      if (p_ != end_ && *p_ == ',') {
-        ++p_;
-        continue;
-      }
-      if (p_ != end_ && *p_ == '}') {
-        ++p_;
-        closed = true;
-      }
-      break;
+      if (!another_element('}', closed)) break;
     }
     if (!closed) {
       release_from(base);
@@ -213,6 +204,21 @@ class Parser {
     return d;
   }
 
+  // After an element of an object or array: a comma means another element follows (true); `close`
+  // ends the container (`closed` set); anything else is damage (false, `closed` left false).
+  bool another_element(char close, bool& closed) {
+    skip_ws();
+    if (p_ != end_ && *p_ == ',') {
+      ++p_;
+      return true;
+    }
+    if (p_ != end_ && *p_ == close) {
+      ++p_;
+      closed = true;
+    }
+    return false;
+  }
+
   static PyObject* new_dict(Py_ssize_t n) {
 #if PY_VERSION_HEX < 0x030E0000
     return n > 5 ? _PyDict_NewPresized(n) : PyDict_New();
@@ -233,16 +239,7 @@ class Parser {
       PyObject* v = value(depth);
       if (!v) break;
       stack_.push_back(v);
-      skip_ws();
-      if (p_ != end_ && *p_ == ',') {
-        ++p_;
-        continue;
-      }
-      if (p_ != end_ && *p_ == ']') {
-        ++p_;
-        closed = true;
-      }
-      break;
+      if (!another_element(']', closed)) break;
     }
     if (!closed) {
       release_from(base);
