@@ -50,10 +50,9 @@ nb::object list_runs(Store& s, const std::string& name, const std::string& statu
                      const std::vector<std::string>& tags, bool include_deleted) {
   const store::RunFilter f = make_filter(name, status, since, until, params, metrics, tags, include_deleted);
   std::vector<std::string> warnings;
-  // One JSON text for all rows, spliced from the stored summaries (no parse, no re-serialisation):
-  // Python's json.loads builds 10k dicts several times faster than converting value by value
-  // through the C API. Each summary was checked to be one sound object (Store::list_rows); should
-  // json.loads still refuse the text, Watcher falls back to list_parsed().
+  // One JSON text for all rows, spliced from the stored summaries (no parse, no re-serialisation),
+  // each checked to be one sound object (Store::list_rows). Watcher.load() uses list_objects below;
+  // this text is what the store bench and the parity test compare it with (json.loads of it).
   std::string text;
   {
     nb::gil_scoped_release release;
